@@ -1,0 +1,234 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { EMBEDDED_DEFAULT } from './default.js';
+import { checkSchemaFor, fileSchema, type CheckConfig, type Config, type ListenAddress } from './schema.js';
+import { checkKindNames } from '../checks/index.js';
+
+export const DEFAULT_CONFIG_FILE = 'nightshift.yml';
+export const EMBEDDED_SOURCE = '(embedded default)';
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Loads `.env` from the working directory into the environment (values
+ * already set win), as the bot and the CLI do at start. This module is the
+ * only one that touches process.env.
+ */
+export function loadDotEnv(cwd = process.cwd()): string | undefined {
+  const file = resolve(cwd, '.env');
+  if (!existsSync(file)) return undefined;
+  process.loadEnvFile(file);
+  return file;
+}
+
+/**
+ * Reads, interpolates and validates the configuration. Throws ConfigError
+ * listing every problem at once; touches nothing on disk.
+ */
+export function loadConfig(options: { env?: Env; cwd?: string } = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = env.NIGHTSHIFT_CONFIG;
+  const file = resolve(cwd, explicit || DEFAULT_CONFIG_FILE);
+  let text: string;
+  let source: string;
+  if (existsSync(file)) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
+    }
+    source = file;
+  } else if (explicit) {
+    throw new ConfigError(file, ['NIGHTSHIFT_CONFIG names this file, but it does not exist']);
+  } else {
+    text = EMBEDDED_DEFAULT;
+    source = EMBEDDED_SOURCE;
+  }
+  return parseConfig(text, source, env, cwd);
+}
+
+/** Validates configuration text; `source` names it in errors. */
+export function parseConfig(text: string, source: string, env: Env, cwd: string): Config {
+  const problems: string[] = [];
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  for (const error of doc.errors) {
+    const pos = error.linePos?.[0];
+    problems.push(`${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}YAML syntax: ${error.message.split('\n')[0]}`);
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  const raw = doc.contents === null ? {} : (doc.toJS() as unknown);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(source, [`(top level): expected a mapping of keys (patrol, http, log, checks), found ${describe(raw)}`]);
+  }
+
+  const interpolated = interpolate(raw, env, [], problems);
+  const parsed = fileSchema.safeParse(interpolated);
+  if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, interpolated, []));
+
+  const checks: CheckConfig[] = [];
+  const rawChecks = (interpolated as { checks?: unknown }).checks;
+  if (Array.isArray(rawChecks)) {
+    // Checks are validated even when other sections are bad, so every problem is listed in one go.
+    const defaults = parsed.success ? parsed.data.patrol : { interval: 10_000, timeout: 5_000 };
+    const seen = new Map<string, number>();
+    rawChecks.forEach((entry, index) => {
+      const path: Path = ['checks', index];
+      const kind = (entry as { kind?: unknown } | null)?.kind;
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+        problems.push(`${formatPath(path)}: expected a mapping with name and kind, found ${describe(entry)}`);
+        return;
+      }
+      if (typeof kind !== 'string' || !(checkKindNames as string[]).includes(kind)) {
+        problems.push(`${formatPath([...path, 'kind'])}: expected one of ${checkKindNames.join(', ')}, found ${describe(kind)}`);
+        return;
+      }
+      const result = checkSchemaFor(kind as CheckConfig['kind']).safeParse(entry);
+      if (!result.success) {
+        problems.push(...formatIssues(result.error.issues, entry, path));
+        return;
+      }
+      const { name, kind: _kind, severity, interval, timeout, ...params } = result.data as Record<string, unknown> & {
+        name: string;
+        severity: CheckConfig['severity'];
+        interval?: number;
+        timeout?: number;
+      };
+      const earlier = seen.get(name);
+      if (earlier !== undefined) {
+        problems.push(`${formatPath([...path, 'name'])}: expected a unique check name, found "${name}" again (first at checks[${earlier}])`);
+        return;
+      }
+      seen.set(name, index);
+      checks.push({
+        name,
+        kind: kind as CheckConfig['kind'],
+        severity,
+        intervalMs: interval ?? defaults.interval,
+        timeoutMs: timeout ?? defaults.timeout,
+        params,
+      });
+    });
+  }
+
+  const listenText = env.NIGHTSHIFT_HTTP || (parsed.success ? parsed.data.http.listen : undefined) || '127.0.0.1:8787';
+  const listen = parseListen(listenText);
+  if (!listen) {
+    const where = env.NIGHTSHIFT_HTTP ? 'NIGHTSHIFT_HTTP (environment)' : 'http.listen';
+    problems.push(`${where}: expected host:port such as 127.0.0.1:8787, found ${describe(listenText)}`);
+  }
+  const timezone = env.TZ || Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!isValidTimezone(timezone)) problems.push(`TZ (environment): expected an IANA time zone such as Europe/Berlin, found ${describe(timezone)}`);
+
+  if (problems.length > 0 || !parsed.success || !listen) throw new ConfigError(source, problems);
+
+  const config: Config = {
+    source,
+    dataDir: resolve(cwd, env.NIGHTSHIFT_DATA_DIR || './data'),
+    http: { listen },
+    log: parsed.data.log,
+    patrol: { intervalMs: parsed.data.patrol.interval, timeoutMs: parsed.data.patrol.timeout, concurrency: parsed.data.patrol.concurrency },
+    checks,
+    secrets: {
+      discordToken: env.DISCORD_TOKEN || undefined,
+      telegramToken: env.TELEGRAM_TOKEN || undefined,
+      ntfyToken: env.NTFY_TOKEN || undefined,
+    },
+    timezone,
+  };
+  return deepFreeze(config);
+}
+
+type Path = Array<string | number>;
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces ${VAR} and ${VAR:-default} in every string; an unset variable without default is a problem. */
+function interpolate(value: unknown, env: Env, path: Path, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(VAR, (_whole, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${formatPath(path)}: expected environment variable ${name} to be set (used as \${${name}}), found it unset`);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems)]));
+  }
+  return value;
+}
+
+/** One line per zod issue: path, what was expected, what was found. */
+function formatIssues(issues: z.core.$ZodIssue[], root: unknown, prefix: Path): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...(issue.path as Path)];
+    const found = valueAt(root, issue.path as Path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) lines.push(`${formatPath([...path, key])}: unknown key (not allowed here), found ${describe(valueAt(found, [key]))}`);
+      continue;
+    }
+    // zod says "Too big: expected number to be <=100"; keep the part that says what was expected.
+    const expected = issue.message.replace(/^[A-Z][A-Za-z ]*: (?=expected)/, '').replace(/, received \w+$/, '');
+    lines.push(`${formatPath(path)}: ${expected.startsWith('expected') ? expected : `expected ${expected}`}, found ${describe(found)}`);
+  }
+  return lines;
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let node = root;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[key];
+  }
+  return node;
+}
+
+/** checks[2].path */
+export function formatPath(path: Path): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** "127.0.0.1:8787", "[::1]:8787", ":8787" (all interfaces is only by explicit "0.0.0.0:8787"). */
+export function parseListen(text: string): ListenAddress | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: match[1] ?? match[2]!, port };
+}
+
+function isValidTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

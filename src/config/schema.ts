@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { checkKindNames, checkKinds } from '../checks/index.js';
+import { duration } from './duration.js';
+
+/** Keys every check has, whatever its kind. */
+export const checkCommonShape = {
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-" (max 64)'),
+  kind: z.enum(checkKindNames),
+  /** critical: a failure makes the summary DEGRADED; optional: reported only. */
+  severity: z.enum(['critical', 'optional']).default('critical'),
+  /** How often the check runs; defaults to patrol.interval. */
+  interval: duration.optional(),
+  /** A run that takes longer fails with "timed out"; defaults to patrol.timeout. */
+  timeout: duration.optional(),
+};
+
+/** The document in nightshift.yml, after `${VAR}` interpolation. Checks are validated per kind in load.ts. */
+export const fileSchema = z.strictObject({
+  patrol: z
+    .strictObject({
+      /** How often the patrol loop wakes, and the default interval of every check. */
+      interval: duration.default(10_000),
+      /** Default timeout of a check run. */
+      timeout: duration.default(5_000),
+      /** How many checks may run at the same time. */
+      concurrency: z.number().int().min(1).max(1000).default(16),
+    })
+    .default({ interval: 10_000, timeout: 5_000, concurrency: 16 }),
+  http: z
+    .strictObject({
+      /** host:port of the status/metrics server; NIGHTSHIFT_HTTP overrides it. */
+      listen: z.string().optional(),
+    })
+    .default({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+  checks: z.array(z.unknown()).default([]),
+});
+
+export type FileConfig = z.output<typeof fileSchema>;
+
+/** Validates one entry of `checks:` against the schema of its own kind. */
+export function checkSchemaFor(kind: keyof typeof checkKinds) {
+  const params = checkKinds[kind].params as unknown as z.ZodObject;
+  return z.strictObject({ ...checkCommonShape, ...params.shape });
+}
+
+export interface CheckConfig {
+  name: string;
+  kind: keyof typeof checkKinds;
+  severity: 'critical' | 'optional';
+  intervalMs: number;
+  timeoutMs: number;
+  /** The kind-specific keys, validated by the kind's schema. */
+  params: Record<string, unknown>;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Secrets and platform settings from the environment; absent means that channel is off. */
+export interface Secrets {
+  discordToken?: string;
+  telegramToken?: string;
+  ntfyToken?: string;
+}
+
+/** The validated, frozen configuration the whole bot runs on. */
+export interface Config {
+  /** The YAML file read, or "(embedded default)". */
+  source: string;
+  dataDir: string;
+  http: { listen: ListenAddress };
+  log: { level: FileConfig['log']['level'] };
+  patrol: { intervalMs: number; timeoutMs: number; concurrency: number };
+  checks: CheckConfig[];
+  secrets: Secrets;
+  timezone: string;
+}

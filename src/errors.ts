@@ -1,0 +1,62 @@
+/** Exit codes of the `nightshift` CLI; the README documents each. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  configInvalid: 2,
+  notRunning: 3,
+} as const;
+
+/**
+ * An error meant for the operator: its message is shown as is, and it carries
+ * a stable code. Anything that is not a UserError is logged with its context
+ * and the operator gets a short generic reply instead.
+ */
+export class UserError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'UserError';
+  }
+}
+
+/** The configuration could not be loaded; `problems` lists every bad field. */
+export class ConfigError extends UserError {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super('config_invalid', `${file}: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A migration failed; the database stays at the version before it. */
+export class MigrationError extends Error {
+  constructor(
+    readonly migration: string,
+    cause: unknown,
+  ) {
+    super(`migration ${migration} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'MigrationError';
+  }
+}
+
+/** Another live process holds the data directory. */
+export class InstanceLockedError extends UserError {
+  constructor(
+    readonly lockFile: string,
+    readonly ownerPid: number,
+  ) {
+    super('instance_locked', `another nightshift (pid ${ownerPid}) is already running on this data directory (lock: ${lockFile}); stop it first or use another NIGHTSHIFT_DATA_DIR`);
+    this.name = 'InstanceLockedError';
+  }
+}
+
+/** Message of any thrown value, for logs and events. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+}
