@@ -1,0 +1,60 @@
+import type { Db } from './database.js';
+
+export type Severity = 'debug' | 'info' | 'warning' | 'critical';
+
+/**
+ * Every event type and the shape of its context. New types are added here,
+ * so a writer cannot invent an untyped event and a reader knows what it gets.
+ */
+export interface EventContexts {
+  'instance.started': { pid: number; version: string; config: string; http: string };
+  'instance.stopped': { pid: number; signal?: string; uptimeMs: number };
+  'instance.stale_lock_taken_over': { lockFile: string; previousPid: number; previousStartedAt?: string; reason: string };
+  'check.failed': { kind: string; message: string; durationMs: number; consecutiveFailures: number; timedOut?: boolean } & Record<string, unknown>;
+  'check.recovered': { kind: string; message: string; downForMs: number | null } & Record<string, unknown>;
+  'command.failed': { command: string; channel: string; error: string };
+  'channel.failed': { channel: string; error: string };
+}
+
+export type EventType = keyof EventContexts;
+
+export interface EventRow<T extends EventType = EventType> {
+  id: number;
+  at: number;
+  type: T;
+  subject: string;
+  severity: Severity;
+  context: EventContexts[T];
+}
+
+/** The append-only event log. */
+export class EventLog {
+  private readonly insert;
+  private readonly selectRecent;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare<[number, string, string, string, string]>('INSERT INTO events (at, type, subject, severity, context) VALUES (?, ?, ?, ?, ?)');
+    this.selectRecent = db.prepare<[number]>('SELECT id, at, type, subject, severity, context FROM events ORDER BY id DESC LIMIT ?');
+  }
+
+  /** Appends one event and returns its id; committed when this returns. */
+  append<T extends EventType>(at: number, type: T, subject: string, severity: Severity, context: EventContexts[T]): number {
+    return Number(this.insert.run(at, type, subject, severity, JSON.stringify(context)).lastInsertRowid);
+  }
+
+  /** The newest events first. */
+  recent(limit = 50): EventRow[] {
+    return (this.selectRecent.all(limit) as Array<Omit<EventRow, 'context'> & { context: string }>).map((row) => ({
+      ...row,
+      context: JSON.parse(row.context) as EventRow['context'],
+    }));
+  }
+
+  /** Events of one type, oldest first. */
+  ofType<T extends EventType>(type: T, since = 0): Array<EventRow<T>> {
+    const rows = this.db.prepare('SELECT id, at, type, subject, severity, context FROM events WHERE type = ? AND at >= ? ORDER BY id').all(type, since) as Array<
+      Omit<EventRow<T>, 'context'> & { context: string }
+    >;
+    return rows.map((row) => ({ ...row, context: JSON.parse(row.context) as EventContexts[T] }));
+  }
+}
