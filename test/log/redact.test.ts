@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Redactor } from '../../src/log/redact.js';
+import { createCapturedLogger } from '../../src/log/logger.js';
+
+// Realistic shapes (made up, never valid): what each platform hands out.
+const DISCORD = 'MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhT2xQ.k3Jd8sPq0vW_zYx-9aBcDeFgHiJkLmNoPqRsTu';
+const TELEGRAM = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
+const NTFY = 'tk_ab3d9f0k2m4n6p8q1r3s5t7v9x0z2';
+const OPENAI = 'sk-proj-Ab3dEf9GhIjKlMnOpQrStUvWx0123456789';
+const GITHUB = 'ghp_1234567890abcdefghijABCDEFGHIJ123456';
+
+const redactor = new Redactor();
+
+test('Discord bot tokens are removed', () => {
+  const out = redactor.redact(`login failed for token ${DISCORD} (401)`);
+  assert.equal(out.includes(DISCORD), false);
+  assert.match(out, /login failed for token \[redacted:discord-token\] \(401\)/);
+});
+
+test('Telegram bot tokens are removed, also inside Bot API URLs', () => {
+  const out = redactor.redact(`GET https://api.telegram.org/bot${TELEGRAM}/getUpdates failed`);
+  assert.equal(out.includes(TELEGRAM), false);
+  assert.equal(out.includes('AAH4k2Jd8sPq'), false);
+  assert.match(out, /api\.telegram\.org\/bot\[redacted:telegram-token\]\/getUpdates/);
+});
+
+test('ntfy tk_ tokens, Bearer headers and Authorization values are removed', () => {
+  for (const text of [`token=${NTFY}`, `Authorization: Bearer ${NTFY}`, `{"authorization":"Bearer ${NTFY}"}`, `curl -H "Authorization: Basic dXNlcjpwYXNzd29yZA=="`]) {
+    const out = redactor.redact(text);
+    assert.equal(out.includes(NTFY), false, out);
+    assert.equal(out.includes('dXNlcjpwYXNzd29yZA'), false, out);
+    assert.match(out, /redacted/);
+  }
+  assert.equal(redactor.redact('Authorization: Bearer abcdef.ghijkl.mnopqr'), 'Authorization: Bearer [redacted:authorization]');
+});
+
+test('API keys and secret-named values are removed; ordinary text is left alone', () => {
+  for (const key of [OPENAI, GITHUB, 'AKIAIOSFODNN7EXAMPLE', 'xoxb-1234567890-abcdefghij']) {
+    assert.equal(redactor.redact(`key ${key} leaked`).includes(key), false, key);
+  }
+  assert.equal(redactor.redact('OPENAI_API_KEY=abc123def456'), 'OPENAI_API_KEY=[redacted:secret]');
+  assert.equal(redactor.redact('db_password: "hunter22"'), 'db_password: "[redacted:secret]"');
+  const plain = 'worker-a exited with code 1 after 3.2s; disk 41% free; see /var/log/worker.log:120';
+  assert.equal(redactor.redact(plain), plain);
+});
+
+test('configured secret values are removed wherever they appear, whatever their shape', () => {
+  const custom = new Redactor(['my-odd-secret-value-1', undefined, 'abc']);
+  assert.equal(custom.redact('x my-odd-secret-value-1 y abc'), 'x [redacted] y abc');
+  assert.deepEqual(custom.redactValue({ a: ['my-odd-secret-value-1'], n: 3 }), { a: ['[redacted]'], n: 3 });
+});
+
+test('log lines are redacted on the way out: messages, errors and header objects', () => {
+  const { logger, lines } = createCapturedLogger(new Redactor([TELEGRAM]));
+  logger.info({ headers: { authorization: `Bearer ${NTFY}` } }, 'publishing');
+  logger.error({ err: new Error(`request to /bot${TELEGRAM}/sendMessage failed`) }, `token ${DISCORD} rejected`);
+  const text = JSON.stringify(lines());
+  for (const secret of [NTFY, TELEGRAM, DISCORD]) assert.equal(text.includes(secret), false, secret);
+  assert.equal(lines()[0]!.msg, 'publishing');
+});
