@@ -1,0 +1,24 @@
+import type { AnyCheckKind, CheckEnvironment, CheckKind, Probe } from './types.js';
+import { diskCheck } from './disk.js';
+import { memoryCheck } from './memory.js';
+import { selfCheck } from './self.js';
+
+/**
+ * Every check kind, by name. Adding a kind means one module and one line
+ * here; the patrol engine never branches on kind.
+ */
+export const checkKinds = {
+  disk: diskCheck,
+  memory: memoryCheck,
+  self: selfCheck,
+} satisfies Record<string, AnyCheckKind>;
+
+export type CheckKindName = keyof typeof checkKinds;
+
+export const checkKindNames = Object.keys(checkKinds) as CheckKindName[];
+
+/** Binds a kind to its (already validated) parameters, parsing them once more so the probe gets its own typed values. */
+export function createProbe(kindName: CheckKindName, params: unknown, env: CheckEnvironment): Probe {
+  const kind = checkKinds[kindName] as CheckKind<unknown>;
+  return kind.create(kind.params.parse(params), env);
+}

@@ -1,0 +1,197 @@
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../clock.js';
+import type { Probe } from '../checks/types.js';
+import type { CheckConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { CheckStateRow, CheckStateStore } from '../store/check-state.js';
+import type { Db } from '../store/database.js';
+import type { EventLog } from '../store/events.js';
+import { ConcurrencyLimiter } from './limiter.js';
+import { runWithBoundary, type TimedResult } from './run-check.js';
+
+/** A check changed state: the notify path turns these into alerts. */
+export interface Transition {
+  check: CheckConfig;
+  from: CheckStateRow['status'];
+  to: 'ok' | 'failing';
+  result: TimedResult;
+  state: CheckStateRow;
+  /** On recovery: how long the check was failing, when known. */
+  downForMs: number | null;
+}
+
+export interface PatrolEvents {
+  result: [check: CheckConfig, result: TimedResult, state: CheckStateRow];
+  transition: [transition: Transition];
+  tick: [at: number];
+}
+
+export interface PatrolOptions {
+  checks: readonly CheckConfig[];
+  probes: ReadonlyMap<string, Probe>;
+  db: Db;
+  checkState: CheckStateStore;
+  events: EventLog;
+  clock: Clock;
+  log: Logger;
+  /** The loop wakes at least this often (and /healthz expects it to). */
+  intervalMs: number;
+  concurrency: number;
+}
+
+/**
+ * The patrol loop. Each check runs on its own interval, never overlapping
+ * itself, at most `concurrency` at a time, each inside its own timeout and
+ * error boundary. Every run is committed to the store before anyone is told
+ * about it.
+ */
+export class Patrol extends EventEmitter<PatrolEvents> {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly stopController = new AbortController();
+  private readonly limiter: ConcurrencyLimiter;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly nextDue = new Map<string, number>();
+  private lastTick: number | null = null;
+  private running = false;
+
+  constructor(private readonly options: PatrolOptions) {
+    super();
+    this.limiter = new ConcurrencyLimiter(options.concurrency);
+  }
+
+  /** Starts the loop; the first run of every check is immediate. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const now = this.options.clock.now();
+    for (const check of this.options.checks) this.nextDue.set(check.name, now);
+    this.tick();
+  }
+
+  /** Stops the loop, aborts running checks and waits for them to settle. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.stopController.abort(new Error('nightshift is stopping'));
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** When the loop last woke, or null before the first wake. */
+  get lastTickAt(): number | null {
+    return this.lastTick;
+  }
+
+  /** The loop woke within two intervals: what /healthz reports. */
+  isAlive(now = this.options.clock.now()): boolean {
+    return this.lastTick !== null && now - this.lastTick <= 2 * this.options.intervalMs;
+  }
+
+  /** Runs every check now and waits for all of them (for `/status` refreshes and tests). */
+  async runAll(): Promise<void> {
+    await Promise.all(this.options.checks.map((check) => this.inFlight.get(check.name) ?? this.launch(check)));
+  }
+
+  private tick(): void {
+    if (!this.running) return;
+    const now = this.options.clock.now();
+    this.lastTick = now;
+    this.safeEmit('tick', now);
+    for (const check of this.options.checks) {
+      if (this.inFlight.has(check.name)) continue;
+      if ((this.nextDue.get(check.name) ?? now) <= now) void this.launch(check);
+    }
+    this.scheduleWake();
+  }
+
+  private scheduleWake(): void {
+    if (!this.running) return;
+    clearTimeout(this.timer);
+    const now = this.options.clock.now();
+    let wakeAt = now + this.options.intervalMs;
+    for (const check of this.options.checks) {
+      if (this.inFlight.has(check.name)) continue;
+      wakeAt = Math.min(wakeAt, this.nextDue.get(check.name) ?? now);
+    }
+    this.timer = setTimeout(() => this.tick(), Math.max(0, wakeAt - now));
+  }
+
+  private launch(check: CheckConfig): Promise<void> {
+    const probe = this.options.probes.get(check.name);
+    const started = this.options.clock.now();
+    this.nextDue.set(check.name, started + check.intervalMs);
+    const run = this.limiter
+      .run(async () => {
+        const result = probe
+          ? await runWithBoundary(probe, check.timeoutMs, this.stopController.signal, () => this.options.clock.now())
+          : { ok: false, message: 'no probe was created for this check', durationMs: 0, timedOut: false };
+        if (this.stopController.signal.aborted) return;
+        this.record(check, result);
+      })
+      .catch((err: unknown) => {
+        // The boundary of last resort: recording failed (disk full, database locked). The patrol goes on.
+        this.options.log.error({ err, check: check.name }, 'patrol could not record a check result');
+      })
+      .finally(() => {
+        this.inFlight.delete(check.name);
+        this.scheduleWake();
+      });
+    this.inFlight.set(check.name, run);
+    return run;
+  }
+
+  /** Commits the run (state row + event on failure/recovery), then tells listeners. */
+  private record(check: CheckConfig, result: TimedResult): void {
+    const { checkState, events, db, clock } = this.options;
+    const at = clock.now();
+    const previous = checkState.get(check.name);
+    const from = previous?.status ?? 'unknown';
+    const to = result.ok ? 'ok' : 'failing';
+    const changed = from !== to;
+    const downForMs = result.ok && from === 'failing' && previous?.lastChangeAt != null ? at - previous.lastChangeAt : null;
+    const state: CheckStateRow = {
+      name: check.name,
+      kind: check.kind,
+      severity: check.severity,
+      status: to,
+      consecutiveFailures: result.ok ? 0 : (previous?.consecutiveFailures ?? 0) + 1,
+      lastRunAt: at,
+      lastOkAt: result.ok ? at : (previous?.lastOkAt ?? null),
+      lastChangeAt: changed ? at : (previous?.lastChangeAt ?? at),
+      lastDurationMs: Number(result.durationMs.toFixed(2)),
+      lastMessage: result.message,
+      runs: (previous?.runs ?? 0) + 1,
+      failures: (previous?.failures ?? 0) + (result.ok ? 0 : 1),
+    };
+    db.transaction(() => {
+      checkState.save(state);
+      if (!result.ok) {
+        events.append(at, 'check.failed', check.name, check.severity === 'critical' ? 'critical' : 'warning', {
+          ...result.details,
+          kind: check.kind,
+          message: result.message,
+          durationMs: state.lastDurationMs ?? 0,
+          consecutiveFailures: state.consecutiveFailures,
+          ...(result.timedOut ? { timedOut: true } : {}),
+        });
+      } else if (from === 'failing') {
+        events.append(at, 'check.recovered', check.name, 'info', {
+          ...result.details,
+          kind: check.kind,
+          message: result.message,
+          downForMs,
+        });
+      }
+    })();
+    this.safeEmit('result', check, result, state);
+    if (changed && !(from === 'unknown' && to === 'ok')) this.safeEmit('transition', { check, from, to, result, state, downForMs });
+  }
+
+  /** A listener that throws (a broken channel, a metrics bug) is logged and never stops the patrol. */
+  private safeEmit<K extends keyof PatrolEvents>(event: K, ...args: PatrolEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: PatrolEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.options.log.error({ err, event }, 'a patrol listener failed');
+    }
+  }
+}

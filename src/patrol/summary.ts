@@ -1,0 +1,99 @@
+import type { CheckConfig } from '../config/schema.js';
+import type { CheckStateRow } from '../store/check-state.js';
+import { formatDuration } from '../config/duration.js';
+
+export type OverallState = 'OK' | 'DEGRADED' | 'DOWN';
+
+export interface CheckSummary {
+  name: string;
+  kind: string;
+  severity: 'critical' | 'optional';
+  status: 'unknown' | 'ok' | 'failing';
+  stale: boolean;
+  lastRunAt: number | null;
+  lastOkAt: number | null;
+  lastDurationMs: number | null;
+  message: string | null;
+  consecutiveFailures: number;
+}
+
+export interface StatusSummary {
+  state: OverallState;
+  core: 'active' | 'stalled';
+  checks: number;
+  failing: number;
+  stale: number;
+  generatedAt: number;
+  startedAt: number;
+  lastPatrolAt: number | null;
+  details: CheckSummary[];
+}
+
+export interface SummaryInput {
+  now: number;
+  startedAt: number;
+  lastPatrolAt: number | null;
+  patrolAlive: boolean;
+  checks: readonly CheckConfig[];
+  states: readonly CheckStateRow[];
+}
+
+/**
+ * The one-glance status. DOWN when the patrol loop itself has stalled,
+ * DEGRADED when a critical check fails, OK otherwise. A check that has not
+ * run within two of its intervals is stale (a check that never ran counts
+ * once the bot has been up that long).
+ */
+export function buildSummary(input: SummaryInput): StatusSummary {
+  const byName = new Map(input.states.map((s) => [s.name, s]));
+  const details = input.checks.map((check): CheckSummary => {
+    const state = byName.get(check.name);
+    const reference = state?.lastRunAt ?? input.startedAt;
+    return {
+      name: check.name,
+      kind: check.kind,
+      severity: check.severity,
+      status: state?.status ?? 'unknown',
+      stale: input.now - reference > 2 * check.intervalMs,
+      lastRunAt: state?.lastRunAt ?? null,
+      lastOkAt: state?.lastOkAt ?? null,
+      lastDurationMs: state?.lastDurationMs ?? null,
+      message: state?.lastMessage ?? null,
+      consecutiveFailures: state?.consecutiveFailures ?? 0,
+    };
+  });
+  const failing = details.filter((d) => d.status === 'failing');
+  const core = input.patrolAlive ? 'active' : 'stalled';
+  const state: OverallState = core === 'stalled' ? 'DOWN' : failing.some((d) => d.severity === 'critical') ? 'DEGRADED' : 'OK';
+  return {
+    state,
+    core,
+    checks: details.length,
+    failing: failing.length,
+    stale: details.filter((d) => d.stale).length,
+    generatedAt: input.now,
+    startedAt: input.startedAt,
+    lastPatrolAt: input.lastPatrolAt,
+    details,
+  };
+}
+
+/** `SUMMARY: OK  core=active  checks=3  failing=0  stale=0`: the line a human reads at a glance. */
+export function summaryLine(summary: StatusSummary): string {
+  return `SUMMARY: ${summary.state}  core=${summary.core}  checks=${summary.checks}  failing=${summary.failing}  stale=${summary.stale}`;
+}
+
+/** The summary line, then one line per failing or stale check. */
+export function renderSummary(summary: StatusSummary): string {
+  const lines = [summaryLine(summary)];
+  for (const d of summary.details) {
+    if (d.status === 'failing') {
+      lines.push(`  FAIL  ${d.name} (${d.kind}, ${d.severity}): ${d.message ?? 'no message'}${d.consecutiveFailures > 1 ? ` [${d.consecutiveFailures}x]` : ''}`);
+    }
+    if (d.stale) {
+      const ago = d.lastRunAt === null ? 'never ran' : `last ran ${formatDuration(summary.generatedAt - d.lastRunAt)} ago`;
+      lines.push(`  STALE ${d.name} (${d.kind}): ${ago}`);
+    }
+  }
+  return lines.join('\n');
+}
