@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { defineCommand, roleAllows } from '../src/chat/command.js';
+import { usage } from '../src/chat/dispatch.js';
+
+/** /help: every command the asker may run, with its usage; generated from the command list. */
+export const helpCommand = defineCommand({
+  name: 'help',
+  description: 'List the commands you may run',
+  args: z.object({}),
+  role: 'viewer',
+  run({ services, invoker }) {
+    const lines = services
+      .commands()
+      .filter((c) => roleAllows(invoker.role, c.role))
+      .map((c) => `${usage(c)}  ${c.description}`);
+    return { text: `Nightshift commands:\n${lines.join('\n')}` };
+  },
+});

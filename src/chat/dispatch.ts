@@ -1,0 +1,104 @@
+import type { z } from 'zod';
+import { errorMessage, UserError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../clock.js';
+import type { AnyCommand, CommandServices, Invoker, Reply } from './command.js';
+import { roleAllows } from './command.js';
+
+export type ParsedInput = { name: string; tokens: string[] } | null;
+
+/** "/mute worker 2h" → { name: "mute", tokens: ["worker", "2h"] }; text that is not a command → null. */
+export function parseCommandText(text: string): ParsedInput {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('/')) return null;
+  const [head = '', ...tokens] = trimmed.slice(1).split(/\s+/);
+  // Telegram appends the bot's name in groups: /status@nightshift_bot
+  const name = head.split('@')[0]!.toLowerCase();
+  return name ? { name, tokens } : null;
+}
+
+/** `/mute <check> <duration> [note]` */
+export function usage(command: AnyCommand): string {
+  const parts = Object.entries(command.args.shape).map(([key, schema]) => (isOptional(schema as z.ZodType) ? `[${key}]` : `<${key}>`));
+  return [`/${command.name}`, ...parts].join(' ');
+}
+
+function isOptional(schema: z.ZodType): boolean {
+  return schema.safeParse(undefined).success;
+}
+
+/**
+ * Maps positional tokens onto the schema's keys in order; extra tokens are
+ * joined into the last key (so a free-text note may contain spaces).
+ */
+export function argsFromTokens(command: AnyCommand, tokens: string[]): Record<string, string> {
+  const keys = Object.keys(command.args.shape);
+  const args: Record<string, string> = {};
+  keys.forEach((key, i) => {
+    const isLast = i === keys.length - 1;
+    const value = isLast ? tokens.slice(i).join(' ') : tokens[i];
+    if (value !== undefined && value !== '') args[key] = value;
+  });
+  return args;
+}
+
+export interface DispatcherOptions {
+  commands: readonly AnyCommand[];
+  services: CommandServices;
+  log: Logger;
+  clock: Clock;
+  /** Called when a command is refused or fails, so it leaves an audit trail. */
+  onRefused?: (invoker: Invoker, command: string) => void;
+  onFailed?: (invoker: Invoker, command: string, error: string) => void;
+}
+
+/**
+ * The one path every chat message takes, whatever the channel: parse, look
+ * up, authorise, validate arguments, run inside an error boundary.
+ */
+export class Dispatcher {
+  private readonly byName: Map<string, AnyCommand>;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.byName = new Map(options.commands.map((c) => [c.name, c]));
+  }
+
+  get commands(): readonly AnyCommand[] {
+    return this.options.commands;
+  }
+
+  async dispatch(text: string, invoker: Invoker): Promise<Reply> {
+    const parsed = parseCommandText(text);
+    const command = parsed && this.byName.get(parsed.name);
+    if (!parsed || !command) {
+      const what = parsed ? `Unknown command /${parsed.name}.` : 'Commands start with "/".';
+      return { kind: 'usage', text: `${what} Try /help:\n${this.helpText(invoker)}` };
+    }
+    if (!roleAllows(invoker.role, command.role)) {
+      this.options.onRefused?.(invoker, command.name);
+      return { kind: 'refused', text: `Sorry, /${command.name} needs the ${command.role} role, and you are not on this channel's ${command.role} list. Nothing was changed.` };
+    }
+    const args = command.args.safeParse(argsFromTokens(command, parsed.tokens));
+    if (!args.success) {
+      const problem = args.error.issues.map((i: z.core.$ZodIssue) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; ');
+      return { kind: 'usage', text: `Usage: ${usage(command)}\n${command.description}\n(${problem})` };
+    }
+    try {
+      return await command.run({ invoker, services: this.options.services, now: this.options.clock.now() }, args.data);
+    } catch (err) {
+      if (err instanceof UserError) return { kind: 'error', text: err.message };
+      this.options.log.error({ err, command: command.name, channel: invoker.channel }, 'command failed');
+      this.options.onFailed?.(invoker, command.name, errorMessage(err));
+      return { kind: 'error', text: `Sorry, /${command.name} failed inside Nightshift; the error is in its log.` };
+    }
+  }
+
+  /** One line per command the invoker may run. */
+  helpText(invoker: Pick<Invoker, 'role'>): string {
+    return this.options.commands
+      .filter((c) => roleAllows(invoker.role, c.role))
+      .map((c) => `${usage(c)}  ${c.description}`)
+      .join('\n');
+  }
+}
+

@@ -1,0 +1,69 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StatusSummary } from '../patrol/summary.js';
+
+/**
+ * Prometheus metrics on their own registry (no global state). Gauges are
+ * computed from the status summary at scrape time; counters are bumped by
+ * the patrol as runs happen.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly runs: Counter<'check' | 'result'>;
+
+  constructor(summary: () => StatusSummary) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'nightshift_process_' });
+    this.runs = new Counter({ name: 'nightshift_check_runs_total', help: 'Check runs by result', labelNames: ['check', 'result'], registers: [this.registry] });
+    new Gauge({
+      name: 'nightshift_check_up',
+      help: '1 when the check last passed, 0 when failing, -1 before its first run',
+      labelNames: ['check', 'kind', 'severity'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const d of summary().details) this.set({ check: d.name, kind: d.kind, severity: d.severity }, d.status === 'ok' ? 1 : d.status === 'failing' ? 0 : -1);
+      },
+    });
+    new Gauge({
+      name: 'nightshift_check_stale',
+      help: '1 when the check has not run within two intervals',
+      labelNames: ['check'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const d of summary().details) this.set({ check: d.name }, d.stale ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'nightshift_check_duration_seconds',
+      help: 'Duration of the last run of each check',
+      labelNames: ['check'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const d of summary().details) if (d.lastDurationMs !== null) this.set({ check: d.name }, d.lastDurationMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'nightshift_patrol_last_run_timestamp_seconds',
+      help: 'When the patrol loop last woke',
+      registers: [this.registry],
+      collect() {
+        const at = summary().lastPatrolAt;
+        if (at !== null) this.set(at / 1000);
+      },
+    });
+    new Gauge({
+      name: 'nightshift_up',
+      help: '2 OK, 1 DEGRADED, 0 DOWN',
+      registers: [this.registry],
+      collect() {
+        const state = summary().state;
+        this.set(state === 'OK' ? 2 : state === 'DEGRADED' ? 1 : 0);
+      },
+    });
+  }
+
+  countRun(check: string, ok: boolean): void {
+    this.runs.inc({ check, result: ok ? 'ok' : 'failed' });
+  }
+}

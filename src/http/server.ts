@@ -1,0 +1,101 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log/logger.js';
+import type { ListenAddress } from '../config/schema.js';
+import { renderSummary, type StatusSummary } from '../patrol/summary.js';
+import { UserError } from '../errors.js';
+import type { Metrics } from './metrics.js';
+
+export interface HttpDeps {
+  log: Logger;
+  summary: () => StatusSummary;
+  patrolAlive: () => boolean;
+  metrics: Metrics;
+}
+
+/** A route answers a request or returns false to pass it on. */
+type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+
+/**
+ * The bot's HTTP server: /healthz for supervisors, /status.json for the CLI
+ * and dashboards, /metrics for Prometheus. Loopback only unless configured.
+ */
+export class HttpServer {
+  private server: Server | undefined;
+  private readonly routes: Route[];
+
+  constructor(private readonly deps: HttpDeps) {
+    this.routes = [
+      (req, res, url) => url.pathname === '/healthz' && req.method === 'GET' && this.healthz(res),
+      (req, res, url) => url.pathname === '/status.json' && req.method === 'GET' && this.status(res),
+      async (req, res, url) => url.pathname === '/metrics' && req.method === 'GET' && (await this.metrics(res)),
+    ];
+  }
+
+  /** Listens; a taken port is a UserError with a clear message. Resolves to the bound address. */
+  async listen(address: ListenAddress): Promise<ListenAddress> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 5_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const where = `${address.host}:${address.port}`;
+        if (err.code === 'EADDRINUSE') reject(new UserError('http_in_use', `cannot listen on ${where}: the address is already in use (another nightshift on another data dir, or another program). Set NIGHTSHIFT_HTTP to a free host:port.`, { cause: err }));
+        else if (err.code === 'EACCES') reject(new UserError('http_denied', `cannot listen on ${where}: permission denied (ports below 1024 need privileges). Set NIGHTSHIFT_HTTP to another port.`, { cause: err }));
+        else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new UserError('http_bad_host', `cannot listen on ${where}: no such local address. Set NIGHTSHIFT_HTTP to an address of this machine.`, { cause: err }));
+        else reject(err);
+      });
+      server.listen(address.port, address.host, () => resolve());
+    });
+    server.on('error', (err) => this.deps.log.error({ err }, 'http server error'));
+    const bound = server.address() as AddressInfo;
+    return { host: address.host, port: bound.port };
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      for (const route of this.routes) {
+        if (await route(req, res, url)) return;
+      }
+      send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    } catch (err) {
+      this.deps.log.error({ err, url: req.url }, 'http handler failed');
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.end();
+    }
+  }
+
+  private healthz(res: ServerResponse): true {
+    const alive = this.deps.patrolAlive();
+    const summary = this.deps.summary();
+    send(res, alive ? 200 : 503, 'application/json', JSON.stringify({ ok: alive, core: summary.core, lastPatrolAt: summary.lastPatrolAt }));
+    return true;
+  }
+
+  private status(res: ServerResponse): true {
+    const summary = this.deps.summary();
+    send(res, 200, 'application/json', JSON.stringify({ ...summary, text: renderSummary(summary) }));
+    return true;
+  }
+
+  private async metrics(res: ServerResponse): Promise<true> {
+    const body = await this.deps.metrics.registry.metrics();
+    send(res, 200, this.deps.metrics.registry.contentType, body);
+    return true;
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}

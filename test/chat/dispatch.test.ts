@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { z } from 'zod';
+import { defineCommand, type AnyCommand, type CommandServices, type Invoker } from '../../src/chat/command.js';
+import { Dispatcher, argsFromTokens, parseCommandText, usage } from '../../src/chat/dispatch.js';
+import { createCapturedLogger } from '../../src/log/logger.js';
+import { Redactor } from '../../src/log/redact.js';
+import { systemClock } from '../../src/clock.js';
+import { buildSummary } from '../../src/patrol/summary.js';
+import { commands } from '../../commands/index.js';
+import { UserError } from '../../src/errors.js';
+
+const muted: string[] = [];
+const mute = defineCommand({
+  name: 'mute',
+  description: 'Silence a check for a while',
+  args: z.object({ check: z.string(), duration: z.string().regex(/^\d+[smhd]$/), note: z.string().optional() }),
+  role: 'operator',
+  run(_ctx, args) {
+    muted.push(`${args.check}:${args.duration}:${args.note ?? ''}`);
+    return { text: `muted ${args.check}` };
+  },
+});
+const explode = defineCommand({ name: 'explode', description: 'Throws', args: z.object({}), role: 'viewer', run: () => { throw new Error('disk I/O error at /var/lib'); } });
+const refuse = defineCommand({ name: 'refuse', description: 'User error', args: z.object({}), role: 'viewer', run: () => { throw new UserError('nope', 'No such incident: 42'); } });
+
+function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explode, refuse]) {
+  const { logger, lines } = createCapturedLogger(new Redactor());
+  const refused: string[] = [];
+  const services: CommandServices = {
+    status: () => buildSummary({ now: 1, startedAt: 0, lastPatrolAt: 1, patrolAlive: true, checks: [], states: [] }),
+    commands: () => list,
+  };
+  const dispatcher = new Dispatcher({ commands: list, services, log: logger, clock: systemClock, onRefused: (inv, cmd) => refused.push(`${inv.userId}:${cmd}`) });
+  return { dispatcher, lines, refused };
+}
+
+const operator: Invoker = { channel: 'test', userId: 'op', role: 'operator' };
+const viewer: Invoker = { channel: 'test', userId: 'v', role: 'viewer' };
+const stranger: Invoker = { channel: 'test', userId: 'x', role: null };
+
+test('parsing: slash, bot-name suffix and free-text tails', () => {
+  assert.deepEqual(parseCommandText('/Status@nightshift_bot'), { name: 'status', tokens: [] });
+  assert.equal(parseCommandText('yes'), null);
+  assert.deepEqual(argsFromTokens(mute, ['worker', '2h', 'deploying', 'v2']), { check: 'worker', duration: '2h', note: 'deploying v2' });
+  assert.equal(usage(mute), '/mute <check> <duration> [note]');
+});
+
+test('a valid command runs with typed arguments', async () => {
+  const { dispatcher } = makeDispatcher();
+  const reply = await dispatcher.dispatch('/mute worker 2h nightly deploy', operator);
+  assert.equal(reply.text, 'muted worker');
+  assert.equal(muted.at(-1), 'worker:2h:nightly deploy');
+});
+
+test('bad arguments answer with the usage and change nothing', async () => {
+  const { dispatcher } = makeDispatcher();
+  const before = muted.length;
+  const reply = await dispatcher.dispatch('/mute worker soon', operator);
+  assert.equal(reply.kind, 'usage');
+  assert.match(reply.text, /^Usage: \/mute <check> <duration> \[note\]/);
+  assert.equal(muted.length, before);
+});
+
+test('an unknown command answers with /help', async () => {
+  const { dispatcher } = makeDispatcher();
+  const reply = await dispatcher.dispatch('/stauts', viewer);
+  assert.match(reply.text, /Unknown command \/stauts\. Try \/help/);
+  assert.match(reply.text, /\/status +Show the summary/);
+});
+
+test('authorisation fails closed: no role, or too low a role, is refused politely and audited', async () => {
+  const { dispatcher, refused } = makeDispatcher();
+  const before = muted.length;
+  const low = await dispatcher.dispatch('/mute worker 2h', viewer);
+  assert.equal(low.kind, 'refused');
+  assert.match(low.text, /needs the operator role.*Nothing was changed/);
+  const none = await dispatcher.dispatch('/status', stranger);
+  assert.equal(none.kind, 'refused');
+  assert.equal(muted.length, before);
+  assert.deepEqual(refused, ['v:mute', 'x:status']);
+});
+
+test('a command that throws gets a short reply and a log line; a user error is shown as is', async () => {
+  const { dispatcher, lines } = makeDispatcher();
+  const reply = await dispatcher.dispatch('/explode', viewer);
+  assert.equal(reply.text, 'Sorry, /explode failed inside Nightshift; the error is in its log.');
+  assert.ok(lines().some((l) => l.msg === 'command failed' && l.command === 'explode'));
+  assert.equal((await dispatcher.dispatch('/refuse', viewer)).text, 'No such incident: 42');
+});
+
+test('/help lists only what the asker may run, generated from the command list', async () => {
+  const { dispatcher } = makeDispatcher();
+  const forViewer = (await dispatcher.dispatch('/help', viewer)).text;
+  assert.match(forViewer, /\/status/);
+  assert.doesNotMatch(forViewer, /\/mute/);
+  assert.match((await dispatcher.dispatch('/help', operator)).text, /\/mute <check> <duration> \[note\]  Silence a check/);
+});
+
+test('/status answers with the summary line', async () => {
+  const { dispatcher } = makeDispatcher();
+  assert.equal((await dispatcher.dispatch('/status', viewer)).text, 'SUMMARY: OK  core=active  checks=0  failing=0  stale=0');
+});
