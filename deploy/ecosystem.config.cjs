@@ -1,0 +1,20 @@
+// pm2 process file for Nightshift: pm2 start deploy/ecosystem.config.cjs && pm2 save
+// Run it from the Nightshift folder (cwd below), where .env and nightshift.yml live.
+module.exports = {
+  apps: [
+    {
+      name: 'nightshift',
+      script: 'bin/nightshift.js',
+      args: 'start',
+      cwd: __dirname + '/..',
+      // One instance per data directory: Nightshift refuses a second one.
+      instances: 1,
+      exec_mode: 'fork',
+      autorestart: true,
+      // Exit 2 is a configuration error: restarting cannot fix it.
+      stop_exit_codes: [2],
+      restart_delay: 5000,
+      kill_timeout: 5000,
+    },
+  ],
+};
