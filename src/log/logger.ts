@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 import type { Redactor } from './redact.js';
@@ -39,7 +40,19 @@ export function createLogger(options: LoggerOptions): Logger {
   };
   const usePretty = options.pretty ?? Boolean(output.isTTY);
   const destination = usePretty
-    ? pretty({ destination: redacted as unknown as NodeJS.WritableStream, sync: true, colorize: Boolean(output.isTTY), translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' })
+    ? pretty({
+        // pino-pretty pipes into a real stream; redaction still happens on the formatted text.
+        destination: new Writable({
+          write(chunk: Buffer | string, _encoding, callback) {
+            redacted.write(chunk.toString());
+            callback();
+          },
+        }),
+        sync: true,
+        colorize: Boolean(output.isTTY),
+        translateTime: 'SYS:HH:MM:ss',
+        ignore: 'pid,hostname',
+      })
     : redacted;
   return pino({ level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { pid: process.pid } }, destination);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redactor } from '../../src/log/redact.js';
-import { createCapturedLogger } from '../../src/log/logger.js';
+import { createCapturedLogger, createLogger } from '../../src/log/logger.js';
 
 // Realistic shapes (made up, never valid): what each platform hands out.
 const DISCORD = 'MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhT2xQ.k3Jd8sPq0vW_zYx-9aBcDeFgHiJkLmNoPqRsTu';
@@ -58,4 +58,15 @@ test('log lines are redacted on the way out: messages, errors and header objects
   const text = JSON.stringify(lines());
   for (const secret of [NTFY, TELEGRAM, DISCORD]) assert.equal(text.includes(secret), false, secret);
   assert.equal(lines()[0]!.msg, 'publishing');
+});
+
+test('on a terminal the log is human-readable and still redacted', () => {
+  const raw: string[] = [];
+  const output = { write: (line: string) => raw.push(line), isTTY: false } as unknown as NodeJS.WritableStream;
+  const logger = createLogger({ level: 'info', redactor: new Redactor(), output, pretty: true });
+  logger.warn({ check: 'disk-data' }, `disk low; token ${NTFY}`);
+  const text = raw.join('');
+  assert.match(text, /WARN.*disk low; token \[redacted:ntfy-token\]/);
+  assert.match(text, /check: "disk-data"/);
+  assert.equal(text.includes(NTFY), false);
 });
