@@ -5,7 +5,7 @@ import type { ChatChannel, CommandHandler, OutgoingMessage } from './chat/channe
 import type { CommandServices } from './chat/command.js';
 import { Dispatcher } from './chat/dispatch.js';
 import { createProbe } from './checks/index.js';
-import type { Probe } from './checks/types.js';
+import type { CheckEnvironment, Probe } from './checks/types.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { formatDuration } from './config/duration.js';
@@ -23,6 +23,8 @@ import { CheckStateStore } from './store/check-state.js';
 import { DATABASE_FILE, ensureDataDir, openDatabase, type Db } from './store/database.js';
 import { EventLog } from './store/events.js';
 import { KeyValueStore } from './store/kv.js';
+import { ProbeStateStore } from './store/probe-state.js';
+import { HeartbeatStore } from './store/heartbeats.js';
 import { version } from './version.js';
 
 export interface AppOptions {
@@ -81,9 +83,8 @@ export class App {
       const kv = new KeyValueStore(db);
 
       this.selfProbe = createSelfProbe(kv, () => this.clock.now());
-      const env = { log: this.log, dataDir: config.dataDir, now: () => this.clock.now(), self: this.selfProbe };
-      for (const check of config.checks) this.probes.set(check.name, createProbe(check.kind, check.params, env));
-
+      const probeStates = new ProbeStateStore(db);
+      const heartbeats = new HeartbeatStore(db);
       const patrol = new Patrol({
         checks: config.checks,
         probes: this.probes,
@@ -95,6 +96,19 @@ export class App {
         intervalMs: config.patrol.intervalMs,
         concurrency: config.patrol.concurrency,
       });
+      for (const check of config.checks) {
+        const env: CheckEnvironment = {
+          checkName: check.name,
+          log: this.log.child({ check: check.name }),
+          dataDir: config.dataDir,
+          now: () => this.clock.now(),
+          self: this.selfProbe,
+          requestRun: () => patrol.requestRun(check.name),
+          state: probeStates.for(check.name),
+          heartbeats,
+        };
+        this.probes.set(check.name, createProbe(check.kind, check.params, env));
+      }
       this.patrol = patrol;
       const summary = (): StatusSummary =>
         buildSummary({

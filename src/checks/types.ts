@@ -6,6 +6,12 @@ export interface CheckResult {
   ok: boolean;
   /** One human line: "12.4 GiB free (41%)", "connection refused". */
   message: string;
+  /**
+   * Structured evidence for the event log and diagnosis: exitCode, stderrTail,
+   * httpStatus, latencyMs, bytes... Two keys mean something to the engine:
+   * `restartLoop: true` (escalate, never restart again) and `timer: true`
+   * (the check watches a timer; counted in inactive_timers while failing).
+   */
   details?: Record<string, unknown>;
 }
 
@@ -15,13 +21,55 @@ export interface CheckRunContext {
   now: () => number;
 }
 
+/** What a heal step did. */
+export interface HealResult {
+  ok: boolean;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Passed to every heal step: aborted when the bot stops. */
+export interface HealRunContext {
+  signal: AbortSignal;
+  now: () => number;
+}
+
+/** Small state a probe keeps across restarts of Nightshift (a child's pid, a log offset). */
+export interface ProbeState {
+  get<T>(): T | undefined;
+  set<T>(value: T): void;
+}
+
+/** Dead-man's-switch pings received on /ping/<name>, kept in the store. */
+export interface HeartbeatBoard {
+  /** The newest ping of each kind for a name, or undefined when none ever arrived. */
+  latest(name: string): HeartbeatSnapshot;
+}
+
+export interface HeartbeatSnapshot {
+  /** ms since epoch of the last /ping/<name> (success). */
+  lastPingAt?: number;
+  /** ms since epoch of the last /ping/<name>/start. */
+  lastStartAt?: number;
+  /** ms since epoch and body of the last /ping/<name>/fail. */
+  lastFailAt?: number;
+  lastFailBody?: string;
+}
+
 /** Services a probe may need from the running bot; the composition root fills them in. */
 export interface CheckEnvironment {
+  /** The check's own name (for file names, log lines). */
+  checkName: string;
   log: Logger;
   dataDir: string;
   now: () => number;
   /** Probes the bot itself: event-loop delay, store writability, heartbeat age. */
   self: SelfProbe;
+  /** Asks the patrol to run this check as soon as possible (a supervised child just exited). */
+  requestRun: () => void;
+  /** Persisted state of this check's probe. */
+  state: ProbeState;
+  heartbeats: HeartbeatBoard;
 }
 
 export interface SelfProbe {
@@ -35,7 +83,11 @@ export interface SelfProbe {
 
 /** A configured check bound to its parameters; may keep state between runs (offsets, children). */
 export interface Probe {
+  /** Called once when the bot starts, before the first run (spawn a supervised child, clean up orphans). */
+  start?(): Promise<void>;
   run(ctx: CheckRunContext): Promise<CheckResult>;
+  /** What the `restart` heal does for this kind (respawn, pm2 restart, systemctl restart); absent when the kind cannot restart. */
+  restart?(ctx: HealRunContext): Promise<HealResult>;
   /** Releases what the probe holds (timers, children) when the bot stops. */
   dispose?(): Promise<void> | void;
 }

@@ -51,6 +51,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
   private readonly limiter: ConcurrencyLimiter;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly nextDue = new Map<string, number>();
+  private readonly rerun = new Set<string>();
   private lastTick: number | null = null;
   private running = false;
 
@@ -84,6 +85,17 @@ export class Patrol extends EventEmitter<PatrolEvents> {
   /** The loop woke within two intervals: what /healthz reports. */
   isAlive(now = this.options.clock.now()): boolean {
     return this.lastTick !== null && now - this.lastTick <= 2 * this.options.intervalMs;
+  }
+
+  /**
+   * Runs a check as soon as possible (a supervised child exited, a ping
+   * arrived). If it is running now, it runs again right after.
+   */
+  requestRun(name: string): void {
+    if (!this.running) return;
+    this.nextDue.set(name, this.options.clock.now());
+    if (this.inFlight.has(name)) this.rerun.add(name);
+    else this.tick();
   }
 
   /** Runs every check now and waits for all of them (for `/status` refreshes and tests). */
@@ -133,6 +145,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
       })
       .finally(() => {
         this.inFlight.delete(check.name);
+        if (this.rerun.delete(check.name)) this.nextDue.set(check.name, this.options.clock.now());
         this.scheduleWake();
       });
     this.inFlight.set(check.name, run);

@@ -3,17 +3,12 @@ import { statfsSync } from 'node:fs';
 import { test } from 'node:test';
 import { createProbe } from '../../src/checks/index.js';
 import type { CheckEnvironment } from '../../src/checks/types.js';
-import { createCapturedLogger } from '../../src/log/logger.js';
-import { Redactor } from '../../src/log/redact.js';
+import { testCheckEnv } from '../helpers/check-env.js';
 import { tempDir } from '../helpers/temp.js';
 
 function env(dataDir: string, self: Partial<CheckEnvironment['self']> = {}): CheckEnvironment {
-  return {
-    log: createCapturedLogger(new Redactor()).logger,
-    dataDir,
-    now: Date.now,
-    self: { eventLoopDelayP99Ms: () => 3, storeRoundTrip: () => {}, rssBytes: () => 50 * 1024 * 1024, ...self },
-  };
+  const base = testCheckEnv({ dataDir }).env;
+  return { ...base, self: { ...base.self, ...self } };
 }
 const ctx = { signal: new AbortController().signal, now: Date.now };
 

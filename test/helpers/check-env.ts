@@ -1,0 +1,34 @@
+import type { CheckEnvironment, HeartbeatSnapshot } from '../../src/checks/types.js';
+import { createCapturedLogger } from '../../src/log/logger.js';
+import { Redactor } from '../../src/log/redact.js';
+
+/**
+ * A CheckEnvironment for testing one probe alone: probe state in memory,
+ * heartbeats set by the test, and a count of requestRun calls. Pass a shared
+ * `state` map to simulate a restart of Nightshift (a new probe, same state).
+ */
+export function testCheckEnv(options: { checkName?: string; dataDir: string; state?: Map<string, unknown>; heartbeats?: Record<string, HeartbeatSnapshot>; now?: () => number }) {
+  const { logger, lines } = createCapturedLogger(new Redactor());
+  const state = options.state ?? new Map<string, unknown>();
+  const checkName = options.checkName ?? 'test-check';
+  const runRequests: number[] = [];
+  const env: CheckEnvironment = {
+    checkName,
+    log: logger,
+    dataDir: options.dataDir,
+    now: options.now ?? Date.now,
+    self: { eventLoopDelayP99Ms: () => 3, storeRoundTrip: () => {}, rssBytes: () => 50 * 1024 * 1024 },
+    requestRun: () => runRequests.push(Date.now()),
+    state: {
+      get: <T>() => state.get(checkName) as T | undefined,
+      set: <T>(value: T) => void state.set(checkName, value),
+    },
+    heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {} },
+  };
+  return { env, logLines: lines, runRequests, state };
+}
+
+/** A run context with no deadline. */
+export function runContext(): { signal: AbortSignal; now: () => number } {
+  return { signal: new AbortController().signal, now: Date.now };
+}
