@@ -4,6 +4,12 @@
 ALTER TABLE check_state ADD COLUMN last_details TEXT CHECK (last_details IS NULL OR json_valid(last_details));
 ALTER TABLE check_state ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE check_state ADD COLUMN muted_until INTEGER;
+-- Heal bookkeeping for the cooldown: when the last heal ran, whether it held
+-- (the check stayed healthy through its next patrol), and how many heals in a
+-- row did not hold (the backoff exponent).
+ALTER TABLE check_state ADD COLUMN last_heal_at INTEGER;
+ALTER TABLE check_state ADD COLUMN heal_held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE check_state ADD COLUMN unheld_heals INTEGER NOT NULL DEFAULT 0;
 
 -- A failure that lasted failAfter runs. A symptom points at the incident of
 -- the dependency that caused it (root_id) and is never healed on its own.

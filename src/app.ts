@@ -8,7 +8,6 @@ import { createProbe } from './checks/index.js';
 import type { CheckEnvironment, Probe } from './checks/types.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
-import { formatDuration } from './config/duration.js';
 import { errorMessage } from './errors.js';
 import { HttpServer } from './http/server.js';
 import { Metrics } from './http/metrics.js';
@@ -16,7 +15,14 @@ import { acquireInstanceLock, LOCK_FILE, type InstanceLock } from './lock/instan
 import type { Logger } from './log/logger.js';
 import type { Redactor } from './log/redact.js';
 import { Notifier } from './notify/notifier.js';
-import { Patrol, type Transition } from './patrol/patrol.js';
+import { Patrol } from './patrol/patrol.js';
+import { IncidentTracker } from './patrol/incidents.js';
+import { Recovery } from './heal/recovery.js';
+import { createHealStep } from './heal/index.js';
+import type { HealStep } from './heal/types.js';
+import { IncidentStore } from './store/incidents.js';
+import { ActionStore } from './store/actions.js';
+import { EscalationStore } from './store/escalations.js';
 import { buildSummary, summaryLine, type StatusSummary } from './patrol/summary.js';
 import { createSelfProbe } from './self-probe.js';
 import { CheckStateStore } from './store/check-state.js';
@@ -26,6 +32,8 @@ import { KeyValueStore } from './store/kv.js';
 import { ProbeStateStore } from './store/probe-state.js';
 import { HeartbeatStore } from './store/heartbeats.js';
 import { version } from './version.js';
+
+const DAY_MS = 86_400_000;
 
 export interface AppOptions {
   config: Config;
@@ -48,6 +56,7 @@ export class App {
   private db: Db | undefined;
   private events: EventLog | undefined;
   private patrol: Patrol | undefined;
+  private recovery: Recovery | undefined;
   private http: HttpServer | undefined;
   private channels: ChatChannel[] = [];
   private probes = new Map<string, Probe>();
@@ -85,6 +94,8 @@ export class App {
       this.selfProbe = createSelfProbe(kv, () => this.clock.now());
       const probeStates = new ProbeStateStore(db);
       const heartbeats = new HeartbeatStore(db);
+      const incidents = new IncidentStore(db);
+      const actions = new ActionStore(db);
       const patrol = new Patrol({
         checks: config.checks,
         probes: this.probes,
@@ -96,6 +107,9 @@ export class App {
         intervalMs: config.patrol.intervalMs,
         concurrency: config.patrol.concurrency,
       });
+      this.patrol = patrol;
+      const healEnv = { log: this.log, dataDir: config.dataDir, now: () => this.clock.now() };
+      const healSteps = new Map<string, HealStep[]>();
       for (const check of config.checks) {
         const env: CheckEnvironment = {
           checkName: check.name,
@@ -108,20 +122,26 @@ export class App {
           heartbeats,
         };
         this.probes.set(check.name, createProbe(check.kind, check.params, env));
+        healSteps.set(check.name, check.heal.map((step) => createHealStep(step.action, step.params, healEnv)));
       }
-      this.patrol = patrol;
-      const summary = (): StatusSummary =>
-        buildSummary({
-          now: this.clock.now(),
+
+      const summary = (): StatusSummary => {
+        const now = this.clock.now();
+        return buildSummary({
+          now,
           startedAt: this.startedAt,
           lastPatrolAt: patrol.lastTickAt,
           patrolAlive: patrol.isAlive(),
           checks: config.checks,
           states: checkState.all(),
+          openIncidents: incidents.allOpen(),
+          heals24h: actions.healAttemptsSince(now - DAY_MS),
+          escalations24h: actions.countCategory('escalate', now - DAY_MS),
         });
+      };
 
       const metrics = new Metrics(summary);
-      this.http = new HttpServer({ log: this.log, summary, patrolAlive: () => patrol.isAlive(), metrics });
+      this.http = new HttpServer({ log: this.log, summary, patrolAlive: () => patrol.isAlive(), metrics, pings: heartbeats, now: () => this.clock.now() });
       const bound = await this.http.listen(config.http.listen);
       const httpAddress = formatAddress(bound);
       this.lock.update({ http: httpAddress });
@@ -139,10 +159,33 @@ export class App {
       const notifier = new Notifier(() => this.channels, this.options.redactor, this.log, (channel, error) =>
         this.events?.append(this.clock.now(), 'channel.failed', channel, 'warning', { channel, error }),
       );
-      patrol.on('result', (check, result) => metrics.countRun(check.name, result.ok));
-      patrol.on('transition', (t) => void notifier.notify(alertFor(t)));
+      const notify = (message: OutgoingMessage) => void notifier.notify(message);
+      const tracker = new IncidentTracker({ db, checks: config.checks, incidents, checkState, events, clock: this.clock, log: this.log, flapping: config.patrol.flapping, notify });
+      const recovery = new Recovery({
+        db,
+        dataDir: config.dataDir,
+        timezone: config.timezone,
+        probes: this.probes,
+        steps: healSteps,
+        checkState,
+        incidents,
+        actions,
+        escalations: new EscalationStore(db),
+        events,
+        clock: this.clock,
+        log: this.log,
+        redactor: this.options.redactor,
+        healTimeoutMs: config.patrol.healTimeoutMs,
+        notify,
+        requestRun: (name) => patrol.requestRun(name),
+      });
+      this.recovery = recovery;
+      patrol.on('result', (outcome) => {
+        metrics.countRun(outcome.check.name, outcome.result.ok);
+        recovery.onResult(outcome, tracker.onResult(outcome));
+      });
       const ranOnce = new Set<string>();
-      patrol.on('result', (check) => {
+      patrol.on('result', ({ check }) => {
         ranOnce.add(check.name);
         if (ranOnce.size >= config.checks.length) this.printSummaryIfChanged(summary());
       });
@@ -163,6 +206,14 @@ export class App {
       this.channels = [new ConsoleChannel({ input: this.options.stdin, output: this.options.stdout, onInputClosed: () => this.log.debug('stdin closed; console commands are off, the bot keeps running') })];
       for (const channel of this.channels) await this.startChannel(channel, handle);
 
+      for (const [name, probe] of this.probes) {
+        try {
+          await probe.start?.();
+        } catch (err) {
+          // Fail-open: a probe that cannot start fails its runs; the patrol records why.
+          this.log.error({ err, check: name }, 'check failed to start');
+        }
+      }
       patrol.start();
       if (this.lock.takenOver) {
         void notifier.notify({ severity: 'warning', title: `Took over a stale lock: ${this.lock.takenOver.reason}. The previous run did not stop cleanly.` });
@@ -183,6 +234,7 @@ export class App {
 
   private async doStop(signal?: string): Promise<void> {
     await Promise.allSettled(this.channels.map((c) => c.stop()));
+    await this.recovery?.stop();
     await this.patrol?.stop();
     await this.http?.close();
     await Promise.allSettled([...this.probes.values()].map((p) => p.dispose?.()));
@@ -215,18 +267,6 @@ export class App {
     this.lastPrintedSummary = line;
     this.options.stdout.write(`${line}\n`);
   }
-}
-
-function alertFor(t: Transition): OutgoingMessage {
-  if (t.to === 'failing') {
-    return {
-      severity: t.check.severity === 'critical' ? 'critical' : 'warning',
-      title: `${t.check.name} is failing: ${t.result.message}`,
-      body: `${t.check.kind} check, ${t.check.severity}`,
-    };
-  }
-  const after = t.downForMs !== null ? ` after ${formatDuration(t.downForMs)}` : '';
-  return { severity: 'info', title: `${t.check.name} recovered${after}: ${t.result.message}` };
 }
 
 function formatAddress(address: { host: string; port: number }): string {

@@ -2,6 +2,7 @@ import type { AnyCheckKind, CheckEnvironment, CheckKind, Probe } from './types.j
 import { diskCheck } from './disk.js';
 import { memoryCheck } from './memory.js';
 import { selfCheck } from './self.js';
+import { heartbeatCheck } from './heartbeat.js';
 
 /**
  * Every check kind, by name. Adding a kind means one module and one line
@@ -11,6 +12,7 @@ export const checkKinds = {
   disk: diskCheck,
   memory: memoryCheck,
   self: selfCheck,
+  heartbeat: heartbeatCheck,
 } satisfies Record<string, AnyCheckKind>;
 
 export type CheckKindName = keyof typeof checkKinds;

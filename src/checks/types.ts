@@ -42,8 +42,10 @@ export interface ProbeState {
 
 /** Dead-man's-switch pings received on /ping/<name>, kept in the store. */
 export interface HeartbeatBoard {
-  /** The newest ping of each kind for a name, or undefined when none ever arrived. */
+  /** The newest ping of each kind for a name (empty when none ever arrived). */
   latest(name: string): HeartbeatSnapshot;
+  /** Declares a ping name as expected (others are refused with 404) and who to tell when one arrives. */
+  expect(name: string, onPing: () => void): void;
 }
 
 export interface HeartbeatSnapshot {

@@ -4,7 +4,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { EMBEDDED_DEFAULT } from './default.js';
-import { checkSchemaFor, fileSchema, type CheckConfig, type Config, type ListenAddress } from './schema.js';
+import { checkSchemaFor, fileSchema, healStepSchemaFor, type CheckConfig, type Config, type HealStepConfig, type ListenAddress } from './schema.js';
+import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
 
 export const DEFAULT_CONFIG_FILE = 'nightshift.yml';
@@ -93,11 +94,16 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
         problems.push(...formatIssues(result.error.issues, entry, path));
         return;
       }
-      const { name, kind: _kind, severity, interval, timeout, ...params } = result.data as Record<string, unknown> & {
+      const { name, kind: _kind, severity, interval, timeout, dependsOn, failAfter, heal, cooldown, maxHeals, ...params } = result.data as Record<string, unknown> & {
         name: string;
         severity: CheckConfig['severity'];
         interval?: number;
         timeout?: number;
+        dependsOn: string[];
+        failAfter: number;
+        heal: unknown[];
+        cooldown: number;
+        maxHeals: { count: number; window: number };
       };
       const earlier = seen.get(name);
       if (earlier !== undefined) {
@@ -105,15 +111,22 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
         return;
       }
       seen.set(name, index);
+      const steps = parseHealSteps(heal, [...path, 'heal'], problems);
       checks.push({
         name,
         kind: kind as CheckConfig['kind'],
         severity,
         intervalMs: interval ?? defaults.interval,
         timeoutMs: timeout ?? defaults.timeout,
+        dependsOn,
+        failAfter,
+        heal: steps,
+        cooldownMs: cooldown,
+        maxHeals: { count: maxHeals.count, windowMs: maxHeals.window },
         params,
       });
     });
+    problems.push(...dependencyProblems(checks, rawChecks));
   }
 
   const listenText = env.NIGHTSHIFT_HTTP || (parsed.success ? parsed.data.http.listen : undefined) || '127.0.0.1:8787';
@@ -132,7 +145,13 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     dataDir: resolve(cwd, env.NIGHTSHIFT_DATA_DIR || './data'),
     http: { listen },
     log: parsed.data.log,
-    patrol: { intervalMs: parsed.data.patrol.interval, timeoutMs: parsed.data.patrol.timeout, concurrency: parsed.data.patrol.concurrency },
+    patrol: {
+      intervalMs: parsed.data.patrol.interval,
+      timeoutMs: parsed.data.patrol.timeout,
+      concurrency: parsed.data.patrol.concurrency,
+      flapping: { maxChanges: parsed.data.patrol.flapping.maxChanges, windowMs: parsed.data.patrol.flapping.window },
+      healTimeoutMs: parsed.data.patrol.healTimeout,
+    },
     checks,
     secrets: {
       discordToken: env.DISCORD_TOKEN || undefined,
@@ -145,6 +164,60 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
 }
 
 type Path = Array<string | number>;
+
+/** Heal steps: "restart" is short for { action: restart }; each step is validated by its action's schema. */
+function parseHealSteps(raw: unknown[], path: Path, problems: string[]): HealStepConfig[] {
+  const steps: HealStepConfig[] = [];
+  raw.forEach((entry, index) => {
+    const stepPath = [...path, index];
+    const step = typeof entry === 'string' ? { action: entry } : entry;
+    const action = (step as { action?: unknown } | null)?.action;
+    if (step === null || typeof step !== 'object' || Array.isArray(step)) {
+      problems.push(`${formatPath(stepPath)}: expected an action name such as "restart" or a mapping with action, found ${describe(entry)}`);
+      return;
+    }
+    if (typeof action !== 'string' || !(healActionNames as string[]).includes(action)) {
+      problems.push(`${formatPath(typeof entry === 'string' ? stepPath : [...stepPath, 'action'])}: expected one of ${healActionNames.join(', ')}, found ${describe(action)}`);
+      return;
+    }
+    const result = healStepSchemaFor(action as HealActionName).safeParse(step);
+    if (!result.success) {
+      problems.push(...formatIssues(result.error.issues, step, stepPath));
+      return;
+    }
+    const { action: _action, ...params } = result.data as Record<string, unknown>;
+    steps.push({ action: action as HealActionName, params });
+  });
+  return steps;
+}
+
+/** dependsOn must name configured checks, not the check itself, and must not form a cycle. */
+function dependencyProblems(checks: CheckConfig[], rawChecks: unknown[]): string[] {
+  const problems: string[] = [];
+  const names = new Set(checks.map((c) => c.name));
+  const indexOf = (name: string) => rawChecks.findIndex((c) => (c as { name?: unknown } | null)?.name === name);
+  for (const check of checks) {
+    check.dependsOn.forEach((dep, i) => {
+      if (dep === check.name) problems.push(`checks[${indexOf(check.name)}].dependsOn[${i}]: expected another check's name, found the check itself ("${dep}")`);
+      else if (!names.has(dep)) problems.push(`checks[${indexOf(check.name)}].dependsOn[${i}]: expected the name of a configured check, found "${dep}"`);
+    });
+  }
+  const byName = new Map(checks.map((c) => [c.name, c]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, trail: string[]): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') {
+      const cycle = [...trail.slice(trail.indexOf(name)), name];
+      problems.push(`checks[${indexOf(name)}].dependsOn: expected no dependency cycle, found ${cycle.join(' -> ')}`);
+      return;
+    }
+    state.set(name, 'visiting');
+    for (const dep of byName.get(name)?.dependsOn ?? []) if (byName.has(dep) && dep !== name) visit(dep, [...trail, name]);
+    state.set(name, 'done');
+  };
+  for (const check of checks) visit(check.name, []);
+  return problems;
+}
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkKindNames, checkKinds } from '../checks/index.js';
 import { duration } from './duration.js';
+import { healActions, type HealActionName } from '../heal/index.js';
 
 /** Keys every check has, whatever its kind. */
 export const checkCommonShape = {
@@ -12,6 +13,18 @@ export const checkCommonShape = {
   interval: duration.optional(),
   /** A run that takes longer fails with "timed out"; defaults to patrol.timeout. */
   timeout: duration.optional(),
+  /** Checks this one needs: while one of them fails, this one's failure is a symptom, not a root cause. */
+  dependsOn: z.array(z.string()).default([]),
+  /** Consecutive failed runs before an incident opens. */
+  failAfter: z.number().int().min(1).max(100).default(1),
+  /** Ordered heal steps: "restart", or { action: ..., ...params }; validated per action in load.ts. */
+  heal: z.array(z.unknown()).default([]),
+  /** A failure that returns within this long after a heal that did not hold is escalated, not healed again. */
+  cooldown: duration.default(300_000),
+  /** At most this many heals within the window, whatever the cooldown says. */
+  maxHeals: z
+    .strictObject({ count: z.number().int().min(0).max(1000).default(3), window: duration.default(900_000) })
+    .default({ count: 3, window: 900_000 }),
 };
 
 /** The document in nightshift.yml, after `${VAR}` interpolation. Checks are validated per kind in load.ts. */
@@ -24,8 +37,14 @@ export const fileSchema = z.strictObject({
       timeout: duration.default(5_000),
       /** How many checks may run at the same time. */
       concurrency: z.number().int().min(1).max(1000).default(16),
+      /** A check that changes state more than `maxChanges` times within `window` is flapping: one alert, then quiet until stable. */
+      flapping: z
+        .strictObject({ maxChanges: z.number().int().min(2).default(5), window: duration.default(600_000) })
+        .default({ maxChanges: 5, window: 600_000 }),
+      /** How long one heal step may take before it is abandoned as failed. */
+      healTimeout: duration.default(30_000),
     })
-    .default({ interval: 10_000, timeout: 5_000, concurrency: 16 }),
+    .default({ interval: 10_000, timeout: 5_000, concurrency: 16, flapping: { maxChanges: 5, window: 600_000 }, healTimeout: 30_000 }),
   http: z
     .strictObject({
       /** host:port of the status/metrics server; NIGHTSHIFT_HTTP overrides it. */
@@ -48,12 +67,23 @@ export function checkSchemaFor(kind: keyof typeof checkKinds) {
   return z.strictObject({ ...checkCommonShape, ...params.shape });
 }
 
+/** One heal step: an action and its (validated) parameters. */
+export interface HealStepConfig {
+  action: HealActionName;
+  params: Record<string, unknown>;
+}
+
 export interface CheckConfig {
   name: string;
   kind: keyof typeof checkKinds;
   severity: 'critical' | 'optional';
   intervalMs: number;
   timeoutMs: number;
+  dependsOn: string[];
+  failAfter: number;
+  heal: HealStepConfig[];
+  cooldownMs: number;
+  maxHeals: { count: number; windowMs: number };
   /** The kind-specific keys, validated by the kind's schema. */
   params: Record<string, unknown>;
 }
@@ -77,8 +107,20 @@ export interface Config {
   dataDir: string;
   http: { listen: ListenAddress };
   log: { level: FileConfig['log']['level'] };
-  patrol: { intervalMs: number; timeoutMs: number; concurrency: number };
+  patrol: {
+    intervalMs: number;
+    timeoutMs: number;
+    concurrency: number;
+    flapping: { maxChanges: number; windowMs: number };
+    healTimeoutMs: number;
+  };
   checks: CheckConfig[];
   secrets: Secrets;
   timezone: string;
+}
+
+/** Validates one heal step (its keys besides `action`) against the schema of its action. */
+export function healStepSchemaFor(action: HealActionName) {
+  const params = healActions[action].params as unknown as z.ZodObject;
+  return z.strictObject({ action: z.literal(action), ...params.shape });
 }

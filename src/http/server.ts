@@ -6,12 +6,23 @@ import { renderSummary, type StatusSummary } from '../patrol/summary.js';
 import { UserError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 
+/** Where /ping/<name> requests go. */
+export interface PingSink {
+  isExpected(name: string): boolean;
+  record(name: string, kind: 'ping' | 'start' | 'fail', at: number, body?: string): void;
+}
+
 export interface HttpDeps {
   log: Logger;
   summary: () => StatusSummary;
   patrolAlive: () => boolean;
   metrics: Metrics;
+  pings?: PingSink;
+  now?: () => number;
 }
+
+const PING_PATH = /^\/ping\/([A-Za-z0-9._-]{1,64})(?:\/(start|fail))?\/?$/;
+const MAX_PING_BODY = 10_000;
 
 /** A route answers a request or returns false to pass it on. */
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -29,6 +40,7 @@ export class HttpServer {
       (req, res, url) => url.pathname === '/healthz' && req.method === 'GET' && this.healthz(res),
       (req, res, url) => url.pathname === '/status.json' && req.method === 'GET' && this.status(res),
       async (req, res, url) => url.pathname === '/metrics' && req.method === 'GET' && (await this.metrics(res)),
+      async (req, res, url) => PING_PATH.test(url.pathname) && (await this.ping(req, res, url)),
     ];
   }
 
@@ -88,6 +100,24 @@ export class HttpServer {
     return true;
   }
 
+  /** A job's heartbeat: GET or POST /ping/<name>, /ping/<name>/start, /ping/<name>/fail (body = its error output). */
+  private async ping(req: IncomingMessage, res: ServerResponse, url: URL): Promise<true> {
+    const [, name, which] = PING_PATH.exec(url.pathname)!;
+    const sink = this.deps.pings;
+    if (!sink || !sink.isExpected(name!)) {
+      send(res, 404, 'text/plain; charset=utf-8', `no heartbeat check expects "${name}"\n`);
+      return true;
+    }
+    if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'HEAD') {
+      send(res, 405, 'text/plain; charset=utf-8', 'use GET or POST\n');
+      return true;
+    }
+    const body = req.method === 'POST' ? await readBody(req, MAX_PING_BODY) : '';
+    sink.record(name!, (which as 'start' | 'fail' | undefined) ?? 'ping', (this.deps.now ?? Date.now)(), body);
+    send(res, 200, 'text/plain; charset=utf-8', 'OK\n');
+    return true;
+  }
+
   private async metrics(res: ServerResponse): Promise<true> {
     const body = await this.deps.metrics.registry.metrics();
     send(res, 200, this.deps.metrics.registry.contentType, body);
@@ -98,4 +128,13 @@ export class HttpServer {
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
   res.end(body);
+}
+
+/** Reads at most `limit` bytes of a request body as text (the rest is discarded). */
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  let text = '';
+  for await (const chunk of req) {
+    if (text.length < limit) text += (chunk as Buffer).toString('utf8');
+  }
+  return text.slice(0, limit);
 }

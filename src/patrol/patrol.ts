@@ -3,26 +3,26 @@ import type { Clock } from '../clock.js';
 import type { Probe } from '../checks/types.js';
 import type { CheckConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { CheckStateRow, CheckStateStore } from '../store/check-state.js';
+import type { CheckRunState, CheckStateRow, CheckStateStore } from '../store/check-state.js';
 import type { Db } from '../store/database.js';
 import type { EventLog } from '../store/events.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { runWithBoundary, type TimedResult } from './run-check.js';
 
-/** A check changed state: the notify path turns these into alerts. */
-export interface Transition {
+/** One recorded run, as listeners (incidents, recovery, metrics) receive it. */
+export interface RunOutcome {
   check: CheckConfig;
-  from: CheckStateRow['status'];
-  to: 'ok' | 'failing';
   result: TimedResult;
+  /** The check's row after this run was committed. */
   state: CheckStateRow;
+  /** The status before this run. */
+  previousStatus: CheckStateRow['status'];
   /** On recovery: how long the check was failing, when known. */
   downForMs: number | null;
 }
 
 export interface PatrolEvents {
-  result: [check: CheckConfig, result: TimedResult, state: CheckStateRow];
-  transition: [transition: Transition];
+  result: [outcome: RunOutcome];
   tick: [at: number];
 }
 
@@ -161,7 +161,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     const to = result.ok ? 'ok' : 'failing';
     const changed = from !== to;
     const downForMs = result.ok && from === 'failing' && previous?.lastChangeAt != null ? at - previous.lastChangeAt : null;
-    const state: CheckStateRow = {
+    const run: CheckRunState = {
       name: check.name,
       kind: check.kind,
       severity: check.severity,
@@ -172,18 +172,19 @@ export class Patrol extends EventEmitter<PatrolEvents> {
       lastChangeAt: changed ? at : (previous?.lastChangeAt ?? at),
       lastDurationMs: Number(result.durationMs.toFixed(2)),
       lastMessage: result.message,
+      lastDetails: result.details ?? null,
       runs: (previous?.runs ?? 0) + 1,
       failures: (previous?.failures ?? 0) + (result.ok ? 0 : 1),
     };
     db.transaction(() => {
-      checkState.save(state);
+      checkState.save(run);
       if (!result.ok) {
         events.append(at, 'check.failed', check.name, check.severity === 'critical' ? 'critical' : 'warning', {
           ...result.details,
           kind: check.kind,
           message: result.message,
-          durationMs: state.lastDurationMs ?? 0,
-          consecutiveFailures: state.consecutiveFailures,
+          durationMs: run.lastDurationMs ?? 0,
+          consecutiveFailures: run.consecutiveFailures,
           ...(result.timedOut ? { timedOut: true } : {}),
         });
       } else if (from === 'failing') {
@@ -195,8 +196,8 @@ export class Patrol extends EventEmitter<PatrolEvents> {
         });
       }
     })();
-    this.safeEmit('result', check, result, state);
-    if (changed && !(from === 'unknown' && to === 'ok')) this.safeEmit('transition', { check, from, to, result, state, downForMs });
+    const state: CheckStateRow = { flapping: false, mutedUntil: null, lastHealAt: null, healHeld: false, unheldHeals: 0, ...previous, ...run };
+    this.safeEmit('result', { check, result, state, previousStatus: from, downForMs });
   }
 
   /** A listener that throws (a broken channel, a metrics bug) is logged and never stops the patrol. */

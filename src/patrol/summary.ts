@@ -1,5 +1,6 @@
 import type { CheckConfig } from '../config/schema.js';
 import type { CheckStateRow } from '../store/check-state.js';
+import type { IncidentRow } from '../store/incidents.js';
 import { formatDuration } from '../config/duration.js';
 
 export type OverallState = 'OK' | 'DEGRADED' | 'DOWN';
@@ -15,6 +16,13 @@ export interface CheckSummary {
   lastDurationMs: number | null;
   message: string | null;
   consecutiveFailures: number;
+  flapping: boolean;
+  /** Open incident of this check, if any, and the check it is a symptom of. */
+  incidentId: number | null;
+  symptomOf: string | null;
+  escalated: boolean;
+  /** The check watches a timer (counted in inactive_timers while failing). */
+  timer: boolean;
 }
 
 export interface StatusSummary {
@@ -23,6 +31,9 @@ export interface StatusSummary {
   checks: number;
   failing: number;
   stale: number;
+  inactiveTimers: number;
+  heals24h: number;
+  escalations24h: number;
   generatedAt: number;
   startedAt: number;
   lastPatrolAt: number | null;
@@ -36,6 +47,9 @@ export interface SummaryInput {
   patrolAlive: boolean;
   checks: readonly CheckConfig[];
   states: readonly CheckStateRow[];
+  openIncidents?: readonly IncidentRow[];
+  heals24h?: number;
+  escalations24h?: number;
 }
 
 /**
@@ -46,6 +60,8 @@ export interface SummaryInput {
  */
 export function buildSummary(input: SummaryInput): StatusSummary {
   const byName = new Map(input.states.map((s) => [s.name, s]));
+  const incidentOf = new Map((input.openIncidents ?? []).map((i) => [i.checkName, i]));
+  const incidentById = new Map((input.openIncidents ?? []).map((i) => [i.id, i]));
   const details = input.checks.map((check): CheckSummary => {
     const state = byName.get(check.name);
     const reference = state?.lastRunAt ?? input.startedAt;
@@ -60,6 +76,11 @@ export function buildSummary(input: SummaryInput): StatusSummary {
       lastDurationMs: state?.lastDurationMs ?? null,
       message: state?.lastMessage ?? null,
       consecutiveFailures: state?.consecutiveFailures ?? 0,
+      flapping: state?.flapping ?? false,
+      incidentId: incidentOf.get(check.name)?.id ?? null,
+      symptomOf: rootCheckOf(incidentOf.get(check.name), incidentById),
+      escalated: incidentOf.get(check.name)?.escalatedAt != null,
+      timer: state?.lastDetails?.timer === true,
     };
   });
   const failing = details.filter((d) => d.status === 'failing');
@@ -71,6 +92,9 @@ export function buildSummary(input: SummaryInput): StatusSummary {
     checks: details.length,
     failing: failing.length,
     stale: details.filter((d) => d.stale).length,
+    inactiveTimers: details.filter((d) => d.timer && d.status === 'failing').length,
+    heals24h: input.heals24h ?? 0,
+    escalations24h: input.escalations24h ?? 0,
     generatedAt: input.now,
     startedAt: input.startedAt,
     lastPatrolAt: input.lastPatrolAt,
@@ -78,9 +102,17 @@ export function buildSummary(input: SummaryInput): StatusSummary {
   };
 }
 
-/** `SUMMARY: OK  core=active  checks=3  failing=0  stale=0`: the line a human reads at a glance. */
+/** `SUMMARY: OK  core=active  checks=3  failing=0  stale=0  ...`: the line a human reads at a glance. */
 export function summaryLine(summary: StatusSummary): string {
-  return `SUMMARY: ${summary.state}  core=${summary.core}  checks=${summary.checks}  failing=${summary.failing}  stale=${summary.stale}`;
+  return (
+    `SUMMARY: ${summary.state}  core=${summary.core}  checks=${summary.checks}  failing=${summary.failing}  stale=${summary.stale}` +
+    `  inactive_timers=${summary.inactiveTimers}  heals_24h=${summary.heals24h}  escalations=${summary.escalations24h}`
+  );
+}
+
+function rootCheckOf(incident: IncidentRow | undefined, byId: Map<number, IncidentRow>): string | null {
+  if (!incident || incident.rootId === null) return null;
+  return byId.get(incident.rootId)?.checkName ?? null;
 }
 
 /** The summary line, then one line per failing or stale check. */
@@ -88,7 +120,13 @@ export function renderSummary(summary: StatusSummary): string {
   const lines = [summaryLine(summary)];
   for (const d of summary.details) {
     if (d.status === 'failing') {
-      lines.push(`  FAIL  ${d.name} (${d.kind}, ${d.severity}): ${d.message ?? 'no message'}${d.consecutiveFailures > 1 ? ` [${d.consecutiveFailures}x]` : ''}`);
+      const notes = [
+        d.consecutiveFailures > 1 ? `${d.consecutiveFailures}x` : '',
+        d.symptomOf ? `symptom of ${d.symptomOf}` : '',
+        d.escalated ? 'escalated' : '',
+        d.flapping ? 'flapping' : '',
+      ].filter(Boolean);
+      lines.push(`  FAIL  ${d.name} (${d.kind}, ${d.severity}): ${d.message ?? 'no message'}${notes.length ? ` [${notes.join(', ')}]` : ''}`);
     }
     if (d.stale) {
       const ago = d.lastRunAt === null ? 'never ran' : `last ran ${formatDuration(summary.generatedAt - d.lastRunAt)} ago`;

@@ -2,7 +2,8 @@ import type { Db } from './database.js';
 
 export type CheckStatus = 'unknown' | 'ok' | 'failing';
 
-export interface CheckStateRow {
+/** What the patrol writes after every run. */
+export interface CheckRunState {
   name: string;
   kind: string;
   severity: 'critical' | 'optional';
@@ -13,8 +14,18 @@ export interface CheckStateRow {
   lastChangeAt: number | null;
   lastDurationMs: number | null;
   lastMessage: string | null;
+  lastDetails: Record<string, unknown> | null;
   runs: number;
   failures: number;
+}
+
+/** The whole row: run evidence plus what the recovery path and commands keep per check. */
+export interface CheckStateRow extends CheckRunState {
+  flapping: boolean;
+  mutedUntil: number | null;
+  lastHealAt: number | null;
+  healHeld: boolean;
+  unheldHeals: number;
 }
 
 /** The latest evidence per check (one row each). */
@@ -22,23 +33,42 @@ export class CheckStateStore {
   private readonly upsert;
   private readonly selectAll;
   private readonly selectOne;
+  private readonly updateHeal;
+  private readonly updateFlapping;
+  private readonly updateMuted;
 
   constructor(db: Db) {
     this.upsert = db.prepare(`
-      INSERT INTO check_state (name, kind, severity, status, consecutive_failures, last_run_at, last_ok_at, last_change_at, last_duration_ms, last_message, runs, failures)
-      VALUES (@name, @kind, @severity, @status, @consecutiveFailures, @lastRunAt, @lastOkAt, @lastChangeAt, @lastDurationMs, @lastMessage, @runs, @failures)
+      INSERT INTO check_state (name, kind, severity, status, consecutive_failures, last_run_at, last_ok_at, last_change_at, last_duration_ms, last_message, last_details, runs, failures)
+      VALUES (@name, @kind, @severity, @status, @consecutiveFailures, @lastRunAt, @lastOkAt, @lastChangeAt, @lastDurationMs, @lastMessage, @lastDetails, @runs, @failures)
       ON CONFLICT (name) DO UPDATE SET
         kind = excluded.kind, severity = excluded.severity, status = excluded.status,
         consecutive_failures = excluded.consecutive_failures, last_run_at = excluded.last_run_at,
         last_ok_at = excluded.last_ok_at, last_change_at = excluded.last_change_at,
         last_duration_ms = excluded.last_duration_ms, last_message = excluded.last_message,
-        runs = excluded.runs, failures = excluded.failures`);
+        last_details = excluded.last_details, runs = excluded.runs, failures = excluded.failures`);
     this.selectAll = db.prepare('SELECT * FROM check_state ORDER BY name');
     this.selectOne = db.prepare('SELECT * FROM check_state WHERE name = ?');
+    this.updateHeal = db.prepare('UPDATE check_state SET last_heal_at = ?, heal_held = ?, unheld_heals = ? WHERE name = ?');
+    this.updateFlapping = db.prepare('UPDATE check_state SET flapping = ? WHERE name = ?');
+    this.updateMuted = db.prepare('UPDATE check_state SET muted_until = ? WHERE name = ?');
   }
 
-  save(row: CheckStateRow): void {
-    this.upsert.run(row);
+  /** Writes the evidence of a run; leaves heal, flapping and mute bookkeeping alone. */
+  save(row: CheckRunState): void {
+    this.upsert.run({ ...row, lastDetails: row.lastDetails ? JSON.stringify(row.lastDetails) : null });
+  }
+
+  setHeal(name: string, heal: { lastHealAt: number | null; healHeld: boolean; unheldHeals: number }): void {
+    this.updateHeal.run(heal.lastHealAt, heal.healHeld ? 1 : 0, heal.unheldHeals, name);
+  }
+
+  setFlapping(name: string, flapping: boolean): void {
+    this.updateFlapping.run(flapping ? 1 : 0, name);
+  }
+
+  setMutedUntil(name: string, until: number | null): void {
+    this.updateMuted.run(until, name);
   }
 
   get(name: string): CheckStateRow | undefined {
@@ -62,8 +92,14 @@ interface RawRow {
   last_change_at: number | null;
   last_duration_ms: number | null;
   last_message: string | null;
+  last_details: string | null;
   runs: number;
   failures: number;
+  flapping: number;
+  muted_until: number | null;
+  last_heal_at: number | null;
+  heal_held: number;
+  unheld_heals: number;
 }
 
 function fromRaw(r: RawRow): CheckStateRow {
@@ -78,7 +114,13 @@ function fromRaw(r: RawRow): CheckStateRow {
     lastChangeAt: r.last_change_at,
     lastDurationMs: r.last_duration_ms,
     lastMessage: r.last_message,
+    lastDetails: r.last_details ? (JSON.parse(r.last_details) as Record<string, unknown>) : null,
     runs: r.runs,
     failures: r.failures,
+    flapping: r.flapping === 1,
+    mutedUntil: r.muted_until,
+    lastHealAt: r.last_heal_at,
+    healHeld: r.heal_held === 1,
+    unheldHeals: r.unheld_heals,
   };
 }

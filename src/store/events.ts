@@ -12,11 +12,31 @@ export interface EventContexts {
   'instance.stale_lock_taken_over': { lockFile: string; previousPid: number; previousStartedAt?: string; reason: string };
   'check.failed': { kind: string; message: string; durationMs: number; consecutiveFailures: number; timedOut?: boolean } & Record<string, unknown>;
   'check.recovered': { kind: string; message: string; downForMs: number | null } & Record<string, unknown>;
+  'incident.opened': { incidentId: number; message: string; symptomOf: string | null; rootIncidentId: number | null };
+  'incident.closed': { incidentId: number; durationMs: number; failures: number; symptomOf: number | null };
+  'incident.reclassified': { incidentId: number; symptomOf: string; rootIncidentId: number };
+  'check.flapping': { changes: number; windowMs: number };
+  'check.stable': { status: string };
+  'heal.attempted': { incidentId: number; steps: string[]; delayMs: number; attempt: number };
+  'heal.succeeded': { incidentId: number; steps: HealStepOutcome[]; durationMs: number };
+  'heal.failed': { incidentId: number; steps: HealStepOutcome[]; durationMs: number };
+  'heal.skipped': { incidentId: number | null; reason: string };
+  'heal.held': { healedAt: number; heldForMs: number };
+  escalated: { incidentId: number; reason: string; file: string | null };
+  'heartbeat.received': { kind: 'ping' | 'start' | 'fail'; body?: string };
   'command.failed': { command: string; channel: string; error: string };
   'channel.failed': { channel: string; error: string };
 }
 
 export type EventType = keyof EventContexts;
+
+/** One heal step's result as stored in heal events. */
+export interface HealStepOutcome {
+  action: string;
+  ok: boolean;
+  message: string;
+  durationMs: number;
+}
 
 export interface EventRow<T extends EventType = EventType> {
   id: number;
@@ -48,6 +68,14 @@ export class EventLog {
       ...row,
       context: JSON.parse(row.context) as EventRow['context'],
     }));
+  }
+
+  /** The newest events about one subject, oldest first. */
+  forSubject(subject: string, limit = 20): EventRow[] {
+    const rows = this.db.prepare('SELECT id, at, type, subject, severity, context FROM events WHERE subject = ? ORDER BY id DESC LIMIT ?').all(subject, limit) as Array<
+      Omit<EventRow, 'context'> & { context: string }
+    >;
+    return rows.reverse().map((row) => ({ ...row, context: JSON.parse(row.context) as EventRow['context'] }));
   }
 
   /** Events of one type, oldest first. */

@@ -17,8 +17,21 @@ export class HeartbeatStore implements HeartbeatBoard {
     };
   }
 
+  private readonly expected = new Map<string, Array<() => void>>();
+
+  expect(name: string, onPing: () => void): void {
+    this.expected.set(name, [...(this.expected.get(name) ?? []), onPing]);
+  }
+
+  /** Whether a check waits for this ping name. */
+  isExpected(name: string): boolean {
+    return this.expected.has(name);
+  }
+
+  /** Stores a ping and tells the checks that wait for it. */
   record(name: string, kind: PingKind, at: number, body = ''): void {
     this.statements[kind].run(kind === 'fail' ? { name, at, body: body.slice(0, 2000) } : { name, at });
+    for (const onPing of this.expected.get(name) ?? []) onPing();
   }
 
   latest(name: string): HeartbeatSnapshot {

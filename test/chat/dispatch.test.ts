@@ -99,5 +99,5 @@ test('/help lists only what the asker may run, generated from the command list',
 
 test('/status answers with the summary line', async () => {
   const { dispatcher } = makeDispatcher();
-  assert.equal((await dispatcher.dispatch('/status', viewer)).text, 'SUMMARY: OK  core=active  checks=0  failing=0  stale=0');
+  assert.equal((await dispatcher.dispatch('/status', viewer)).text, 'SUMMARY: OK  core=active  checks=0  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0');
 });

@@ -20,7 +20,7 @@ test('start on the embedded default: console /status, HTTP endpoints, `nightshif
   bot.send('/status');
   bot.send('/help');
   await bot.waitForOutput(/Nightshift commands:\n\/status .*\n\/help /);
-  assert.match(bot.stdout, /SUMMARY: OK  core=active  checks=3  failing=0  stale=0\n(?:.*\n)*?Nightshift commands/);
+  assert.match(bot.stdout, /SUMMARY: OK  core=active  checks=3  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0\n(?:.*\n)*?Nightshift commands/);
 
   const health = await fetch(`http://${http}/healthz`);
   assert.equal(health.status, 200);
@@ -34,7 +34,7 @@ test('start on the embedded default: console /status, HTTP endpoints, `nightshif
 
   const cli = runCli(['status'], cwd, env);
   assert.equal(cli.code, 0, cli.stderr);
-  assert.match(cli.stdout, /^SUMMARY: OK  core=active  checks=3  failing=0  stale=0/);
+  assert.match(cli.stdout, /^SUMMARY: OK  core=active  checks=3  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0\n/);
 
   const stopAsked = Date.now();
   bot.kill('SIGTERM');

@@ -23,7 +23,7 @@ export function testCheckEnv(options: { checkName?: string; dataDir: string; sta
       get: <T>() => state.get(checkName) as T | undefined,
       set: <T>(value: T) => void state.set(checkName, value),
     },
-    heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {} },
+    heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {}, expect: () => {} },
   };
   return { env, logLines: lines, runRequests, state };
 }

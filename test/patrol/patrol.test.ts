@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { CheckResult, Probe } from '../../src/checks/types.js';
+import { checkConfig } from '../helpers/check-config.js';
 import type { CheckConfig } from '../../src/config/schema.js';
-import { Patrol, type Transition } from '../../src/patrol/patrol.js';
+import { Patrol, type RunOutcome } from '../../src/patrol/patrol.js';
 import { buildSummary } from '../../src/patrol/summary.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
@@ -13,9 +14,7 @@ import { EventLog } from '../../src/store/events.js';
 import { systemClock } from '../../src/clock.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
-function check(name: string, overrides: Partial<CheckConfig> = {}): CheckConfig {
-  return { name, kind: 'memory', severity: 'critical', intervalMs: 60_000, timeoutMs: 1_000, params: {}, ...overrides };
-}
+const check = checkConfig;
 
 function setup(t: TestContext, checks: CheckConfig[], probes: Record<string, Probe>) {
   const db = openDatabase(join(tempDir(t), 'n.db'));
@@ -69,8 +68,8 @@ test('every run leaves evidence; failure and recovery are events and transitions
   let ok = false;
   const flips: Probe = { run: async () => (ok ? { ok: true, message: 'back', details: { latencyMs: 4 } } : { ok: false, message: 'down', details: { status: 503 } }) };
   const { patrol, checkState, events } = setup(t, [check('svc', { severity: 'optional' })], { svc: flips });
-  const transitions: Transition[] = [];
-  patrol.on('transition', (tr) => transitions.push(tr));
+  const outcomes: RunOutcome[] = [];
+  patrol.on('result', (outcome) => outcomes.push(outcome));
   patrol.start();
   await patrol.runAll();
   await patrol.runAll();
@@ -81,7 +80,9 @@ test('every run leaves evidence; failure and recovery are events and transitions
   assert.equal(state.failures, 2);
   assert.equal(state.status, 'ok');
   assert.ok(state.lastRunAt! > 0 && state.lastOkAt === state.lastRunAt);
-  assert.deepEqual(transitions.map((tr) => `${tr.from}->${tr.to}`), ['unknown->failing', 'failing->ok']);
+  assert.deepEqual(outcomes.map((o) => `${o.previousStatus}->${o.state.status}`), ['unknown->failing', 'failing->failing', 'failing->ok']);
+  assert.equal(typeof outcomes[2]!.downForMs, 'number');
+  assert.deepEqual(state.lastDetails, { latencyMs: 4 });
   const failed = events.ofType('check.failed');
   assert.deepEqual(failed.map((e) => [e.severity, e.context.consecutiveFailures, e.context.status]), [['warning', 1, 503], ['warning', 2, 503]]);
   const recovered = events.ofType('check.recovered');
@@ -100,7 +101,10 @@ test('the loop wakes on its own and keeps running checks on their interval', asy
 
 test('the summary: DEGRADED only for a failing critical check, stale after two intervals, DOWN when the loop stalls', () => {
   const checks = [check('crit'), check('opt', { severity: 'optional' }), check('late', { intervalMs: 1_000 })];
-  const base = { name: '', kind: 'memory', severity: 'critical' as const, consecutiveFailures: 0, lastOkAt: null, lastChangeAt: null, lastDurationMs: 1, lastMessage: 'x', runs: 1, failures: 0 };
+  const base = {
+    name: '', kind: 'memory', severity: 'critical' as const, consecutiveFailures: 0, lastOkAt: null, lastChangeAt: null, lastDurationMs: 1, lastMessage: 'x',
+    lastDetails: null, runs: 1, failures: 0, flapping: false, mutedUntil: null, lastHealAt: null, healHeld: false, unheldHeals: 0,
+  };
   const now = 100_000;
   const states = [
     { ...base, name: 'crit', status: 'ok' as const, lastRunAt: now },

@@ -1,0 +1,20 @@
+import type { AnyHealAction, HealEnvironment, HealStep } from './types.js';
+import { restartAction } from './restart.js';
+
+/**
+ * Every heal action, by name. Adding one means one module and one line here;
+ * the recovery path never branches on the action.
+ */
+export const healActions = {
+  restart: restartAction,
+} satisfies Record<string, AnyHealAction>;
+
+export type HealActionName = keyof typeof healActions;
+
+export const healActionNames = Object.keys(healActions) as HealActionName[];
+
+/** Binds an action to its (already validated) parameters. */
+export function createHealStep(name: HealActionName, params: unknown, env: HealEnvironment): HealStep {
+  const action = healActions[name] as AnyHealAction;
+  return action.create(action.params.parse(params), env);
+}

@@ -1,0 +1,229 @@
+import { join } from 'node:path';
+import type { OutgoingMessage } from '../chat/channel.js';
+import type { Clock } from '../clock.js';
+import type { Probe } from '../checks/types.js';
+import type { CheckConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Redactor } from '../log/redact.js';
+import type { IncidentUpdate } from '../patrol/incidents.js';
+import type { RunOutcome } from '../patrol/patrol.js';
+import type { ActionStore } from '../store/actions.js';
+import type { CheckStateStore } from '../store/check-state.js';
+import type { Db } from '../store/database.js';
+import type { EscalationStore } from '../store/escalations.js';
+import type { EventLog, HealStepOutcome } from '../store/events.js';
+import type { IncidentRow, IncidentStore } from '../store/incidents.js';
+import { eventsForTask, fixHint, localDay, writeEscalationFile } from './escalation.js';
+import { decideHeal } from './policy.js';
+import type { HealStep } from './types.js';
+
+export interface RecoveryOptions {
+  db: Db;
+  dataDir: string;
+  timezone: string;
+  probes: ReadonlyMap<string, Probe>;
+  /** Each check's heal steps, bound to their parameters. */
+  steps: ReadonlyMap<string, HealStep[]>;
+  checkState: CheckStateStore;
+  incidents: IncidentStore;
+  actions: ActionStore;
+  escalations: EscalationStore;
+  events: EventLog;
+  clock: Clock;
+  log: Logger;
+  redactor: Redactor;
+  healTimeoutMs: number;
+  notify: (message: OutgoingMessage) => void;
+  /** Asks the patrol to run a check now (to verify a heal). */
+  requestRun: (check: string) => void;
+  /** Why a heal of this check is suppressed (a regret flag), or null. */
+  flagged?: (check: CheckConfig) => string | null;
+}
+
+/**
+ * Level 1: heals failing root incidents with their configured steps, records
+ * every attempt as an action, and escalates (alert + task file) when healing
+ * does not hold, is capped, or cannot help. Heal steps run one at a time per
+ * check; a check never has two heals in flight.
+ */
+export class Recovery {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly skipNoted = new Map<string, string>();
+  private readonly stopController = new AbortController();
+
+  constructor(private readonly options: RecoveryOptions) {}
+
+  /** Called with every run and what it did to the check's incident. */
+  onResult(outcome: RunOutcome, update: IncidentUpdate): void {
+    const { check, state, result } = outcome;
+    const now = this.options.clock.now();
+    if (result.ok) {
+      // The heal held once the check stays healthy through a whole patrol interval after it.
+      if (state.lastHealAt !== null && !state.healHeld && now - state.lastHealAt >= check.intervalMs) {
+        this.options.checkState.setHeal(check.name, { lastHealAt: state.lastHealAt, healHeld: true, unheldHeals: 0 });
+        this.options.events.append(now, 'heal.held', check.name, 'info', { healedAt: state.lastHealAt, heldForMs: now - state.lastHealAt });
+      }
+      return;
+    }
+    if (update.kind !== 'opened' && update.kind !== 'continued') return;
+    if (this.inFlight.has(check.name) || this.stopController.signal.aborted) return;
+
+    const { incident } = update;
+    const decision = decideHeal({
+      now,
+      steps: this.options.steps.get(check.name)?.length ?? 0,
+      cooldownMs: check.cooldownMs,
+      maxHeals: check.maxHeals,
+      lastHealAt: state.lastHealAt,
+      lastHealHeld: state.healHeld,
+      unheldHeals: state.unheldHeals,
+      attemptsInWindow: this.options.actions.healAttemptsFor(check.name, now - check.maxHeals.windowMs),
+      restartLoop: result.details?.restartLoop === true,
+      symptomOf: update.rootCheck,
+      escalated: incident.escalatedAt !== null,
+      flaggedReason: this.options.flagged?.(check) ?? null,
+    });
+    if (decision.kind === 'skip') {
+      const key = `${incident.id}:${decision.reason}`;
+      if (this.skipNoted.get(check.name) !== key) {
+        this.skipNoted.set(check.name, key);
+        this.options.events.append(now, 'heal.skipped', check.name, 'info', { incidentId: incident.id, reason: decision.reason });
+      }
+      return;
+    }
+    if (decision.kind === 'escalate') {
+      this.escalate(check, incident, decision.reason, outcome);
+      return;
+    }
+    const run = this.heal(check, incident, decision.delayMs, decision.attempt).finally(() => this.inFlight.delete(check.name));
+    this.inFlight.set(check.name, run);
+  }
+
+  /** Stops pending heals (a backoff wait or a running step) and waits for them. */
+  async stop(): Promise<void> {
+    this.stopController.abort(new Error('nightshift is stopping'));
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** Waits for every heal in flight (tests and benchmarks). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  private async heal(check: CheckConfig, incident: IncidentRow, delayMs: number, attempt: number): Promise<void> {
+    const { checkState, events, actions, clock, log, db } = this.options;
+    const steps = this.options.steps.get(check.name) ?? [];
+    const probe = this.options.probes.get(check.name);
+    if (delayMs > 0) {
+      log.info({ check: check.name, delayMs, attempt }, 'backing off before healing again');
+      if (!(await this.sleep(delayMs))) return;
+    }
+    const startedAt = clock.now();
+    const previous = checkState.get(check.name);
+    db.transaction(() => {
+      checkState.setHeal(check.name, { lastHealAt: startedAt, healHeld: false, unheldHeals: previous?.healHeld || previous?.lastHealAt == null ? 1 : previous.unheldHeals + 1 });
+      events.append(startedAt, 'heal.attempted', check.name, 'info', { incidentId: incident.id, steps: check.heal.map((s) => s.action), delayMs, attempt });
+    })();
+
+    const outcomes: HealStepOutcome[] = [];
+    let ok = true;
+    for (const [index, step] of steps.entries()) {
+      const action = check.heal[index]!.action;
+      const stepStarted = performance.now();
+      const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.options.healTimeoutMs)]);
+      let result;
+      try {
+        result = probe ? await step.run({ check, probe }, { signal, now: () => clock.now() }) : { ok: false, message: 'no probe for this check' };
+        if (signal.aborted && result.ok === false && this.stopController.signal.aborted) return;
+      } catch (err) {
+        result = { ok: false, message: signal.aborted ? `abandoned after ${Math.round(this.options.healTimeoutMs / 1000)}s` : errorMessage(err) };
+      }
+      const durationMs = Math.round(performance.now() - stepStarted);
+      outcomes.push({ action, ok: result.ok, message: result.message, durationMs });
+      actions.record({
+        at: startedAt,
+        category: action,
+        target: check.name,
+        trigger: `incident:${incident.id}`,
+        incidentId: incident.id,
+        result: result.ok ? 'ok' : 'failed',
+        message: result.message,
+        details: { ...result.details, step: index + 1, durationMs, attempt },
+      });
+      if (!result.ok) {
+        ok = false;
+        break;
+      }
+    }
+    const durationMs = clock.now() - startedAt;
+    events.append(clock.now(), ok ? 'heal.succeeded' : 'heal.failed', check.name, ok ? 'info' : 'warning', { incidentId: incident.id, steps: outcomes, durationMs });
+    log.info({ check: check.name, incident: incident.id, ok, steps: outcomes }, ok ? 'healed' : 'heal failed');
+    if (!ok) {
+      const failed = outcomes.at(-1)!;
+      this.options.notify({ severity: 'warning', title: `${check.name}: heal step ${failed.action} failed: ${failed.message}`, body: `incident #${incident.id}` });
+    }
+    // Verify at once: the next run says whether the heal worked (and, a patrol later, whether it held).
+    this.options.requestRun(check.name);
+  }
+
+  private escalate(check: CheckConfig, incident: IncidentRow, reason: string, outcome: RunOutcome): void {
+    const { incidents, actions, escalations, events, clock, db, dataDir, timezone, redactor } = this.options;
+    const now = clock.now();
+    const day = localDay(now, timezone);
+    const dir = join(dataDir, 'escalations');
+    const plannedFile = join(dir, `${day}-${check.name}.json`);
+    const claimed = db.transaction(() => {
+      if (!incidents.markEscalated(incident.id, now)) return null;
+      const fileClaimed = escalations.claim({ at: now, checkName: check.name, incidentId: incident.id, day, reason, file: plannedFile });
+      actions.record({ at: now, category: 'escalate', target: check.name, trigger: `incident:${incident.id}`, incidentId: incident.id, result: 'ok', message: reason, details: {} });
+      events.append(now, 'escalated', check.name, 'critical', { incidentId: incident.id, reason, file: fileClaimed ? plannedFile : (escalations.fileFor(check.name, day) ?? null) });
+      return { fileClaimed };
+    })();
+    if (!claimed) return;
+    let fileNote = `already escalated today: ${escalations.fileFor(check.name, day) ?? plannedFile}`;
+    if (claimed.fileClaimed) {
+      try {
+        writeEscalationFile(dir, day, {
+          title: `${check.name} needs a human: ${reason.split(':')[0]}`,
+          description: `${check.name} (${check.kind}, ${check.severity}) has been failing since ${new Date(incident.openedAt).toISOString()} (incident #${incident.id}, ${incident.failures} failed runs). Nightshift stopped healing it: ${reason}. Last result: ${outcome.result.message}`,
+          fix_hint: fixHint(check, reason, outcome.result.details ?? null),
+          severity: check.severity === 'critical' ? 'critical' : 'warning',
+          created_at: new Date(now).toISOString(),
+          check: { name: check.name, kind: check.kind, severity: check.severity, heal: check.heal.map((s) => s.action) },
+          incident_id: incident.id,
+          reason,
+          last_result: { message: outcome.result.message, details: outcome.result.details ?? null },
+          recent_events: eventsForTask(events.forSubject(check.name, 15)),
+        }, redactor);
+        fileNote = `task file: ${plannedFile}`;
+      } catch (err) {
+        this.options.log.error({ err, check: check.name }, 'could not write the escalation file');
+        fileNote = `the task file could not be written (${errorMessage(err)})`;
+      }
+    }
+    this.options.log.warn({ check: check.name, incident: incident.id, reason }, 'escalated to the operator');
+    this.options.notify({
+      severity: 'critical',
+      title: `${check.name} needs you: ${reason}`,
+      body: `Auto-heal stopped for incident #${incident.id}. Last result: ${outcome.result.message}. ${fileNote}`,
+    });
+  }
+
+  /** Resolves true after `ms`, or false at once when Nightshift stops. */
+  private sleep(ms: number): Promise<boolean> {
+    const signal = this.stopController.signal;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve(false);
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,193 @@
+import type { OutgoingMessage } from '../chat/channel.js';
+import type { Clock } from '../clock.js';
+import type { CheckConfig } from '../config/schema.js';
+import { formatDuration } from '../config/duration.js';
+import type { Logger } from '../log/logger.js';
+import type { CheckStateStore } from '../store/check-state.js';
+import type { Db } from '../store/database.js';
+import type { EventLog } from '../store/events.js';
+import type { IncidentRow, IncidentStore } from '../store/incidents.js';
+import type { RunOutcome } from './patrol.js';
+
+/** What a run did to the check's incident. */
+export type IncidentUpdate =
+  | { kind: 'none' }
+  | { kind: 'opened' | 'continued'; incident: IncidentRow; rootCheck: string | null }
+  | { kind: 'closed'; incident: IncidentRow; durationMs: number };
+
+export interface IncidentTrackerOptions {
+  db: Db;
+  checks: readonly CheckConfig[];
+  incidents: IncidentStore;
+  checkState: CheckStateStore;
+  events: EventLog;
+  clock: Clock;
+  log: Logger;
+  flapping: { maxChanges: number; windowMs: number };
+  notify: (message: OutgoingMessage) => void;
+}
+
+/**
+ * Turns runs into incidents. An incident opens after `failAfter` failed runs
+ * and closes, with its duration, on recovery. A check whose dependency is
+ * failing is a symptom of the dependency's incident (whichever of the two
+ * failed first), and only root causes are announced. A check that keeps
+ * changing state is flapping: one alert, then quiet until it is stable.
+ */
+export class IncidentTracker {
+  private readonly byName: Map<string, CheckConfig>;
+  private readonly changes = new Map<string, number[]>();
+
+  constructor(private readonly options: IncidentTrackerOptions) {
+    this.byName = new Map(options.checks.map((c) => [c.name, c]));
+  }
+
+  onResult(outcome: RunOutcome): IncidentUpdate {
+    const now = this.options.clock.now();
+    const muted = outcome.state.mutedUntil !== null && outcome.state.mutedUntil > now;
+    const quiet = this.trackFlapping(outcome, now) || muted;
+    return outcome.result.ok ? this.recovered(outcome, now, quiet) : this.failed(outcome, now, quiet);
+  }
+
+  /** The failing dependency furthest upstream (whose own dependencies are fine), or null. */
+  failingRootOf(check: CheckConfig): CheckConfig | null {
+    const seen = new Set<string>();
+    let found: CheckConfig | null = null;
+    const walk = (c: CheckConfig): void => {
+      for (const depName of c.dependsOn) {
+        if (seen.has(depName)) continue;
+        seen.add(depName);
+        const dep = this.byName.get(depName);
+        if (!dep) continue;
+        if (this.options.checkState.get(depName)?.status === 'failing') {
+          const before = found;
+          walk(dep);
+          if (found === before) found = dep;
+        } else {
+          walk(dep);
+        }
+      }
+    };
+    walk(check);
+    return found;
+  }
+
+  private failed({ check, result, state }: RunOutcome, now: number, quiet: boolean): IncidentUpdate {
+    const { incidents, events, db } = this.options;
+    const open = incidents.openFor(check.name);
+    if (open) {
+      incidents.recordFailure(open.id, result.message);
+      const root = open.rootId !== null ? incidents.get(open.rootId) : undefined;
+      return { kind: 'continued', incident: { ...open, lastMessage: result.message, failures: open.failures + 1 }, rootCheck: root?.checkName ?? null };
+    }
+    if (state.consecutiveFailures < check.failAfter) return { kind: 'none' };
+
+    const rootCheck = this.failingRootOf(check);
+    const rootIncident = rootCheck ? this.topOf(incidents.openFor(rootCheck.name)) : undefined;
+    let reclassified: IncidentRow[] = [];
+    const incident = db.transaction(() => {
+      const opened = incidents.open({
+        checkName: check.name,
+        severity: check.severity,
+        at: now,
+        rootId: rootIncident?.id ?? null,
+        message: result.message,
+        failures: state.consecutiveFailures,
+      });
+      events.append(now, 'incident.opened', check.name, check.severity === 'critical' ? 'critical' : 'warning', {
+        incidentId: opened.id,
+        message: result.message,
+        symptomOf: rootCheck?.name ?? null,
+        rootIncidentId: rootIncident?.id ?? null,
+      });
+      if (!rootCheck) reclassified = this.adoptDependents(opened, now);
+      return opened;
+    })();
+
+    if (rootCheck) {
+      this.options.log.info({ check: check.name, root: rootCheck.name }, 'failure recorded as a symptom of a failing dependency');
+    } else if (!quiet) {
+      const dependents = reclassified.length > 0 ? `; ${reclassified.length} dependent check${reclassified.length === 1 ? '' : 's'} failing with it` : '';
+      this.options.notify({
+        severity: check.severity === 'critical' ? 'critical' : 'warning',
+        title: `${check.name} is failing: ${result.message}${dependents}`,
+        body: `incident #${incident.id} · ${check.kind} check · ${check.severity}`,
+      });
+    }
+    return { kind: 'opened', incident, rootCheck: rootCheck?.name ?? null };
+  }
+
+  private recovered({ check, result }: RunOutcome, now: number, quiet: boolean): IncidentUpdate {
+    const { incidents, events } = this.options;
+    const open = incidents.openFor(check.name);
+    if (!open) return { kind: 'none' };
+    const durationMs = now - open.openedAt;
+    incidents.close(open.id, now);
+    events.append(now, 'incident.closed', check.name, 'info', { incidentId: open.id, durationMs, failures: open.failures, symptomOf: open.rootId });
+    if (open.rootId === null && !quiet) {
+      this.options.notify({ severity: 'info', title: `${check.name} recovered after ${formatDuration(durationMs)}: ${result.message}`, body: `incident #${open.id} closed` });
+    }
+    return { kind: 'closed', incident: { ...open, closedAt: now }, durationMs };
+  }
+
+  /**
+   * A dependency may be checked after its dependents in the same patrol:
+   * their incidents opened as roots are re-filed as symptoms of this one.
+   */
+  private adoptDependents(root: IncidentRow, now: number): IncidentRow[] {
+    const adopted: IncidentRow[] = [];
+    for (const open of this.options.incidents.allOpen()) {
+      if (open.id === root.id || open.rootId !== null) continue;
+      const dependent = this.byName.get(open.checkName);
+      if (dependent && this.dependsOnTransitively(dependent, root.checkName)) {
+        this.options.incidents.setRoot(open.id, root.id);
+        this.options.events.append(now, 'incident.reclassified', open.checkName, 'info', { incidentId: open.id, symptomOf: root.checkName, rootIncidentId: root.id });
+        adopted.push(open);
+      }
+    }
+    return adopted;
+  }
+
+  private dependsOnTransitively(check: CheckConfig, target: string, seen = new Set<string>()): boolean {
+    for (const dep of check.dependsOn) {
+      if (dep === target) return true;
+      if (seen.has(dep)) continue;
+      seen.add(dep);
+      const next = this.byName.get(dep);
+      if (next && this.dependsOnTransitively(next, target, seen)) return true;
+    }
+    return false;
+  }
+
+  private topOf(incident: IncidentRow | undefined): IncidentRow | undefined {
+    let current = incident;
+    for (let hops = 0; current?.rootId != null && hops < 50; hops++) current = this.options.incidents.get(current.rootId) ?? current;
+    return current;
+  }
+
+  /** Records state changes; returns true while the check is flapping (alerts held back). */
+  private trackFlapping({ check, state, previousStatus }: RunOutcome, now: number): boolean {
+    const { maxChanges, windowMs } = this.options.flapping;
+    const list = (this.changes.get(check.name) ?? []).filter((t) => now - t <= windowMs);
+    const changed = previousStatus !== 'unknown' && previousStatus !== state.status;
+    if (changed) list.push(now);
+    this.changes.set(check.name, list);
+    if (!state.flapping && list.length > maxChanges) {
+      this.options.checkState.setFlapping(check.name, true);
+      this.options.events.append(now, 'check.flapping', check.name, 'warning', { changes: list.length, windowMs });
+      this.options.notify({
+        severity: 'warning',
+        title: `${check.name} is flapping: ${list.length} state changes in ${formatDuration(windowMs)}; its alerts are paused until it is stable`,
+        body: `last result: ${state.lastMessage ?? ''}`,
+      });
+      return true;
+    }
+    if (state.flapping && list.length === 0) {
+      this.options.checkState.setFlapping(check.name, false);
+      this.options.events.append(now, 'check.stable', check.name, 'info', { status: state.status });
+      this.options.notify({ severity: 'info', title: `${check.name} is stable again (${state.status}): ${state.lastMessage ?? ''}` });
+      return false;
+    }
+    return state.flapping;
+  }
+}

@@ -1,0 +1,69 @@
+import type { Db } from './database.js';
+
+export type ActionResult = 'ok' | 'failed' | 'skipped';
+
+export interface ActionRow {
+  id: number;
+  at: number;
+  category: string;
+  target: string;
+  trigger: string;
+  incidentId: number | null;
+  result: ActionResult;
+  message: string;
+  details: Record<string, unknown>;
+  score: number | null;
+}
+
+/** Every autonomous action, recorded so the regret index can score it later. */
+export class ActionStore {
+  private readonly insert;
+  private readonly selectForTarget;
+  private readonly countSince;
+  private readonly countCategorySince;
+  private readonly countTargetSince;
+
+  constructor(db: Db) {
+    this.insert = db.prepare('INSERT INTO actions (at, category, target, trigger, incident_id, result, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    this.selectForTarget = db.prepare('SELECT * FROM actions WHERE target = ? ORDER BY id DESC LIMIT ?');
+    this.countSince = db.prepare("SELECT count(DISTINCT target || ':' || at) AS n FROM actions WHERE at >= ? AND category != 'escalate'");
+    this.countCategorySince = db.prepare('SELECT count(*) AS n FROM actions WHERE at >= ? AND category = ?');
+    this.countTargetSince = db.prepare("SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND category != 'escalate'");
+  }
+
+  record(input: Omit<ActionRow, 'id' | 'score'>): number {
+    return Number(
+      this.insert.run(input.at, input.category, input.target, input.trigger, input.incidentId, input.result, input.message, JSON.stringify(input.details)).lastInsertRowid,
+    );
+  }
+
+  /** The newest actions for a check. */
+  forTarget(target: string, limit = 20): ActionRow[] {
+    return (this.selectForTarget.all(target, limit) as Array<Record<string, unknown>>).map((r) => ({
+      id: r.id as number,
+      at: r.at as number,
+      category: r.category as string,
+      target: r.target as string,
+      trigger: r.trigger as string,
+      incidentId: r.incident_id as number | null,
+      result: r.result as ActionResult,
+      message: r.message as string,
+      details: JSON.parse(r.details as string) as Record<string, unknown>,
+      score: r.score as number | null,
+    }));
+  }
+
+  /** Heal attempts (all steps of one attempt share a timestamp) since a time. */
+  healAttemptsSince(at: number): number {
+    return (this.countSince.get(at) as { n: number }).n;
+  }
+
+  /** Heal attempts for one check since a time. */
+  healAttemptsFor(target: string, since: number): number {
+    return (this.countTargetSince.get(target, since) as { n: number }).n;
+  }
+
+  countCategory(category: string, since: number): number {
+    return (this.countCategorySince.get(since, category) as { n: number }).n;
+  }
+}
