@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { childEnvironment } from './config/child-env.js';
 
 export interface ExecOptions {
   cwd?: string;
@@ -36,7 +37,7 @@ export function runCommand(command: string | readonly string[], options: ExecOpt
     let stdout = '';
     let stderr = '';
     let settled = false;
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? childEnvironment(), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const finish = (result: Omit<ExecResult, 'durationMs' | 'stdout' | 'stderr'>) => {
       if (settled) return;
       settled = true;

@@ -3,6 +3,9 @@ import { diskCheck } from './disk.js';
 import { memoryCheck } from './memory.js';
 import { selfCheck } from './self.js';
 import { heartbeatCheck } from './heartbeat.js';
+import { processCheck } from './process.js';
+import { pm2Check } from './pm2.js';
+import { systemdCheck } from './systemd.js';
 
 /**
  * Every check kind, by name. Adding a kind means one module and one line
@@ -13,6 +16,9 @@ export const checkKinds = {
   memory: memoryCheck,
   self: selfCheck,
   heartbeat: heartbeatCheck,
+  process: processCheck,
+  pm2: pm2Check,
+  systemd: systemdCheck,
 } satisfies Record<string, AnyCheckKind>;
 
 export type CheckKindName = keyof typeof checkKinds;

@@ -4,7 +4,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { EMBEDDED_DEFAULT } from './default.js';
-import { checkSchemaFor, fileSchema, healStepSchemaFor, type CheckConfig, type Config, type HealStepConfig, type ListenAddress } from './schema.js';
+import { checkCommonShape, checkSchemaFor, fileSchema, healStepSchemaFor, type CheckConfig, type Config, type HealStepConfig, type ListenAddress } from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
 
@@ -94,7 +94,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
         problems.push(...formatIssues(result.error.issues, entry, path));
         return;
       }
-      const { name, kind: _kind, severity, interval, timeout, dependsOn, failAfter, heal, cooldown, maxHeals, ...params } = result.data as Record<string, unknown> & {
+      const { name, kind: _kind, severity, interval, timeout, dependsOn, failAfter, heal, cooldown, maxHeals } = result.data as Record<string, unknown> & {
         name: string;
         severity: CheckConfig['severity'];
         interval?: number;
@@ -112,6 +112,9 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
       }
       seen.set(name, index);
       const steps = parseHealSteps(heal, [...path, 'heal'], problems);
+      // The kind's keys are kept as written (validated above): the probe parses them itself, once, so
+      // transforms such as durations ("10s" → ms) are applied exactly once.
+      const params = withoutKeys(entry as Record<string, unknown>, Object.keys(checkCommonShape));
       checks.push({
         name,
         kind: kind as CheckConfig['kind'],
@@ -165,6 +168,10 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
 
 type Path = Array<string | number>;
 
+function withoutKeys(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));
+}
+
 /** Heal steps: "restart" is short for { action: restart }; each step is validated by its action's schema. */
 function parseHealSteps(raw: unknown[], path: Path, problems: string[]): HealStepConfig[] {
   const steps: HealStepConfig[] = [];
@@ -185,8 +192,7 @@ function parseHealSteps(raw: unknown[], path: Path, problems: string[]): HealSte
       problems.push(...formatIssues(result.error.issues, step, stepPath));
       return;
     }
-    const { action: _action, ...params } = result.data as Record<string, unknown>;
-    steps.push({ action: action as HealActionName, params });
+    steps.push({ action: action as HealActionName, params: withoutKeys(step as Record<string, unknown>, ['action']) });
   });
   return steps;
 }

@@ -70,6 +70,7 @@ export function checkSchemaFor(kind: keyof typeof checkKinds) {
 /** One heal step: an action and its (validated) parameters. */
 export interface HealStepConfig {
   action: HealActionName;
+  /** The step's keys as written (already validated); the action parses them with its schema. */
   params: Record<string, unknown>;
 }
 
@@ -84,7 +85,7 @@ export interface CheckConfig {
   heal: HealStepConfig[];
   cooldownMs: number;
   maxHeals: { count: number; windowMs: number };
-  /** The kind-specific keys, validated by the kind's schema. */
+  /** The kind-specific keys as written (already validated); the probe parses them with its schema. */
   params: Record<string, unknown>;
 }
 

@@ -26,6 +26,8 @@ export interface HealPolicyInput {
   escalated: boolean;
   /** Skipped heal categories (the regret index flags them). */
   flaggedReason: string | null;
+  /** The wait before the second heal in a row that did not hold; doubles each time. */
+  backoffBaseMs?: number;
 }
 
 const BACKOFF_BASE_MS = 1_000;
@@ -51,6 +53,7 @@ export function decideHeal(input: HealPolicyInput): HealDecision {
     return { kind: 'escalate', reason: `healed ${input.attemptsInWindow} times within ${Math.round(input.maxHeals.windowMs / 60_000)} min (maxHeals ${input.maxHeals.count})` };
   }
   const repeats = input.lastHealHeld || input.lastHealAt === null ? 0 : input.unheldHeals;
-  const delayMs = repeats === 0 ? 0 : Math.min(BACKOFF_BASE_MS * 2 ** (repeats - 1), BACKOFF_MAX_MS);
+  const base = input.backoffBaseMs ?? BACKOFF_BASE_MS;
+  const delayMs = repeats === 0 ? 0 : Math.min(base * 2 ** (repeats - 1), BACKOFF_MAX_MS);
   return { kind: 'heal', delayMs, attempt: repeats + 1 };
 }

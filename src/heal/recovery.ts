@@ -39,6 +39,8 @@ export interface RecoveryOptions {
   requestRun: (check: string) => void;
   /** Why a heal of this check is suppressed (a regret flag), or null. */
   flagged?: (check: CheckConfig) => string | null;
+  /** First backoff wait between heals that do not hold (default 1 s). */
+  backoffBaseMs?: number;
 }
 
 /**
@@ -51,6 +53,8 @@ export class Recovery {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly skipNoted = new Map<string, string>();
   private readonly stopController = new AbortController();
+  /** Failing checks whose heal waits until their dependencies have been checked since the failure began. */
+  private readonly waitingOnDependencies = new Map<string, CheckConfig>();
 
   constructor(private readonly options: RecoveryOptions) {}
 
@@ -58,7 +62,9 @@ export class Recovery {
   onResult(outcome: RunOutcome, update: IncidentUpdate): void {
     const { check, state, result } = outcome;
     const now = this.options.clock.now();
+    this.wakeDependents(check.name);
     if (result.ok) {
+      this.waitingOnDependencies.delete(check.name);
       // The heal held once the check stays healthy through a whole patrol interval after it.
       if (state.lastHealAt !== null && !state.healHeld && now - state.lastHealAt >= check.intervalMs) {
         this.options.checkState.setHeal(check.name, { lastHealAt: state.lastHealAt, healHeld: true, unheldHeals: 0 });
@@ -70,6 +76,14 @@ export class Recovery {
     if (this.inFlight.has(check.name) || this.stopController.signal.aborted) return;
 
     const { incident } = update;
+    if (update.rootCheck === null && this.dependenciesUnchecked(check, state.lastChangeAt ?? now)) {
+      // Its dependencies may be the real cause but have not been looked at since this failure began
+      // (checks run concurrently): check them first, then decide. Healing a symptom is the mistake to avoid.
+      this.waitingOnDependencies.set(check.name, check);
+      for (const dep of check.dependsOn) this.options.requestRun(dep);
+      return;
+    }
+    this.waitingOnDependencies.delete(check.name);
     const decision = decideHeal({
       now,
       steps: this.options.steps.get(check.name)?.length ?? 0,
@@ -83,6 +97,7 @@ export class Recovery {
       symptomOf: update.rootCheck,
       escalated: incident.escalatedAt !== null,
       flaggedReason: this.options.flagged?.(check) ?? null,
+      ...(this.options.backoffBaseMs !== undefined ? { backoffBaseMs: this.options.backoffBaseMs } : {}),
     });
     if (decision.kind === 'skip') {
       const key = `${incident.id}:${decision.reason}`;
@@ -98,6 +113,20 @@ export class Recovery {
     }
     const run = this.heal(check, incident, decision.delayMs, decision.attempt).finally(() => this.inFlight.delete(check.name));
     this.inFlight.set(check.name, run);
+  }
+
+  private dependenciesUnchecked(check: CheckConfig, failingSince: number): boolean {
+    return check.dependsOn.some((dep) => (this.options.checkState.get(dep)?.lastRunAt ?? -Infinity) < failingSince);
+  }
+
+  /** A dependency just ran: dependents that were waiting for it run again now. */
+  private wakeDependents(name: string): void {
+    for (const [waiting, check] of this.waitingOnDependencies) {
+      if (check.dependsOn.includes(name) && !this.dependenciesUnchecked(check, this.options.checkState.get(waiting)?.lastChangeAt ?? 0)) {
+        this.waitingOnDependencies.delete(waiting);
+        this.options.requestRun(waiting);
+      }
+    }
   }
 
   /** Stops pending heals (a backoff wait or a running step) and waits for them. */

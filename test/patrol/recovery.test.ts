@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { checkConfig } from '../helpers/check-config.js';
+import { createEngine } from '../helpers/engine.js';
+
+const restart = [{ action: 'restart' as const, params: {} }];
+
+test('a dependency failure yields one root incident with its dependents as symptoms; only the root is healed', async (t) => {
+  const db = checkConfig('db', { heal: restart });
+  const api1 = checkConfig('api-1', { dependsOn: ['db'], heal: restart });
+  const api2 = checkConfig('api-2', { dependsOn: ['db'], heal: restart });
+  const queue = checkConfig('queue', { dependsOn: ['api-1'], heal: restart });
+  const engine = createEngine(t, [db, api1, api2, queue]);
+  await engine.patrolOnce();
+  // The database dies; its restart does not help yet, and everything above it fails too.
+  engine.probe('db').onRestart = () => ({ ok: true, message: 'restarted, still starting' });
+  for (const name of ['db', 'api-1', 'api-2', 'queue']) engine.probe(name).fail(`${name} down`);
+  await engine.patrolOnce();
+
+  const open = engine.incidents.allOpen();
+  const root = open.find((i) => i.checkName === 'db')!;
+  assert.equal(root.rootId, null);
+  assert.deepEqual(open.filter((i) => i.id !== root.id).map((i) => [i.checkName, i.rootId]).sort(), [['api-1', root.id], ['api-2', root.id], ['queue', root.id]]);
+  assert.equal(engine.probe('db').restarts, 1, 'the root was healed');
+  for (const name of ['api-1', 'api-2', 'queue']) assert.equal(engine.probe(name).restarts, 0, `${name} is a symptom and must not be healed`);
+  const failingAlerts = engine.alerts.filter((a) => / is failing/.test(a.title));
+  assert.equal(failingAlerts.length, 1, JSON.stringify(engine.alerts));
+  assert.match(failingAlerts[0]!.title, /^db is failing: db down/);
+  const skipped = engine.events.ofType('heal.skipped').map((e) => [e.subject, e.context.reason]);
+  assert.ok(skipped.some(([subject, reason]) => subject === 'queue' && /symptom of db/.test(String(reason))));
+
+  // The database comes back: everything recovers, one recovery alert for the root.
+  for (const name of ['db', 'api-1', 'api-2', 'queue']) engine.probe(name).recover();
+  engine.clock.advance(20_000);
+  await engine.patrolOnce();
+  assert.equal(engine.incidents.allOpen().length, 0);
+  assert.deepEqual(engine.alerts.filter((a) => /recovered/.test(a.title)).map((a) => a.title.split(' ')[0]), ['db']);
+});
+
+test('a dependency checked after its dependents still becomes the root (incidents re-filed as symptoms)', async (t) => {
+  // api is listed (and so run) first; it fails before the patrol has seen the database fail.
+  const api = checkConfig('api', { dependsOn: ['db'], heal: restart });
+  const db = checkConfig('db');
+  const engine = createEngine(t, [api, db]);
+  engine.probe('api').fail('HTTP 502');
+  engine.probe('db').fail('connection refused');
+  await engine.patrolOnce();
+  const apiIncident = engine.incidents.openFor('api')!;
+  const dbIncident = engine.incidents.openFor('db')!;
+  assert.equal(dbIncident.rootId, null);
+  assert.equal(apiIncident.rootId, dbIncident.id);
+  assert.equal(engine.events.ofType('incident.reclassified')[0]?.subject, 'api');
+  assert.equal(engine.probe('api').restarts, 0, 'api was not healed while its dependency had not been checked');
+  assert.ok(engine.verifyRequests.includes('db'), 'the dependency was asked to run first');
+  await engine.patrolOnce();
+  assert.equal(engine.probe('api').restarts, 0, 'api is a symptom of db');
+});
+
+test('a failure that returns inside the cooldown after a heal escalates exactly once, with one task file', async (t) => {
+  const worker = checkConfig('worker', { heal: restart, cooldownMs: 300_000 });
+  const engine = createEngine(t, [worker]);
+  engine.probe('worker').fail('exited with code 1', { exitCode: 1, stderrTail: 'ImportError: no module named agent' });
+  await engine.patrolOnce();
+  assert.equal(engine.probe('worker').restarts, 1, 'first failure: healed at once');
+  await engine.patrolOnce();
+  // It dies again 4 s later, before a full interval of health: the restart did not hold.
+  engine.clock.advance(4_000);
+  engine.probe('worker').fail('exited with code 1', { exitCode: 1, stderrTail: 'ImportError: no module named agent' });
+  for (let i = 0; i < 5; i++) {
+    await engine.patrolOnce();
+    engine.clock.advance(10_000);
+  }
+  assert.equal(engine.probe('worker').restarts, 1, 'not restarted again inside the cooldown');
+  const escalations = engine.actions.forTarget('worker').filter((a) => a.category === 'escalate');
+  assert.equal(escalations.length, 1);
+  const alerts = engine.alerts.filter((a) => /needs you/.test(a.title));
+  assert.equal(alerts.length, 1);
+  assert.match(alerts[0]!.title, /worker needs you: failed again 4s after the last heal, inside the 300s cooldown/);
+  const files = readdirSync(join(engine.dataDir, 'escalations'));
+  assert.deepEqual(files, ['2026-01-01-worker.json']);
+  const task = JSON.parse(readFileSync(join(engine.dataDir, 'escalations', files[0]!), 'utf8')) as Record<string, unknown>;
+  for (const key of ['title', 'description', 'fix_hint', 'severity', 'created_at']) assert.ok(task[key], `task file has ${key}`);
+  assert.equal(task.severity, 'critical');
+  assert.match(String(task.fix_hint), /stderr/);
+});
+
+test('maxHeals caps heals per window whatever the cooldown says; repeats back off', async (t) => {
+  const flaky = checkConfig('flaky', { heal: restart, cooldownMs: 0, maxHeals: { count: 3, windowMs: 900_000 } });
+  const engine = createEngine(t, [flaky], { backoffBaseMs: 5 });
+  const probe = engine.probe('flaky');
+  probe.onRestart = () => ({ ok: true, message: 'restarted but it will die again' });
+  probe.fail('exited with code 1');
+  for (let i = 0; i < 8; i++) {
+    await engine.patrolOnce();
+    engine.clock.advance(1_000);
+  }
+  assert.equal(probe.restarts, 3);
+  const attempts = engine.events.ofType('heal.attempted').map((e) => e.context.delayMs);
+  assert.deepEqual(attempts, [0, 5, 10], 'the first heal is immediate, repeats back off');
+  assert.equal(engine.actions.forTarget('flaky').filter((a) => a.category === 'escalate').length, 1);
+  assert.match(engine.alerts.find((a) => /needs you/.test(a.title))!.title, /healed 3 times within 15 min \(maxHeals 3\)/);
+});
+
+test('a heal that held resets the cooldown: the next failure is healed at once again', async (t) => {
+  const svc = checkConfig('svc', { heal: restart, intervalMs: 10_000, cooldownMs: 300_000 });
+  const engine = createEngine(t, [svc]);
+  const probe = engine.probe('svc');
+  probe.fail();
+  await engine.patrolOnce();
+  await engine.patrolOnce();
+  engine.clock.advance(10_000);
+  await engine.patrolOnce();
+  assert.equal(engine.events.ofType('heal.held').length, 1);
+  engine.clock.advance(20_000);
+  probe.fail();
+  await engine.patrolOnce();
+  assert.equal(probe.restarts, 2);
+  assert.equal(engine.actions.forTarget('svc').filter((a) => a.category === 'escalate').length, 0);
+});
+
+test('a restart loop reported by the check escalates without another restart', async (t) => {
+  const app = checkConfig('pm2-app', { heal: restart });
+  const engine = createEngine(t, [app]);
+  engine.probe('pm2-app').fail('restart loop: 9 restarts in 10m', { restartLoop: true, restarts: 9 });
+  await engine.patrolOnce();
+  await engine.patrolOnce();
+  assert.equal(engine.probe('pm2-app').restarts, 0);
+  assert.equal(engine.alerts.filter((a) => /needs you: restart loop/.test(a.title)).length, 1);
+});
+
+test('a flapping check alerts once, then stays quiet until it is stable', async (t) => {
+  const flap = checkConfig('flap');
+  const engine = createEngine(t, [flap]);
+  const probe = engine.probe('flap');
+  for (let i = 0; i < 12; i++) {
+    if (i % 2 === 0) probe.fail('timeout');
+    else probe.recover();
+    await engine.patrolOnce();
+    engine.clock.advance(5_000);
+  }
+  const flappingAlerts = engine.alerts.filter((a) => /is flapping/.test(a.title));
+  assert.equal(flappingAlerts.length, 1);
+  const afterFlapping = engine.alerts.slice(engine.alerts.indexOf(flappingAlerts[0]!) + 1);
+  assert.deepEqual(afterFlapping, [], 'no failing/recovered alerts while flapping');
+  assert.equal(engine.checkState.get('flap')!.flapping, true);
+  probe.recover();
+  engine.clock.advance(601_000);
+  await engine.patrolOnce();
+  assert.match(engine.alerts.at(-1)!.title, /flap is stable again \(ok\)/);
+});
+
+test('failAfter: an incident opens only after that many consecutive failures', async (t) => {
+  const net = checkConfig('net', { failAfter: 3 });
+  const engine = createEngine(t, [net]);
+  engine.probe('net').fail('timed out after 5s');
+  await engine.patrolOnce();
+  await engine.patrolOnce();
+  assert.equal(engine.incidents.openFor('net'), undefined);
+  await engine.patrolOnce();
+  assert.equal(engine.incidents.openFor('net')!.failures, 3);
+  assert.equal(engine.alerts.length, 1);
+  assert.equal(existsSync(join(engine.dataDir, 'escalations')), false, 'no heal configured: alert only, no escalation');
+});
