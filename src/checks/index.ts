@@ -6,6 +6,12 @@ import { heartbeatCheck } from './heartbeat.js';
 import { processCheck } from './process.js';
 import { pm2Check } from './pm2.js';
 import { systemdCheck } from './systemd.js';
+import { httpCheck } from './http.js';
+import { tcpCheck } from './tcp.js';
+import { fileCheck } from './file.js';
+import { logCheck } from './log.js';
+import { lockfileCheck } from './lockfile.js';
+import { commandCheck } from './command.js';
 
 /**
  * Every check kind, by name. Adding a kind means one module and one line
@@ -19,6 +25,12 @@ export const checkKinds = {
   process: processCheck,
   pm2: pm2Check,
   systemd: systemdCheck,
+  http: httpCheck,
+  tcp: tcpCheck,
+  file: fileCheck,
+  log: logCheck,
+  lockfile: lockfileCheck,
+  command: commandCheck,
 } satisfies Record<string, AnyCheckKind>;
 
 export type CheckKindName = keyof typeof checkKinds;

@@ -1,5 +1,10 @@
 import type { AnyHealAction, HealEnvironment, HealStep } from './types.js';
 import { restartAction } from './restart.js';
+import { commandAction } from './command.js';
+import { rotateLogAction } from './rotate-log.js';
+import { createDirAction } from './create-dir.js';
+import { removeLockAction } from './remove-lock.js';
+import { cleanFilesAction } from './clean-files.js';
 
 /**
  * Every heal action, by name. Adding one means one module and one line here;
@@ -7,6 +12,11 @@ import { restartAction } from './restart.js';
  */
 export const healActions = {
   restart: restartAction,
+  command: commandAction,
+  'rotate-log': rotateLogAction,
+  'create-dir': createDirAction,
+  'remove-lock': removeLockAction,
+  'clean-files': cleanFilesAction,
 } satisfies Record<string, AnyHealAction>;
 
 export type HealActionName = keyof typeof healActions;

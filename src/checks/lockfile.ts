@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { z } from 'zod';
+import { duration, formatDuration } from '../config/duration.js';
+import type { CheckKind } from './types.js';
+
+const params = z.strictObject({
+  /** The lock file another program writes while it runs (its pid inside). */
+  path: z.string().min(1),
+  /** A lock held longer than this is stale even when its owner lives (a hung job). */
+  maxAge: duration.optional(),
+});
+
+/** Lock files hold a pid or a small JSON object; anything longer is not a lock file, and only its head is read. */
+const READ_LIMIT = 4096;
+const LARGEST_PID = 2 ** 31 - 1;
+
+/** Why a lock is judged stale; the `remove-lock` heal and diagnosis read it from details.stale. */
+export type LockStaleness = 'owner-dead' | 'too-old' | 'no-pid';
+
+/**
+ * A lock file left behind by a dead process is stale and fails the check, so
+ * a job that finds it held never exits 0 silently. Healthy: no lock at all,
+ * or a lock whose owner (the pid in the file: a number on the first line, or
+ * JSON with a `pid` field) is alive and within maxAge. details carry the path,
+ * pid, ownerAlive, ageMs and `stale` for the `remove-lock` heal.
+ */
+export const lockfileCheck: CheckKind<z.output<typeof params>> = {
+  kind: 'lockfile',
+  description: "a lock file is not stale: its owner pid is alive and it is younger than maxAge",
+  params,
+  create(p) {
+    return {
+      async run(ctx) {
+        const lock = await readLockFile(p.path);
+        if (lock === 'missing') return { ok: true, message: 'no lock held', details: { path: p.path, exists: false } };
+        const ageMs = Math.max(0, Math.round(ctx.now() - lock.mtimeMs));
+        const base = { path: p.path, exists: true, ageMs, mtime: new Date(lock.mtimeMs).toISOString() };
+        const pid = parsePid(lock.text);
+        if (pid === undefined) {
+          const stale: LockStaleness = 'no-pid';
+          return { ok: false, message: `lock without a pid: ${p.path}`, details: { ...base, pid: null, stale, contentSnippet: lock.text.slice(0, 80) } };
+        }
+        const ownerAlive = isProcessAlive(pid);
+        const details = { ...base, pid, ownerAlive };
+        if (!ownerAlive) {
+          const stale: LockStaleness = 'owner-dead';
+          return { ok: false, message: `stale: owner pid ${pid} is gone (lock ${formatDuration(ageMs)} old)`, details: { ...details, stale } };
+        }
+        if (p.maxAge !== undefined && ageMs > p.maxAge) {
+          const stale: LockStaleness = 'too-old';
+          return { ok: false, message: `stale: held by pid ${pid} for ${formatDuration(ageMs)} (max ${formatDuration(p.maxAge)})`, details: { ...details, stale } };
+        }
+        return { ok: true, message: `held by pid ${pid} for ${formatDuration(ageMs)}`, details };
+      },
+    };
+  },
+};
+
+async function readLockFile(path: string): Promise<{ text: string; mtimeMs: number } | 'missing'> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw err;
+  }
+  try {
+    const info = await handle.stat();
+    const buffer = Buffer.alloc(READ_LIMIT);
+    const { bytesRead } = await handle.read(buffer, 0, READ_LIMIT, 0);
+    return { text: buffer.subarray(0, bytesRead).toString('utf8'), mtimeMs: info.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The owner pid written in a lock file: a number on the first line, or JSON with a `pid` field (number or digits). */
+export function parsePid(text: string): number | undefined {
+  const firstLine = text.trim().split('\n', 1)[0]?.trim() ?? '';
+  if (/^\d+$/.test(firstLine)) return validPid(Number(firstLine));
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object' && 'pid' in parsed) {
+      const { pid } = parsed;
+      if (typeof pid === 'number') return validPid(pid);
+      if (typeof pid === 'string' && /^\d+$/.test(pid.trim())) return validPid(Number(pid.trim()));
+    }
+  } catch {
+    // Not JSON either: the lock carries no pid we can read.
+  }
+  return undefined;
+}
+
+/** Zero and negative numbers address process groups in kill(2); they are never a lock owner. */
+function validPid(pid: number): number | undefined {
+  return Number.isInteger(pid) && pid > 0 && pid <= LARGEST_PID ? pid : undefined;
+}
+
+/**
+ * Whether a process with this pid is running. Signal 0 probes existence (EPERM:
+ * it exists under another user); a zombie (exited, not yet reaped) counts as
+ * gone, since it can no longer do anything with its lock.
+ */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return processState(pid) !== 'Z';
+}
+
+/** The state letter of /proc/<pid>/stat (R, S, D, Z...), or undefined where /proc cannot tell. */
+function processState(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    // No /proc (macOS) or the process vanished meanwhile: the kill probe's answer stands.
+    return undefined;
+  }
+  // The command name (field 2) may contain spaces and parentheses: the state follows the last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || undefined;
+}

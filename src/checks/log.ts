@@ -1,0 +1,356 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { z } from 'zod';
+import { duration, formatDuration } from '../config/duration.js';
+import { formatBytes } from './disk.js';
+import type { CheckKind, CheckResult } from './types.js';
+
+const DEFAULT_ERROR_PATTERN = String.raw`\b(ERROR|FATAL|CRITICAL|Traceback|panic)\b`;
+
+const params = z
+  .strictObject({
+    /** The log file to watch. */
+    path: z.string().min(1),
+    /** Fail when the file is larger than this many bytes (it needs rotating). */
+    maxSize: z.number().int().positive().default(15 * 1024 * 1024),
+    /** A regular expression (source text) that marks an error line. */
+    errorPattern: z.string().min(1).default(DEFAULT_ERROR_PATTERN),
+    /** Match errorPattern without regard to case. */
+    ignoreCase: z.boolean().default(false),
+    /** Fail when more than this many error lines were seen within `window`. */
+    maxErrors: z.number().int().min(0).default(50),
+    window: duration.default(3_600_000),
+    /** Never read more than this many bytes in one patrol; the rest is read on the next ones. */
+    maxReadBytes: z.number().int().min(4096).default(8 * 1024 * 1024),
+  })
+  .superRefine((p, ctx) => {
+    try {
+      new RegExp(p.errorPattern);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['errorPattern'], message: `not a valid regular expression: ${(err as Error).message}` });
+    }
+  });
+
+export type LogParams = z.output<typeof params>;
+
+/** Where reading resumes: a byte offset in one file, named by device and inode so a rename does not fool it. */
+interface Cursor {
+  /** `${dev}:${ino}` of the file the offset belongs to; '' means "whatever file appears, from its start". */
+  fileId: string;
+  offset: number;
+  /** Base64 of up to ANCHOR_BYTES bytes just before `offset`, to notice a file rewritten in place. */
+  anchor: string;
+}
+
+/** What the probe persists between patrols (and across Nightshift restarts). */
+interface LogState {
+  cursor: Cursor;
+  /** Error counts per time bucket, pruned to the window: enough to judge a spike without keeping lines. */
+  errorBuckets: Array<{ at: number; count: number }>;
+  /** The last few error lines seen, so a failure still shows evidence on a patrol that read nothing new. */
+  sampleErrors: string[];
+}
+
+const ANCHOR_BYTES = 32;
+const CHUNK_BYTES = 1024 * 1024;
+/** Longest line kept in memory for matching; longer lines are matched on their first part. */
+const MAX_LINE_BYTES = 64 * 1024;
+const SAMPLE_COUNT = 3;
+const SAMPLE_CHARS = 200;
+/** The window is counted in this many buckets, which bounds the state whatever the patrol interval. */
+const WINDOW_BUCKETS = 120;
+const FIRST_SIGHT_TAIL_BYTES = 64 * 1024;
+
+/**
+ * Watches an application log: its size, and the rate of error lines within a
+ * time window. Each patrol reads only what was appended since the previous
+ * one (at most maxReadBytes), so a multi-gigabyte log costs nothing. It
+ * follows rename rotation (the rest of the old file is read from `<path>.1`),
+ * copy-truncate and truncation, and Nightshift's own rotate-log (collapse
+ * range). On the very first patrol it starts at the end of the file: old
+ * errors are history, not a spike. Errors are counted at the time the patrol
+ * sees them; timestamps inside the lines are not parsed.
+ */
+export const logCheck: CheckKind<LogParams> = {
+  kind: 'log',
+  description: 'size of a log file and the rate of error lines appended to it',
+  params,
+  create(p, env) {
+    const pattern = new RegExp(p.errorPattern, p.ignoreCase ? 'i' : '');
+    return {
+      async run(ctx) {
+        const now = ctx.now();
+        const live = await openIfExists(p.path);
+        if (!live) {
+          // Remember that the file was missing at first sight, so it is read from its start once it appears.
+          if (!env.state.get<LogState>()) env.state.set<LogState>({ cursor: { fileId: '', offset: 0, anchor: '' }, errorBuckets: [], sampleErrors: [] });
+          return { ok: false, message: `missing: ${p.path}`, details: { path: p.path, missing: true } };
+        }
+        const opened: FileHandle[] = [live.handle];
+        try {
+          const previous = env.state.get<LogState>();
+          const plan = previous ? await planReading(p.path, live, previous.cursor, opened) : await firstSight(live);
+          const scan = await scanSegments(plan.segments, p.maxReadBytes, pattern, ctx.signal);
+          const cursor = await cursorAfter(scan, plan.segments);
+          const errorBuckets = addToBuckets(previous?.errorBuckets ?? [], now, scan.errorCount, p.window);
+          const sampleErrors = [...(previous?.sampleErrors ?? []), ...scan.samples].slice(-SAMPLE_COUNT);
+          env.state.set<LogState>({ cursor, errorBuckets, sampleErrors });
+          return judge(p, now, live.stats, scan, plan, errorBuckets, sampleErrors);
+        } finally {
+          await Promise.all(opened.map((h) => h.close()));
+        }
+      },
+    };
+  },
+};
+
+interface OpenFile {
+  handle: FileHandle;
+  stats: BigIntStats;
+  id: string;
+  size: number;
+}
+
+/** One stretch of a file to read, from `from` to the size the file had when opened. */
+interface Segment {
+  file: OpenFile;
+  from: number;
+}
+
+interface ReadPlan {
+  segments: Segment[];
+  rotated: boolean;
+  truncated: boolean;
+  /** Rotated away and its unread tail could not be found at <path>.1. */
+  oldTailLost: boolean;
+  skippedBytes: number;
+}
+
+async function openIfExists(path: string): Promise<OpenFile | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    // fstat of the open descriptor: the inode we read is the inode we judged, even if a rotation renames the path meanwhile.
+    const stats = await handle.stat({ bigint: true });
+    return { handle, stats, id: `${stats.dev}:${stats.ino}`, size: Number(stats.size) };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** First patrol of an existing file: start after its last complete line. */
+async function firstSight(live: OpenFile): Promise<ReadPlan> {
+  const tailStart = Math.max(0, live.size - FIRST_SIGHT_TAIL_BYTES);
+  const tail = await readAt(live.handle, tailStart, live.size - tailStart);
+  const lastNewline = tail.lastIndexOf(0x0a);
+  // A file whose tail holds no newline at all: start at its end rather than inside a giant line.
+  const from = lastNewline >= 0 ? tailStart + lastNewline + 1 : tailStart === 0 ? 0 : live.size;
+  return { segments: [{ file: live, from }], rotated: false, truncated: false, oldTailLost: false, skippedBytes: from };
+}
+
+/**
+ * Where the bytes after the cursor are now. The cases, in the order tried:
+ * the same file still holds them (plain append); the file was rewritten in
+ * place (truncated, or rotated by copy or collapse) and `<path>.1` holds the
+ * old content at the same offsets, or the live file holds it shifted by the
+ * size of `<path>.1` (a front collapse); the file was renamed away to
+ * `<path>.1` (same inode). Otherwise the live file is read from its start.
+ */
+async function planReading(path: string, live: OpenFile, cursor: Cursor, opened: FileHandle[]): Promise<ReadPlan> {
+  const plan = (segments: Segment[], flags: Partial<ReadPlan> = {}): ReadPlan => ({ segments, rotated: false, truncated: false, oldTailLost: false, skippedBytes: 0, ...flags });
+  if (cursor.fileId === '') return plan([{ file: live, from: 0 }]);
+  const rotatedFile = await openIfExists(`${path}.1`);
+  if (rotatedFile) opened.push(rotatedFile.handle);
+  if (cursor.fileId === live.id) {
+    if (live.size >= cursor.offset && (await anchorMatches(live, cursor.offset, cursor.anchor))) return plan([{ file: live, from: cursor.offset }]);
+    if (rotatedFile && rotatedFile.size >= cursor.offset && (await anchorMatches(rotatedFile, cursor.offset, cursor.anchor))) {
+      return plan([{ file: rotatedFile, from: cursor.offset }, { file: live, from: 0 }], { rotated: true, truncated: true });
+    }
+    if (rotatedFile && rotatedFile.size > 0 && rotatedFile.size < cursor.offset) {
+      const shifted = cursor.offset - rotatedFile.size;
+      if (live.size >= shifted && (await anchorMatches(live, shifted, cursor.anchor))) return plan([{ file: live, from: shifted }], { rotated: true, truncated: true });
+    }
+    return plan([{ file: live, from: 0 }], { truncated: true });
+  }
+  if (rotatedFile && rotatedFile.id === cursor.fileId) {
+    return plan([{ file: rotatedFile, from: Math.min(cursor.offset, rotatedFile.size) }, { file: live, from: 0 }], { rotated: true });
+  }
+  return plan([{ file: live, from: 0 }], { rotated: true, oldTailLost: true });
+}
+
+async function anchorMatches(file: OpenFile, offset: number, anchor: string): Promise<boolean> {
+  const expected = Buffer.from(anchor, 'base64');
+  if (expected.length === 0) return true;
+  if (offset < expected.length) return false;
+  const actual = await readAt(file.handle, offset - expected.length, expected.length);
+  return actual.equals(expected);
+}
+
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buffer.subarray(0, filled);
+}
+
+interface ScanResult {
+  newLines: number;
+  /** Bytes of complete lines consumed. */
+  newBytes: number;
+  errorCount: number;
+  samples: string[];
+  /** Where the first unconsumed byte is: segment index and offset in its file. */
+  resume: { segment: number; offset: number };
+  /** Bytes left unread because of maxReadBytes. */
+  pendingBytes: number;
+}
+
+/**
+ * Reads the segments in order as one stream of lines, within a byte budget.
+ * A line split across two segments (rotation at a block boundary) is joined.
+ * A trailing incomplete line is not consumed: reading resumes at its start.
+ */
+async function scanSegments(segments: Segment[], budget: number, pattern: RegExp, signal: AbortSignal): Promise<ScanResult> {
+  const result: ScanResult = { newLines: 0, newBytes: 0, errorCount: 0, samples: [], resume: { segment: 0, offset: segments[0]!.from }, pendingBytes: 0 };
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
+  let partialKept = 0;
+  let remaining = budget;
+  const takeLine = (bytes: Buffer) => {
+    const text = bytes.toString('utf8').replace(/\r$/, '');
+    result.newLines++;
+    if (pattern.test(text)) {
+      result.errorCount++;
+      result.samples.push(text.length > SAMPLE_CHARS ? `${text.slice(0, SAMPLE_CHARS - 1)}…` : text);
+      if (result.samples.length > SAMPLE_COUNT) result.samples.shift();
+    }
+  };
+  const keepPartial = (bytes: Buffer) => {
+    partialBytes += bytes.length;
+    // Matching needs only the start of a very long line; its length still counts.
+    const room = MAX_LINE_BYTES - partialKept;
+    if (room > 0) {
+      const kept = bytes.subarray(0, room);
+      partial.push(kept);
+      partialKept += kept.length;
+    }
+  };
+  for (let index = 0; index < segments.length; index++) {
+    const { file, from } = segments[index]!;
+    let position = from;
+    while (position < file.size) {
+      if (remaining === 0) {
+        result.pendingBytes += file.size - position;
+        break;
+      }
+      signal.throwIfAborted();
+      const chunk = await readAt(file.handle, position, Math.min(CHUNK_BYTES, remaining, file.size - position));
+      if (chunk.length === 0) break;
+      remaining -= chunk.length;
+      let lineStart = 0;
+      for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, lineStart)) {
+        const piece = chunk.subarray(lineStart, newline);
+        if (partialBytes > 0) {
+          keepPartial(piece);
+          takeLine(Buffer.concat(partial));
+          result.newBytes += partialBytes + 1;
+        } else {
+          takeLine(piece.length > MAX_LINE_BYTES ? piece.subarray(0, MAX_LINE_BYTES) : piece);
+          result.newBytes += piece.length + 1;
+        }
+        partial = [];
+        partialBytes = partialKept = 0;
+        lineStart = newline + 1;
+        result.resume = { segment: index, offset: position + lineStart };
+      }
+      if (lineStart < chunk.length) {
+        if (partialBytes === 0) result.resume = { segment: index, offset: position + lineStart };
+        keepPartial(chunk.subarray(lineStart));
+      }
+      position += chunk.length;
+    }
+    for (let later = index + 1; remaining === 0 && later < segments.length; later++) result.pendingBytes += segments[later]!.file.size - segments[later]!.from;
+    if (remaining === 0) break;
+  }
+  // A single line longer than the whole budget would pin the cursor forever: count what was read as one line and move on.
+  if (remaining === 0 && partialBytes === budget) {
+    takeLine(Buffer.concat(partial));
+    result.newBytes += partialBytes;
+    const last = segments.length - 1;
+    result.resume = lastReadPosition(segments, budget) ?? { segment: last, offset: segments[last]!.file.size };
+  }
+  // Fully read an old file: resume in the next one, so the cursor does not depend on the old file staying at <path>.1.
+  while (result.resume.segment < segments.length - 1 && result.resume.offset >= segments[result.resume.segment]!.file.size) {
+    const next = result.resume.segment + 1;
+    result.resume = { segment: next, offset: segments[next]!.from };
+  }
+  return result;
+}
+
+/** The position just after `budget` bytes of the segments. */
+function lastReadPosition(segments: Segment[], budget: number): { segment: number; offset: number } | undefined {
+  let left = budget;
+  for (let index = 0; index < segments.length; index++) {
+    const { file, from } = segments[index]!;
+    const length = file.size - from;
+    if (left <= length) return { segment: index, offset: from + left };
+    left -= length;
+  }
+  return undefined;
+}
+
+/** The cursor to persist: the first unconsumed byte, with the bytes before it as an anchor. */
+async function cursorAfter(scan: ScanResult, segments: Segment[]): Promise<Cursor> {
+  const file = segments[scan.resume.segment]!.file;
+  const offset = scan.resume.offset;
+  const anchorStart = Math.max(0, offset - ANCHOR_BYTES);
+  const anchor = await readAt(file.handle, anchorStart, offset - anchorStart);
+  return { fileId: file.id, offset, anchor: anchor.toString('base64') };
+}
+
+/** Adds this patrol's errors, merged into buckets of window/WINDOW_BUCKETS, and drops what fell out of the window. */
+function addToBuckets(buckets: LogState['errorBuckets'], now: number, count: number, windowMs: number): LogState['errorBuckets'] {
+  const kept = buckets.filter((b) => b.at > now - windowMs);
+  if (count === 0) return kept;
+  const bucketMs = Math.max(1, Math.floor(windowMs / WINDOW_BUCKETS));
+  const newest = kept.at(-1);
+  if (newest && now - newest.at < bucketMs && now >= newest.at) {
+    // Keep the bucket's first time: its errors leave the window no later than they should.
+    return [...kept.slice(0, -1), { at: newest.at, count: newest.count + count }];
+  }
+  return [...kept, { at: now, count }];
+}
+
+function judge(p: LogParams, now: number, stats: BigIntStats, scan: ScanResult, plan: ReadPlan, buckets: LogState['errorBuckets'], sampleErrors: string[]): CheckResult {
+  const size = Number(stats.size);
+  const errorsInWindow = buckets.filter((b) => b.at > now - p.window).reduce((sum, b) => sum + b.count, 0);
+  const details: Record<string, unknown> = {
+    path: p.path,
+    bytes: size,
+    newBytes: scan.newBytes,
+    newLines: scan.newLines,
+    errorsInWindow,
+    sampleErrors,
+    rotated: plan.rotated,
+    truncated: plan.truncated,
+  };
+  if (scan.pendingBytes > 0) details.pendingBytes = scan.pendingBytes;
+  if (plan.oldTailLost) details.oldTailLost = true;
+  if (plan.skippedBytes > 0) details.skippedBytes = plan.skippedBytes;
+  const window = formatDuration(p.window);
+  const problems: string[] = [];
+  if (size > p.maxSize) problems.push(`log is ${formatBytes(size)} (max ${formatBytes(p.maxSize)})`);
+  if (errorsInWindow > p.maxErrors) problems.push(`error spike: ${errorsInWindow} errors in the last ${window} (max ${p.maxErrors})`);
+  if (problems.length > 0) return { ok: false, message: problems.join('; '), details };
+  return { ok: true, message: `${scan.newLines} new lines, ${errorsInWindow} errors in the last ${window}, ${formatBytes(size)}`, details };
+}
