@@ -140,7 +140,7 @@ export class App {
         });
       };
 
-      const metrics = new Metrics(summary);
+      const metrics = new Metrics(summary, () => actions.healAttemptsByTarget(this.clock.now() - DAY_MS));
       this.http = new HttpServer({ log: this.log, summary, patrolAlive: () => patrol.isAlive(), metrics, pings: heartbeats, now: () => this.clock.now() });
       const bound = await this.http.listen(config.http.listen);
       const httpAddress = formatAddress(bound);

@@ -10,7 +10,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly runs: Counter<'check' | 'result'>;
 
-  constructor(summary: () => StatusSummary) {
+  constructor(summary: () => StatusSummary, healsByCheck: () => Map<string, number> = () => new Map()) {
     collectDefaultMetrics({ register: this.registry, prefix: 'nightshift_process_' });
     this.runs = new Counter({ name: 'nightshift_check_runs_total', help: 'Check runs by result', labelNames: ['check', 'result'], registers: [this.registry] });
     new Gauge({
@@ -50,6 +50,25 @@ export class Metrics {
       collect() {
         const at = summary().lastPatrolAt;
         if (at !== null) this.set(at / 1000);
+      },
+    });
+    new Gauge({
+      name: 'nightshift_check_heals_24h',
+      help: 'Heal attempts per check in the last 24 hours',
+      labelNames: ['check'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const counts = healsByCheck();
+        for (const d of summary().details) this.set({ check: d.name }, counts.get(d.name) ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'nightshift_escalations_24h',
+      help: 'Escalations to the operator in the last 24 hours',
+      registers: [this.registry],
+      collect() {
+        this.set(summary().escalations24h);
       },
     });
     new Gauge({

@@ -22,12 +22,14 @@ export class ActionStore {
   private readonly countSince;
   private readonly countCategorySince;
   private readonly countTargetSince;
+  private readonly countByTarget;
 
   constructor(db: Db) {
     this.insert = db.prepare('INSERT INTO actions (at, category, target, trigger, incident_id, result, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.selectForTarget = db.prepare('SELECT * FROM actions WHERE target = ? ORDER BY id DESC LIMIT ?');
     this.countSince = db.prepare("SELECT count(DISTINCT target || ':' || at) AS n FROM actions WHERE at >= ? AND category != 'escalate'");
     this.countCategorySince = db.prepare('SELECT count(*) AS n FROM actions WHERE at >= ? AND category = ?');
+    this.countByTarget = db.prepare("SELECT target, count(DISTINCT at) AS n FROM actions WHERE at >= ? AND category != 'escalate' GROUP BY target");
     this.countTargetSince = db.prepare("SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND category != 'escalate'");
   }
 
@@ -61,6 +63,12 @@ export class ActionStore {
   /** Heal attempts for one check since a time. */
   healAttemptsFor(target: string, since: number): number {
     return (this.countTargetSince.get(target, since) as { n: number }).n;
+  }
+
+  /** Heal attempts per check since a time (checks without any are absent). */
+  healAttemptsByTarget(since: number): Map<string, number> {
+    const rows = this.countByTarget.all(since) as Array<{ target: string; n: number }>;
+    return new Map(rows.map((r) => [r.target, r.n]));
   }
 
   countCategory(category: string, since: number): number {

@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`; 100 on every Linux we run on). */
+export const CLOCK_TICKS_PER_SECOND: number = (() => {
+  const result = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5_000 });
+  const value = Number(result.stdout?.trim());
+  return Number.isInteger(value) && value > 0 ? value : 100;
+})();
+
+/** CPU time a process has used so far (user + system, own threads only), in clock ticks. */
+export function readCpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is in parentheses and may hold spaces; the fields after its last ")" are fixed.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the name, field 3 (state) is index 0, so utime (14) is index 11 and stime (15) is index 12.
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** CPU % of one core used between two tick readings `seconds` apart. */
+export function cpuPercent(ticksBefore: number, ticksAfter: number, seconds: number): number {
+  return ((ticksAfter - ticksBefore) / CLOCK_TICKS_PER_SECOND / seconds) * 100;
+}
+
+/** Resident memory of a process in kB: now (VmRSS) and its peak since start (VmHWM). */
+export interface MemoryReading {
+  rssKB: number;
+  peakRssKB: number;
+}
+
+/** Reads VmRSS and VmHWM from /proc/<pid>/status. */
+export function readMemory(pid: number): MemoryReading {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!match) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(match[1]);
+  };
+  return { rssKB: field('VmRSS'), peakRssKB: field('VmHWM') };
+}
+
+/** What the figures were measured on. */
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryMB: number;
+  loadAverage: [number, number, number];
+  node: string;
+}
+
+/** The machine's CPU, core count, memory and load averages (1, 5, 15 min) right now. */
+export function machineInfo(): MachineInfo {
+  const [one, five, fifteen] = loadavg();
+  return {
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    memoryMB: Math.round(totalmem() / 1024 / 1024),
+    loadAverage: [round(one ?? 0, 2), round(five ?? 0, 2), round(fifteen ?? 0, 2)],
+    node: process.version,
+  };
+}
+
+/** Rounds to `digits` decimals (for printing figures). */
+export function round(value: number, digits = 1): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
