@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { packageRoot } from '../src/paths.js';
 import type { StatusSummary } from '../src/patrol/summary.js';
-import { cpuPercent, machineInfo, readCpuTicks, readMemory, round } from './lib/proc-stats.js';
+import { cpuPercent, machineInfo, readCpuTimes, readMemory, round } from './lib/proc-stats.js';
 import { startTargets, type Targets } from './lib/targets.js';
 
 const HTTP_CHECKS = 400;
@@ -132,11 +132,12 @@ async function main(): Promise<number> {
     const warmupMs = Math.round(performance.now() - warmupStarted);
     console.log(`warm-up done in ${warmupMs} ms (every check ran once); measuring for ${seconds} s`);
 
-    const runsBefore = await runsByCheck(base);
+    const afterWarmup = readMemory(pid);
+    const { runs: runsBefore } = await scrapeMetrics(base);
     const requestsBefore = { http: targets.httpRequests, tcp: targets.tcpConnections };
     const loadAtWindowStart = machineInfo().loadAverage;
     const benchCpuBefore = process.cpuUsage();
-    const ticksBefore = readCpuTicks(pid);
+    const cpuBefore = readCpuTimes(pid);
     const windowStarted = performance.now();
     let maxSampledRssKB = readMemory(pid).rssKB;
     const sampler = setInterval(() => {
@@ -151,14 +152,14 @@ async function main(): Promise<number> {
     await sleep(seconds * 1000);
     clearInterval(sampler);
     if (child.exitCode !== null || child.signalCode !== null) throw fail('the bot exited during the measurement window');
-    const ticksAfter = readCpuTicks(pid);
+    const cpuAfter = readCpuTimes(pid);
     const windowSeconds = (performance.now() - windowStarted) / 1000;
     const benchCpu = process.cpuUsage(benchCpuBefore);
     const memory = readMemory(pid);
     maxSampledRssKB = Math.max(maxSampledRssKB, memory.rssKB);
     const requests = { http: targets.httpRequests - requestsBefore.http, tcp: targets.tcpConnections - requestsBefore.tcp };
 
-    const runsAfter = await runsByCheck(base);
+    const { runs: runsAfter, gauges } = await scrapeMetrics(base);
     const status = await getJson<StatusSummary>(`${base}/status.json`);
     const perCheck = status.details.map((d) => (runsAfter.get(d.name) ?? 0) - (runsBefore.get(d.name) ?? 0));
     const runs = perCheck.reduce((sum, n) => sum + n, 0);
@@ -174,7 +175,11 @@ async function main(): Promise<number> {
       await exited;
     }
 
-    const cpu = cpuPercent(ticksBefore, ticksAfter, windowSeconds);
+    const userTicks = cpuAfter.userTicks - cpuBefore.userTicks;
+    const systemTicks = cpuAfter.systemTicks - cpuBefore.systemTicks;
+    const mainThreadTicks = cpuAfter.mainThreadTicks - cpuBefore.mainThreadTicks;
+    const cpu = cpuPercent(userTicks + systemTicks, windowSeconds);
+    const megabytes = (name: string) => round((gauges.get(name) ?? Number.NaN) / 1024 / 1024, 1);
     const peakRssMB = memory.peakRssKB / 1024;
     const result = {
       bench: 'patrol',
@@ -184,9 +189,22 @@ async function main(): Promise<number> {
       concurrency: 16,
       seconds: round(windowSeconds, 1),
       cpuPercentOfOneCore: round(cpu, 2),
+      cpuSplit: {
+        userPercent: round(cpuPercent(userTicks, windowSeconds), 2),
+        systemPercent: round(cpuPercent(systemTicks, windowSeconds), 2),
+        mainThreadPercent: round(cpuPercent(mainThreadTicks, windowSeconds), 2),
+        otherThreadsPercent: round(cpuPercent(userTicks + systemTicks - mainThreadTicks, windowSeconds), 2),
+      },
       peakRssMB: round(peakRssMB, 1),
       rssAtEndMB: round(memory.rssKB / 1024, 1),
       maxSampledRssMB: round(maxSampledRssKB / 1024, 1),
+      // Where the peak comes from: start-up and the first burst of 1,000 runs, or the steady state.
+      afterWarmup: { rssMB: round(afterWarmup.rssKB / 1024, 1), peakRssMB: round(afterWarmup.peakRssKB / 1024, 1) },
+      heapAtEndMB: {
+        used: megabytes('nightshift_process_nodejs_heap_size_used_bytes'),
+        total: megabytes('nightshift_process_nodejs_heap_size_total_bytes'),
+        external: megabytes('nightshift_process_nodejs_external_memory_bytes'),
+      },
       runs,
       expectedRuns: Math.round((CHECK_COUNT * windowSeconds) / INTERVAL_S),
       runsPerCheck: { min: Math.min(...perCheck), max: Math.max(...perCheck) },
@@ -237,18 +255,23 @@ function benchConfig(targets: Targets): Record<string, unknown> {
   return { patrol: { interval: `${INTERVAL_S}s`, concurrency: 16 }, checks };
 }
 
-/** `nightshift_check_runs_total` from /metrics, per check and result ("ok"/"failed"), keyed "check" and "check\tfailed". */
-async function runsByCheck(base: string): Promise<Map<string, number>> {
+/**
+ * One scrape of /metrics: `nightshift_check_runs_total` summed per check (keyed by name, failures also
+ * under "name\tfailed"), and every unlabelled gauge by name (heap sizes and the like).
+ */
+async function scrapeMetrics(base: string): Promise<{ runs: Map<string, number>; gauges: Map<string, number> }> {
   const response = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) });
   if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
   const text = await response.text();
-  const totals = new Map<string, number>();
+  const runs = new Map<string, number>();
   for (const match of text.matchAll(/^nightshift_check_runs_total\{check="([^"]+)",result="([^"]+)"\} (\d+)$/gm)) {
     const [, check, result, count] = match;
-    totals.set(check!, (totals.get(check!) ?? 0) + Number(count));
-    if (result === 'failed') totals.set(`${check}\tfailed`, Number(count));
+    runs.set(check!, (runs.get(check!) ?? 0) + Number(count));
+    if (result === 'failed') runs.set(`${check}\tfailed`, Number(count));
   }
-  return totals;
+  const gauges = new Map<string, number>();
+  for (const match of text.matchAll(/^([a-z_]+) ([0-9.e+-]+)$/gm)) gauges.set(match[1]!, Number(match[2]));
+  return { runs, gauges };
 }
 
 function sumFailed(totals: Map<string, number>): number {

@@ -94,6 +94,7 @@ async function floor(): Promise<number[]> {
     samples.push(performance.now() - killedAt);
   }
   bare.kill('SIGTERM');
+  await once(bare, 'exit');
   return samples;
 }
 

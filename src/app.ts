@@ -63,6 +63,7 @@ export class App {
   private selfProbe: ReturnType<typeof createSelfProbe> | undefined;
   private startedAt = 0;
   private lastPrintedSummary = '';
+  private summaryTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: AppOptions) {
@@ -187,7 +188,7 @@ export class App {
       const ranOnce = new Set<string>();
       patrol.on('result', ({ check }) => {
         ranOnce.add(check.name);
-        if (ranOnce.size >= config.checks.length) this.printSummaryIfChanged(summary());
+        if (ranOnce.size >= config.checks.length) this.printSummarySoon(summary);
       });
 
       const services: CommandServices = { status: summary, commands: () => commands };
@@ -233,6 +234,7 @@ export class App {
   }
 
   private async doStop(signal?: string): Promise<void> {
+    clearTimeout(this.summaryTimer);
     await Promise.allSettled(this.channels.map((c) => c.stop()));
     await this.recovery?.stop();
     await this.patrol?.stop();
@@ -261,11 +263,19 @@ export class App {
     }
   }
 
-  private printSummaryIfChanged(summary: StatusSummary): void {
-    const line = summaryLine(summary);
-    if (line === this.lastPrintedSummary) return;
-    this.lastPrintedSummary = line;
-    this.options.stdout.write(`${line}\n`);
+  /**
+   * Prints the summary line when it changed, at most once a second: building
+   * the summary after every one of 1,000 check runs was the patrol's main cost.
+   */
+  private printSummarySoon(summary: () => StatusSummary): void {
+    if (this.summaryTimer) return;
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = undefined;
+      const line = summaryLine(summary());
+      if (line === this.lastPrintedSummary) return;
+      this.lastPrintedSummary = line;
+      this.options.stdout.write(`${line}\n`);
+    }, this.lastPrintedSummary === '' ? 0 : 1_000);
   }
 }
 

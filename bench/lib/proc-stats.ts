@@ -9,18 +9,32 @@ export const CLOCK_TICKS_PER_SECOND: number = (() => {
   return Number.isInteger(value) && value > 0 ? value : 100;
 })();
 
-/** CPU time a process has used so far (user + system, own threads only), in clock ticks. */
-export function readCpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU time a process has used so far, in clock ticks: user and system over all its threads, and its main thread alone. */
+export interface CpuTimes {
+  userTicks: number;
+  systemTicks: number;
+  /** The JavaScript thread (tid = pid); the rest is libuv's pool, V8's GC and compiler threads. */
+  mainThreadTicks: number;
+}
+
+/** Reads utime and stime from /proc/<pid>/stat and /proc/<pid>/task/<pid>/stat. */
+export function readCpuTimes(pid: number): CpuTimes {
+  const whole = statTimes(`/proc/${pid}/stat`);
+  const main = statTimes(`/proc/${pid}/task/${pid}/stat`);
+  return { userTicks: whole.user, systemTicks: whole.system, mainThreadTicks: main.user + main.system };
+}
+
+function statTimes(file: string): { user: number; system: number } {
+  const stat = readFileSync(file, 'utf8');
   // The command name (field 2) is in parentheses and may hold spaces; the fields after its last ")" are fixed.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the name, field 3 (state) is index 0, so utime (14) is index 11 and stime (15) is index 12.
-  return Number(fields[11]) + Number(fields[12]);
+  return { user: Number(fields[11]), system: Number(fields[12]) };
 }
 
-/** CPU % of one core used between two tick readings `seconds` apart. */
-export function cpuPercent(ticksBefore: number, ticksAfter: number, seconds: number): number {
-  return ((ticksAfter - ticksBefore) / CLOCK_TICKS_PER_SECOND / seconds) * 100;
+/** CPU % of one core that `ticks` clock ticks amount to over `seconds`. */
+export function cpuPercent(ticks: number, seconds: number): number {
+  return (ticks / CLOCK_TICKS_PER_SECOND / seconds) * 100;
 }
 
 /** Resident memory of a process in kB: now (VmRSS) and its peak since start (VmHWM). */

@@ -3,16 +3,17 @@
 import { spawn } from 'node:child_process';
 
 const [service, port] = process.argv.slice(2);
+let current;
 let stopping = false;
 function start() {
-  const child = spawn(process.execPath, [service, port], { stdio: 'ignore' });
-  child.on('exit', () => {
+  current = spawn(process.execPath, [service, port], { stdio: 'ignore' });
+  current.on('exit', () => {
     if (!stopping) start();
   });
-  process.once('SIGTERM', () => {
-    stopping = true;
-    child.kill('SIGTERM');
-    process.exit(0);
-  });
 }
+process.on('SIGTERM', () => {
+  stopping = true;
+  current?.kill('SIGKILL');
+  process.exit(0);
+});
 start();

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import type { Probe } from '../checks/types.js';
 import type { CheckConfig } from '../config/schema.js';
@@ -47,6 +47,7 @@ export interface PatrolOptions {
  */
 export class Patrol extends EventEmitter<PatrolEvents> {
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
   private readonly stopController = new AbortController();
   private readonly limiter: ConcurrencyLimiter;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -58,6 +59,8 @@ export class Patrol extends EventEmitter<PatrolEvents> {
   constructor(private readonly options: PatrolOptions) {
     super();
     this.limiter = new ConcurrencyLimiter(options.concurrency);
+    // Every running check listens for the stop: as many listeners as checks may run at once.
+    setMaxListeners(options.concurrency + 10, this.stopController.signal);
   }
 
   /** Starts the loop; the first run of every check is immediate. */
@@ -115,16 +118,28 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     this.scheduleWake();
   }
 
+  /** Recomputes the next wake from every check (once per tick). */
   private scheduleWake(): void {
     if (!this.running) return;
-    clearTimeout(this.timer);
     const now = this.options.clock.now();
     let wakeAt = now + this.options.intervalMs;
     for (const check of this.options.checks) {
       if (this.inFlight.has(check.name)) continue;
       wakeAt = Math.min(wakeAt, this.nextDue.get(check.name) ?? now);
     }
-    this.timer = setTimeout(() => this.tick(), Math.max(0, wakeAt - now));
+    this.wakeAt(wakeAt, true);
+  }
+
+  /** Sets the timer to `at`; unless `force`, only ever moves it earlier (cheap after each run). */
+  private wakeAt(at: number, force = false): void {
+    if (!this.running) return;
+    if (!force && this.timer !== undefined && at >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.tick();
+    }, Math.max(0, at - this.options.clock.now()));
   }
 
   private launch(check: CheckConfig): Promise<void> {
@@ -146,7 +161,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
       .finally(() => {
         this.inFlight.delete(check.name);
         if (this.rerun.delete(check.name)) this.nextDue.set(check.name, this.options.clock.now());
-        this.scheduleWake();
+        this.wakeAt(this.nextDue.get(check.name) ?? this.options.clock.now());
       });
     this.inFlight.set(check.name, run);
     return run;

@@ -28,11 +28,16 @@ export interface CheckStateRow extends CheckRunState {
   unheldHeals: number;
 }
 
-/** The latest evidence per check (one row each). */
+/**
+ * The latest evidence per check (one row each). Rows are also kept in memory:
+ * this process is the database's only writer, every write goes through this
+ * class, and the patrol reads a row on every run and the whole table on every
+ * status request (1,000 checks made those reads the patrol's main cost).
+ */
 export class CheckStateStore {
+  private cache: Map<string, CheckStateRow> | undefined;
   private readonly upsert;
   private readonly selectAll;
-  private readonly selectOne;
   private readonly updateHeal;
   private readonly updateFlapping;
   private readonly updateMuted;
@@ -48,7 +53,6 @@ export class CheckStateStore {
         last_duration_ms = excluded.last_duration_ms, last_message = excluded.last_message,
         last_details = excluded.last_details, runs = excluded.runs, failures = excluded.failures`);
     this.selectAll = db.prepare('SELECT * FROM check_state ORDER BY name');
-    this.selectOne = db.prepare('SELECT * FROM check_state WHERE name = ?');
     this.updateHeal = db.prepare('UPDATE check_state SET last_heal_at = ?, heal_held = ?, unheld_heals = ? WHERE name = ?');
     this.updateFlapping = db.prepare('UPDATE check_state SET flapping = ? WHERE name = ?');
     this.updateMuted = db.prepare('UPDATE check_state SET muted_until = ? WHERE name = ?');
@@ -57,27 +61,43 @@ export class CheckStateStore {
   /** Writes the evidence of a run; leaves heal, flapping and mute bookkeeping alone. */
   save(row: CheckRunState): void {
     this.upsert.run({ ...row, lastDetails: row.lastDetails ? JSON.stringify(row.lastDetails) : null });
+    const rows = this.rows();
+    const previous = rows.get(row.name);
+    rows.set(row.name, { flapping: false, mutedUntil: null, lastHealAt: null, healHeld: false, unheldHeals: 0, ...previous, ...row });
   }
 
   setHeal(name: string, heal: { lastHealAt: number | null; healHeld: boolean; unheldHeals: number }): void {
     this.updateHeal.run(heal.lastHealAt, heal.healHeld ? 1 : 0, heal.unheldHeals, name);
+    this.patch(name, heal);
   }
 
   setFlapping(name: string, flapping: boolean): void {
     this.updateFlapping.run(flapping ? 1 : 0, name);
+    this.patch(name, { flapping });
   }
 
   setMutedUntil(name: string, until: number | null): void {
     this.updateMuted.run(until, name);
+    this.patch(name, { mutedUntil: until });
   }
 
   get(name: string): CheckStateRow | undefined {
-    const raw = this.selectOne.get(name) as RawRow | undefined;
-    return raw && fromRaw(raw);
+    const row = this.rows().get(name);
+    return row && { ...row };
   }
 
   all(): CheckStateRow[] {
-    return (this.selectAll.all() as RawRow[]).map(fromRaw);
+    return [...this.rows().values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((r) => ({ ...r }));
+  }
+
+  private rows(): Map<string, CheckStateRow> {
+    this.cache ??= new Map((this.selectAll.all() as RawRow[]).map((raw) => [raw.name, fromRaw(raw)]));
+    return this.cache;
+  }
+
+  private patch(name: string, fields: Partial<CheckStateRow>): void {
+    const row = this.rows().get(name);
+    if (row) Object.assign(row, fields);
   }
 }
 
