@@ -68,7 +68,10 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     if (this.running) return;
     this.running = true;
     const now = this.options.clock.now();
-    for (const check of this.options.checks) this.nextDue.set(check.name, now);
+    // First runs are spread over the first second (or interval, if shorter) instead of all at once:
+    // with a thousand checks, one burst is what sets the process's peak memory.
+    const count = this.options.checks.length;
+    this.options.checks.forEach((check, i) => this.nextDue.set(check.name, now + Math.floor((i / count) * Math.min(1_000, check.intervalMs))));
     this.tick();
   }
 
