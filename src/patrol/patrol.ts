@@ -68,10 +68,11 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     if (this.running) return;
     this.running = true;
     const now = this.options.clock.now();
-    // First runs are spread over the first second (or interval, if shorter) instead of all at once:
-    // with a thousand checks, one burst is what sets the process's peak memory.
+    // With more checks than may run at once, first runs are spread over the first second (or interval,
+    // if shorter) instead of queued in one burst: with a thousand checks, that burst set the peak memory.
     const count = this.options.checks.length;
-    this.options.checks.forEach((check, i) => this.nextDue.set(check.name, now + Math.floor((i / count) * Math.min(1_000, check.intervalMs))));
+    const spread = count > this.options.concurrency;
+    this.options.checks.forEach((check, i) => this.nextDue.set(check.name, spread ? now + Math.floor((i / count) * Math.min(1_000, check.intervalMs)) : now));
     this.tick();
   }
 
