@@ -1,9 +1,30 @@
 import type { AnyCommand } from '../src/chat/command.js';
+import { ackCommand } from './ack.js';
+import { approveCommand } from './approve.js';
+import { consentCommand } from './consent.js';
+import { disableSurgeryCommand } from './disable-surgery.js';
+import { enableSurgeryCommand } from './enable-surgery.js';
+import { healCommand } from './heal.js';
 import { helpCommand } from './help.js';
+import { incidentsCommand } from './incidents.js';
+import { muteCommand } from './mute.js';
+import { rejectCommand } from './reject.js';
 import { statusCommand } from './status.js';
 
 /**
- * Every chat command, in the order /help lists them. Each adapter builds its
- * platform's command menu from this one list.
+ * Every chat command, in the order /help lists them. Discord slash commands,
+ * Telegram's menu and ntfy reply words are generated from this one list.
  */
-export const commands: readonly AnyCommand[] = [statusCommand, helpCommand];
+export const commands: readonly AnyCommand[] = [
+  statusCommand,
+  incidentsCommand,
+  ackCommand,
+  muteCommand,
+  healCommand,
+  disableSurgeryCommand,
+  enableSurgeryCommand,
+  consentCommand,
+  approveCommand,
+  rejectCommand,
+  helpCommand,
+];

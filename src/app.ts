@@ -1,20 +1,29 @@
 import { join } from 'node:path';
 import { ConsoleChannel } from '../adapters/console.js';
 import { commands } from '../commands/index.js';
-import type { ChatChannel, CommandHandler, OutgoingMessage } from './chat/channel.js';
-import type { CommandServices } from './chat/command.js';
-import { Dispatcher } from './chat/dispatch.js';
+import type { ChatChannel, CommandSummary, Inbound, OutgoingMessage } from './chat/channel.js';
+import type { CommandServices, Invoker, Reply } from './chat/command.js';
+import { Dispatcher, describeCommands } from './chat/dispatch.js';
+import { createAuthorizer } from './chat/authorize.js';
+import { Outbox } from './notify/outbox.js';
+import { Composer } from './notify/composer.js';
+import { OutboxStore } from './store/outbox.js';
+import { QuestionStore } from './store/questions.js';
+import { InboundStore, SwitchStore, UsedTokenStore } from './store/chat-state.js';
+import { Questions } from './questions/questions.js';
+import { ActionTokens } from './questions/action-tokens.js';
+import { Consent } from './consent/consent.js';
+import { randomBytes } from 'node:crypto';
 import { createProbe } from './checks/index.js';
 import type { CheckEnvironment, Probe } from './checks/types.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config/schema.js';
+import type { ChannelSettings, Config } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { HttpServer } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import { acquireInstanceLock, LOCK_FILE, type InstanceLock } from './lock/instance-lock.js';
 import type { Logger } from './log/logger.js';
 import type { Redactor } from './log/redact.js';
-import { Notifier } from './notify/notifier.js';
 import { Patrol } from './patrol/patrol.js';
 import { IncidentTracker } from './patrol/incidents.js';
 import { Recovery } from './heal/recovery.js';
@@ -57,6 +66,12 @@ export class App {
   private events: EventLog | undefined;
   private patrol: Patrol | undefined;
   private recovery: Recovery | undefined;
+  private outbox: Outbox | undefined;
+  private composer: Composer | undefined;
+  private questions: Questions | undefined;
+  private housekeeping: NodeJS.Timeout | undefined;
+  /** Answers a question from a signed ntfy button token (the HTTP route calls it). */
+  private answerButton: ((token: string) => { status: number; text: string }) | undefined;
   private http: HttpServer | undefined;
   private channels: ChatChannel[] = [];
   private probes = new Map<string, Probe>();
@@ -142,7 +157,15 @@ export class App {
       };
 
       const metrics = new Metrics(summary, () => actions.healAttemptsByTarget(this.clock.now() - DAY_MS));
-      this.http = new HttpServer({ log: this.log, summary, patrolAlive: () => patrol.isAlive(), metrics, pings: heartbeats, now: () => this.clock.now() });
+      this.http = new HttpServer({
+        log: this.log,
+        summary,
+        patrolAlive: () => patrol.isAlive(),
+        metrics,
+        pings: heartbeats,
+        now: () => this.clock.now(),
+        answer: (token) => this.answerButton?.(token) ?? { status: 503, text: 'Nightshift is starting; try again.' },
+      });
       const bound = await this.http.listen(config.http.listen);
       const httpAddress = formatAddress(bound);
       this.lock.update({ http: httpAddress });
@@ -157,11 +180,38 @@ export class App {
       }
       events.append(this.clock.now(), 'instance.started', 'nightshift', 'info', { pid: process.pid, version, config: config.source, http: httpAddress });
 
-      const notifier = new Notifier(() => this.channels, this.options.redactor, this.log, (channel, error) =>
-        this.events?.append(this.clock.now(), 'channel.failed', channel, 'warning', { channel, error }),
-      );
-      const notify = (message: OutgoingMessage) => void notifier.notify(message);
-      const tracker = new IncidentTracker({ db, checks: config.checks, incidents, checkState, events, clock: this.clock, log: this.log, flapping: config.patrol.flapping, notify });
+      const outbox = new Outbox({
+        store: new OutboxStore(db),
+        clock: this.clock,
+        log: this.log,
+        redactor: this.options.redactor,
+        onDelivered: (channel, row, delivery) => {
+          if (row.message.question && delivery.platformId) questions.delivered(channel, delivery.platformId, row.message.question.questionId);
+        },
+      });
+      this.outbox = outbox;
+      const notify = (message: OutgoingMessage) => outbox.enqueue(message);
+      const composer = new Composer({
+        clock: this.clock,
+        incidents,
+        groupWaitMs: config.chat.groupWait,
+        stormThreshold: config.chat.stormThreshold,
+        repeatIntervalMs: config.chat.repeatInterval,
+        send: (message, key) => outbox.enqueue(message, { key }),
+      });
+      this.composer = composer;
+      const tracker = new IncidentTracker({
+        db,
+        checks: config.checks,
+        incidents,
+        checkState,
+        events,
+        clock: this.clock,
+        log: this.log,
+        flapping: config.patrol.flapping,
+        notify,
+        notice: (n) => composer.notice(n),
+      });
       const recovery = new Recovery({
         db,
         dataDir: config.dataDir,
@@ -191,21 +241,88 @@ export class App {
         if (ranOnce.size >= config.checks.length) this.printSummarySoon(summary);
       });
 
-      const services: CommandServices = { status: summary, commands: () => commands };
+      const roleOf = createAuthorizer(config.chat, config.channels);
+      const tokens = new ActionTokens(actionSecret(kv), new UsedTokenStore(db));
+      const consent = new Consent(new SwitchStore(db), events, this.clock);
+      const questions = new Questions({
+        store: new QuestionStore(db),
+        events,
+        clock: this.clock,
+        log: this.log,
+        tokens,
+        // Without a configured public URL the buttons point at the address Nightshift really listens on.
+        publicUrl: config.chat.publicUrl ?? `http://${httpAddress}`,
+        defaultTtlMs: config.chat.questionTtl,
+        send: (message, key) => outbox.enqueue(message, { key }),
+        roleOf,
+      });
+      this.questions = questions;
+      const checksByName = new Map(config.checks.map((c) => [c.name, c]));
+      const who = (inv: Invoker) => (inv.displayName ? `${inv.displayName} (${inv.userId})` : inv.userId);
+      const services: CommandServices = {
+        status: summary,
+        commands: () => commands,
+        openIncidents: () => incidents.allOpen(),
+        ack: (id, by) => {
+          const done = incidents.ack(id, who(by), this.clock.now());
+          if (done) events.append(this.clock.now(), 'incident.acked', incidents.get(id)!.checkName, 'info', { incidentId: id, by: who(by), channel: by.channel });
+          return done;
+        },
+        checkNames: () => config.checks.map((c) => c.name),
+        mute: (check, until, by) => {
+          checkState.setMutedUntil(check, until > 0 ? until : null);
+          events.append(this.clock.now(), 'check.muted', check, 'info', { until, by: who(by), channel: by.channel });
+        },
+        healNow: async (check, by) => {
+          events.append(this.clock.now(), 'heal.requested', check, 'info', { by: who(by), channel: by.channel });
+          return recovery.healNow(checksByName.get(check)!, who(by));
+        },
+        surgery: () => consent.surgery(),
+        setSurgery: (enabled, by) => consent.setSurgery(enabled, who(by), by.channel),
+        consent: () => consent.describe(),
+        decideProposal: (id) => `No such proposal: ${id}. There are no proposals yet; they come with diagnoses.`,
+      };
       const dispatcher = new Dispatcher({
         commands,
         services,
         log: this.log,
         clock: this.clock,
+        roleOf,
+        onRefused: (invoker, command) => events.append(this.clock.now(), 'chat.refused', invoker.channel, 'warning', { channel: invoker.channel, userId: invoker.userId, what: `/${command}` }),
         onFailed: (invoker, command, error) => events.append(this.clock.now(), 'command.failed', command, 'warning', { command, channel: invoker.channel, error }),
       });
-      const handle: CommandHandler = async (text, invoker) => {
-        const reply = await dispatcher.dispatch(text, invoker);
-        return { ...reply, text: this.options.redactor.redact(reply.text) };
+      const redactReply = (reply: Reply): Reply => ({ ...reply, text: this.options.redactor.redact(reply.text) });
+      const inboundStore = new InboundStore(db);
+      const inboundFor = (channel: string): Inbound => ({
+        command: async (text, from) => redactReply(await dispatcher.dispatch(text, from)),
+        answer: async (target, answer, from) => redactReply(questions.answer(target, answer, from)),
+        firstSeen: (updateId) => inboundStore.firstSeen(channel, updateId, this.clock.now()),
+        cursor: () => inboundStore.cursor(channel),
+        saveCursor: (value) => inboundStore.saveCursor(channel, value, this.clock.now()),
+      });
+      this.answerButton = (token) => {
+        const redeemed = tokens.redeem(token, this.clock.now());
+        if (!redeemed.ok) return { status: 410, text: `${redeemed.reason}; nothing was changed.` };
+        const reply = redactReply(questions.answer({ questionId: redeemed.claim.questionId }, redeemed.claim.answer, { channel: 'ntfy', userId: 'ntfy-button' }, true));
+        // The answer goes back to the phone too, where the button was pressed.
+        outbox.enqueue({ severity: 'info', title: reply.text }, { channels: ['ntfy'] });
+        return { status: 200, text: reply.text };
       };
 
-      this.channels = [new ConsoleChannel({ input: this.options.stdin, output: this.options.stdout, onInputClosed: () => this.log.debug('stdin closed; console commands are off, the bot keeps running') })];
-      for (const channel of this.channels) await this.startChannel(channel, handle);
+      this.channels = [
+        new ConsoleChannel({ input: this.options.stdin, output: this.options.stdout, onInputClosed: () => this.log.debug('stdin closed; console commands are off, the bot keeps running') }),
+        ...(await createChatChannels(config.channels, describeCommands(commands), this.log)),
+      ];
+      for (const channel of this.channels) {
+        await this.startChannel(channel, inboundFor(channel.name));
+        outbox.add(channel);
+      }
+      composer.start();
+      this.housekeeping = setInterval(() => {
+        questions.expire();
+        inboundStore.prune(this.clock.now() - 7 * DAY_MS);
+      }, 60_000);
+      this.housekeeping.unref();
 
       for (const [name, probe] of this.probes) {
         try {
@@ -217,7 +334,7 @@ export class App {
       }
       patrol.start();
       if (this.lock.takenOver) {
-        void notifier.notify({ severity: 'warning', title: `Took over a stale lock: ${this.lock.takenOver.reason}. The previous run did not stop cleanly.` });
+        notify({ severity: 'warning', title: `Took over a stale lock: ${this.lock.takenOver.reason}. The previous run did not stop cleanly.` });
       }
       this.log.info({ http: httpAddress, dataDir: config.dataDir, config: config.source, checks: config.checks.length }, 'nightshift started');
       return { http: httpAddress };
@@ -225,6 +342,24 @@ export class App {
       await this.stop();
       throw err;
     }
+  }
+
+  /** Sends a message on every channel through the outbox (briefings and reports use this); throws before start. */
+  notify(message: OutgoingMessage, key?: string): void {
+    if (!this.outbox) throw new Error('nightshift has not started');
+    this.outbox.enqueue(message, key ? { key } : {});
+  }
+
+  /** Resolves when every channel's queue is empty (benchmarks, tests). */
+  drained(timeoutMs?: number): Promise<void> {
+    if (!this.outbox) throw new Error('nightshift has not started');
+    return this.outbox.drained(timeoutMs);
+  }
+
+  /** Asks a question on every channel (consent and proposals use this); throws before start. */
+  ask(input: Parameters<Questions['ask']>[0]): ReturnType<Questions['ask']> {
+    if (!this.questions) throw new Error('nightshift has not started');
+    return this.questions.ask(input);
   }
 
   /** Stops channels, patrol and HTTP, records the stop and closes the database. Safe to call twice. */
@@ -235,9 +370,13 @@ export class App {
 
   private async doStop(signal?: string): Promise<void> {
     clearTimeout(this.summaryTimer);
-    await Promise.allSettled(this.channels.map((c) => c.stop()));
+    clearInterval(this.housekeeping);
     await this.recovery?.stop();
     await this.patrol?.stop();
+    // Whatever was grouped but not yet sent goes into the outbox; undelivered rows wait for the next start.
+    this.composer?.stop();
+    await this.outbox?.stop();
+    await Promise.allSettled(this.channels.map((c) => c.stop()));
     await this.http?.close();
     await Promise.allSettled([...this.probes.values()].map((p) => p.dispose?.()));
     this.selfProbe?.close();
@@ -253,9 +392,9 @@ export class App {
     if (this.patrol) this.log.info({ signal }, 'nightshift stopped');
   }
 
-  private async startChannel(channel: ChatChannel, handle: CommandHandler): Promise<void> {
+  private async startChannel(channel: ChatChannel, inbound: Inbound): Promise<void> {
     try {
-      await channel.start(handle);
+      await channel.start(inbound);
     } catch (err) {
       // Fail-open: a channel that cannot start is logged and the others carry on.
       this.log.error({ err, channel: channel.name }, 'channel failed to start');
@@ -277,6 +416,37 @@ export class App {
       this.options.stdout.write(`${line}\n`);
     }, this.lastPrintedSummary === '' ? 0 : 1_000);
   }
+}
+
+/**
+ * The chat channels whose tokens are set. Each adapter module is loaded only
+ * when its channel is on: discord.js alone adds about 40 MB to the process.
+ */
+async function createChatChannels(settings: ChannelSettings, commandList: CommandSummary[], log: Logger): Promise<ChatChannel[]> {
+  const channels: ChatChannel[] = [];
+  if (settings.discord) {
+    const { DiscordChannel } = await import('../adapters/discord.js');
+    channels.push(new DiscordChannel({ ...settings.discord, commands: commandList, log: log.child({ channel: 'discord' }) }));
+  }
+  if (settings.telegram) {
+    const { TelegramChannel } = await import('../adapters/telegram.js');
+    channels.push(new TelegramChannel({ ...settings.telegram, commands: commandList, log: log.child({ channel: 'telegram' }) }));
+  }
+  if (settings.ntfy) {
+    const { NtfyChannel } = await import('../adapters/ntfy.js');
+    channels.push(new NtfyChannel({ ...settings.ntfy, commands: commandList, log: log.child({ channel: 'ntfy' }) }));
+  }
+  return channels;
+}
+
+/** The HMAC key of ntfy answer buttons: made once, kept in the store (so buttons survive a restart). */
+function actionSecret(kv: KeyValueStore): Buffer {
+  let hex = kv.get('ntfy.action.secret');
+  if (!hex) {
+    hex = randomBytes(32).toString('hex');
+    kv.set('ntfy.action.secret', hex);
+  }
+  return Buffer.from(hex, 'hex');
 }
 
 function formatAddress(address: { host: string; port: number }): string {

@@ -73,6 +73,7 @@ test('a supervised service killed with -9 is respawned at once and answers again
   const bot = await startApp(
     t,
     `
+chat: { groupWait: 0s }
 checks:
   - name: web
     kind: process

@@ -1,25 +1,115 @@
-import type { Invoker, Reply } from './command.js';
+import type { Reply } from './command.js';
 
 export type AlertSeverity = 'info' | 'warning' | 'critical';
 
-/** A message Nightshift sends on its own: an alert, a recovery, a briefing. */
-export interface OutgoingMessage {
-  severity: AlertSeverity;
-  title: string;
-  body?: string;
+/** A question attached to a message: adapters render Approve/Reject buttons for it. */
+export interface QuestionRef {
+  /** Short id ("q7"), carried in button payloads. */
+  questionId: string;
+  /** One-time code shown in the message; an ntfy reply must carry it ("yes 4F7Q"). */
+  code: string;
+  yesLabel: string;
+  noLabel: string;
+  /**
+   * Signed single-use URLs on Nightshift's HTTP server that answer the
+   * question when POSTed (ntfy's `http` action buttons).
+   */
+  answerUrls?: { yes: string; no: string };
 }
 
-/** What an adapter calls for every command it receives. */
-export type CommandHandler = (text: string, invoker: Invoker) => Promise<Reply>;
+/** A message Nightshift sends on its own: an alert, a recovery, a question, a briefing. */
+export interface OutgoingMessage {
+  severity: AlertSeverity;
+  /** One line; on a phone this is what shows on the lock screen. */
+  title: string;
+  body?: string;
+  question?: QuestionRef;
+  /** A link the message opens (ntfy click URL). */
+  url?: string;
+}
+
+/** What a platform returned for a delivered message. */
+export interface Delivery {
+  /** The platform's id of the message (Telegram message_id, Discord message id, ntfy id). */
+  platformId?: string;
+}
+
+/**
+ * A failed delivery, as adapters report it. `retryAfterMs` comes from a 429
+ * (Discord `retry_after`, Telegram `parameters.retry_after`); `permanent`
+ * (401/403: bad token, no access) stops retrying on that channel; `rejected`
+ * (400: this message itself is invalid) drops this one message, so it does
+ * not block the ones behind it.
+ */
+export class DeliveryError extends Error {
+  readonly retryAfterMs: number | undefined;
+  readonly permanent: boolean;
+  readonly rejected: boolean;
+  constructor(message: string, options: { retryAfterMs?: number; permanent?: boolean; rejected?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'DeliveryError';
+    this.retryAfterMs = options.retryAfterMs;
+    this.permanent = options.permanent ?? false;
+    this.rejected = options.rejected ?? false;
+  }
+}
+
+/** Who sent something, as the platform identifies them; the core decides what they may do. */
+export interface Identity {
+  channel: string;
+  userId: string;
+  displayName?: string;
+  /** The chat/channel/guild the message came from (Telegram chat id, Discord guild id). */
+  chatId?: string;
+  /** Discord role ids of the member. */
+  roleIds?: readonly string[];
+}
+
+/** How a platform points at the question being answered. */
+export type AnswerTarget =
+  /** A button press carrying the question id. */
+  | { questionId: string }
+  /** A reply to the message that asked (Telegram reply_to_message). */
+  | { replyTo: string }
+  /** A text reply carrying the one-time code (ntfy "yes 4F7Q"). */
+  | { code: string };
+
+/** What an adapter calls for everything it receives. */
+export interface Inbound {
+  /** A command ("/status", "/mute worker 2h"). */
+  command(text: string, from: Identity): Promise<Reply>;
+  /** An answer to a question: a button, a "yes"/"no" reply, an ntfy reply with its code. */
+  answer(target: AnswerTarget, answer: 'yes' | 'no', from: Identity): Promise<Reply>;
+  /** True the first time an update id is seen on this channel (and records it); false for a redelivery. */
+  firstSeen(updateId: string): boolean;
+  /** Where to resume reading (Telegram offset, ntfy message id), persisted. */
+  cursor(): string | undefined;
+  saveCursor(value: string): void;
+}
 
 /**
  * A chat channel: one module under adapters/. It translates platform events
- * into `handle` calls and internal messages into platform messages, and
- * holds no business logic.
+ * into Inbound calls and OutgoingMessages into platform messages, and holds
+ * no business logic, SQL or policy. A channel whose server is down keeps
+ * retrying in the background and never blocks the others.
  */
 export interface ChatChannel {
   readonly name: string;
-  start(handle: CommandHandler): Promise<void>;
-  send(message: OutgoingMessage): Promise<void>;
+  /** Connects and starts receiving; must not throw for a server that is down (retry in the background). */
+  start(inbound: Inbound): Promise<void>;
+  /** Delivers one message; throws DeliveryError on failure. */
+  send(message: OutgoingMessage): Promise<Delivery>;
   stop(): Promise<void>;
+}
+
+/** What an adapter calls for every command it receives (the console). */
+export type CommandHandler = (text: string, from: Identity) => Promise<Reply>;
+
+/** One line per command for platform menus, generated from the command list. */
+export interface CommandSummary {
+  name: string;
+  description: string;
+  usage: string;
+  /** Positional arguments in order, for Discord slash options. */
+  args: Array<{ name: string; description: string; required: boolean }>;
 }

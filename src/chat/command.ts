@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import type { StatusSummary } from '../patrol/summary.js';
+import type { Identity } from './channel.js';
+import type { IncidentRow } from '../store/incidents.js';
 
 /** Who may run a command; each role includes the ones before it. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -10,12 +12,8 @@ export function roleAllows(held: Role | null, required: Role): boolean {
   return held !== null && ROLES.indexOf(held) >= ROLES.indexOf(required);
 }
 
-/** Who sent a command, from where; adapters fill this in from platform ids. */
-export interface Invoker {
-  channel: string;
-  userId: string;
-  displayName?: string;
-  /** The role the channel's allow-list grants this user; null when they are not on it. */
+/** Who sent a command, from where, and the role the channel's allow-list grants them (null: not on it). */
+export interface Invoker extends Identity {
   role: Role | null;
 }
 
@@ -32,6 +30,22 @@ export interface CommandServices {
   status(): StatusSummary;
   /** Every registered command, for /help. */
   commands(): readonly AnyCommand[];
+  /** Open incidents, oldest first. */
+  openIncidents(): IncidentRow[];
+  /** Quiets an incident's reminders until it recovers; false when no such open incident. */
+  ack(incidentId: number, by: Invoker): boolean;
+  /** Configured check names. */
+  checkNames(): string[];
+  /** Silences a check's alerts until a time (a maintenance window); 0 unmutes. */
+  mute(check: string, until: number, by: Invoker): void;
+  /** Runs a check's heal steps now, whatever the cooldown; resolves to what each step did. */
+  healNow(check: string, by: Invoker): Promise<string>;
+  surgery(): { enabled: boolean; changedBy?: string; channel?: string; changedAt?: number };
+  setSurgery(enabled: boolean, by: Invoker): void;
+  /** Consent states, one line each. */
+  consent(): string[];
+  /** Answers a proposal (approve/reject); the text to show. */
+  decideProposal(id: string, approve: boolean, by: Invoker): string;
 }
 
 export interface CommandContext {

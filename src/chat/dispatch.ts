@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import { errorMessage, UserError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../clock.js';
-import type { AnyCommand, CommandServices, Invoker, Reply } from './command.js';
+import type { AnyCommand, CommandServices, Invoker, Reply, Role } from './command.js';
+import type { CommandSummary, Identity } from './channel.js';
 import { roleAllows } from './command.js';
 
 export type ParsedInput = { name: string; tokens: string[] } | null;
@@ -47,6 +48,8 @@ export interface DispatcherOptions {
   services: CommandServices;
   log: Logger;
   clock: Clock;
+  /** The role a person holds on their channel. */
+  roleOf: (from: Identity) => Role | null;
   /** Called when a command is refused or fails, so it leaves an audit trail. */
   onRefused?: (invoker: Invoker, command: string) => void;
   onFailed?: (invoker: Invoker, command: string, error: string) => void;
@@ -67,11 +70,13 @@ export class Dispatcher {
     return this.options.commands;
   }
 
-  async dispatch(text: string, invoker: Invoker): Promise<Reply> {
+  async dispatch(text: string, from: Identity): Promise<Reply> {
+    const invoker: Invoker = { ...from, role: this.options.roleOf(from) };
     const parsed = parseCommandText(text);
     const command = parsed && this.byName.get(parsed.name);
     if (!parsed || !command) {
       const what = parsed ? `Unknown command /${parsed.name}.` : 'Commands start with "/".';
+      if (invoker.role === null) return { kind: 'refused', text: `${what} You are not on this channel's allow-list, so there is nothing you can run here.` };
       return { kind: 'usage', text: `${what} Try /help:\n${this.helpText(invoker)}` };
     }
     if (!roleAllows(invoker.role, command.role)) {
@@ -102,3 +107,17 @@ export class Dispatcher {
   }
 }
 
+
+/** The command list as platform menus need it (Discord slash options, Telegram menu, ntfy reply words). */
+export function describeCommands(commands: readonly AnyCommand[]): CommandSummary[] {
+  return commands.map((c) => ({
+    name: c.name,
+    description: c.description,
+    usage: usage(c),
+    args: Object.entries(c.args.shape).map(([name, schema]) => ({
+      name,
+      description: (schema as z.ZodType).description ?? name,
+      required: !isOptional(schema as z.ZodType),
+    })),
+  }));
+}

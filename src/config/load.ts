@@ -4,7 +4,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { EMBEDDED_DEFAULT } from './default.js';
-import { checkCommonShape, checkSchemaFor, fileSchema, healStepSchemaFor, type CheckConfig, type Config, type HealStepConfig, type ListenAddress } from './schema.js';
+import { checkCommonShape, checkSchemaFor, fileSchema, healStepSchemaFor, type CheckConfig, type Config, type ChannelSettings, type HealStepConfig, type ListenAddress } from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
 
@@ -141,6 +141,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
   const timezone = env.TZ || Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (!isValidTimezone(timezone)) problems.push(`TZ (environment): expected an IANA time zone such as Europe/Berlin, found ${describe(timezone)}`);
 
+  const channels = channelSettings(env, problems);
   if (problems.length > 0 || !parsed.success || !listen) throw new ConfigError(source, problems);
 
   const config: Config = {
@@ -161,12 +162,62 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
       telegramToken: env.TELEGRAM_TOKEN || undefined,
       ntfyToken: env.NTFY_TOKEN || undefined,
     },
+    channels,
+    chat: { ...parsed.data.chat, ...(parsed.data.chat.publicUrl ? { publicUrl: parsed.data.chat.publicUrl.replace(/\/+$/, '') } : {}) },
     timezone,
   };
   return deepFreeze(config);
 }
 
 type Path = Array<string | number>;
+
+/**
+ * Which chat channels are on. A token turns its channel on; the ids it needs
+ * must then be set too (named in the error when they are not).
+ */
+function channelSettings(env: Env, problems: string[]): ChannelSettings {
+  const channels: ChannelSettings = {};
+  const need = (names: string[], because: string): boolean => {
+    const missing = names.filter((n) => !env[n]);
+    for (const name of missing) problems.push(`${name} (environment): expected it to be set because ${because}, found it unset`);
+    return missing.length === 0;
+  };
+  const url = (name: string): string | undefined => {
+    const value = env[name];
+    if (!value) return undefined;
+    if (!/^https?:\/\/[^\s]+$/.test(value)) problems.push(`${name} (environment): expected an http(s) URL, found ${describe(value)}`);
+    return value.replace(/\/+$/, '');
+  };
+  if (env.DISCORD_TOKEN && need(['DISCORD_APPLICATION_ID', 'DISCORD_GUILD_ID', 'DISCORD_CHANNEL_ID'], 'DISCORD_TOKEN is set')) {
+    const apiUrl = url('DISCORD_API_URL');
+    channels.discord = {
+      token: env.DISCORD_TOKEN,
+      applicationId: env.DISCORD_APPLICATION_ID!,
+      guildId: env.DISCORD_GUILD_ID!,
+      channelId: env.DISCORD_CHANNEL_ID!,
+      ...(apiUrl ? { apiUrl } : {}),
+    };
+  }
+  if (env.TELEGRAM_TOKEN && need(['TELEGRAM_CHAT_ID'], 'TELEGRAM_TOKEN is set')) {
+    const apiRoot = url('TELEGRAM_API_ROOT');
+    channels.telegram = { token: env.TELEGRAM_TOKEN, chatId: env.TELEGRAM_CHAT_ID!, ...(apiRoot ? { apiRoot } : {}) };
+  }
+  if (env.NTFY_URL || env.NTFY_TOPIC) {
+    const ntfyUrl = url('NTFY_URL');
+    if (env.NTFY_REPLY_TOPIC && env.NTFY_REPLY_TOPIC === env.NTFY_TOPIC) {
+      problems.push(`NTFY_REPLY_TOPIC (environment): expected a topic other than NTFY_TOPIC (Nightshift would read its own alerts as replies), found ${describe(env.NTFY_REPLY_TOPIC)}`);
+    }
+    if (need(['NTFY_URL', 'NTFY_TOPIC'], 'ntfy needs both a server and a topic') && ntfyUrl) {
+      channels.ntfy = {
+        url: ntfyUrl,
+        topic: env.NTFY_TOPIC!,
+        ...(env.NTFY_REPLY_TOPIC ? { replyTopic: env.NTFY_REPLY_TOPIC } : {}),
+        ...(env.NTFY_TOKEN ? { token: env.NTFY_TOKEN } : {}),
+      };
+    }
+  }
+  return channels;
+}
 
 function withoutKeys(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));

@@ -27,6 +27,12 @@ export const checkCommonShape = {
     .default({ count: 3, window: 900_000 }),
 };
 
+/** Platform ids are long numbers: written as strings or numbers in YAML, kept as strings. */
+const platformId = z.union([z.string().regex(/^-?\d+$/, 'expected a numeric id'), z.number().int()]).transform(String);
+const idList = z.array(platformId).default([]);
+/** Discord: user ids and role ids. */
+const allowList = z.strictObject({ users: idList, roles: idList }).default({ users: [], roles: [] });
+
 /** The document in nightshift.yml, after `${VAR}` interpolation. Checks are validated per kind in load.ts. */
 export const fileSchema = z.strictObject({
   patrol: z
@@ -51,6 +57,52 @@ export const fileSchema = z.strictObject({
       listen: z.string().optional(),
     })
     .default({}),
+  chat: z
+    .strictObject({
+      /** New incidents are collected this long before one message goes out (folded by root cause). */
+      groupWait: duration.default(10_000),
+      /** This many new incidents within one group wait become a single storm summary per channel. */
+      stormThreshold: z.number().int().min(2).default(20),
+      /** Unacknowledged critical incidents are reminded this often. */
+      repeatInterval: duration.default(4 * 3_600_000),
+      /** A question not answered within this long expires. */
+      questionTtl: duration.default(24 * 3_600_000),
+      /** Base URL of Nightshift's HTTP server as the operator's phone reaches it, for ntfy action buttons. */
+      publicUrl: z.url({ error: 'expected a URL such as http://nightshift.lan:8787' }).optional(),
+      discord: z
+        .strictObject({
+          admins: allowList,
+          operators: allowList,
+          viewers: allowList,
+          /** Anyone in DISCORD_GUILD_ID may run viewer commands (/status, /help). */
+          openViewers: z.boolean().default(true),
+        })
+        .default({ admins: { users: [], roles: [] }, operators: { users: [], roles: [] }, viewers: { users: [], roles: [] }, openViewers: true }),
+      telegram: z
+        .strictObject({
+          admins: idList,
+          operators: idList,
+          viewers: idList,
+          /** Anyone in TELEGRAM_CHAT_ID may run viewer commands (/status, /help). */
+          openViewers: z.boolean().default(true),
+        })
+        .default({ admins: [], operators: [], viewers: [], openViewers: true }),
+      ntfy: z
+        .strictObject({
+          /** What a message on NTFY_REPLY_TOPIC may run; answers to questions are checked by their one-time code. */
+          role: z.enum(['none', 'viewer', 'operator']).default('viewer'),
+        })
+        .default({ role: 'viewer' }),
+    })
+    .default({
+      groupWait: 10_000,
+      stormThreshold: 20,
+      repeatInterval: 4 * 3_600_000,
+      questionTtl: 24 * 3_600_000,
+      discord: { admins: { users: [], roles: [] }, operators: { users: [], roles: [] }, viewers: { users: [], roles: [] }, openViewers: true },
+      telegram: { admins: [], operators: [], viewers: [], openViewers: true },
+      ntfy: { role: 'viewer' },
+    }),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -101,6 +153,15 @@ export interface Secrets {
   ntfyToken?: string;
 }
 
+/** The chat channels that are on (their tokens are set), with their platform settings. */
+export interface ChannelSettings {
+  discord?: { token: string; applicationId: string; guildId: string; channelId: string; apiUrl?: string };
+  telegram?: { token: string; chatId: string; apiRoot?: string };
+  ntfy?: { url: string; topic: string; replyTopic?: string; token?: string };
+}
+
+export type ChatConfig = FileConfig['chat'];
+
 /** The validated, frozen configuration the whole bot runs on. */
 export interface Config {
   /** The YAML file read, or "(embedded default)". */
@@ -117,6 +178,8 @@ export interface Config {
   };
   checks: CheckConfig[];
   secrets: Secrets;
+  channels: ChannelSettings;
+  chat: ChatConfig;
   timezone: string;
 }
 

@@ -74,6 +74,8 @@ export class Recovery {
     }
     if (update.kind !== 'opened' && update.kind !== 'continued') return;
     if (this.inFlight.has(check.name) || this.stopController.signal.aborted) return;
+    // A muted check is in a maintenance window: someone is working on it, so Nightshift keeps its hands off.
+    if (state.mutedUntil !== null && state.mutedUntil > now) return;
 
     const { incident } = update;
     if (update.rootCheck === null && this.dependenciesUnchecked(check, state.lastChangeAt ?? now)) {
@@ -141,9 +143,7 @@ export class Recovery {
   }
 
   private async heal(check: CheckConfig, incident: IncidentRow, delayMs: number, attempt: number): Promise<void> {
-    const { checkState, events, actions, clock, log, db } = this.options;
-    const steps = this.options.steps.get(check.name) ?? [];
-    const probe = this.options.probes.get(check.name);
+    const { checkState, events, clock, log, db } = this.options;
     if (delayMs > 0) {
       log.info({ check: check.name, delayMs, attempt }, 'backing off before healing again');
       if (!(await this.sleep(delayMs))) return;
@@ -154,9 +154,46 @@ export class Recovery {
       checkState.setHeal(check.name, { lastHealAt: startedAt, healHeld: false, unheldHeals: previous?.healHeld || previous?.lastHealAt == null ? 1 : previous.unheldHeals + 1 });
       events.append(startedAt, 'heal.attempted', check.name, 'info', { incidentId: incident.id, steps: check.heal.map((s) => s.action), delayMs, attempt });
     })();
+    const outcomes = await this.runSteps(check, startedAt, `incident:${incident.id}`, incident.id, attempt);
+    if (!outcomes) return;
+    const ok = outcomes.every((o) => o.ok);
+    events.append(clock.now(), ok ? 'heal.succeeded' : 'heal.failed', check.name, ok ? 'info' : 'warning', { incidentId: incident.id, steps: outcomes, durationMs: clock.now() - startedAt });
+    log.info({ check: check.name, incident: incident.id, ok, steps: outcomes }, ok ? 'healed' : 'heal failed');
+    if (!ok) {
+      const failed = outcomes.at(-1)!;
+      this.options.notify({ severity: 'warning', title: `${check.name}: heal step ${failed.action} failed: ${failed.message}`, body: `incident #${incident.id}` });
+    }
+    // Verify at once: the next run says whether the heal worked (and, a patrol later, whether it held).
+    this.options.requestRun(check.name);
+  }
 
+  /**
+   * An operator's /heal: the steps run now, whatever the cooldown or caps
+   * say (a human decided), recorded as actions triggered by that person.
+   */
+  async healNow(check: CheckConfig, by: string): Promise<string> {
+    if (check.heal.length === 0) return `${check.name} has no heal steps configured.`;
+    if (this.inFlight.has(check.name)) return `${check.name} is being healed right now; /status shows the result shortly.`;
+    const startedAt = this.options.clock.now();
+    const incidentId = this.options.incidents.openFor(check.name)?.id ?? null;
+    const run = this.runSteps(check, startedAt, `operator:${by}`, incidentId, 0);
+    this.inFlight.set(check.name, run.then(() => undefined));
+    try {
+      const outcomes = await run;
+      if (!outcomes) return 'Nightshift is stopping; the heal was abandoned.';
+      this.options.requestRun(check.name);
+      return `${check.name}: ${outcomes.map((o) => `${o.action} ${o.ok ? 'ok' : 'FAILED'}: ${o.message}`).join('; ')}`;
+    } finally {
+      this.inFlight.delete(check.name);
+    }
+  }
+
+  /** Runs a check's steps in order, one action row each, stopping at the first failure; undefined when stopped. */
+  private async runSteps(check: CheckConfig, startedAt: number, trigger: string, incidentId: number | null, attempt: number): Promise<HealStepOutcome[] | undefined> {
+    const { actions, clock } = this.options;
+    const steps = this.options.steps.get(check.name) ?? [];
+    const probe = this.options.probes.get(check.name);
     const outcomes: HealStepOutcome[] = [];
-    let ok = true;
     for (const [index, step] of steps.entries()) {
       const action = check.heal[index]!.action;
       const stepStarted = performance.now();
@@ -164,7 +201,7 @@ export class Recovery {
       let result;
       try {
         result = probe ? await step.run({ check, probe }, { signal, now: () => clock.now() }) : { ok: false, message: 'no probe for this check' };
-        if (signal.aborted && result.ok === false && this.stopController.signal.aborted) return;
+        if (signal.aborted && result.ok === false && this.stopController.signal.aborted) return undefined;
       } catch (err) {
         result = { ok: false, message: signal.aborted ? `abandoned after ${Math.round(this.options.healTimeoutMs / 1000)}s` : errorMessage(err) };
       }
@@ -174,26 +211,15 @@ export class Recovery {
         at: startedAt,
         category: action,
         target: check.name,
-        trigger: `incident:${incident.id}`,
-        incidentId: incident.id,
+        trigger,
+        incidentId,
         result: result.ok ? 'ok' : 'failed',
         message: result.message,
         details: { ...result.details, step: index + 1, durationMs, attempt },
       });
-      if (!result.ok) {
-        ok = false;
-        break;
-      }
+      if (!result.ok) break;
     }
-    const durationMs = clock.now() - startedAt;
-    events.append(clock.now(), ok ? 'heal.succeeded' : 'heal.failed', check.name, ok ? 'info' : 'warning', { incidentId: incident.id, steps: outcomes, durationMs });
-    log.info({ check: check.name, incident: incident.id, ok, steps: outcomes }, ok ? 'healed' : 'heal failed');
-    if (!ok) {
-      const failed = outcomes.at(-1)!;
-      this.options.notify({ severity: 'warning', title: `${check.name}: heal step ${failed.action} failed: ${failed.message}`, body: `incident #${incident.id}` });
-    }
-    // Verify at once: the next run says whether the heal worked (and, a patrol later, whether it held).
-    this.options.requestRun(check.name);
+    return outcomes;
   }
 
   private escalate(check: CheckConfig, incident: IncidentRow, reason: string, outcome: RunOutcome): void {

@@ -19,7 +19,11 @@ export interface HttpDeps {
   metrics: Metrics;
   pings?: PingSink;
   now?: () => number;
+  /** Answers a question from a signed single-use button token (ntfy http actions POST here). */
+  answer?: (token: string) => { status: number; text: string };
 }
+
+const ANSWER_PATH = /^\/answer\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 const PING_PATH = /^\/ping\/([A-Za-z0-9._-]{1,64})(?:\/(start|fail))?\/?$/;
 const MAX_PING_BODY = 10_000;
@@ -41,6 +45,7 @@ export class HttpServer {
       (req, res, url) => url.pathname === '/status.json' && req.method === 'GET' && this.status(res),
       async (req, res, url) => url.pathname === '/metrics' && req.method === 'GET' && (await this.metrics(res)),
       async (req, res, url) => PING_PATH.test(url.pathname) && (await this.ping(req, res, url)),
+      (req, res, url) => ANSWER_PATH.test(url.pathname) && this.answer(req, res, url),
     ];
   }
 
@@ -115,6 +120,18 @@ export class HttpServer {
     const body = req.method === 'POST' ? await readBody(req, MAX_PING_BODY) : '';
     sink.record(name!, (which as 'start' | 'fail' | undefined) ?? 'ping', (this.deps.now ?? Date.now)(), body);
     send(res, 200, 'text/plain; charset=utf-8', 'OK\n');
+    return true;
+  }
+
+  /** POST only: a link preview or a crawler fetching the URL must not answer a question. */
+  private answer(req: IncomingMessage, res: ServerResponse, url: URL): true {
+    if (req.method !== 'POST') {
+      send(res, 405, 'text/plain; charset=utf-8', 'answer with POST\n');
+      return true;
+    }
+    const [, token] = ANSWER_PATH.exec(url.pathname)!;
+    const outcome = this.deps.answer ? this.deps.answer(token!) : { status: 404, text: 'not found' };
+    send(res, outcome.status, 'text/plain; charset=utf-8', `${outcome.text}\n`);
     return true;
   }
 

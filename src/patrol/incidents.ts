@@ -8,6 +8,7 @@ import type { Db } from '../store/database.js';
 import type { EventLog } from '../store/events.js';
 import type { IncidentRow, IncidentStore } from '../store/incidents.js';
 import type { RunOutcome } from './patrol.js';
+import type { IncidentNotice } from '../notify/composer.js';
 
 /** What a run did to the check's incident. */
 export type IncidentUpdate =
@@ -24,7 +25,10 @@ export interface IncidentTrackerOptions {
   clock: Clock;
   log: Logger;
   flapping: { maxChanges: number; windowMs: number };
+  /** Flapping alerts, sent as they happen. */
   notify: (message: OutgoingMessage) => void;
+  /** Incidents opened and closed, for the composer to fold by root cause. */
+  notice: (notice: IncidentNotice) => void;
 }
 
 /**
@@ -84,7 +88,6 @@ export class IncidentTracker {
 
     const rootCheck = this.failingRootOf(check);
     const rootIncident = rootCheck ? this.topOf(incidents.openFor(rootCheck.name)) : undefined;
-    let reclassified: IncidentRow[] = [];
     const incident = db.transaction(() => {
       const opened = incidents.open({
         checkName: check.name,
@@ -100,20 +103,12 @@ export class IncidentTracker {
         symptomOf: rootCheck?.name ?? null,
         rootIncidentId: rootIncident?.id ?? null,
       });
-      if (!rootCheck) reclassified = this.adoptDependents(opened, now);
+      if (!rootCheck) this.adoptDependents(opened, now);
       return opened;
     })();
 
-    if (rootCheck) {
-      this.options.log.info({ check: check.name, root: rootCheck.name }, 'failure recorded as a symptom of a failing dependency');
-    } else if (!quiet) {
-      const dependents = reclassified.length > 0 ? `; ${reclassified.length} dependent check${reclassified.length === 1 ? '' : 's'} failing with it` : '';
-      this.options.notify({
-        severity: check.severity === 'critical' ? 'critical' : 'warning',
-        title: `${check.name} is failing: ${result.message}${dependents}`,
-        body: `incident #${incident.id} · ${check.kind} check · ${check.severity}`,
-      });
-    }
+    if (rootCheck) this.options.log.info({ check: check.name, root: rootCheck.name }, 'failure recorded as a symptom of a failing dependency');
+    if (!quiet) this.options.notice({ kind: 'opened', check: check.name, severity: check.severity, incidentId: incident.id, rootCheck: rootCheck?.name ?? null, message: result.message });
     return { kind: 'opened', incident, rootCheck: rootCheck?.name ?? null };
   }
 
@@ -124,8 +119,9 @@ export class IncidentTracker {
     const durationMs = now - open.openedAt;
     incidents.close(open.id, now);
     events.append(now, 'incident.closed', check.name, 'info', { incidentId: open.id, durationMs, failures: open.failures, symptomOf: open.rootId });
-    if (open.rootId === null && !quiet) {
-      this.options.notify({ severity: 'info', title: `${check.name} recovered after ${formatDuration(durationMs)}: ${result.message}`, body: `incident #${open.id} closed` });
+    if (!quiet) {
+      const root = open.rootId !== null ? this.topOf(incidents.get(open.rootId)) : undefined;
+      this.options.notice({ kind: 'recovered', check: check.name, severity: check.severity, incidentId: open.id, rootCheck: root?.checkName ?? null, message: result.message, durationMs });
     }
     return { kind: 'closed', incident: { ...open, closedAt: now }, durationMs };
   }

@@ -25,6 +25,14 @@ export interface EventContexts {
   escalated: { incidentId: number; reason: string; file: string | null };
   'heartbeat.received': { kind: 'ping' | 'start' | 'fail'; body?: string };
   'command.failed': { command: string; channel: string; error: string };
+  'chat.refused': { channel: string; userId: string; what: string };
+  'question.asked': { questionId: string; kind: string; expiresAt: number };
+  'question.answered': { questionId: string; kind: string; answer: 'yes' | 'no'; by: string; channel: string };
+  'question.expired': { questionId: string; kind: string };
+  'incident.acked': { incidentId: number; by: string; channel: string };
+  'check.muted': { until: number; by: string; channel: string };
+  'surgery.changed': { enabled: boolean; by: string; channel: string };
+  'heal.requested': { by: string; channel: string };
   'channel.failed': { channel: string; error: string };
 }
 

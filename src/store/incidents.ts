@@ -14,6 +14,7 @@ export interface IncidentRow {
   escalatedAt: number | null;
   ackedAt: number | null;
   ackedBy: string | null;
+  lastNotifiedAt: number | null;
 }
 
 interface Raw {
@@ -29,6 +30,7 @@ interface Raw {
   escalated_at: number | null;
   acked_at: number | null;
   acked_by: string | null;
+  last_notified_at: number | null;
 }
 
 const fromRaw = (r: Raw): IncidentRow => ({
@@ -44,6 +46,7 @@ const fromRaw = (r: Raw): IncidentRow => ({
   escalatedAt: r.escalated_at,
   ackedAt: r.acked_at,
   ackedBy: r.acked_by,
+  lastNotifiedAt: r.last_notified_at,
 });
 
 /** Incidents: open while a check keeps failing, closed with their duration on recovery. */
@@ -58,7 +61,7 @@ export class IncidentStore {
   private readonly updateEscalated;
   private readonly countOpenedSince;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.selectOpen = db.prepare('SELECT * FROM incidents WHERE check_name = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1');
     this.selectOpenAll = db.prepare('SELECT * FROM incidents WHERE closed_at IS NULL ORDER BY id');
     this.selectById = db.prepare('SELECT * FROM incidents WHERE id = ?');
@@ -106,6 +109,15 @@ export class IncidentStore {
   /** Marks the incident escalated; false when it already was (escalate once). */
   markEscalated(id: number, at: number): boolean {
     return this.updateEscalated.run(at, id).changes === 1;
+  }
+
+  markNotified(id: number, at: number): void {
+    this.db.prepare('UPDATE incidents SET last_notified_at = ? WHERE id = ?').run(at, id);
+  }
+
+  /** Quiets an open incident's reminders until it closes; false when it is not open. */
+  ack(id: number, by: string, at: number): boolean {
+    return this.db.prepare('UPDATE incidents SET acked_at = ?, acked_by = ? WHERE id = ? AND closed_at IS NULL').run(at, by, id).changes === 1;
   }
 
   openedSince(at: number): number {

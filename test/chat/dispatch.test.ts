@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { defineCommand, type AnyCommand, type CommandServices, type Invoker } from '../../src/chat/command.js';
+import { defineCommand, type AnyCommand, type CommandServices, type Invoker, type Role } from '../../src/chat/command.js';
 import { Dispatcher, argsFromTokens, parseCommandText, usage } from '../../src/chat/dispatch.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
@@ -30,8 +30,25 @@ function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explod
   const services: CommandServices = {
     status: () => buildSummary({ now: 1, startedAt: 0, lastPatrolAt: 1, patrolAlive: true, checks: [], states: [] }),
     commands: () => list,
+    openIncidents: () => [],
+    ack: () => false,
+    checkNames: () => [],
+    mute: () => {},
+    healNow: async () => '',
+    surgery: () => ({ enabled: true }),
+    setSurgery: () => {},
+    consent: () => [],
+    decideProposal: () => '',
   };
-  const dispatcher = new Dispatcher({ commands: list, services, log: logger, clock: systemClock, onRefused: (inv, cmd) => refused.push(`${inv.userId}:${cmd}`) });
+  const roles: Record<string, Role | null> = { op: 'operator', v: 'viewer', x: null };
+  const dispatcher = new Dispatcher({
+    commands: list,
+    services,
+    log: logger,
+    clock: systemClock,
+    roleOf: (from) => roles[from.userId] ?? null,
+    onRefused: (inv, cmd) => refused.push(`${inv.userId}:${cmd}`),
+  });
   return { dispatcher, lines, refused };
 }
 

@@ -19,7 +19,7 @@ test('start on the embedded default: console /status, HTTP endpoints, `nightshif
 
   bot.send('/status');
   bot.send('/help');
-  await bot.waitForOutput(/Nightshift commands:\n\/status .*\n\/help /);
+  await bot.waitForOutput(/Nightshift commands:\n\/status .*\n(?:.*\n)*\/help /);
   assert.match(bot.stdout, /SUMMARY: OK  core=active  checks=3  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0\n(?:.*\n)*?Nightshift commands/);
 
   const health = await fetch(`http://${http}/healthz`);

@@ -10,6 +10,7 @@ import type { HealStep } from '../../src/heal/types.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { IncidentTracker } from '../../src/patrol/incidents.js';
+import { Composer } from '../../src/notify/composer.js';
 import { Patrol } from '../../src/patrol/patrol.js';
 import { ActionStore } from '../../src/store/actions.js';
 import { CheckStateStore } from '../../src/store/check-state.js';
@@ -63,7 +64,9 @@ export function createEngine(t: TestContext, checks: CheckConfig[], options: { b
   const verifyRequests: string[] = [];
   const patrol = new Patrol({ checks, probes, db, checkState, events, clock, log: logger, intervalMs: 10_000, concurrency: 8 });
   const steps = new Map<string, HealStep[]>(checks.map((c) => [c.name, c.heal.map((s) => createHealStep(s.action, s.params, { log: logger, dataDir, now: () => clock.now() }))]));
-  const tracker = new IncidentTracker({ db, checks, incidents, checkState, events, clock, log: logger, flapping: { maxChanges: 5, windowMs: 600_000 }, notify });
+  // Group wait 0: each notice becomes a message at once (grouping has its own tests).
+  const composer = new Composer({ clock, incidents, groupWaitMs: 0, stormThreshold: 20, repeatIntervalMs: 4 * 3_600_000, send: (m) => notify(m) });
+  const tracker = new IncidentTracker({ db, checks, incidents, checkState, events, clock, log: logger, flapping: { maxChanges: 5, windowMs: 600_000 }, notify, notice: (n) => composer.notice(n) });
   const recovery = new Recovery({
     db, dataDir, timezone: 'UTC', probes, steps, checkState, incidents, actions, escalations: new EscalationStore(db), events, clock, log: logger,
     redactor: new Redactor(), healTimeoutMs: 5_000, notify, requestRun: (name) => verifyRequests.push(name),

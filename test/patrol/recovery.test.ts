@@ -36,7 +36,9 @@ test('a dependency failure yields one root incident with its dependents as sympt
   engine.clock.advance(20_000);
   await engine.patrolOnce();
   assert.equal(engine.incidents.allOpen().length, 0);
-  assert.deepEqual(engine.alerts.filter((a) => /recovered/.test(a.title)).map((a) => a.title.split(' ')[0]), ['db']);
+  const recoveries = engine.alerts.filter((a) => /recovered/.test(a.title)).map((a) => a.title);
+  assert.equal(recoveries.filter((t) => t.startsWith('db recovered')).length, 1);
+  assert.deepEqual(recoveries.filter((t) => /^(api-1|api-2|queue) recovered/.test(t)), [], 'symptoms recover under their root, not as roots');
 });
 
 test('a dependency checked after its dependents still becomes the root (incidents re-filed as symptoms)', async (t) => {

@@ -1,0 +1,446 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ApplicationCommandOptionType,
+  ApplicationCommandType,
+  ButtonStyle,
+  Client,
+  ComponentType,
+  DiscordAPIError,
+  Events,
+  GatewayIntentBits,
+  GuildMemberRoleManager,
+  MessageFlags,
+  RateLimitError,
+  REST,
+  RESTEvents,
+  Routes,
+  type APIEmbed,
+  type APIMessage,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type Interaction,
+  type RESTPostAPIChannelMessageJSONBody,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import type { ChatChannel, CommandSummary, Delivery, Identity, Inbound, OutgoingMessage } from '../src/chat/channel.js';
+import { DeliveryError } from '../src/chat/channel.js';
+import type { Reply } from '../src/chat/command.js';
+import type { Logger } from '../src/log/logger.js';
+
+export interface DiscordChannelOptions {
+  token: string;
+  applicationId: string;
+  /** The guild whose slash commands Nightshift owns (bulk-overwritten at every login). */
+  guildId: string;
+  /** Where alerts and questions are posted. */
+  channelId: string;
+  /** REST base override (e.g. http://127.0.0.1:PORT/api); the gateway URL then comes from its GET /gateway/bot. */
+  apiUrl?: string;
+  commands: readonly CommandSummary[];
+  log: Logger;
+  /** Backoff between login attempts while Discord is unreachable: first wait and cap (default 1 s → 60 s). */
+  retryDelayMs?: { initial: number; max: number };
+  /** A handler slower than this gets its interaction deferred (Discord drops an interaction not answered within 3 s). */
+  deferAfterMs?: number;
+  /** A rate limit longer than this is handed to the outbox (DeliveryError.retryAfterMs) instead of being waited out in send(). */
+  maxRateLimitWaitMs?: number;
+}
+
+/** Embed colour per severity. */
+export const SEVERITY_COLORS: Record<OutgoingMessage['severity'], number> = { critical: 0xe03e3e, warning: 0xf0a020, info: 0x3ba55d };
+
+// Discord's documented limits.
+const CONTENT_MAX = 2000;
+const EMBED_TITLE_MAX = 256;
+const EMBED_DESCRIPTION_MAX = 4096;
+const BUTTON_LABEL_MAX = 80;
+const COMMAND_DESCRIPTION_MAX = 100;
+const COMMAND_NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * The Discord channel (discord.js 14): slash commands and Approve/Reject
+ * buttons in, embeds out. Listens on the gateway with the Guilds intent only
+ * (interactions need no privileged intent) and translates; the core decides
+ * who may do what from the Identity (user id, guild id, role ids).
+ *
+ * There is no resume cursor: gateway events are not replayable after a new
+ * session, and discord.js resumes a dropped session by itself. Redelivered
+ * interactions (after a RESUME) are dropped through `inbound.firstSeen`.
+ */
+export class DiscordChannel implements ChatChannel {
+  readonly name = 'discord';
+  private readonly log: Logger;
+  /** REST client for alerts and command registration, usable while the gateway is still connecting. */
+  private readonly rest: REST;
+  private readonly stopping = new AbortController();
+  private readonly deferAfterMs: number;
+  private client: Client | undefined;
+  private inbound: Inbound | undefined;
+  /** True after a gateway disconnect was logged, so discord.js's reconnect attempts do not log one line each. */
+  private gatewayLost = false;
+
+  constructor(private readonly options: DiscordChannelOptions) {
+    this.log = options.log.child({ channel: 'discord' });
+    this.deferAfterMs = options.deferAfterMs ?? 2000;
+    const maxWait = options.maxRateLimitWaitMs ?? 10_000;
+    this.rest = new REST({
+      ...(options.apiUrl ? { api: options.apiUrl } : {}),
+      // Short limits are waited out by discord.js; a long one goes back to the outbox so send() does not hang.
+      rejectOnRateLimit: (limit) => limit.retryAfter > maxWait,
+    }).setToken(options.token);
+    this.rest.on(RESTEvents.RateLimited, (limit) =>
+      this.log.info({ route: limit.route, retryAfterMs: limit.retryAfter, global: limit.global, waitsInSend: limit.retryAfter <= maxWait }, 'discord rate limit'),
+    );
+  }
+
+  async start(inbound: Inbound): Promise<void> {
+    this.inbound = inbound;
+    // In the background: a Discord outage must not hold up the other channels.
+    void this.connectUntilLoggedIn();
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    // discord.js forgets the token after a 401; set it again so every attempt reports Discord's real answer.
+    this.rest.setToken(this.options.token);
+    try {
+      // REST answers `unknown`; Discord's answer to a message create is the message object.
+      const created = (await this.rest.post(Routes.channelMessages(this.options.channelId), { body: renderMessage(message) })) as APIMessage;
+      return { platformId: created.id };
+    } catch (err) {
+      throw toDeliveryError(err);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    const client = this.client;
+    this.client = undefined;
+    // discord.js 14.28 (@discordjs/ws 1.2.3) keeps reconnecting a shard destroyed while the gateway is
+    // unreachable; every handler below checks `stopped`, so such a leftover delivers nothing.
+    await client?.destroy();
+    this.rest.clearHashSweeper();
+    this.rest.clearHandlerSweeper();
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /**
+   * Logs in, retrying with backoff until it succeeds or stop() is called.
+   * Each attempt uses a fresh Client: one destroyed by a failed login cannot
+   * be destroyed again later. Once logged in, discord.js itself reconnects
+   * and resumes dropped gateway connections.
+   */
+  private async connectUntilLoggedIn(): Promise<void> {
+    const { initial, max } = this.options.retryDelayMs ?? { initial: 1000, max: 60_000 };
+    let delay = initial;
+    for (let attempt = 1; !this.stopped; attempt++) {
+      const client = this.createClient();
+      this.client = client;
+      try {
+        await client.login(this.options.token);
+        if (this.stopped) await client.destroy();
+        else this.log.info({ attempt }, 'discord gateway connected');
+        return;
+      } catch (err) {
+        // login() has already destroyed the client.
+        if (this.stopped) return;
+        if (isRejectedToken(err)) this.log.error({ attempt, retryInMs: delay }, 'discord rejected the bot token (check DISCORD_TOKEN); retrying');
+        else this.log.warn({ attempt, retryInMs: delay, err: describeError(err) }, 'discord login failed; retrying');
+      }
+      try {
+        await sleep(delay, undefined, { signal: this.stopping.signal });
+      } catch {
+        return; // stop() was called during the wait
+      }
+      delay = Math.min(delay * 2, max);
+    }
+  }
+
+  private createClient(): Client {
+    const client = new Client({
+      intents: [GatewayIntentBits.Guilds],
+      rest: this.options.apiUrl ? { api: this.options.apiUrl } : {},
+      // Replies quote operator input and service output; neither may ping anyone.
+      allowedMentions: { parse: [] },
+    });
+    client.once(Events.ClientReady, () => void this.registerCommands());
+    client.on(Events.InteractionCreate, (interaction) => void this.onInteraction(interaction));
+    client.on(Events.ShardReconnecting, () => {
+      if (this.gatewayLost || this.stopped) return;
+      this.gatewayLost = true;
+      this.log.warn('discord gateway disconnected; discord.js is reconnecting');
+    });
+    const regained = (how: string) => {
+      if (!this.gatewayLost || this.stopped) return;
+      this.gatewayLost = false;
+      this.log.info({ how }, 'discord gateway back');
+    };
+    client.on(Events.ShardResume, () => regained('resumed'));
+    client.on(Events.ShardReady, () => regained('new session'));
+    client.on(Events.ShardDisconnect, (event) => this.stopped || this.log.error({ code: event.code }, 'discord gateway closed for good (bad token or intents?)'));
+    client.on(Events.ShardError, (err) => this.stopped || this.log.debug({ err: describeError(err) }, 'discord gateway error'));
+    // Without an 'error' listener an EventEmitter throws; this one only reports.
+    client.on(Events.Error, (err) => this.stopped || this.log.warn({ err: describeError(err) }, 'discord client error'));
+    return client;
+  }
+
+  /** Bulk-overwrites the guild's slash commands; retries transient failures, gives up on a refused definition. */
+  private async registerCommands(): Promise<void> {
+    const body = slashCommandDefinitions(this.options.commands, (name) => this.log.warn({ command: name }, 'command name is not valid on Discord; left out of the slash menu'));
+    const { initial, max } = this.options.retryDelayMs ?? { initial: 1000, max: 60_000 };
+    let delay = initial;
+    while (!this.stopped) {
+      this.rest.setToken(this.options.token);
+      try {
+        await this.rest.put(Routes.applicationGuildCommands(this.options.applicationId, this.options.guildId), { body });
+        this.log.info({ count: body.length }, 'discord slash commands registered');
+        return;
+      } catch (err) {
+        const refused = err instanceof DiscordAPIError && err.status >= 400 && err.status < 500;
+        this.log[refused ? 'error' : 'warn']({ err: describeError(err) }, refused ? 'discord refused the slash commands' : 'discord slash command registration failed; retrying');
+        if (refused) return;
+        const wait = err instanceof RateLimitError ? Math.max(err.retryAfter, delay) : delay;
+        try {
+          await sleep(wait, undefined, { signal: this.stopping.signal });
+        } catch {
+          return; // stop() was called during the wait
+        }
+        delay = Math.min(delay * 2, max);
+      }
+    }
+  }
+
+  /** The error boundary for everything received: one failing interaction never affects the next. */
+  private async onInteraction(interaction: Interaction): Promise<void> {
+    const inbound = this.inbound;
+    if (!inbound || this.stopped || (!interaction.isChatInputCommand() && !interaction.isButton())) return;
+    try {
+      if (!inbound.firstSeen(interaction.id)) {
+        this.log.debug({ interactionId: interaction.id }, 'discord interaction seen before; ignored');
+        return;
+      }
+      if (interaction.isChatInputCommand()) await this.onCommand(interaction, inbound);
+      else await this.onButton(interaction, inbound);
+    } catch (err) {
+      // The error may carry the interaction's webhook URL (a credential for 15 minutes): log its description only.
+      this.log.error({ interactionId: interaction.id, err: describeError(err) }, 'discord interaction failed');
+    }
+  }
+
+  private async onCommand(interaction: ChatInputCommandInteraction, inbound: Inbound): Promise<void> {
+    const summary = this.options.commands.find((c) => c.name === interaction.commandName);
+    const text = commandText(interaction.commandName, summary, interaction.options.data);
+    const pending = this.guard(() => inbound.command(text, identityOf(interaction)));
+    const early = await within(pending, this.deferAfterMs);
+    if (early !== TIMED_OUT) {
+      await interaction.reply(replyOptions(early));
+      return;
+    }
+    // Whether the answer will be private is unknown yet, so the placeholder is public.
+    await interaction.deferReply();
+    const reply = await pending;
+    if (isPrivate(reply)) {
+      await interaction.deleteReply();
+      await interaction.followUp(replyOptions(reply));
+    } else {
+      await interaction.editReply({ content: contentOf(reply) });
+    }
+  }
+
+  private async onButton(interaction: ButtonInteraction, inbound: Inbound): Promise<void> {
+    const parsed = parseButtonId(interaction.customId);
+    if (!parsed) {
+      await interaction.reply({ content: 'This button is not one of Nightshift’s questions.', flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const pending = this.guard(() => inbound.answer({ questionId: parsed.questionId }, parsed.answer, identityOf(interaction)));
+    const early = await within(pending, this.deferAfterMs);
+    if (early !== TIMED_OUT) {
+      // One call either way: a private note to the presser, or the question message updated for everyone.
+      if (keepsButtons(early)) await interaction.reply({ content: contentOf(early), flags: MessageFlags.Ephemeral });
+      else await interaction.update({ content: contentOf(early), components: [] });
+      return;
+    }
+    await interaction.deferUpdate();
+    const reply = await pending;
+    if (keepsButtons(reply)) await interaction.followUp({ content: contentOf(reply), flags: MessageFlags.Ephemeral });
+    else await interaction.editReply({ content: contentOf(reply), components: [] });
+  }
+
+  /** Runs an Inbound call; a throw (a core bug) becomes a short error reply and a log line. */
+  private async guard(call: () => Promise<Reply>): Promise<Reply> {
+    try {
+      return await call();
+    } catch (err) {
+      this.log.error({ err: describeError(err) }, 'discord: the core failed to answer an interaction');
+      return { kind: 'error', text: 'Sorry, that failed inside Nightshift; the error is in its log.' };
+    }
+  }
+}
+
+/** Slash command definitions from the command list: STRING options in argument order, Discord's limits applied. */
+export function slashCommandDefinitions(commands: readonly CommandSummary[], onInvalid: (name: string) => void = () => {}): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+  const valid = commands.filter((command) => {
+    const ok = COMMAND_NAME.test(command.name) && command.name === command.name.toLowerCase();
+    if (!ok) onInvalid(command.name);
+    return ok;
+  });
+  return valid.map((command) => {
+    // Discord refuses a required option after an optional one; positions must not move, so later ones become optional.
+    let optionalSeen = false;
+    return {
+      type: ApplicationCommandType.ChatInput,
+      name: command.name,
+      description: clip(command.description || command.name, COMMAND_DESCRIPTION_MAX),
+      options: command.args.map((arg) => {
+        optionalSeen ||= !arg.required;
+        return {
+          type: ApplicationCommandOptionType.String,
+          name: optionName(arg.name),
+          description: clip(arg.description || arg.name, COMMAND_DESCRIPTION_MAX),
+          required: !optionalSeen,
+        };
+      }),
+    };
+  });
+}
+
+/** "/mute worker 2h": the command name and the given option values in the command's argument order. */
+export function commandText(name: string, summary: CommandSummary | undefined, given: ReadonlyArray<{ name: string; value?: string | number | boolean }>): string {
+  const byName = new Map(given.filter((o) => o.value !== undefined).map((o) => [o.name, String(o.value).trim()]));
+  const ordered = (summary?.args ?? []).map((arg) => optionName(arg.name));
+  const values = [...ordered.map((n) => byName.get(n)), ...[...byName].filter(([n]) => !ordered.includes(n)).map(([, v]) => v)].filter(
+    (v): v is string => v !== undefined && v !== '',
+  );
+  return [`/${name}`, ...values].join(' ');
+}
+
+/** The message for an alert: one embed, coloured by severity; a question adds its code and two buttons. */
+export function renderMessage(message: OutgoingMessage): RESTPostAPIChannelMessageJSONBody {
+  const question = message.question;
+  const codeLine = question ? `Approve or reject below · code ${question.code}` : undefined;
+  // The code line is kept whole; the body gives way when the text is too long.
+  const room = EMBED_DESCRIPTION_MAX - (codeLine ? codeLine.length + 2 : 0);
+  const description = [message.body ? clip(message.body, room) : undefined, codeLine].filter(Boolean).join('\n\n');
+  const embed: APIEmbed = { title: clip(message.title, EMBED_TITLE_MAX), color: SEVERITY_COLORS[message.severity] };
+  if (description) embed.description = description;
+  if (message.url && /^https?:\/\//.test(message.url)) embed.url = message.url;
+  const body: RESTPostAPIChannelMessageJSONBody = { embeds: [embed], allowed_mentions: { parse: [] } };
+  if (question) {
+    body.components = [
+      {
+        type: ComponentType.ActionRow,
+        components: [
+          { type: ComponentType.Button, style: ButtonStyle.Success, label: clip(question.yesLabel || 'Approve', BUTTON_LABEL_MAX), custom_id: buttonId(question.questionId, 'yes') },
+          { type: ComponentType.Button, style: ButtonStyle.Danger, label: clip(question.noLabel || 'Reject', BUTTON_LABEL_MAX), custom_id: buttonId(question.questionId, 'no') },
+        ],
+      },
+    ];
+  }
+  return body;
+}
+
+/** A button's custom_id: "q:<questionId>:yes|no". */
+export function buttonId(questionId: string, answer: 'yes' | 'no'): string {
+  return `q:${questionId}:${answer}`;
+}
+
+/** The question and answer a button carries; undefined for a custom_id that is not ours. */
+export function parseButtonId(customId: string): { questionId: string; answer: 'yes' | 'no' } | undefined {
+  const match = /^q:(.+):(yes|no)$/.exec(customId);
+  return match ? { questionId: match[1]!, answer: match[2] as 'yes' | 'no' } : undefined;
+}
+
+/** Maps a failed REST call to the outbox's terms: 401/403 permanent, rate limits with their wait. */
+export function toDeliveryError(err: unknown): DeliveryError {
+  if (err instanceof RateLimitError) {
+    return new DeliveryError(`Discord rate limit (${err.route}): retry in ${err.retryAfter} ms`, { retryAfterMs: err.retryAfter, cause: err });
+  }
+  if (err instanceof DiscordAPIError) {
+    const what = `Discord refused the message: HTTP ${err.status} ${err.message}`;
+    if (err.status === 401 || err.status === 403) return new DeliveryError(what, { permanent: true, cause: err });
+    if (err.status === 429) {
+      const seconds = Number((err.rawError as { retry_after?: unknown }).retry_after);
+      return new DeliveryError(what, { retryAfterMs: Number.isFinite(seconds) ? Math.ceil(seconds * 1000) : undefined, cause: err });
+    }
+    return new DeliveryError(what, { cause: err });
+  }
+  return new DeliveryError(`Discord unreachable: ${describeError(err)}`, { cause: err });
+}
+
+function identityOf(interaction: ChatInputCommandInteraction | ButtonInteraction): Identity {
+  const identity: Identity = { channel: 'discord', userId: interaction.user.id, displayName: interaction.user.username, roleIds: roleIdsOf(interaction) };
+  if (interaction.guildId) identity.chatId = interaction.guildId;
+  return identity;
+}
+
+/**
+ * The member's role ids. discord.js gives a role manager for a cached guild
+ * and the raw id list otherwise. @everyone (id = guild id) is left out:
+ * holding it says nothing about the person.
+ */
+function roleIdsOf(interaction: ChatInputCommandInteraction | ButtonInteraction): string[] {
+  const member = interaction.member;
+  if (!member) return [];
+  const ids = member.roles instanceof GuildMemberRoleManager ? [...member.roles.cache.keys()] : [...member.roles];
+  return ids.filter((id) => id !== interaction.guildId);
+}
+
+/** Refusals and usage errors are shown only to the person who asked. */
+function isPrivate(reply: Reply): boolean {
+  return reply.kind === 'refused' || reply.kind === 'usage';
+}
+
+/** A refused answer changes nothing, and a failed one may be retried: the buttons stay for someone else or later. */
+function keepsButtons(reply: Reply): boolean {
+  return reply.kind === 'refused' || reply.kind === 'error';
+}
+
+function replyOptions(reply: Reply): { content: string; flags?: MessageFlags.Ephemeral } {
+  return isPrivate(reply) ? { content: contentOf(reply), flags: MessageFlags.Ephemeral } : { content: contentOf(reply) };
+}
+
+function contentOf(reply: Reply): string {
+  return clip(reply.text.trim() || 'Done.', CONTENT_MAX);
+}
+
+/** Discord names are lowercase; "checkName" becomes "check-name". */
+function optionName(arg: string): string {
+  return arg.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** login() fails with TokenInvalid when GET /gateway/bot answers 401. */
+function isRejectedToken(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && err.code === 'TokenInvalid';
+}
+
+/** "DiscordAPIError[50035]: Invalid Form Body …" — name, status and message, never URLs or request bodies. */
+function describeError(err: unknown): string {
+  if (err instanceof DiscordAPIError) return `${err.name} HTTP ${err.status}: ${err.message}`;
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    return `${err.name}: ${err.message}${cause}`;
+  }
+  return String(err);
+}

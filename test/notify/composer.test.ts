@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { OutgoingMessage } from '../../src/chat/channel.js';
+import { ManualClock } from '../../src/clock.js';
+import { Composer, type IncidentNotice } from '../../src/notify/composer.js';
+import { openDatabase } from '../../src/store/database.js';
+import { IncidentStore } from '../../src/store/incidents.js';
+import { tempDir } from '../helpers/temp.js';
+
+function setup(t: TestContext, stormThreshold = 20) {
+  const db = openDatabase(join(tempDir(t), 'n.db'));
+  t.after(() => db.close());
+  const incidents = new IncidentStore(db);
+  const clock = new ManualClock();
+  const sent: OutgoingMessage[] = [];
+  const composer = new Composer({ clock, incidents, groupWaitMs: 60_000, stormThreshold, repeatIntervalMs: 4 * 3_600_000, send: (m) => void sent.push(m) });
+  t.after(() => composer.stop());
+  const open = (check: string, rootId: number | null = null) => incidents.open({ checkName: check, severity: 'critical', at: clock.now(), rootId, message: `${check} down`, failures: 1 });
+  const opened = (id: number, check: string, rootCheck: string | null = null): IncidentNotice => ({ kind: 'opened', check, severity: 'critical', incidentId: id, rootCheck, message: `${check} down` });
+  return { composer, sent, incidents, clock, open, opened };
+}
+
+test('incidents sharing a root fold into one message', (t) => {
+  const { composer, sent, open, opened } = setup(t);
+  const root = open('worker-a');
+  composer.notice(opened(root.id, 'worker-a'));
+  for (let i = 1; i <= 7; i++) composer.notice(opened(open(`dep-${i}`, root.id).id, `dep-${i}`, 'worker-a'));
+  composer.flush();
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.title, 'worker-a is failing: worker-a down; 7 dependent checks failing with it');
+  assert.match(sent[0]!.body!, /symptoms: dep-1, dep-2, .*dep-7/);
+});
+
+test('a dependent noticed before its root was known is folded under the root once re-filed', (t) => {
+  const { composer, sent, incidents, open, opened } = setup(t);
+  const dependent = open('api');
+  composer.notice(opened(dependent.id, 'api'));
+  const root = open('db');
+  incidents.setRoot(dependent.id, root.id);
+  composer.notice(opened(root.id, 'db'));
+  composer.flush();
+  assert.deepEqual(sent.map((m) => m.title), ['db is failing: db down; 1 dependent check failing with it']);
+});
+
+test('a storm of 500 incidents with one root cause is one message', (t) => {
+  const { composer, sent, open, opened } = setup(t);
+  const root = open('db');
+  composer.notice(opened(root.id, 'db'));
+  for (let i = 0; i < 499; i++) composer.notice(opened(open(`c${i}`, root.id).id, `c${i}`, 'db'));
+  composer.flush();
+  assert.equal(sent.length, 1);
+  assert.match(sent[0]!.title, /^Storm: 500 new incidents within 1m from 1 root cause$/);
+  assert.match(sent[0]!.body!, /^db: 500 incidents \(db down\)/);
+});
+
+test('recoveries fold the same way', (t) => {
+  const { composer, sent } = setup(t);
+  composer.notice({ kind: 'recovered', check: 'db', severity: 'critical', incidentId: 1, rootCheck: null, message: 'ok', durationMs: 180_000 });
+  composer.notice({ kind: 'recovered', check: 'api', severity: 'critical', incidentId: 2, rootCheck: 'db', message: 'ok', durationMs: 170_000 });
+  composer.flush();
+  assert.deepEqual(sent.map((m) => m.title), ['db recovered after 3m: ok; 1 dependent check recovered with it']);
+});
+
+test('an unacknowledged critical root incident is reminded every repeat interval; /ack stops it', (t) => {
+  const { composer, sent, incidents, clock, open } = setup(t);
+  const incident = open('db');
+  incidents.markNotified(incident.id, clock.now());
+  clock.advance(3 * 3_600_000);
+  composer.remind();
+  assert.equal(sent.length, 0);
+  clock.advance(3_600_000);
+  composer.remind();
+  assert.match(sent[0]!.title, /^Still failing after 4h: db: db down/);
+  clock.advance(4 * 3_600_000);
+  incidents.ack(incident.id, 'alice', clock.now());
+  composer.remind();
+  assert.equal(sent.length, 1);
+});

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ManualClock } from '../../src/clock.js';
+import { createCapturedLogger } from '../../src/log/logger.js';
+import { Redactor } from '../../src/log/redact.js';
+import { ActionTokens } from '../../src/questions/action-tokens.js';
+import { Questions } from '../../src/questions/questions.js';
+import { UsedTokenStore } from '../../src/store/chat-state.js';
+import { openDatabase } from '../../src/store/database.js';
+import { EventLog } from '../../src/store/events.js';
+import { QuestionStore } from '../../src/store/questions.js';
+import type { OutgoingMessage } from '../../src/chat/channel.js';
+import { tempDir } from '../helpers/temp.js';
+
+test('questions: first answer wins, expired and unauthorised answers change nothing, codes are one-time', (t) => {
+  const db = openDatabase(join(tempDir(t), 'n.db'));
+  t.after(() => db.close());
+  const clock = new ManualClock();
+  const sent: OutgoingMessage[] = [];
+  const tokens = new ActionTokens(Buffer.alloc(32, 7), new UsedTokenStore(db));
+  const acted: string[] = [];
+  const questions = new Questions({
+    store: new QuestionStore(db),
+    events: new EventLog(db),
+    clock,
+    log: createCapturedLogger(new Redactor()).logger,
+    tokens,
+    publicUrl: 'http://127.0.0.1:8787',
+    defaultTtlMs: 3_600_000,
+    send: (m) => void sent.push(m),
+    roleOf: (from) => (from.userId === 'alice' ? 'operator' : from.userId === 'bob' ? 'viewer' : null),
+  });
+  questions.onAnswer('consent.analysis', (_q, answer) => {
+    acted.push(answer);
+    return 'Noted.';
+  });
+  const q = questions.ask({ kind: 'consent.analysis', subject: 'consent', title: 'May I analyse?' });
+  assert.match(q.code, /^[A-Z2-9]{4}$/);
+  assert.match(sent[0]!.question!.answerUrls!.yes, /^http:\/\/127\.0\.0\.1:8787\/answer\/[\w-]+\.[\w-]+$/);
+
+  const refused = questions.answer({ questionId: q.id }, 'yes', { channel: 'telegram', userId: 'bob' });
+  assert.equal(refused.kind, 'refused');
+  const mallory = questions.answer({ questionId: q.id }, 'yes', { channel: 'discord', userId: 'mallory' });
+  assert.equal(mallory.kind, 'refused');
+  assert.deepEqual(acted, []);
+  assert.match(questions.answer({ code: 'ZZZZ' }, 'yes', { channel: 'ntfy', userId: 'phone' }).text, /No question has the code ZZZZ/);
+  assert.match(questions.answer({ questionId: q.id }, 'no', { channel: 'telegram', userId: 'alice', displayName: 'Alice' }).text, /^Recorded: no to "May I analyse\?"\. Noted\./);
+  assert.match(questions.answer({ code: q.code.toLowerCase() }, 'yes', { channel: 'ntfy', userId: 'phone' }).text, /^Already answered: no by Alice \(alice\) on telegram/);
+  assert.deepEqual(acted, ['no']);
+
+  const late = questions.ask({ kind: 'consent.analysis', subject: 'consent', title: 'Later?', ttlMs: 1_000 });
+  clock.advance(2_000);
+  assert.match(questions.answer({ questionId: late.id }, 'yes', { channel: 'telegram', userId: 'alice' }).text, /expired 1s ago\. Nothing was changed/);
+  assert.deepEqual(questions.expire().map((x) => x.id), [late.id]);
+});
+
+test('action tokens: signed, expiring, single use', (t) => {
+  const db = openDatabase(join(tempDir(t), 'n.db'));
+  t.after(() => db.close());
+  const tokens = new ActionTokens(Buffer.alloc(32, 1), new UsedTokenStore(db));
+  const token = tokens.mint({ questionId: 'q1', answer: 'yes' }, 10_000);
+  const forged = `${token.split('.')[0]!.replace(/.$/, 'A')}.${token.split('.')[1]}`;
+  assert.deepEqual(tokens.redeem(forged, 5_000), { ok: false, reason: 'invalid signature' });
+  const other = new ActionTokens(Buffer.alloc(32, 2), new UsedTokenStore(db));
+  assert.deepEqual(other.redeem(token, 5_000), { ok: false, reason: 'invalid signature' });
+  assert.deepEqual(tokens.redeem(token, 20_000), { ok: false, reason: 'this button has expired' });
+  assert.deepEqual(tokens.redeem(token, 5_000), { ok: true, claim: { questionId: 'q1', answer: 'yes' } });
+  assert.deepEqual(tokens.redeem(token, 5_000), { ok: false, reason: 'this button was already used' });
+});
