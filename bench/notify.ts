@@ -20,11 +20,13 @@ import { createLogger } from '../src/log/logger.js';
 import { Redactor } from '../src/log/redact.js';
 import { FakeTelegram } from '../test/fakes/telegram/server.js';
 import { FakeNtfyServer } from '../test/fakes/ntfy/server.js';
+import { FakeDiscord } from '../test/fakes/discord/server.js';
 
 const ALERTS = Number(process.env.BENCH_ALERTS ?? 1000);
 const STORM = Number(process.env.BENCH_STORM ?? 500);
 const CHAT = -1001;
 const TOKEN = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
+const DISCORD = { token: 'MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ', applicationId: '1015000000000000001', guildId: '1015000000000000002', channelId: '1015000000000000003' };
 const hardStop = setTimeout(() => {
   console.error('bench:notify took longer than 5 minutes; stopping');
   process.exit(1);
@@ -35,9 +37,10 @@ function percentile(values: number[], q: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! * 10) / 10;
 }
 
-async function withBot<T>(yaml: string, body: (app: App, fakes: { telegram: FakeTelegram; ntfy: FakeNtfyServer }) => Promise<T>): Promise<T> {
+async function withBot<T>(yaml: string, body: (app: App, fakes: { telegram: FakeTelegram; ntfy: FakeNtfyServer; discord: FakeDiscord }) => Promise<T>): Promise<T> {
   const telegram = await FakeTelegram.start({ token: TOKEN, chats: [CHAT] });
   const ntfy = await FakeNtfyServer.start();
+  const discord = await FakeDiscord.start({ ...DISCORD, heartbeatIntervalMs: 5000 });
   const dataDir = mkdtempSync(join(tmpdir(), 'nightshift-bench-notify-'));
   const env = {
     NIGHTSHIFT_DATA_DIR: dataDir,
@@ -48,6 +51,11 @@ async function withBot<T>(yaml: string, body: (app: App, fakes: { telegram: Fake
     TELEGRAM_API_ROOT: telegram.apiRoot,
     NTFY_URL: ntfy.url,
     NTFY_TOPIC: 'alerts',
+    DISCORD_TOKEN: DISCORD.token,
+    DISCORD_APPLICATION_ID: DISCORD.applicationId,
+    DISCORD_GUILD_ID: DISCORD.guildId,
+    DISCORD_CHANNEL_ID: DISCORD.channelId,
+    DISCORD_API_URL: discord.apiUrl,
   };
   const config = parseConfig(yaml, 'bench.yml', env, dataDir);
   const redactor = new Redactor();
@@ -55,19 +63,20 @@ async function withBot<T>(yaml: string, body: (app: App, fakes: { telegram: Fake
   const app = new App({ config, log: createLogger({ level: 'error', redactor, output: sink, pretty: false }), redactor, stdin: new PassThrough(), stdout: new PassThrough() });
   await app.start();
   try {
-    return await body(app, { telegram, ntfy });
+    return await body(app, { telegram, ntfy, discord });
   } finally {
     await app.stop();
     await telegram.close();
     await ntfy.close();
+    await discord.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
 async function alerts() {
-  return withBot('chat: { groupWait: 0s }\nchecks: []\n', async (app, { telegram, ntfy }) => {
+  return withBot('chat: { groupWait: 0s }\nchecks: []\n', async (app, { telegram, ntfy, discord }) => {
     const sentAt = new Map<string, number>();
-    const seen = { telegram: new Map<string, number>(), ntfy: new Map<string, number>() };
+    const seen = { telegram: new Map<string, number>(), ntfy: new Map<string, number>(), discord: new Map<string, number>() };
     const watch = setInterval(() => {
       const now = performance.now();
       for (const m of telegram.sent()) {
@@ -77,6 +86,10 @@ async function alerts() {
       for (const m of ntfy.messages('alerts')) {
         const id = /bench-(\d+)/.exec(m.title ?? '')?.[0];
         if (id && !seen.ntfy.has(id)) seen.ntfy.set(id, now);
+      }
+      for (const m of discord.messages()) {
+        const id = /bench-(\d+)/.exec(JSON.stringify(m.embeds ?? []))?.[0];
+        if (id && !seen.discord.has(id)) seen.discord.set(id, now);
       }
     }, 2);
     const started = performance.now();
@@ -93,7 +106,7 @@ async function alerts() {
       const values = latency(map);
       return { delivered: map.size, p50Ms: percentile(values, 0.5), p95Ms: percentile(values, 0.95), maxMs: percentile(values, 1) };
     };
-    return { telegram: figures(seen.telegram), ntfy: figures(seen.ntfy), totalMs: Math.round(totalMs), alertsPerSecond: Math.round((ALERTS / totalMs) * 1000) };
+    return { telegram: figures(seen.telegram), ntfy: figures(seen.ntfy), discord: figures(seen.discord), totalMs: Math.round(totalMs), alertsPerSecond: Math.round((ALERTS / totalMs) * 1000) };
   });
 }
 
@@ -102,13 +115,16 @@ async function storm() {
   const lines = [`chat: { groupWait: 10s }`, `patrol: { interval: 1m, concurrency: 32 }`, 'checks:', `  - { name: db, kind: file, path: ${JSON.stringify(join(dir, 'db.sock'))} }`];
   for (let i = 0; i < STORM - 1; i++) lines.push(`  - { name: svc-${i}, kind: file, path: ${JSON.stringify(join(dir, `svc-${i}.pid`))}, dependsOn: [db] }`);
   try {
-    return await withBot(`${lines.join('\n')}\n`, async (app, { telegram, ntfy }) => {
+    return await withBot(`${lines.join('\n')}\n`, async (app, { telegram, ntfy, discord }) => {
       // Wait for the group wait to pass and the summary to be delivered.
       const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && !(telegram.sent().length > 0 && ntfy.messages('alerts').length > 0)) await new Promise((r) => setTimeout(r, 50));
+      while (Date.now() < deadline && !(telegram.sent().length > 0 && ntfy.messages('alerts').length > 0 && discord.messages().length > 0)) await new Promise((r) => setTimeout(r, 50));
+      await app.drained(60_000);
+      // Anything later than the summary would be a second message: give it one more group wait.
+      await new Promise((r) => setTimeout(r, 11_000));
       await app.drained(60_000);
       const titles = telegram.sent().map((m) => (m.text ?? '').split('\n')[0]);
-      return { incidents: STORM, messages: { telegram: telegram.sent().length, ntfy: ntfy.messages('alerts').length }, telegramFirstLine: titles[0] };
+      return { incidents: STORM, messages: { telegram: telegram.sent().length, ntfy: ntfy.messages('alerts').length, discord: discord.messages().length }, telegramFirstLine: titles[0] };
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -118,10 +134,10 @@ async function storm() {
 try {
   const load = loadavg()[0]!.toFixed(2);
   const a = await alerts();
-  console.log(`${ALERTS} alerts: telegram p50 ${a.telegram.p50Ms} ms p95 ${a.telegram.p95Ms} ms; ntfy p50 ${a.ntfy.p50Ms} ms p95 ${a.ntfy.p95Ms} ms; all delivered in ${a.totalMs} ms`);
+  console.log(`${ALERTS} alerts: telegram p50 ${a.telegram.p50Ms} ms p95 ${a.telegram.p95Ms} ms; ntfy p50 ${a.ntfy.p50Ms} ms p95 ${a.ntfy.p95Ms} ms; discord p50 ${a.discord.p50Ms} ms p95 ${a.discord.p95Ms} ms; all delivered in ${a.totalMs} ms`);
   const s = await storm();
-  console.log(`storm of ${STORM} incidents with one root cause: telegram got ${s.messages.telegram} message(s), ntfy ${s.messages.ntfy} (target: 1 each)`);
-  console.log(JSON.stringify({ bench: 'notify', alerts: ALERTS, delivery: a, storm: s, channels: ['telegram', 'ntfy'], discord: 'not included (see closing note)', machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAvg1mAtStart: Number(load), node: process.version } }));
+  console.log(`storm of ${STORM} incidents with one root cause: telegram got ${s.messages.telegram} message(s), ntfy ${s.messages.ntfy}, discord ${s.messages.discord} (target: 1 each)`);
+  console.log(JSON.stringify({ bench: 'notify', alerts: ALERTS, delivery: a, storm: s, channels: ['telegram', 'ntfy', 'discord'], machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAvg1mAtStart: Number(load), node: process.version } }));
 } catch (err) {
   console.error(err);
   process.exitCode = 1;
