@@ -367,7 +367,8 @@ export function toDeliveryError(err: unknown): DeliveryError {
       const seconds = Number((err.rawError as { retry_after?: unknown }).retry_after);
       return new DeliveryError(what, { retryAfterMs: Number.isFinite(seconds) ? Math.ceil(seconds * 1000) : undefined, cause: err });
     }
-    return new DeliveryError(what, { cause: err });
+    // A 400 is this message's own fault (a limit it breaks): drop it rather than block the queue.
+    return new DeliveryError(what, { cause: err, rejected: err.status === 400 });
   }
   return new DeliveryError(`Discord unreachable: ${describeError(err)}`, { cause: err });
 }

@@ -203,7 +203,8 @@ export class NtfyChannel implements ChatChannel {
     const reason = `ntfy publish refused: HTTP ${response.status}${errorText(text)}`;
     if (response.status === 429) throw new DeliveryError(reason, { retryAfterMs: retryAfterMs(response.headers.get('retry-after')) });
     if (response.status === 401 || response.status === 403) throw new DeliveryError(reason, { permanent: true });
-    throw new DeliveryError(reason);
+    // A 400 is this message's own fault (ntfy's validation): drop it rather than block the queue.
+    throw new DeliveryError(reason, { rejected: response.status === 400 });
   }
 
   private authHeader(): Record<string, string> {

@@ -430,7 +430,8 @@ function toDeliveryError(err: unknown): DeliveryError {
     }
     // Bad token, bot blocked or kicked, or a chat id that does not exist: retrying cannot help.
     const permanent = err.error_code === 401 || err.error_code === 403 || err.error_code === 404 || (err.error_code === 400 && /chat not found/i.test(err.description));
-    return new DeliveryError(what, { cause: err, permanent });
+    // Any other 400 is this message's own fault (too long, bad markup): drop it rather than block the queue.
+    return new DeliveryError(what, { cause: err, permanent, rejected: !permanent && err.error_code === 400 });
   }
   // No cause for network failures: it would carry the URL with the token into whatever logs the error.
   if (err instanceof HttpError) return new DeliveryError(`Telegram unreachable: ${describeError(err)}`);

@@ -27,6 +27,8 @@ const BARE = join(packageRoot, 'bench', 'services', 'bare-supervisor.mjs');
 const BIN = join(packageRoot, 'bin', 'nightshift.js');
 const PM2 = join(packageRoot, 'node_modules', '.bin', 'pm2');
 const HARD_LIMIT_MS = 5 * 60_000;
+/** The environment of the bot and of the floor's bare parent alike, so both children start under the same conditions. */
+const BOT_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, TZ: 'UTC' };
 
 const work = mkdtempSync(join(tmpdir(), 'nightshift-bench-recovery-'));
 const children: ChildProcess[] = [];
@@ -83,7 +85,8 @@ function stats(samples: number[]): { median: number; p95: number; min: number; m
 
 async function floor(): Promise<number[]> {
   const port = await freePort();
-  const bare = spawn(process.execPath, [BARE, SERVICE, String(port)], { stdio: 'ignore' });
+  // The same environment the bot (and so its children) gets: on this machine NODE_EXTRA_CA_CERTS alone adds ~40 ms to every Node start.
+  const bare = spawn(process.execPath, [BARE, SERVICE, String(port)], { stdio: 'ignore', env: BOT_ENV });
   children.push(bare);
   let pid = await waitHealthy(port);
   const samples: number[] = [];
@@ -105,7 +108,7 @@ async function startBot(name: string, yaml: string, env: Record<string, string> 
   writeFileSync(join(dir, 'nightshift.yml'), yaml);
   const bot = spawn(process.execPath, [BIN, 'start'], {
     cwd: dir,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, TZ: 'UTC', NIGHTSHIFT_HTTP: '127.0.0.1:0', NIGHTSHIFT_DATA_DIR: join(dir, 'data'), ...env },
+    env: { ...BOT_ENV, NIGHTSHIFT_HTTP: '127.0.0.1:0', NIGHTSHIFT_DATA_DIR: join(dir, 'data'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(bot);
