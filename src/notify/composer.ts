@@ -44,6 +44,11 @@ export class Composer {
   constructor(private readonly options: ComposerOptions) {}
 
   start(): void {
+    // Incidents committed but never announced (Nightshift died inside a group wait) are announced now.
+    for (const incident of this.options.incidents.allOpen()) {
+      if (incident.lastNotifiedAt !== null) continue;
+      this.notice({ kind: 'opened', check: incident.checkName, severity: incident.severity, incidentId: incident.id, rootCheck: null, message: incident.lastMessage });
+    }
     // Reminders are checked every minute (or every repeat interval, if shorter).
     const every = Math.min(60_000, this.options.repeatIntervalMs);
     this.reminderTimer = setInterval(() => this.remind(), every);

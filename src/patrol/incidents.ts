@@ -109,6 +109,8 @@ export class IncidentTracker {
 
     if (rootCheck) this.options.log.info({ check: check.name, root: rootCheck.name }, 'failure recorded as a symptom of a failing dependency');
     if (!quiet) this.options.notice({ kind: 'opened', check: check.name, severity: check.severity, incidentId: incident.id, rootCheck: rootCheck?.name ?? null, message: result.message });
+    // A muted or flapping check's incident counts as announced: a restart must not announce it after all.
+    else incidents.markNotified(incident.id, now);
     return { kind: 'opened', incident, rootCheck: rootCheck?.name ?? null };
   }
 

@@ -77,3 +77,14 @@ test('an unacknowledged critical root incident is reminded every repeat interval
   composer.remind();
   assert.equal(sent.length, 1);
 });
+
+test('incidents committed but never announced (a crash inside the group wait) are announced at the next start', (t) => {
+  const { composer, sent, incidents, open } = setup(t);
+  const root = open('db');
+  open('api', root.id);
+  const announced = open('cache');
+  incidents.markNotified(announced.id, 0);
+  composer.start();
+  composer.flush();
+  assert.deepEqual(sent.map((m) => m.title), ['db is failing: db down; 1 dependent check failing with it']);
+});
