@@ -2,6 +2,8 @@ import type { AnyCommand } from '../src/chat/command.js';
 import { ackCommand } from './ack.js';
 import { approveCommand } from './approve.js';
 import { consentCommand } from './consent.js';
+import { diagnoseCommand } from './diagnose.js';
+import { proposalsCommand } from './proposals.js';
 import { disableSurgeryCommand } from './disable-surgery.js';
 import { enableSurgeryCommand } from './enable-surgery.js';
 import { healCommand } from './heal.js';
@@ -24,6 +26,8 @@ export const commands: readonly AnyCommand[] = [
   disableSurgeryCommand,
   enableSurgeryCommand,
   consentCommand,
+  diagnoseCommand,
+  proposalsCommand,
   approveCommand,
   rejectCommand,
   helpCommand,

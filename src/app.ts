@@ -13,6 +13,8 @@ import { InboundStore, SwitchStore, UsedTokenStore } from './store/chat-state.js
 import { Questions } from './questions/questions.js';
 import { ActionTokens } from './questions/action-tokens.js';
 import { Consent } from './consent/consent.js';
+import { Diagnoser } from './diagnose/diagnoser.js';
+import { DiagnosisStore } from './store/diagnoses.js';
 import { randomBytes } from 'node:crypto';
 import { createProbe } from './checks/index.js';
 import type { CheckEnvironment, Probe } from './checks/types.js';
@@ -69,6 +71,7 @@ export class App {
   private outbox: Outbox | undefined;
   private composer: Composer | undefined;
   private questions: Questions | undefined;
+  private diagnoser: Diagnoser | undefined;
   private housekeeping: NodeJS.Timeout | undefined;
   /** Answers a question from a signed ntfy button token (the HTTP route calls it). */
   private answerButton: ((token: string) => { status: number; text: string }) | undefined;
@@ -233,7 +236,9 @@ export class App {
       this.recovery = recovery;
       patrol.on('result', (outcome) => {
         metrics.countRun(outcome.check.name, outcome.result.ok);
-        recovery.onResult(outcome, tracker.onResult(outcome));
+        const update = tracker.onResult(outcome);
+        recovery.onResult(outcome, update);
+        this.diagnoser?.onResult(outcome, update);
       });
       const ranOnce = new Set<string>();
       patrol.on('result', ({ check }) => {
@@ -243,7 +248,7 @@ export class App {
 
       const roleOf = createAuthorizer(config.chat, config.channels);
       const tokens = new ActionTokens(actionSecret(kv), new UsedTokenStore(db));
-      const consent = new Consent(new SwitchStore(db), events, this.clock);
+      const consent = new Consent(db, new SwitchStore(db), events, this.clock);
       const questions = new Questions({
         store: new QuestionStore(db),
         events,
@@ -257,6 +262,28 @@ export class App {
         roleOf,
       });
       this.questions = questions;
+      const diagnoses = new DiagnosisStore(db);
+      const diagnoser = new Diagnoser({
+        db,
+        checks: config.checks,
+        events,
+        incidents,
+        store: diagnoses,
+        consent,
+        questions,
+        clock: this.clock,
+        log: this.log,
+        redactor: this.options.redactor,
+        timezone: config.timezone,
+        notify,
+        llm: config.ollama ? { ...config.ollama, timeoutMs: config.diagnose.llmTimeout, maxPromptChars: config.diagnose.maxPromptChars } : null,
+        recurrence: { count: config.diagnose.recurrence.count, windowMs: config.diagnose.recurrence.window },
+        askAnalysisAfter: config.diagnose.askAfter,
+        lookbackMs: config.diagnose.lookback,
+        weekly: config.diagnose.weekly === 'off' ? null : config.diagnose.weekly,
+        proposalTtlMs: config.diagnose.proposalTtl,
+      });
+      this.diagnoser = diagnoser;
       const checksByName = new Map(config.checks.map((c) => [c.name, c]));
       const who = (inv: Invoker) => (inv.displayName ? `${inv.displayName} (${inv.userId})` : inv.userId);
       const services: CommandServices = {
@@ -280,7 +307,14 @@ export class App {
         surgery: () => consent.surgery(),
         setSurgery: (enabled, by) => consent.setSurgery(enabled, who(by), by.channel),
         consent: () => consent.describe(),
-        decideProposal: (id) => `No such proposal: ${id}. There are no proposals yet; they come with diagnoses.`,
+        decideProposal: (id, approve, by) => diagnoser.answerProposal(id, approve, by),
+        diagnose: async (check) => {
+          if (!consent.granted('analysis')) return `Analysis is ${consent.get('analysis').state}, not granted: Nightshift does not analyse error patterns. An admin can allow it with /consent analysis on.`;
+          return diagnoser.diagnose('command', check ? { check } : {});
+        },
+        proposals: () =>
+          diagnoses.proposals().map((p) => `${p.id} [${p.status}${p.decidedBy ? ` by ${p.decidedBy}` : ''}] ${p.summary} (diagnosis #${p.diagnosisId}, ${new Date(p.createdAt).toISOString()})`),
+        setConsent: (name, on, by) => diagnoser.setConsent(name, on, who(by), by.channel),
       };
       const dispatcher = new Dispatcher({
         commands,
@@ -318,8 +352,9 @@ export class App {
         outbox.add(channel);
       }
       composer.start();
+      diagnoser.start();
       this.housekeeping = setInterval(() => {
-        questions.expire();
+        diagnoser.expire(questions.expire().map((q) => q.id));
         inboundStore.prune(this.clock.now() - 7 * DAY_MS);
       }, 60_000);
       this.housekeeping.unref();
@@ -373,6 +408,7 @@ export class App {
     clearInterval(this.housekeeping);
     await this.recovery?.stop();
     await this.patrol?.stop();
+    await this.diagnoser?.stop();
     // Whatever was grouped but not yet sent goes into the outbox; undelivered rows wait for the next start.
     this.composer?.stop();
     await this.outbox?.stop();

@@ -46,6 +46,12 @@ export interface CommandServices {
   consent(): string[];
   /** Answers a proposal (approve/reject); the text to show. */
   decideProposal(id: string, approve: boolean, by: Invoker): string;
+  /** Runs a diagnosis now (only while analysis is granted); resolves to its text. */
+  diagnose(check: string | undefined, by: Invoker): Promise<string>;
+  /** Recent proposals, one line each. */
+  proposals(): string[];
+  /** An admin sets a consent; the text to show. */
+  setConsent(name: 'analysis' | 'auto-repair', on: boolean, by: Invoker): string;
 }
 
 export interface CommandContext {

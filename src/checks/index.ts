@@ -12,6 +12,7 @@ import { fileCheck } from './file.js';
 import { logCheck } from './log.js';
 import { lockfileCheck } from './lockfile.js';
 import { commandCheck } from './command.js';
+import { ollamaCheck } from './ollama.js';
 
 /**
  * Every check kind, by name. Adding a kind means one module and one line
@@ -31,6 +32,7 @@ export const checkKinds = {
   log: logCheck,
   lockfile: lockfileCheck,
   command: commandCheck,
+  ollama: ollamaCheck,
 } satisfies Record<string, AnyCheckKind>;
 
 export type CheckKindName = keyof typeof checkKinds;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import cron from 'node-cron';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { EMBEDDED_DEFAULT } from './default.js';
@@ -142,6 +143,11 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
   if (!isValidTimezone(timezone)) problems.push(`TZ (environment): expected an IANA time zone such as Europe/Berlin, found ${describe(timezone)}`);
 
   const channels = channelSettings(env, problems);
+  if (parsed.success && parsed.data.diagnose.weekly !== 'off' && !cron.validate(parsed.data.diagnose.weekly)) {
+    problems.push(`diagnose.weekly: expected a cron expression such as "0 9 * * 1" or off, found ${describe(parsed.data.diagnose.weekly)}`);
+  }
+  const ollamaHost = env.OLLAMA_HOST || 'http://127.0.0.1:11434';
+  if (env.OLLAMA_MODEL && !/^https?:\/\/[^\s]+$/.test(ollamaHost)) problems.push(`OLLAMA_HOST (environment): expected an http(s) URL, found ${describe(ollamaHost)}`);
   if (problems.length > 0 || !parsed.success || !listen) throw new ConfigError(source, problems);
 
   const config: Config = {
@@ -163,6 +169,8 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
       ntfyToken: env.NTFY_TOKEN || undefined,
     },
     channels,
+    diagnose: parsed.data.diagnose,
+    ollama: env.OLLAMA_MODEL ? { host: ollamaHost.replace(/\/+$/, ''), model: env.OLLAMA_MODEL } : null,
     chat: { ...parsed.data.chat, ...(parsed.data.chat.publicUrl ? { publicUrl: parsed.data.chat.publicUrl.replace(/\/+$/, '') } : {}) },
     timezone,
   };

@@ -103,6 +103,24 @@ export const fileSchema = z.strictObject({
       telegram: { admins: [], operators: [], viewers: [], openViewers: true },
       ntfy: { role: 'viewer' },
     }),
+  diagnose: z
+    .strictObject({
+      /** Critical failure events before Nightshift asks whether it may analyse error patterns. */
+      askAfter: z.number().int().min(1).default(5),
+      /** The same failure signature opening this many incidents within the window triggers a diagnosis. */
+      recurrence: z.strictObject({ count: z.number().int().min(1).default(3), window: duration.default(86_400_000) }).default({ count: 3, window: 86_400_000 }),
+      /** A diagnosis looks this far back in the event log. */
+      lookback: duration.default(86_400_000),
+      /** Weekly diagnosis (cron in TZ); "off" disables it. */
+      weekly: z.string().default('0 9 * * 1'),
+      /** The model's answer must arrive within this long, or the deterministic diagnosis goes out alone. */
+      llmTimeout: duration.default(60_000),
+      /** The prompt is cut to this many characters (least important parts first). */
+      maxPromptChars: z.number().int().min(1000).default(12_000),
+      /** A proposed fix not decided within this long expires. */
+      proposalTtl: duration.default(86_400_000),
+    })
+    .default({ askAfter: 5, recurrence: { count: 3, window: 86_400_000 }, lookback: 86_400_000, weekly: '0 9 * * 1', llmTimeout: 60_000, maxPromptChars: 12_000, proposalTtl: 86_400_000 }),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -180,6 +198,9 @@ export interface Config {
   secrets: Secrets;
   channels: ChannelSettings;
   chat: ChatConfig;
+  diagnose: FileConfig['diagnose'];
+  /** The local model; null when OLLAMA_MODEL is unset (deterministic diagnoses only). */
+  ollama: { host: string; model: string } | null;
   timezone: string;
 }
 

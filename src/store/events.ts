@@ -32,6 +32,10 @@ export interface EventContexts {
   'incident.acked': { incidentId: number; by: string; channel: string };
   'check.muted': { until: number; by: string; channel: string };
   'surgery.changed': { enabled: boolean; by: string; channel: string };
+  'consent.changed': { name: string; from: string; to: string; event: string; by: string; channel: string };
+  'diagnosis.made': { diagnosisId: number; trigger: string; signature: string | null; chains: number; llm: 'answered' | 'unavailable' | 'off'; llmError?: string };
+  'proposal.made': { proposalId: string; diagnosisId: number; kind: string };
+  'proposal.decided': { proposalId: string; status: string; by: string; channel: string };
   'heal.requested': { by: string; channel: string };
   'channel.failed': { channel: string; error: string };
 }

@@ -39,6 +39,9 @@ function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explod
     setSurgery: () => {},
     consent: () => [],
     decideProposal: () => '',
+    diagnose: async () => '',
+    proposals: () => [],
+    setConsent: () => '',
   };
   const roles: Record<string, Role | null> = { op: 'operator', v: 'viewer', x: null };
   const dispatcher = new Dispatcher({

@@ -35,7 +35,16 @@ export class BotProcess {
       if (this.child.exitCode !== null || Date.now() > deadline) {
         throw new Error(`no output matching ${pattern} (exit ${this.child.exitCode})\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
       }
-      await Promise.race([once(this.child.stdout!, 'data'), once(this.child.stderr!, 'data'), once(this.child, 'exit'), new Promise((r) => setTimeout(r, 200))]);
+      // One round of listeners per wait, removed afterwards (a long wait must not pile them up).
+      const round = new AbortController();
+      const settle = (p: Promise<unknown>) => p.catch(() => undefined);
+      await Promise.race([
+        settle(once(this.child.stdout!, 'data', { signal: round.signal })),
+        settle(once(this.child.stderr!, 'data', { signal: round.signal })),
+        settle(once(this.child, 'exit', { signal: round.signal })),
+        new Promise((r) => setTimeout(r, 200)),
+      ]);
+      round.abort();
     }
   }
 

@@ -1,0 +1,556 @@
+import { Ollama, type ChatRequest, type ChatResponse } from 'ollama';
+import { z } from 'zod';
+import { ollamaEndpoint } from '../checks/ollama.js';
+import { describeNetworkError } from '../checks/tcp.js';
+import type { Logger } from '../log/logger.js';
+import type { Redactor } from '../log/redact.js';
+import type { CausalAnalysis, CausalChain, ChainNode } from './types.js';
+
+/*
+ * The LLM layer of a diagnosis. The deterministic causal analysis is the
+ * diagnosis; a local Ollama model only explains it and may propose a fix.
+ * Whatever the model does (garbage, silence, absence), `explain` returns a
+ * reason instead of throwing, and the deterministic diagnosis goes out alone.
+ */
+
+const nonEmpty = z.string().min(1);
+
+/** The proposed fix: plain steps, one command (with its own check), or a unified diff against a repository. */
+const fixSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('steps'), steps: z.array(nonEmpty).min(1).max(12) }),
+  z.object({ kind: z.literal('command'), command: nonEmpty, verify: nonEmpty.optional() }),
+  z.object({ kind: z.literal('diff'), repository: nonEmpty, diff: nonEmpty }),
+]);
+
+/** What the model must answer; validated after the fact, whatever the server claims to enforce. */
+export const llmAnswerSchema = z.object({
+  rootCause: nonEmpty,
+  whyItCascades: nonEmpty,
+  whatToCheck: z.array(nonEmpty).min(1).max(8),
+  fix: fixSchema.optional(),
+  confidence: z.enum(['low', 'medium', 'high']),
+});
+
+/** A validated answer of the model. */
+export type LlmAnswer = z.output<typeof llmAnswerSchema>;
+
+/**
+ * The `format` sent to Ollama: plain draft-07 JSON Schema of llmAnswerSchema
+ * (no `$schema` key), which Ollama turns into a sampling grammar.
+ */
+export const llmAnswerFormat: Record<string, unknown> = (() => {
+  const { $schema: _dialect, ...schema } = z.toJSONSchema(llmAnswerSchema, { target: 'draft-07' });
+  return schema;
+})();
+
+/** An open incident as the diagnosis sees it. Only critical ones reach the model. */
+export interface LlmIncident {
+  check: string;
+  severity: 'critical' | 'optional';
+  message: string;
+  /** ms since epoch. */
+  openedAt: number;
+  failures: number;
+}
+
+/** The configuration of one check, as written (secrets are removed before it reaches a prompt). */
+export interface LlmCheckConfig {
+  name: string;
+  kind: string;
+  severity: 'critical' | 'optional';
+  dependsOn: string[];
+  params: Record<string, unknown>;
+}
+
+/** Everything a prompt may be built from; buildPrompt picks what concerns the critical incidents. */
+export interface LlmInput {
+  analysis: CausalAnalysis;
+  incidents: LlmIncident[];
+  /** Recent log lines by check name, oldest first. */
+  logTails?: Record<string, string>;
+  checkConfigs: LlmCheckConfig[];
+}
+
+/** A prompt ready for /api/chat. `truncated` is true when parts were left out to respect the size bound. */
+export interface BuiltPrompt {
+  system: string;
+  user: string;
+  truncated: boolean;
+}
+
+export interface PromptOptions {
+  /** Upper bound of system + user, in characters (default 12 000, at least 2 000). */
+  maxPromptChars?: number;
+  redactor: Redactor;
+}
+
+export interface ExplainOptions extends PromptOptions {
+  /** Ollama's address, as OLLAMA_HOST is written. */
+  host: string;
+  /** The model, as OLLAMA_MODEL is written ("qwen2.5:7b"). */
+  model: string;
+  /** The request is aborted after this long (default 60 000). */
+  timeoutMs?: number;
+  log: Logger;
+  /** Ask for a streamed answer (NDJSON); the answer is the same, assembled. */
+  stream?: boolean;
+}
+
+/** The model's explanation, or why there is none (the deterministic diagnosis then goes out alone). */
+export type ExplainResult = { ok: true; answer: LlmAnswer; model: string; durationMs: number } | { ok: false; reason: string };
+
+export const DEFAULT_MAX_PROMPT_CHARS = 12_000;
+export const DEFAULT_LLM_TIMEOUT_MS = 60_000;
+const MIN_PROMPT_CHARS = 2_000;
+
+/** Per-field caps, applied whatever the budget: one runaway line must not crowd out the rest. */
+const MESSAGE_CHARS = 400;
+const SUMMARY_CHARS = 1_200;
+const PARAMS_CHARS = 600;
+const LOG_LINE_CHARS = 400;
+const LOG_LINES_PER_CHECK = 200;
+/** Below this, log tails are left out altogether rather than shown as a few useless fragments. */
+const MIN_LOG_BUDGET = 300;
+const CUT_MARK = '…';
+const HARD_CUT_NOTE = 'the end of the text above (cut at the size limit)';
+
+const SYSTEM_PROMPT = [
+  'You are the diagnosis assistant of Nightshift, a bot that watches the services and AI agents on one machine, restarts what fails, and alerts its operator.',
+  'You receive a deterministic analysis of recent failures: the critical incidents, causal chains built from the dependency graph and the order in time (root cause, then immediate effects, then the cascade, then symptoms such as log error spikes), the configuration of the checks involved, and the last lines of their logs.',
+  'Secrets were replaced by [redacted] markers; never guess them and never ask for them.',
+  '',
+  'Explain the failure to the operator in one JSON object with these fields:',
+  '- rootCause: what is broken at the root, in one to three sentences, citing the evidence (error messages, log lines).',
+  '- whyItCascades: why the root failure makes the other checks fail; say so plainly when nothing cascades.',
+  '- whatToCheck: 1 to 8 concrete things the operator should look at, most useful first (a command to run, a file, a setting).',
+  '- fix (optional, only when the evidence supports one): {"kind":"steps","steps":[...]}, or {"kind":"command","command":"...","verify":"a command that shows it worked"}, or {"kind":"diff","repository":"path of the git repository","diff":"a unified diff"}.',
+  '- confidence: "low", "medium" or "high".',
+  'Trust the root cause of the analysis unless the evidence contradicts it; then say why. Do not invent services, files or log lines that are not in the input. Answer with the JSON object only.',
+].join('\n');
+
+interface PromptPlan {
+  /** Characters of log content allowed in all; undefined = every (capped) line. 0 = no logs. */
+  logBudget: number | undefined;
+  unexplained: boolean;
+  cascade: 'full' | 'names' | 'none';
+}
+
+interface LogTail {
+  check: string;
+  lines: string[];
+  /** Lines in the tail as received, before the per-check cap. */
+  totalLines: number;
+}
+
+interface PromptParts {
+  window: string;
+  incidents: string[];
+  chains: CausalChain[];
+  unexplained: ChainNode[];
+  configs: string[];
+  logs: LogTail[];
+  redact: (text: string) => string;
+}
+
+/**
+ * The prompt for the critical incidents of `input`: their causal chains, the
+ * failures nothing explains among them, the configuration and log tails of
+ * the checks involved. Optional incidents and uninvolved checks are left out.
+ * Every string passes `redactor.redact` (check params also lose header and
+ * environment values and URL credentials). When the whole exceeds
+ * `maxPromptChars`, older log lines go first, then the unexplained failures,
+ * then the cascade detail, and the prompt says what was left out.
+ * Deterministic: the same input gives the same prompt.
+ */
+export function buildPrompt(input: LlmInput, options: PromptOptions): BuiltPrompt {
+  const maxChars = options.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
+  if (!Number.isFinite(maxChars) || maxChars < MIN_PROMPT_CHARS) throw new RangeError(`maxPromptChars must be at least ${MIN_PROMPT_CHARS} (got ${maxChars})`);
+  const parts = collectParts(input, options.redactor);
+  const room = maxChars - SYSTEM_PROMPT.length;
+  const fits = (text: string) => text.length <= room;
+
+  const full = composeUser(renderUser(parts, { logBudget: undefined, unexplained: true, cascade: 'full' }));
+  if (fits(full)) return { system: SYSTEM_PROMPT, user: full, truncated: false };
+
+  // Older log lines go first: find the largest log budget that fits (a few rounds: headers and notes shift a little).
+  const logChars = parts.logs.reduce((sum, tail) => sum + tail.lines.reduce((s, line) => s + line.length + 1, 0), 0);
+  let budget = logChars - (full.length - room);
+  for (let round = 0; round < 8 && budget >= MIN_LOG_BUDGET; round++) {
+    const user = composeUser(renderUser(parts, { logBudget: budget, unexplained: true, cascade: 'full' }));
+    if (fits(user)) return { system: SYSTEM_PROMPT, user, truncated: true };
+    budget -= user.length - room;
+  }
+
+  const plans: PromptPlan[] = [
+    { logBudget: 0, unexplained: true, cascade: 'full' },
+    { logBudget: 0, unexplained: false, cascade: 'full' },
+    { logBudget: 0, unexplained: false, cascade: 'names' },
+    { logBudget: 0, unexplained: false, cascade: 'none' },
+  ];
+  let rendered: RenderedUser = { body: '', leftOut: [] };
+  for (const plan of plans) {
+    rendered = renderUser(parts, plan);
+    const user = composeUser(rendered);
+    if (fits(user)) return { system: SYSTEM_PROMPT, user, truncated: true };
+  }
+  // Still too big (many chains, long configs): cut the end of the body; the root causes come first, so they survive.
+  const notes = composeUser({ body: '', leftOut: [...rendered.leftOut, HARD_CUT_NOTE] });
+  return { system: SYSTEM_PROMPT, user: rendered.body.slice(0, Math.max(0, room - notes.length)) + notes, truncated: true };
+}
+
+interface RenderedUser {
+  body: string;
+  /** What the plan left out, said at the end of the prompt. */
+  leftOut: string[];
+}
+
+function composeUser({ body, leftOut }: RenderedUser): string {
+  return leftOut.length === 0 ? body : `${body}\n\n## Left out to fit the prompt size limit\n${leftOut.map((item) => `- ${item}`).join('\n')}`;
+}
+
+/**
+ * Asks the model to explain the critical incidents of `input`. Never throws:
+ * server down, unknown model, no answer within `timeoutMs` (the request is
+ * aborted), an answer that is not JSON or does not match llmAnswerSchema, all
+ * give `{ ok: false, reason }` with a short reason for the operator.
+ */
+export async function explain(input: LlmInput, options: ExplainOptions): Promise<ExplainResult> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LLM_TIMEOUT_MS;
+  const started = performance.now();
+  const fail = (reason: string): ExplainResult => {
+    options.log.warn({ model: options.model, reason, durationMs: Math.round(performance.now() - started) }, 'LLM explanation unavailable; the deterministic diagnosis goes out alone');
+    return { ok: false, reason };
+  };
+  // Not a failure of the LLM: optional incidents are never sent (filter first, then diagnose).
+  if (!input.incidents.some((incident) => incident.severity === 'critical')) return { ok: false, reason: 'no critical incident to explain' };
+
+  let endpoint: ReturnType<typeof ollamaEndpoint>;
+  let prompt: BuiltPrompt;
+  try {
+    endpoint = ollamaEndpoint(options.host);
+    prompt = buildPrompt(input, options);
+  } catch (err) {
+    return fail(`cannot ask Ollama: ${errorMessage(err)}`);
+  }
+
+  // ollama-js passes no signal on non-streamed requests, so every request goes through a fetch bound to our deadline.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  const boundFetch: typeof fetch = (resource, init) => fetch(resource, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal });
+  const client = new Ollama({ host: endpoint.baseUrl, fetch: boundFetch, ...(endpoint.authorization ? { headers: { Authorization: endpoint.authorization } } : {}) });
+  const request: ChatRequest = {
+    model: options.model,
+    messages: [
+      { role: 'system', content: prompt.system },
+      { role: 'user', content: prompt.user },
+    ],
+    format: llmAnswerFormat,
+    options: { temperature: 0 },
+  };
+
+  let content = '';
+  let doneReason: string | undefined;
+  try {
+    if (options.stream) {
+      const parts = await client.chat({ ...request, stream: true });
+      for await (const part of parts) {
+        content += part.message?.content ?? '';
+        if (part.done) doneReason = part.done_reason;
+      }
+    } else {
+      const response: ChatResponse = await client.chat({ ...request, stream: false });
+      content = response.message?.content ?? '';
+      doneReason = response.done_reason;
+    }
+  } catch (err) {
+    if (deadline.signal.aborted) return fail(`no answer within ${formatDuration(timeoutMs)}`);
+    return fail(describeRequestError(err, endpoint.display, options.model));
+  } finally {
+    clearTimeout(timer);
+    // Also ends a stream the loop left early (an error line), so no socket outlives the call.
+    deadline.abort();
+  }
+
+  const parsed = parseAnswer(content, doneReason);
+  if (!parsed.ok) return fail(parsed.reason);
+  const durationMs = Math.round(performance.now() - started);
+  options.log.info({ model: options.model, durationMs, promptChars: prompt.system.length + prompt.user.length, truncated: prompt.truncated }, 'LLM explanation received');
+  // The model never saw a secret, but what goes to chat passes the redactor whatever its origin.
+  return { ok: true, answer: options.redactor.redactValue(parsed.answer), model: options.model, durationMs };
+}
+
+/** The model's explanation as plain text lines for a chat message: root cause, why it cascades, what to check, proposed fix. */
+export function renderLlmSection(answer: LlmAnswer): string[] {
+  const lines = [`Root cause (${answer.confidence} confidence): ${answer.rootCause}`, `Why it cascades: ${answer.whyItCascades}`, 'Check:'];
+  for (const item of answer.whatToCheck) lines.push(`- ${item}`);
+  const fix = answer.fix;
+  if (fix?.kind === 'steps') {
+    lines.push('Proposed fix:');
+    fix.steps.forEach((step, index) => lines.push(`${index + 1}. ${step}`));
+  } else if (fix?.kind === 'command') {
+    lines.push(`Proposed fix: run ${fix.command}`);
+    if (fix.verify) lines.push(`Verify with: ${fix.verify}`);
+  } else if (fix?.kind === 'diff') {
+    lines.push(`Proposed fix: a patch to ${fix.repository}`, ...fix.diff.replace(/\n+$/, '').split('\n'));
+  }
+  return lines;
+}
+
+/** The line a diagnosis carries when the model gave no usable answer. */
+export function renderLlmUnavailable(reason: string): string {
+  return `LLM explanation unavailable (${reason}): deterministic diagnosis only.`;
+}
+
+function collectParts(input: LlmInput, redactor: Redactor): PromptParts {
+  const redact = (text: string) => redactor.redact(text);
+  const critical = input.incidents.filter((incident) => incident.severity === 'critical');
+  const criticalChecks = new Set(critical.map((incident) => incident.check));
+  const chains = input.analysis.chains.filter((chain) => chainNodes(chain).some((node) => criticalChecks.has(node.check)));
+  const unexplained = input.analysis.unexplained.filter((node) => criticalChecks.has(node.check));
+
+  // Involved checks in the order a reader meets them: chain by chain, root first; then the unexplained; then the rest of the incidents.
+  const involved: string[] = [];
+  const involve = (name: string) => {
+    if (!involved.includes(name)) involved.push(name);
+  };
+  for (const chain of chains) chainNodes(chain).forEach((node) => involve(node.check));
+  unexplained.forEach((node) => involve(node.check));
+  critical.forEach((incident) => involve(incident.check));
+
+  const configsByName = new Map(input.checkConfigs.map((config) => [config.name, config]));
+  const configs: string[] = [];
+  for (const name of involved) {
+    const config = configsByName.get(name);
+    if (!config) continue;
+    const params = cap(redact(JSON.stringify(safeParams(config.params))), PARAMS_CHARS);
+    const needs = config.dependsOn.length > 0 ? `, depends on ${config.dependsOn.map(redact).join(', ')}` : '';
+    configs.push(`- ${redact(config.name)}: kind ${redact(config.kind)}, ${config.severity}${needs}; params ${params}`);
+  }
+
+  const logs: LogTail[] = [];
+  for (const name of involved) {
+    const text = input.logTails?.[name];
+    if (!text) continue;
+    // Redacted before any cut, so a cut can never leave half a token that no pattern recognises.
+    const all = redact(text.replace(ANSI_ESCAPE, ''))
+      .split('\n')
+      .map((line) => line.replace(/\s+$/, ''))
+      .filter((line) => line.length > 0);
+    if (all.length > 0) logs.push({ check: name, lines: all.slice(-LOG_LINES_PER_CHECK).map((line) => cap(line, LOG_LINE_CHARS)), totalLines: all.length });
+  }
+
+  const { analysis } = input;
+  return {
+    window: `${isoTime(analysis.from)} to ${isoTime(analysis.to)}, ${analysis.totalFailures} failed check runs in all`,
+    incidents: critical.map((incident) => `- ${redact(incident.check)}: open since ${isoTime(incident.openedAt)}, ${incident.failures} failed run${incident.failures === 1 ? '' : 's'}: ${cap(redact(incident.message), MESSAGE_CHARS)}`),
+    chains,
+    unexplained,
+    configs,
+    logs,
+    redact,
+  };
+}
+
+function renderUser(parts: PromptParts, plan: PromptPlan): RenderedUser {
+  const { redact } = parts;
+  const out: string[] = [];
+  const leftOut: string[] = [];
+  out.push(`Analysed window: ${parts.window}.`, '', `## Critical incidents (${parts.incidents.length})`, ...parts.incidents);
+
+  out.push('', '## Causal chains (deterministic analysis, the chain explaining most failures first)');
+  if (parts.chains.length === 0) out.push('None: the dependency graph links none of these incidents to a root cause.');
+  let droppedDownstream = 0;
+  parts.chains.forEach((chain, index) => {
+    out.push('', `### Chain ${index + 1}: root cause ${redact(chain.root.check)} (explains ${chain.explainedFailures} failed runs)`);
+    out.push(`Summary: ${cap(redact(chain.summary), SUMMARY_CHARS)}`);
+    out.push(`Root: ${renderNode(chain.root, redact)}`);
+    const groups: Array<[string, ChainNode[]]> = [
+      ['Immediate effects', chain.effects],
+      ['Cascade', chain.cascade],
+      ['Symptoms (log error spikes, not causes)', chain.symptoms],
+    ];
+    for (const [title, nodes] of groups) {
+      if (nodes.length === 0) continue;
+      if (plan.cascade === 'full') out.push(`${title}:`, ...nodes.map((node) => `- ${renderNode(node, redact)}`));
+      else if (plan.cascade === 'names') out.push(`${title}: ${nodes.map((node) => `${redact(node.check)} (${node.failures})`).join(', ')}`);
+      else droppedDownstream += nodes.length;
+    }
+  });
+  if (plan.cascade === 'names') leftOut.push('the evidence of effects, cascade and symptoms (only their names and failure counts are shown)');
+  if (droppedDownstream > 0) leftOut.push(`the effects, cascade and symptoms of every chain (${droppedDownstream} checks)`);
+
+  if (parts.unexplained.length > 0) {
+    if (plan.unexplained) out.push('', '## Failures the dependency graph does not explain', ...parts.unexplained.map((node) => `- ${renderNode(node, redact)}`));
+    else leftOut.push(`${parts.unexplained.length} failure${parts.unexplained.length === 1 ? '' : 's'} the dependency graph does not explain`);
+  }
+
+  if (parts.configs.length > 0) out.push('', '## Configuration of the checks involved', ...parts.configs);
+
+  if (parts.logs.length > 0) {
+    const kept = keepNewestLines(parts.logs, plan.logBudget);
+    const shown = kept.filter((tail) => tail.lines.length > 0);
+    if (shown.length > 0) {
+      out.push('', '## Log tails (oldest line first)');
+      for (const tail of shown) {
+        const count = tail.lines.length < tail.totalLines ? ` (newest ${tail.lines.length} of ${tail.totalLines} lines)` : '';
+        out.push('', `### ${redact(tail.check)}${count}`, '```', ...tail.lines, '```');
+      }
+    }
+    const shortened = kept.filter((tail) => tail.lines.length > 0 && tail.lines.length < tail.totalLines).map((tail) => tail.check);
+    const dropped = kept.filter((tail) => tail.lines.length === 0).map((tail) => tail.check);
+    if (plan.logBudget !== undefined && shortened.length > 0) leftOut.push(`older log lines of ${shortened.map(redact).join(', ')}`);
+    if (dropped.length > 0) leftOut.push(`the log tails of ${dropped.map(redact).join(', ')}`);
+  }
+
+  return { body: out.join('\n'), leftOut };
+}
+
+/**
+ * Splits `budget` characters among the tails so that short tails stay whole
+ * and long ones share the rest equally, keeping each tail's newest lines.
+ */
+function keepNewestLines(tails: LogTail[], budget: number | undefined): LogTail[] {
+  if (budget === undefined) return tails;
+  const size = (lines: string[]) => lines.reduce((sum, line) => sum + line.length + 1, 0);
+  const allowance = new Map<LogTail, number>();
+  let remaining = Math.max(0, budget);
+  const bySize = [...tails].sort((a, b) => size(a.lines) - size(b.lines));
+  bySize.forEach((tail, index) => {
+    const share = Math.min(size(tail.lines), Math.floor(remaining / (bySize.length - index)));
+    allowance.set(tail, share);
+    remaining -= share;
+  });
+  return tails.map((tail) => {
+    let room = allowance.get(tail) ?? 0;
+    const kept: string[] = [];
+    for (let i = tail.lines.length - 1; i >= 0; i--) {
+      const line = tail.lines[i]!;
+      if (line.length + 1 > room) {
+        // Nothing fits yet: the end of the newest line says more than nothing.
+        if (kept.length === 0 && room > 40) kept.push(CUT_MARK + line.slice(line.length - (room - 2)));
+        break;
+      }
+      kept.push(line);
+      room -= line.length + 1;
+    }
+    return { ...tail, lines: kept.reverse() };
+  });
+}
+
+function renderNode(node: ChainNode, redact: (text: string) => string): string {
+  const span = node.firstSeen === node.lastSeen ? `at ${isoTime(node.firstSeen)}` : `${isoTime(node.firstSeen)} to ${isoTime(node.lastSeen)}`;
+  // The sample message, not the signature: the model reads a real error better than its folded pattern.
+  return `${redact(node.check)} [${redact(node.kind)}]: ${node.failures} failed run${node.failures === 1 ? '' : 's'}, ${span}: ${cap(redact(node.sampleMessage), MESSAGE_CHARS)}`;
+}
+
+function chainNodes(chain: CausalChain): ChainNode[] {
+  return [chain.root, ...chain.effects, ...chain.cascade, ...chain.symptoms];
+}
+
+/** Parameter keys whose values are credentials or carry them (headers, environments). */
+const SECRET_KEY = /token|secret|passw|api[_-]?key|apikey|access[_-]?key|auth|credential|cookie|session|private/i;
+const VALUE_MAPS = new Set(['headers', 'env', 'environment']);
+const SECRET_QUERY_KEY = /token|key|secret|pass|auth|sig|session|code|credential/i;
+
+/**
+ * A copy of a check's params fit for a prompt: values of headers and
+ * environment maps and of secret-named keys become "[redacted]" (their names
+ * stay, they help a diagnosis), URLs lose credentials and secret query values.
+ */
+function safeParams(value: unknown, key = ''): unknown {
+  if (typeof value === 'string') return SECRET_KEY.test(key) ? '[redacted]' : safeUrlsIn(value);
+  if (Array.isArray(value)) return value.map((item) => safeParams(item, key));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [name, inner] of Object.entries(value)) {
+      if (VALUE_MAPS.has(name) && inner && typeof inner === 'object' && !Array.isArray(inner)) {
+        out[name] = Object.fromEntries(Object.keys(inner).map((innerName) => [innerName, '[redacted]']));
+      } else {
+        out[name] = safeParams(inner, name);
+      }
+    }
+    return out;
+  }
+  return value;
+}
+
+function safeUrlsIn(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (candidate) => {
+    try {
+      const url = new URL(candidate);
+      let changed = false;
+      // A lone user name is the token in URLs such as https://<token>@github.com/...; with a password, the password is.
+      if (url.password) url.password = 'redacted';
+      else if (url.username) url.username = 'redacted';
+      changed = Boolean(url.username || url.password);
+      for (const name of [...url.searchParams.keys()]) {
+        if (SECRET_QUERY_KEY.test(name)) {
+          url.searchParams.set(name, 'redacted');
+          changed = true;
+        }
+      }
+      // Unchanged URLs keep their exact spelling (URL() would add a trailing slash to "http://host").
+      return changed ? url.toString() : candidate;
+    } catch {
+      // Looked like a URL but is not one: left to the text redactor.
+      return candidate;
+    }
+  });
+}
+
+/** Parses and validates the model's text; the reason is short enough for a chat line. */
+function parseAnswer(content: string, doneReason: string | undefined): { ok: true; answer: LlmAnswer } | { ok: false; reason: string } {
+  // Some models wrap JSON in a Markdown fence even when a format is set.
+  const text = content.trim().replace(/^```(?:json)?\s*\n([\s\S]*?)\n?```$/, '$1');
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    // The parser's position is noise; what the operator needs is what the model sent.
+    if (doneReason === 'length') return { ok: false, reason: 'the answer was cut off at the token limit (incomplete JSON)' };
+    return { ok: false, reason: text ? `the answer is not JSON: ${JSON.stringify(cap(text, 80))}` : 'the answer was empty' };
+  }
+  const result = llmAnswerSchema.safeParse(document);
+  if (result.success) return { ok: true, answer: result.data };
+  const problems = result.error.issues.slice(0, 3).map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(answer)'}: ${issue.message}`);
+  const more = result.error.issues.length > 3 ? ` (+${result.error.issues.length - 3} more)` : '';
+  return { ok: false, reason: `the answer does not match the schema: ${problems.join('; ')}${more}` };
+}
+
+function describeRequestError(err: unknown, host: string, model: string): string {
+  const status = responseStatus(err);
+  if (status === 404) return `model ${model} is not available on Ollama at ${host}: ${cap(errorMessage(err), 200)} (ollama pull ${model})`;
+  if (status !== undefined) return `Ollama at ${host} refused the request (HTTP ${status}): ${cap(errorMessage(err), 200)}`;
+  const network = describeNetworkError(err);
+  if (network.code !== undefined) return `Ollama not reachable at ${host} (${network.message})`;
+  return `Ollama request failed: ${cap(network.message, 200)}`;
+}
+
+/** The HTTP status of ollama-js's ResponseError (not exported by the package, recognised by shape). */
+function responseStatus(err: unknown): number | undefined {
+  if (err instanceof Error && err.name === 'ResponseError') {
+    const status = (err as Error & { status_code?: unknown }).status_code;
+    if (typeof status === 'number') return status;
+  }
+  return undefined;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+const ANSI_ESCAPE = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+function cap(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max - 1) + CUT_MARK : text;
+}
+
+function isoTime(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : 'unknown time';
+}
+
+/** 60000 → "60 s", 300 → "300 ms", 1500 → "1.5 s". */
+function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${ms} ms`;
+  return ms % 1_000 === 0 ? `${ms / 1_000} s` : `${(ms / 1_000).toFixed(1)} s`;
+}
