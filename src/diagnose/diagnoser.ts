@@ -71,7 +71,14 @@ export class Diagnoser {
 
   start(): void {
     if (!this.options.weekly) return;
-    this.weeklyTask = cron.schedule(this.options.weekly, () => void this.diagnose('weekly', { lookbackMs: 7 * 86_400_000 }), { timezone: this.options.timezone, name: 'weekly-diagnosis', noOverlap: true });
+    this.weeklyTask = cron.schedule(
+      this.options.weekly,
+      () => {
+        // Like every trigger, only while the operator allows analysis.
+        if (this.options.consent.granted('analysis')) void this.diagnose('weekly', { lookbackMs: 7 * 86_400_000 });
+      },
+      { timezone: this.options.timezone, name: 'weekly-diagnosis', noOverlap: true },
+    );
   }
 
   async stop(): Promise<void> {

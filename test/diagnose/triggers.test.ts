@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test, type TestContext } from 'node:test';
+import { App } from '../../src/app.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createCapturedLogger } from '../../src/log/logger.js';
+import { Redactor } from '../../src/log/redact.js';
+import { openDatabase } from '../../src/store/database.js';
+import { EventLog } from '../../src/store/events.js';
+import { tempDir, waitFor } from '../helpers/temp.js';
+
+async function bot(t: TestContext, diagnose: string) {
+  const dir = tempDir(t);
+  const flag = join(dir, 'worker.pid');
+  writeFileSync(flag, '1');
+  const yaml = `patrol: { interval: 1s }\nchat: { groupWait: 0s }\ndiagnose: ${diagnose}\nchecks:\n  - { name: worker, kind: file, path: ${JSON.stringify(flag)} }\n`;
+  const config = parseConfig(yaml, 't.yml', { NIGHTSHIFT_DATA_DIR: join(dir, 'data'), NIGHTSHIFT_HTTP: '127.0.0.1:0', TZ: 'UTC' }, dir);
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  let out = '';
+  stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const app = new App({ config, log: createCapturedLogger(new Redactor()).logger, redactor: new Redactor(), stdin, stdout });
+  await app.start();
+  t.after(() => app.stop());
+  const db = openDatabase(join(dir, 'data', 'nightshift.db'));
+  t.after(() => db.close());
+  const events = new EventLog(db);
+  return { events, flag, stdin, output: () => out };
+}
+
+/** The worker goes down until the patrol opens an incident, then comes back until it closes. */
+async function crash(b: Awaited<ReturnType<typeof bot>>): Promise<void> {
+  const opened = b.events.ofType('incident.opened').length;
+  rmSync(b.flag, { force: true });
+  await waitFor(() => b.events.ofType('incident.opened').length > opened, { what: 'the incident to open' });
+  const closed = b.events.ofType('incident.closed').length;
+  writeFileSync(b.flag, '1');
+  await waitFor(() => b.events.ofType('incident.closed').length > closed, { what: 'the incident to close' });
+}
+
+test('the same failure coming back 3 times triggers one diagnosis at once, only while analysis is granted', async (t) => {
+  const b = await bot(t, '{ recurrence: { count: 3, window: 1h }, weekly: "off" }');
+  for (let i = 0; i < 3; i++) await crash(b);
+  assert.equal(b.events.ofType('diagnosis.made').length, 0, 'no consent, no diagnosis');
+  b.stdin.write('/consent analysis on\n');
+  await waitFor(() => /analysis: granted/.test(b.output()), { what: 'consent' });
+  await crash(b);
+  await waitFor(() => b.events.ofType('diagnosis.made').length === 1, { what: 'the recurrence diagnosis' });
+  const [made] = b.events.ofType('diagnosis.made');
+  assert.equal(made!.context.trigger, 'recurrence');
+  assert.match(String(made!.context.signature), /^worker: missing: /);
+  await crash(b);
+  assert.equal(b.events.ofType('diagnosis.made').length, 1, 'not diagnosed again within the window');
+  assert.match(b.output(), /Diagnosis #1: root cause worker/);
+});
+
+test('the scheduled (weekly) diagnosis runs on its cron only while analysis is granted', async (t) => {
+  // Every second instead of Mondays at 09:00, so the test sees it fire.
+  const b = await bot(t, '{ weekly: "* * * * * *" }');
+  await crash(b);
+  const ticksWithoutConsent = b.events.ofType('check.failed').length;
+  await waitFor(() => b.events.ofType('check.failed').length >= ticksWithoutConsent, { what: 'patrols' });
+  assert.equal(b.events.ofType('diagnosis.made').length, 0);
+  b.stdin.write('/consent analysis on\n');
+  await waitFor(() => b.events.ofType('diagnosis.made').some((e) => e.context.trigger === 'weekly'), { timeoutMs: 10_000, what: 'the scheduled diagnosis' });
+});
