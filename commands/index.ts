@@ -4,6 +4,10 @@ import { approveCommand } from './approve.js';
 import { consentCommand } from './consent.js';
 import { diagnoseCommand } from './diagnose.js';
 import { proposalsCommand } from './proposals.js';
+import { scoreCommand } from './score.js';
+import { regretCommand } from './regret.js';
+import { flagsCommand } from './flags.js';
+import { briefingCommand } from './briefing.js';
 import { disableSurgeryCommand } from './disable-surgery.js';
 import { enableSurgeryCommand } from './enable-surgery.js';
 import { healCommand } from './heal.js';
@@ -30,5 +34,9 @@ export const commands: readonly AnyCommand[] = [
   proposalsCommand,
   approveCommand,
   rejectCommand,
+  regretCommand,
+  flagsCommand,
+  scoreCommand,
+  briefingCommand,
   helpCommand,
 ];

@@ -14,6 +14,9 @@ import { Questions } from './questions/questions.js';
 import { ActionTokens } from './questions/action-tokens.js';
 import { Consent } from './consent/consent.js';
 import { Diagnoser } from './diagnose/diagnoser.js';
+import { RegretIndex } from './regret/regret.js';
+import { RegretStore } from './store/regret.js';
+import { Briefings } from './report/briefing.js';
 import { DiagnosisStore } from './store/diagnoses.js';
 import { randomBytes } from 'node:crypto';
 import { createProbe } from './checks/index.js';
@@ -72,6 +75,8 @@ export class App {
   private composer: Composer | undefined;
   private questions: Questions | undefined;
   private diagnoser: Diagnoser | undefined;
+  private regret: RegretIndex | undefined;
+  private briefings: Briefings | undefined;
   private housekeeping: NodeJS.Timeout | undefined;
   /** Answers a question from a signed ntfy button token (the HTTP route calls it). */
   private answerButton: ((token: string) => { status: number; text: string }) | undefined;
@@ -215,6 +220,8 @@ export class App {
         notify,
         notice: (n) => composer.notice(n),
       });
+      const regret = new RegretIndex({ db, store: new RegretStore(db), events, clock: this.clock, log: this.log, checks: config.checks, notify });
+      this.regret = regret;
       const recovery = new Recovery({
         db,
         dataDir: config.dataDir,
@@ -232,11 +239,14 @@ export class App {
         healTimeoutMs: config.patrol.healTimeoutMs,
         notify,
         requestRun: (name) => patrol.requestRun(name),
+        flagged: (check) => regret.flaggedReason(check),
+        onAction: (action) => regret.onAction(action),
       });
       this.recovery = recovery;
       patrol.on('result', (outcome) => {
         metrics.countRun(outcome.check.name, outcome.result.ok);
         const update = tracker.onResult(outcome);
+        regret.onResult(outcome);
         recovery.onResult(outcome, update);
         this.diagnoser?.onResult(outcome, update);
       });
@@ -315,6 +325,11 @@ export class App {
         proposals: () =>
           diagnoses.proposals().map((p) => `${p.id} [${p.status}${p.decidedBy ? ` by ${p.decidedBy}` : ''}] ${p.summary} (diagnosis #${p.diagnosisId}, ${new Date(p.createdAt).toISOString()})`),
         setConsent: (name, on, by) => diagnoser.setConsent(name, on, who(by), by.channel),
+        score: (actionId, score, note, by) => regret.override(actionId, score, note, who(by), by.channel),
+        regret: () => regret.report(),
+        flags: () => regret.flagLines(),
+        clearFlag: (id, by) => regret.clear(id, who(by), by.channel),
+        briefing: () => this.briefings?.compose(this.clock.now()).text ?? 'Nightshift is starting.',
       };
       const dispatcher = new Dispatcher({
         commands,
@@ -353,6 +368,21 @@ export class App {
       }
       composer.start();
       diagnoser.start();
+      regret.start();
+      const weekdays = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+      this.briefings = new Briefings({
+        db,
+        kv,
+        clock: this.clock,
+        log: this.log,
+        timezone: config.timezone,
+        at: config.briefing.at,
+        weeklyDay: config.briefing.weekly === 'off' ? null : weekdays.indexOf(config.briefing.weekly),
+        startedAt: this.startedAt,
+        summary,
+        regretLines: () => regret.report(),
+        send: (message, key) => outbox.enqueue(message, { key }),
+      });
       this.housekeeping = setInterval(() => {
         diagnoser.expire(questions.expire().map((q) => q.id));
         inboundStore.prune(this.clock.now() - 7 * DAY_MS);
@@ -368,6 +398,8 @@ export class App {
         }
       }
       patrol.start();
+      // After the patrol's first wake, so a briefing sent on start reports a live patrol.
+      this.briefings?.start();
       if (this.lock.takenOver) {
         notify({ severity: 'warning', title: `Took over a stale lock: ${this.lock.takenOver.reason}. The previous run did not stop cleanly.` });
       }
@@ -409,6 +441,7 @@ export class App {
     await this.recovery?.stop();
     await this.patrol?.stop();
     await this.diagnoser?.stop();
+    await this.briefings?.stop();
     // Whatever was grouped but not yet sent goes into the outbox; undelivered rows wait for the next start.
     this.composer?.stop();
     await this.outbox?.stop();

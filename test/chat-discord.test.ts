@@ -53,7 +53,7 @@ async function startBot(t: TestContext) {
 test('Discord: slash commands come from the one list; /status round trip; a stranger is refused', async (t) => {
   const bot = await startBot(t);
   const names = bot.discord.registeredCommands().map((c) => c.name);
-  assert.deepEqual(names, ['status', 'incidents', 'ack', 'mute', 'heal', 'disable-surgery', 'enable-surgery', 'consent', 'diagnose', 'proposals', 'approve', 'reject', 'help']);
+  assert.deepEqual(names, ['status', 'incidents', 'ack', 'mute', 'heal', 'disable-surgery', 'enable-surgery', 'consent', 'diagnose', 'proposals', 'approve', 'reject', 'regret', 'flags', 'score', 'briefing', 'help']);
   const id = bot.discord.sendSlashCommand({ name: 'status', userId: ALICE, roleIds: [OPERATORS] });
   await waitFor(() => bot.discord.callbacks(id).length === 1, { what: 'the interaction reply' });
   assert.match(String(bot.discord.callbacks(id)[0]!.data?.content), /^SUMMARY: OK/);

@@ -52,6 +52,15 @@ export interface CommandServices {
   proposals(): string[];
   /** An admin sets a consent; the text to show. */
   setConsent(name: 'analysis' | 'auto-repair', on: boolean, by: Invoker): string;
+  /** An operator overrides an action's score (-2..1). */
+  score(actionId: number, score: number, note: string | undefined, by: Invoker): string;
+  /** Per-category regret lines. */
+  regret(): string[];
+  /** Active regret flags, one line each. */
+  flags(): string[];
+  clearFlag(id: number, by: Invoker): string;
+  /** The morning briefing, composed now. */
+  briefing(): string;
 }
 
 export interface CommandContext {

@@ -170,6 +170,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     },
     channels,
     diagnose: parsed.data.diagnose,
+    briefing: parsed.data.briefing,
     ollama: env.OLLAMA_MODEL ? { host: ollamaHost.replace(/\/+$/, ''), model: env.OLLAMA_MODEL } : null,
     chat: { ...parsed.data.chat, ...(parsed.data.chat.publicUrl ? { publicUrl: parsed.data.chat.publicUrl.replace(/\/+$/, '') } : {}) },
     timezone,

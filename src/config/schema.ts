@@ -121,6 +121,14 @@ export const fileSchema = z.strictObject({
       proposalTtl: duration.default(86_400_000),
     })
     .default({ askAfter: 5, recurrence: { count: 3, window: 86_400_000 }, lookback: 86_400_000, weekly: '0 9 * * 1', llmTimeout: 60_000, maxPromptChars: 12_000, proposalTtl: 86_400_000 }),
+  briefing: z
+    .strictObject({
+      /** Local time (TZ) of the morning briefing. */
+      at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time such as 07:30').default('07:30'),
+      /** Day of the weekly report, or off. */
+      weekly: z.enum(['off', 'sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday']).default('monday'),
+    })
+    .default({ at: '07:30', weekly: 'monday' }),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -199,6 +207,7 @@ export interface Config {
   channels: ChannelSettings;
   chat: ChatConfig;
   diagnose: FileConfig['diagnose'];
+  briefing: FileConfig['briefing'];
   /** The local model; null when OLLAMA_MODEL is unset (deterministic diagnoses only). */
   ollama: { host: string; model: string } | null;
   timezone: string;

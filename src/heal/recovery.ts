@@ -41,6 +41,8 @@ export interface RecoveryOptions {
   flagged?: (check: CheckConfig) => string | null;
   /** First backoff wait between heals that do not hold (default 1 s). */
   backoffBaseMs?: number;
+  /** Every action recorded (the regret index scores them). */
+  onAction?: (action: { id: number; at: number; category: string; target: string }) => void;
 }
 
 /**
@@ -110,6 +112,7 @@ export class Recovery {
       return;
     }
     if (decision.kind === 'escalate') {
+      if (/^regret flag/.test(decision.reason)) this.options.events.append(now, 'heal.skipped', check.name, 'warning', { incidentId: incident.id, reason: decision.reason });
       this.escalate(check, incident, decision.reason, outcome);
       return;
     }
@@ -190,7 +193,7 @@ export class Recovery {
 
   /** Runs a check's steps in order, one action row each, stopping at the first failure; undefined when stopped. */
   private async runSteps(check: CheckConfig, startedAt: number, trigger: string, incidentId: number | null, attempt: number): Promise<HealStepOutcome[] | undefined> {
-    const { actions, clock } = this.options;
+    const { clock } = this.options;
     const steps = this.options.steps.get(check.name) ?? [];
     const probe = this.options.probes.get(check.name);
     const outcomes: HealStepOutcome[] = [];
@@ -207,7 +210,7 @@ export class Recovery {
       }
       const durationMs = Math.round(performance.now() - stepStarted);
       outcomes.push({ action, ok: result.ok, message: result.message, durationMs });
-      actions.record({
+      this.recordAction({
         at: startedAt,
         category: action,
         target: check.name,
@@ -223,7 +226,7 @@ export class Recovery {
   }
 
   private escalate(check: CheckConfig, incident: IncidentRow, reason: string, outcome: RunOutcome): void {
-    const { incidents, actions, escalations, events, clock, db, dataDir, timezone, redactor } = this.options;
+    const { incidents, escalations, events, clock, db, dataDir, timezone, redactor } = this.options;
     const now = clock.now();
     const day = localDay(now, timezone);
     const dir = join(dataDir, 'escalations');
@@ -231,7 +234,7 @@ export class Recovery {
     const claimed = db.transaction(() => {
       if (!incidents.markEscalated(incident.id, now)) return null;
       const fileClaimed = escalations.claim({ at: now, checkName: check.name, incidentId: incident.id, day, reason, file: plannedFile });
-      actions.record({ at: now, category: 'escalate', target: check.name, trigger: `incident:${incident.id}`, incidentId: incident.id, result: 'ok', message: reason, details: {} });
+      this.recordAction({ at: now, category: 'escalate', target: check.name, trigger: `incident:${incident.id}`, incidentId: incident.id, result: 'ok', message: reason, details: {} });
       events.append(now, 'escalated', check.name, 'critical', { incidentId: incident.id, reason, file: fileClaimed ? plannedFile : (escalations.fileFor(check.name, day) ?? null) });
       return { fileClaimed };
     })();
@@ -263,6 +266,15 @@ export class Recovery {
       title: `${check.name} needs you: ${reason}`,
       body: `Auto-heal stopped for incident #${incident.id}. Last result: ${outcome.result.message}. ${fileNote}`,
     });
+  }
+
+  private recordAction(action: Parameters<ActionStore['record']>[0]): void {
+    const id = this.options.actions.record(action);
+    try {
+      this.options.onAction?.({ id, at: action.at, category: action.category, target: action.target });
+    } catch (err) {
+      this.options.log.error({ err }, 'scoring hook failed');
+    }
   }
 
   /** Resolves true after `ms`, or false at once when Nightshift stops. */

@@ -36,6 +36,9 @@ export interface EventContexts {
   'diagnosis.made': { diagnosisId: number; trigger: string; signature: string | null; chains: number; llm: 'answered' | 'unavailable' | 'off'; llmError?: string };
   'proposal.made': { proposalId: string; diagnosisId: number; kind: string };
   'proposal.decided': { proposalId: string; status: string; by: string; channel: string };
+  'regret.scored': { actionId: number; category: string; score: number; note: string };
+  'regret.flagged': { flagId: number; kind: string; category: string; target: string; reason: string };
+  'regret.cleared': { flagId: number; by: string; channel: string };
   'heal.requested': { by: string; channel: string };
   'channel.failed': { channel: string; error: string };
 }

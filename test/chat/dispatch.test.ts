@@ -42,6 +42,11 @@ function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explod
     diagnose: async () => '',
     proposals: () => [],
     setConsent: () => '',
+    score: () => '',
+    regret: () => [],
+    flags: () => [],
+    clearFlag: () => '',
+    briefing: () => '',
   };
   const roles: Record<string, Role | null> = { op: 'operator', v: 'viewer', x: null };
   const dispatcher = new Dispatcher({

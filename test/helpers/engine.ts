@@ -11,6 +11,8 @@ import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { IncidentTracker } from '../../src/patrol/incidents.js';
 import { Composer } from '../../src/notify/composer.js';
+import { RegretIndex } from '../../src/regret/regret.js';
+import { RegretStore } from '../../src/store/regret.js';
 import { Patrol } from '../../src/patrol/patrol.js';
 import { ActionStore } from '../../src/store/actions.js';
 import { CheckStateStore } from '../../src/store/check-state.js';
@@ -67,12 +69,19 @@ export function createEngine(t: TestContext, checks: CheckConfig[], options: { b
   // Group wait 0: each notice becomes a message at once (grouping has its own tests).
   const composer = new Composer({ clock, incidents, groupWaitMs: 0, stormThreshold: 20, repeatIntervalMs: 4 * 3_600_000, send: (m) => notify(m) });
   const tracker = new IncidentTracker({ db, checks, incidents, checkState, events, clock, log: logger, flapping: { maxChanges: 5, windowMs: 600_000 }, notify, notice: (n) => composer.notice(n) });
+  const regret = new RegretIndex({ db, store: new RegretStore(db), events, clock, log: logger, checks, notify });
   const recovery = new Recovery({
     db, dataDir, timezone: 'UTC', probes, steps, checkState, incidents, actions, escalations: new EscalationStore(db), events, clock, log: logger,
     redactor: new Redactor(), healTimeoutMs: 5_000, notify, requestRun: (name) => verifyRequests.push(name),
+    flagged: (check) => regret.flaggedReason(check),
+    onAction: (action) => regret.onAction(action),
     ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
   });
-  patrol.on('result', (outcome) => recovery.onResult(outcome, tracker.onResult(outcome)));
+  patrol.on('result', (outcome) => {
+    const update = tracker.onResult(outcome);
+    regret.onResult(outcome);
+    recovery.onResult(outcome, update);
+  });
   t.after(async () => {
     await recovery.stop();
     await patrol.stop();
@@ -83,5 +92,5 @@ export function createEngine(t: TestContext, checks: CheckConfig[], options: { b
     await patrol.runAll();
     await recovery.settled();
   };
-  return { db, dataDir, clock, patrol, recovery, probes, alerts, events, incidents, actions, checkState, lines, verifyRequests, patrolOnce, probe: (name: string) => probes.get(name)! };
+  return { db, dataDir, clock, patrol, recovery, regret, probes, alerts, events, incidents, actions, checkState, lines, verifyRequests, patrolOnce, probe: (name: string) => probes.get(name)! };
 }

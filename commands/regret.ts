@@ -1,0 +1,13 @@
+import { z } from 'zod';
+import { defineCommand } from '../src/chat/command.js';
+
+/** /regret: how Nightshift's own actions turned out, per category. */
+export const regretCommand = defineCommand({
+  name: 'regret',
+  description: 'Per category of action: count, average score, trend, flags',
+  args: z.object({}),
+  role: 'viewer',
+  run({ services }) {
+    return { text: services.regret().join('\n') };
+  },
+});

@@ -1,0 +1,189 @@
+import type { OutgoingMessage } from '../chat/channel.js';
+import type { Clock } from '../clock.js';
+import type { CheckConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { RunOutcome } from '../patrol/patrol.js';
+import type { Db } from '../store/database.js';
+import type { EventLog } from '../store/events.js';
+import type { FlagRow, RegretStore } from '../store/regret.js';
+
+export interface RegretOptions {
+  db: Db;
+  store: RegretStore;
+  events: EventLog;
+  clock: Clock;
+  log: Logger;
+  checks: readonly CheckConfig[];
+  notify: (message: OutgoingMessage) => void;
+  /** Healthy patrols after a heal before it scores +1. */
+  heldAfterPatrols?: number;
+}
+
+/** The audit's thresholds (DESIGN.md, Regret index). */
+export const CATEGORY_WINDOW = 20;
+export const CATEGORY_FLAG_BELOW = -0.4;
+export const ACTION_FLAG_AT = 3;
+/**
+ * A category is judged on at least this many scores: one bad restart must not
+ * stop every restart of every check (the action flag covers a single check).
+ */
+export const CATEGORY_MIN_SCORES = 5;
+
+interface Watch {
+  actionId: number;
+  category: string;
+  at: number;
+  okRuns: number;
+}
+
+/**
+ * The regret index: every autonomous action is scored from what happened
+ * next (+1 the failure stayed away for K patrols, 0 unknown, -1 it came back
+ * within the cooldown, -2 it had to be escalated), an audit after every score
+ * flags a category averaging below -0.4 over its last 20 scores (judged once
+ * it has 5) and an action
+ * (category + check) with 3 scores of -1 or worse, and flagged heals are
+ * skipped (the check escalates instead) until an operator clears the flag.
+ */
+export class RegretIndex {
+  private readonly watching = new Map<string, Watch[]>();
+  private readonly byName: Map<string, CheckConfig>;
+
+  constructor(private readonly options: RegretOptions) {
+    this.byName = new Map(options.checks.map((c) => [c.name, c]));
+  }
+
+  /** Scores what was left unscored by the previous run: escalations at once, older heals as unknown, recent ones watched. */
+  start(): void {
+    const now = this.options.clock.now();
+    for (const action of this.options.store.unscored()) {
+      const cooldown = this.byName.get(action.target)?.cooldownMs ?? 300_000;
+      if (action.category === 'escalate') this.score(action.id, -2, 'it had to be escalated to the operator');
+      else if (now - action.at > cooldown) this.score(action.id, 0, 'outcome unknown: Nightshift was not watching when it would have shown');
+      else this.watch(action.target, { actionId: action.id, category: action.category, at: action.at, okRuns: 0 });
+    }
+  }
+
+  /** A new action was recorded. */
+  onAction(action: { id: number; at: number; category: string; target: string }): void {
+    if (action.category === 'escalate') this.score(action.id, -2, 'it had to be escalated to the operator');
+    else this.watch(action.target, { actionId: action.id, category: action.category, at: action.at, okRuns: 0 });
+  }
+
+  /** Every patrol result of a check judges the actions taken for it. */
+  onResult({ check, result }: RunOutcome): void {
+    const watches = this.watching.get(check.name);
+    if (!watches?.length) return;
+    const now = this.options.clock.now();
+    const held = this.options.heldAfterPatrols ?? 3;
+    const remaining: Watch[] = [];
+    for (const w of watches) {
+      if (now <= w.at) {
+        remaining.push(w);
+      } else if (!result.ok) {
+        if (now - w.at <= check.cooldownMs) this.score(w.actionId, -1, `the failure came back ${Math.round((now - w.at) / 1000)}s later, within the cooldown`);
+        else this.score(w.actionId, 0, 'the failure came back after the cooldown: outcome unclear');
+      } else if (++w.okRuns >= held) {
+        this.score(w.actionId, 1, `the failure stayed away for ${held} patrols`);
+      } else {
+        remaining.push(w);
+      }
+    }
+    this.watching.set(check.name, remaining);
+  }
+
+  /** An operator's score replaces the automatic one. */
+  override(actionId: number, score: number, note: string | undefined, by: string, channel: string): string {
+    const action = this.options.store.action(actionId);
+    if (!action) return `No action #${actionId}.`;
+    for (const [check, watches] of this.watching) this.watching.set(check, watches.filter((w) => w.actionId !== actionId));
+    this.score(actionId, score, `set by ${by} on ${channel}${note ? `: ${note}` : ''}`);
+    return `Action #${actionId} (${action.category} of ${action.target}) scored ${score > 0 ? '+' : ''}${score}.`;
+  }
+
+  /** Why a heal of this check is skipped (its step's category or this action is flagged), or null. */
+  flaggedReason(check: CheckConfig): string | null {
+    const flags = this.options.store.activeFlags();
+    for (const step of check.heal) {
+      const flag = flags.find((f) => f.category === step.action && (f.kind === 'category' || f.target === check.name));
+      if (flag) return `regret flag #${flag.id} on ${describeFlag(flag)} (${flag.reason}): skipped, escalating instead`;
+    }
+    return null;
+  }
+
+  clear(id: number, by: string, channel: string): string {
+    const flag = this.options.store.clear(id, by, this.options.clock.now());
+    if (!flag) return `No active flag #${id}. /flags lists them.`;
+    this.options.events.append(this.options.clock.now(), 'regret.cleared', describeFlag(flag), 'info', { flagId: id, by, channel });
+    return `Flag #${id} on ${describeFlag(flag)} cleared: those heals run again.`;
+  }
+
+  /** /regret: per category count, average, trend and flags. */
+  report(): string[] {
+    const flags = this.options.store.activeFlags();
+    const rows = this.options.store.categories().map((c) => {
+      const flagged = flags.filter((f) => f.category === c.category).map((f) => `flag #${f.id}${f.kind === 'action' ? ` (${f.target})` : ''}`);
+      return `${c.category}: ${c.count} scored, average ${signed(c.average)}, trend ${trend(c.recent)}${flagged.length ? `, ${flagged.join(', ')}` : ''}`;
+    });
+    return rows.length ? rows : ['No scored actions yet.'];
+  }
+
+  flagLines(): string[] {
+    return this.options.store.activeFlags().map((f) => `#${f.id} ${describeFlag(f)}: ${f.reason} (since ${new Date(f.flaggedAt).toISOString()})`);
+  }
+
+  private watch(check: string, watch: Watch): void {
+    this.watching.set(check, [...(this.watching.get(check) ?? []), watch]);
+  }
+
+  private score(actionId: number, score: number, note: string): void {
+    const { store, events, clock, db } = this.options;
+    const now = clock.now();
+    const action = store.action(actionId);
+    if (!action) return;
+    db.transaction(() => {
+      store.setScore(actionId, score, now, note);
+      events.append(now, 'regret.scored', action.target, 'info', { actionId, category: action.category, score, note });
+    })();
+    this.audit(action.category, action.target);
+  }
+
+  /** After every score: flag a category averaging below -0.4, and an action with 3 scores of -1 or worse (both counted since their last clear). */
+  private audit(category: string, target: string): void {
+    const { store, clock } = this.options;
+    const now = clock.now();
+    if (category === 'escalate') return;
+    const since = store.lastCleared('category', category, '');
+    const scores = store.lastScores(category, CATEGORY_WINDOW, since);
+    const average = scores.reduce((a, b) => a + b, 0) / (scores.length || 1);
+    if (scores.length >= CATEGORY_MIN_SCORES && average < CATEGORY_FLAG_BELOW) {
+      this.raise(store.flag('category', category, '', `average ${signed(average)} over its last ${scores.length} scored actions (below ${CATEGORY_FLAG_BELOW})`, now));
+    }
+    const bad = store.badScoresSince(category, target, store.lastCleared('action', category, target));
+    if (bad >= ACTION_FLAG_AT) this.raise(store.flag('action', category, target, `${bad} scores of -1 or worse`, now));
+  }
+
+  private raise(flag: FlagRow | undefined): void {
+    if (!flag) return;
+    this.options.events.append(flag.flaggedAt, 'regret.flagged', describeFlag(flag), 'warning', { flagId: flag.id, kind: flag.kind, category: flag.category, target: flag.target, reason: flag.reason });
+    this.options.log.warn({ flag }, 'regret flag raised');
+    this.options.notify({ severity: 'warning', title: `Regret flag #${flag.id}: ${describeFlag(flag)} keeps making things worse (${flag.reason}); Nightshift stops doing it and escalates instead`, body: `/flags clear ${flag.id} when it is safe again` });
+  }
+}
+
+export function describeFlag(flag: Pick<FlagRow, 'kind' | 'category' | 'target'>): string {
+  return flag.kind === 'category' ? `every ${flag.category}` : `${flag.category} of ${flag.target}`;
+}
+
+function signed(n: number): string {
+  return `${n > 0 ? '+' : ''}${n.toFixed(2)}`;
+}
+
+/** ↑ when the newest 5 scores average better than the 5 before them, ↓ when worse, → otherwise. */
+function trend(recent: number[]): string {
+  if (recent.length < 4) return '→';
+  const half = Math.min(5, Math.floor(recent.length / 2));
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const diff = avg(recent.slice(0, half)) - avg(recent.slice(half, half * 2));
+  return diff > 0.2 ? '↑' : diff < -0.2 ? '↓' : '→';
+}

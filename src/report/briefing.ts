@@ -1,0 +1,205 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { OutgoingMessage } from '../chat/channel.js';
+import type { Clock } from '../clock.js';
+import { formatDuration } from '../config/duration.js';
+import { normalizeError } from '../diagnose/signature.js';
+import type { Logger } from '../log/logger.js';
+import { summaryLine, type StatusSummary } from '../patrol/summary.js';
+import type { Db } from '../store/database.js';
+import type { KeyValueStore } from '../store/kv.js';
+
+export interface BriefingOptions {
+  db: Db;
+  kv: KeyValueStore;
+  clock: Clock;
+  log: Logger;
+  timezone: string;
+  /** "07:30": the daily briefing's local time. */
+  at: string;
+  /** Day of the weekly report, 0 = Sunday … 6 = Saturday; null: off. */
+  weeklyDay: number | null;
+  startedAt: number;
+  summary: () => StatusSummary;
+  regretLines: () => string[];
+  /** Queues a message on every channel under an idempotency key (once per channel per key). */
+  send: (message: OutgoingMessage, key: string) => void;
+}
+
+const DAY = 86_400_000;
+const SPARKS = '▁▂▃▄▅▆▇█';
+
+/**
+ * The morning briefing and the weekly report. Each is sent once per day per
+ * channel: the day is recorded in the store before the message is queued
+ * under a key made of that day, so neither a restart nor a catch-up can send
+ * it twice, and a bot that was down at 07:30 sends it when it starts that day.
+ */
+export class Briefings {
+  private tasks: ScheduledTask[] = [];
+
+  constructor(private readonly options: BriefingOptions) {}
+
+  start(): void {
+    const [hour, minute] = this.options.at.split(':').map(Number) as [number, number];
+    const tz = { timezone: this.options.timezone, noOverlap: true };
+    this.tasks.push(cron.schedule(`${minute} ${hour} * * *`, () => this.due(), { ...tz, name: 'daily-briefing' }));
+    this.due();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.tasks.map((t) => t.stop()));
+  }
+
+  /** Sends today's briefing (and on the weekly day the weekly report) if it is time and they have not gone out. */
+  due(): void {
+    const now = this.options.clock.now();
+    const local = localParts(now, this.options.timezone);
+    if (local.minutes < toMinutes(this.options.at)) return;
+    if (this.options.kv.get('briefing.daily.day') !== local.day) {
+      const briefing = this.compose(now);
+      this.options.db.transaction(() => {
+        this.options.kv.set('briefing.daily.day', local.day);
+        this.options.kv.set('briefing.daily.last', String(now));
+        this.options.send(briefing.message, `briefing:daily:${local.day}`);
+      })();
+    }
+    if (this.options.weeklyDay !== null && local.weekday === this.options.weeklyDay && this.options.kv.get('briefing.weekly.day') !== local.day) {
+      const report = this.composeWeekly(now);
+      this.options.db.transaction(() => {
+        this.options.kv.set('briefing.weekly.day', local.day);
+        this.options.send(report.message, `briefing:weekly:${local.day}`);
+      })();
+    }
+  }
+
+  /** The briefing since the last one (or the last 24 h): the first line fits a lock screen, details below. */
+  compose(now: number): { message: OutgoingMessage; text: string } {
+    const since = Number(this.options.kv.get('briefing.daily.last') ?? now - DAY);
+    const q = <T>(sql: string, ...args: unknown[]) => this.options.db.prepare(sql).get(...args) as T;
+    const all = <T>(sql: string, ...args: unknown[]) => this.options.db.prepare(sql).all(...args) as T[];
+    const opened = q<{ n: number }>('SELECT count(*) AS n FROM incidents WHERE opened_at >= ?', since).n;
+    const closed = q<{ n: number }>('SELECT count(*) AS n FROM incidents WHERE closed_at >= ?', since).n;
+    const stillOpen = all<{ id: number; check_name: string; last_message: string; opened_at: number; escalated_at: number | null }>(
+      'SELECT id, check_name, last_message, opened_at, escalated_at FROM incidents WHERE closed_at IS NULL AND root_id IS NULL ORDER BY opened_at',
+    );
+    const heals = q<{ n: number; held: number; failed: number }>(
+      "SELECT count(DISTINCT target || at) AS n, count(DISTINCT CASE WHEN score = 1 THEN target || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || at END) AS failed FROM actions WHERE at >= ? AND category != 'escalate'",
+      since,
+    );
+    const escalations = all<{ target: string; message: string }>("SELECT target, message FROM actions WHERE at >= ? AND category = 'escalate'", since);
+    const pending = all<{ id: string; prompt: string; kind: string }>("SELECT id, prompt, kind FROM questions WHERE status = 'pending' ORDER BY created_at");
+    const proposals = all<{ id: string; summary: string }>("SELECT id, summary FROM proposals WHERE status = 'proposed' ORDER BY created_at");
+    const newFlags = all<{ id: number; kind: string; category: string; target: string; reason: string }>('SELECT id, kind, category, target, reason FROM flags WHERE flagged_at >= ?', since);
+    const skipped = q<{ n: number }>("SELECT count(*) AS n FROM events WHERE type = 'heal.skipped' AND at >= ? AND json_extract(context, '$.reason') LIKE 'regret flag%'", since).n;
+    const signatures = this.topSignatures(since);
+    const spark = this.sparkline(now, 7);
+    const summary = this.options.summary();
+
+    const title = `Briefing: ${opened} incident${opened === 1 ? '' : 's'} (${stillOpen.length} still open), ${heals.n} heal${heals.n === 1 ? '' : 's'} (${heals.held} held), ${escalations.length} escalation${escalations.length === 1 ? '' : 's'} · errors 7d ${spark.line}`;
+    const lines: string[] = [summaryLine(summary), `Since ${new Date(since).toISOString().slice(0, 16).replace('T', ' ')} UTC:`];
+    lines.push(`- incidents: ${opened} opened, ${closed} closed`);
+    for (const i of stillOpen.slice(0, 5)) lines.push(`  open #${i.id} ${i.check_name} for ${formatDuration(now - i.opened_at)}: ${i.last_message}${i.escalated_at ? ' [escalated]' : ''}`);
+    lines.push(`- heals: ${heals.n} (${heals.held} held, ${heals.failed} did not, ${heals.n - heals.held - heals.failed} not judged yet)`);
+    for (const e of escalations.slice(0, 5)) lines.push(`  escalated ${e.target}: ${e.message}`);
+    if (pending.length) lines.push(`- waiting for you: ${pending.map((p) => (p.kind === 'proposal' ? `proposal (${p.prompt.slice(0, 60)})` : p.prompt)).join('; ')}`);
+    if (proposals.length) lines.push(`- proposals: ${proposals.map((p) => `${p.id} ${p.summary}`).join('; ')}`);
+    lines.push('- regret:', ...this.options.regretLines().map((l) => `  ${l}`));
+    if (newFlags.length) lines.push(`  new flags: ${newFlags.map((f) => `#${f.id} ${f.kind === 'category' ? `every ${f.category}` : `${f.category} of ${f.target}`} (${f.reason})`).join('; ')}`);
+    if (skipped) lines.push(`  heals skipped by flags: ${skipped}`);
+    lines.push(`- patrol: ${summary.checks} checks, ${summary.stale} stale; Nightshift up ${formatDuration(now - this.options.startedAt)}`);
+    if (signatures.length) lines.push('- top errors:', ...signatures.map((s) => `  ${s.count}× ${s.signature}`));
+    lines.push(`- errors per day (7d): ${spark.line} ${spark.counts.join(' ')}`);
+    const text = `${title}\n${lines.join('\n')}`;
+    return { message: { severity: stillOpen.length > 0 ? 'warning' : 'info', title, body: lines.join('\n') }, text };
+  }
+
+  /** The weekly report: errors per week, fixes, heals that held, the streak of error-free days. */
+  composeWeekly(now: number): { message: OutgoingMessage; text: string } {
+    const weeks = [3, 2, 1, 0].map((w) => {
+      const to = now - w * 7 * DAY;
+      const from = to - 7 * DAY;
+      const row = this.options.db
+        .prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?")
+        .get(from, to) as { n: number };
+      return row.n;
+    });
+    const weekAgo = now - 7 * DAY;
+    const fixes = (this.options.db.prepare("SELECT count(*) AS n FROM proposals WHERE status = 'approved' AND decided_at >= ?").get(weekAgo) as { n: number }).n;
+    const heals = this.options.db
+      .prepare("SELECT count(DISTINCT target || at) AS n, count(DISTINCT CASE WHEN score = 1 THEN target || at END) AS held FROM actions WHERE at >= ? AND category != 'escalate'")
+      .get(weekAgo) as { n: number; held: number };
+    const streak = this.errorFreeStreak(now);
+    const title = `Weekly report: ${weeks[3]} errors this week (${weeks.map((n) => spark(n, Math.max(...weeks))).join('')} over 4 weeks), ${heals.held}/${heals.n} heals held, ${fixes} fix${fixes === 1 ? '' : 'es'} approved, ${streak} error-free day${streak === 1 ? '' : 's'} in a row`;
+    const body = [`errors per week, oldest first: ${weeks.join(', ')}`, `heals this week: ${heals.n}, held: ${heals.held}`, `fixes approved: ${fixes}`, `current streak of error-free days: ${streak}`].join('\n');
+    return { message: { severity: 'info', title, body }, text: `${title}\n${body}` };
+  }
+
+  private topSignatures(since: number): Array<{ signature: string; count: number }> {
+    const rows = this.options.db
+      .prepare("SELECT subject, json_extract(context, '$.message') AS message, count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? GROUP BY subject, message ORDER BY n DESC LIMIT 200")
+      .all(since) as Array<{ subject: string; message: string | null; n: number }>;
+    const counts = new Map<string, number>();
+    for (const r of rows) {
+      const signature = `${r.subject}: ${normalizeError(r.message ?? '')}`;
+      counts.set(signature, (counts.get(signature) ?? 0) + r.n);
+    }
+    return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([signature, count]) => ({ signature, count }));
+  }
+
+  /** Failed runs per local day, oldest first, and their sparkline. */
+  private sparkline(now: number, days: number): { counts: number[]; line: string } {
+    const counts: number[] = [];
+    for (let d = days - 1; d >= 0; d--) {
+      const [from, to] = dayBounds(now - d * DAY, this.options.timezone);
+      counts.push((this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number }).n);
+    }
+    const max = Math.max(...counts);
+    return { counts, line: counts.map((n) => spark(n, max)).join('') };
+  }
+
+  /** Whole local days without a failed run, counting back from yesterday. */
+  private errorFreeStreak(now: number): number {
+    let streak = 0;
+    for (let d = 1; d <= 365; d++) {
+      const [from, to] = dayBounds(now - d * DAY, this.options.timezone);
+      if (to <= this.firstEventAt()) break;
+      const n = (this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number }).n;
+      if (n > 0) break;
+      streak++;
+    }
+    return streak;
+  }
+
+  private firstEventAt(): number {
+    return (this.options.db.prepare('SELECT min(at) AS at FROM events').get() as { at: number | null }).at ?? Number.POSITIVE_INFINITY;
+  }
+}
+
+function spark(n: number, max: number): string {
+  if (max <= 0 || n <= 0) return SPARKS[0]!;
+  return SPARKS[Math.min(SPARKS.length - 1, Math.max(1, Math.round((n / max) * (SPARKS.length - 1))))]!;
+}
+
+function toMinutes(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number];
+  return h * 60 + m;
+}
+
+/** Local date (YYYY-MM-DD), minutes since local midnight and weekday of a time in a zone. */
+export function localParts(at: number, timeZone: string): { day: string; minutes: number; weekday: number } {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', weekday: 'short' })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(parts.weekday!);
+  return { day: `${parts.year}-${parts.month}-${parts.day}`, minutes: Number(parts.hour) * 60 + Number(parts.minute), weekday };
+}
+
+/** [start, end) in ms of the local day containing `at` (found by stepping, so DST days come out right). */
+function dayBounds(at: number, timeZone: string): [number, number] {
+  const { minutes } = localParts(at, timeZone);
+  const seconds = new Date(at).getUTCSeconds() * 1000 + new Date(at).getUTCMilliseconds();
+  const start = at - minutes * 60_000 - seconds;
+  return [start, start + DAY];
+}
