@@ -11,9 +11,11 @@ import { openDatabase } from '../../src/store/database.js';
 import { EventLog } from '../../src/store/events.js';
 import { FakeNtfyServer } from '../fakes/ntfy/server.js';
 import { FakeTelegram } from '../fakes/telegram/server.js';
+import { FakeDiscord } from '../fakes/discord/server.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
 const TOKEN = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
+const DISCORD = { token: 'MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ', applicationId: '1015000000000000001', guildId: '1015000000000000002', channelId: '1015000000000000003' };
 const CHAT = -1003;
 // Monday 2026-01-05, in UTC (the tests' TZ).
 const MONDAY = Date.UTC(2026, 0, 5);
@@ -72,8 +74,8 @@ test('the briefing goes out once per day: not before 07:30, on start after a mis
 test('the briefing arrives on every channel, the lock-screen line first, details below', async (t) => {
   const telegram = await FakeTelegram.start({ token: TOKEN, chats: [CHAT] });
   const ntfy = await FakeNtfyServer.start();
-  t.after(() => telegram.close());
-  t.after(() => ntfy.close());
+  const discord = await FakeDiscord.start({ ...DISCORD, heartbeatIntervalMs: 5000 });
+
   const dataDir = tempDir(t);
   // Some history: a failing check yesterday and today.
   const seed = openDatabase(join(dataDir, 'nightshift.db'));
@@ -81,12 +83,33 @@ test('the briefing arrives on every channel, the lock-screen line first, details
   for (let i = 0; i < 4; i++) events.append(at(0, 8, i), 'check.failed', 'worker', 'critical', { kind: 'process', message: `exited with code 1 after ${i + 3}s`, durationMs: 1, consecutiveFailures: i + 1 });
   events.append(at(1, 2, 0), 'check.failed', 'worker', 'critical', { kind: 'process', message: 'exited with code 1 after 9s', durationMs: 1, consecutiveFailures: 1 });
   seed.close();
-  const bot = await startAt(t, dataDir, at(1, 7, 45), { TELEGRAM_TOKEN: TOKEN, TELEGRAM_CHAT_ID: String(CHAT), TELEGRAM_API_ROOT: telegram.apiRoot, NTFY_URL: ntfy.url, NTFY_TOPIC: 'alerts' });
+  const bot = await startAt(t, dataDir, at(1, 7, 45), {
+    TELEGRAM_TOKEN: TOKEN,
+    TELEGRAM_CHAT_ID: String(CHAT),
+    TELEGRAM_API_ROOT: telegram.apiRoot,
+    NTFY_URL: ntfy.url,
+    NTFY_TOPIC: 'alerts',
+    DISCORD_TOKEN: DISCORD.token,
+    DISCORD_APPLICATION_ID: DISCORD.applicationId,
+    DISCORD_GUILD_ID: DISCORD.guildId,
+    DISCORD_CHANNEL_ID: DISCORD.channelId,
+    DISCORD_API_URL: discord.apiUrl,
+  });
+  // The bot stops before its servers close (stop is idempotent; startAt's own hook finds it stopped).
+  t.after(async () => {
+    await bot.app.stop();
+    await Promise.all([telegram.close(), ntfy.close(), discord.close()]);
+  });
   const onTelegram = await waitFor(() => telegram.sent().find((m) => m.text?.includes('Briefing:')), { what: 'the Telegram briefing' });
   const onNtfy = await waitFor(() => ntfy.messages('alerts').find((m) => m.title?.startsWith('Briefing:')), { what: 'the ntfy briefing' });
   assert.match(onNtfy.title!, /^Briefing: 0 incidents \(0 still open\), 0 heals \(0 held\), 0 escalations · errors 7d [▁▂▃▄▅▆▇█]{7}$/);
   assert.match(onNtfy.message, /top errors:\n {2}5× worker: exited with code 1 after <duration>/);
   assert.match(onNtfy.message, /errors per day \(7d\): \S{7} 0 0 0 0 0 4 1/);
   assert.match(onTelegram.text!, /SUMMARY: OK/);
+  const onDiscord = await waitFor(() => discord.messages().find((m) => JSON.stringify(m.embeds).includes('Briefing:')), { what: 'the Discord briefing' });
+  assert.match(String(onDiscord.embeds?.[0]?.title), /^Briefing: /);
+  assert.match(String(onDiscord.embeds?.[0]?.description), /top errors:/);
+  // Let discord.js finish logging in (registering commands) before the test stops it.
+  await waitFor(() => discord.registeredCommands().length > 0, { what: 'the Discord login to finish' });
   assert.match(bot.output(), /Briefing:/);
 });
