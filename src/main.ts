@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { AuditLog } from './store/audit.js';
+import { DATABASE_FILE } from './store/database.js';
 import { App } from './app.js';
 import { loadConfig, loadDotEnv } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -16,6 +20,7 @@ Commands:
   start          run the bot (patrol, heal, chat) in the foreground
   status         print the summary of the running instance
   check-config   validate the configuration and exit
+  audit verify   check the hash chain of the audit trail (approvals, consent)
   --help, -h     show this help
   --version, -v  print the version
 
@@ -28,7 +33,8 @@ Exit codes:
   1  failure: another instance holds the data dir, a migration failed, the
      HTTP address is taken (status: the summary is DEGRADED or DOWN)
   2  invalid configuration or usage
-  3  status: no running instance
+  3  status: no running instance; audit verify: no database
+  (audit verify: 0 the chain is intact, 1 it is broken)
 `;
 
 /** Gives back the exit code; `start` resolves when the bot has stopped. */
@@ -42,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version}\n`);
     return ExitCode.ok;
   }
-  if (command === undefined || !['start', 'status', 'check-config'].includes(command) || rest.length > 0) {
+  const auditVerify = command === 'audit' && rest.length === 1 && rest[0] === 'verify';
+  if (command === undefined || (!auditVerify && (!['start', 'status', 'check-config'].includes(command) || rest.length > 0))) {
     process.stderr.write(`${command === undefined ? 'missing command' : `unknown arguments: ${argv.join(' ')}`}\n\n${HELP}`);
     return ExitCode.configInvalid;
   }
@@ -62,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   if (command === 'status') return status(config);
+  if (auditVerify) return verifyAudit(config);
   return start(config);
 }
 
@@ -105,6 +113,27 @@ async function start(config: Config): Promise<number> {
     process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (kept running)'));
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (kept running)'));
   });
+}
+
+/** Walks the audit trail's hash chain, read-only (safe while the bot runs). */
+function verifyAudit(config: Config): number {
+  const file = join(config.dataDir, DATABASE_FILE);
+  if (!existsSync(file)) {
+    process.stdout.write(`no database in ${config.dataDir}\n`);
+    return ExitCode.notRunning;
+  }
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const verdict = new AuditLog(db).verify();
+    if (verdict.ok) {
+      process.stdout.write(`audit trail intact: ${verdict.rows} row${verdict.rows === 1 ? '' : 's'}\n`);
+      return ExitCode.ok;
+    }
+    process.stdout.write(`audit trail BROKEN at row #${verdict.brokenAt}: ${verdict.reason} (${verdict.rows} rows before it are intact)\n`);
+    return ExitCode.failure;
+  } finally {
+    db.close();
+  }
 }
 
 /** Finds the running instance through the data dir's lock file and asks it for its summary. */

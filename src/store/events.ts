@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { AUDITED_EVENT_TYPES, AuditLog } from './audit.js';
 
 export type Severity = 'debug' | 'info' | 'warning' | 'critical';
 
@@ -62,19 +63,25 @@ export interface EventRow<T extends EventType = EventType> {
   context: EventContexts[T];
 }
 
-/** The append-only event log. */
+/** The append-only event log. Events of the audited types also go, in the same transaction, to the hash-chained audit trail. */
 export class EventLog {
   private readonly insert;
   private readonly selectRecent;
+  private readonly audit: AuditLog;
 
   constructor(private readonly db: Db) {
+    this.audit = new AuditLog(db);
     this.insert = db.prepare<[number, string, string, string, string]>('INSERT INTO events (at, type, subject, severity, context) VALUES (?, ?, ?, ?, ?)');
     this.selectRecent = db.prepare<[number]>('SELECT id, at, type, subject, severity, context FROM events ORDER BY id DESC LIMIT ?');
   }
 
   /** Appends one event and returns its id; committed when this returns. */
   append<T extends EventType>(at: number, type: T, subject: string, severity: Severity, context: EventContexts[T]): number {
-    return Number(this.insert.run(at, type, subject, severity, JSON.stringify(context)).lastInsertRowid);
+    if (!AUDITED_EVENT_TYPES.has(type)) return Number(this.insert.run(at, type, subject, severity, JSON.stringify(context)).lastInsertRowid);
+    return this.db.transaction(() => {
+      this.audit.append(at, type, subject, context);
+      return Number(this.insert.run(at, type, subject, severity, JSON.stringify(context)).lastInsertRowid);
+    })();
   }
 
   /** The newest events first. */
