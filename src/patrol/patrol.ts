@@ -7,6 +7,7 @@ import type { CheckRunState, CheckStateRow, CheckStateStore } from '../store/che
 import type { Db } from '../store/database.js';
 import type { EventLog } from '../store/events.js';
 import { ConcurrencyLimiter } from './limiter.js';
+import { DueQueue } from './due-queue.js';
 import { runWithBoundary, type TimedResult } from './run-check.js';
 
 /** One recorded run, as listeners (incidents, recovery, metrics) receive it. */
@@ -53,12 +54,15 @@ export class Patrol extends EventEmitter<PatrolEvents> {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly nextDue = new Map<string, number>();
   private readonly rerun = new Set<string>();
+  private readonly due = new DueQueue();
+  private readonly byName: Map<string, CheckConfig>;
   private lastTick: number | null = null;
   private running = false;
 
   constructor(private readonly options: PatrolOptions) {
     super();
     this.limiter = new ConcurrencyLimiter(options.concurrency);
+    this.byName = new Map(options.checks.map((c) => [c.name, c]));
     // Every running check listens for the stop: as many listeners as checks may run at once.
     setMaxListeners(options.concurrency + 10, this.stopController.signal);
   }
@@ -72,7 +76,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     // if shorter) instead of queued in one burst: with a thousand checks, that burst set the peak memory.
     const count = this.options.checks.length;
     const spread = count > this.options.concurrency;
-    this.options.checks.forEach((check, i) => this.nextDue.set(check.name, spread ? now + Math.floor((i / count) * Math.min(1_000, check.intervalMs)) : now));
+    this.options.checks.forEach((check, i) => this.schedule(check.name, spread ? now + Math.floor((i / count) * Math.min(1_000, check.intervalMs)) : now));
     this.tick();
   }
 
@@ -100,7 +104,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
    */
   requestRun(name: string): void {
     if (!this.running) return;
-    this.nextDue.set(name, this.options.clock.now());
+    this.schedule(name, this.options.clock.now());
     if (this.inFlight.has(name)) this.rerun.add(name);
     else this.tick();
   }
@@ -115,23 +119,28 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     const now = this.options.clock.now();
     this.lastTick = now;
     this.safeEmit('tick', now);
-    for (const check of this.options.checks) {
-      if (this.inFlight.has(check.name)) continue;
-      if ((this.nextDue.get(check.name) ?? now) <= now) void this.launch(check);
+    for (let entry = this.due.peek(); entry && entry.at <= now; entry = this.due.peek()) {
+      this.due.pop();
+      // Stale entries (rescheduled since) and checks still running are skipped; a running check is
+      // queued again when it finishes.
+      if (this.nextDue.get(entry.name) !== entry.at || this.inFlight.has(entry.name)) continue;
+      const check = this.byName.get(entry.name);
+      if (check) void this.launch(check);
     }
     this.scheduleWake();
   }
 
-  /** Recomputes the next wake from every check (once per tick). */
+  /** Sets the timer for the earliest due check, or one interval from now (the loop's heartbeat). */
   private scheduleWake(): void {
     if (!this.running) return;
     const now = this.options.clock.now();
-    let wakeAt = now + this.options.intervalMs;
-    for (const check of this.options.checks) {
-      if (this.inFlight.has(check.name)) continue;
-      wakeAt = Math.min(wakeAt, this.nextDue.get(check.name) ?? now);
-    }
-    this.wakeAt(wakeAt, true);
+    while (this.due.size > 0 && this.nextDue.get(this.due.peek()!.name) !== this.due.peek()!.at) this.due.pop();
+    this.wakeAt(Math.min(now + this.options.intervalMs, this.due.peek()?.at ?? Infinity), true);
+  }
+
+  private schedule(name: string, at: number): void {
+    this.nextDue.set(name, at);
+    this.due.push(at, name);
   }
 
   /** Sets the timer to `at`; unless `force`, only ever moves it earlier (cheap after each run). */
@@ -149,7 +158,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
   private launch(check: CheckConfig): Promise<void> {
     const probe = this.options.probes.get(check.name);
     const started = this.options.clock.now();
-    this.nextDue.set(check.name, started + check.intervalMs);
+    this.schedule(check.name, started + check.intervalMs);
     const run = this.limiter
       .run(async () => {
         const result = probe
@@ -164,7 +173,9 @@ export class Patrol extends EventEmitter<PatrolEvents> {
       })
       .finally(() => {
         this.inFlight.delete(check.name);
-        if (this.rerun.delete(check.name)) this.nextDue.set(check.name, this.options.clock.now());
+        if (this.rerun.delete(check.name)) this.schedule(check.name, this.options.clock.now());
+        // Its due entry may have been passed over while it ran: queue it again (duplicates are harmless).
+        else this.due.push(this.nextDue.get(check.name) ?? this.options.clock.now(), check.name);
         this.wakeAt(this.nextDue.get(check.name) ?? this.options.clock.now());
       });
     this.inFlight.set(check.name, run);
