@@ -75,7 +75,6 @@ export class App {
   private composer: Composer | undefined;
   private questions: Questions | undefined;
   private diagnoser: Diagnoser | undefined;
-  private regret: RegretIndex | undefined;
   private briefings: Briefings | undefined;
   private housekeeping: NodeJS.Timeout | undefined;
   /** Answers a question from a signed ntfy button token (the HTTP route calls it). */
@@ -221,7 +220,6 @@ export class App {
         notice: (n) => composer.notice(n),
       });
       const regret = new RegretIndex({ db, store: new RegretStore(db), events, clock: this.clock, log: this.log, checks: config.checks, notify });
-      this.regret = regret;
       const recovery = new Recovery({
         db,
         dataDir: config.dataDir,

@@ -59,7 +59,6 @@ export class IncidentStore {
   private readonly updateClose;
   private readonly updateRoot;
   private readonly updateEscalated;
-  private readonly countOpenedSince;
 
   constructor(private readonly db: Db) {
     this.selectOpen = db.prepare('SELECT * FROM incidents WHERE check_name = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1');
@@ -72,7 +71,6 @@ export class IncidentStore {
     this.updateClose = db.prepare('UPDATE incidents SET closed_at = ? WHERE id = ? AND closed_at IS NULL');
     this.updateRoot = db.prepare('UPDATE incidents SET root_id = ? WHERE id = ?');
     this.updateEscalated = db.prepare('UPDATE incidents SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL');
-    this.countOpenedSince = db.prepare('SELECT count(*) AS n FROM incidents WHERE opened_at >= ?');
   }
 
   openFor(checkName: string): IncidentRow | undefined {
@@ -120,7 +118,4 @@ export class IncidentStore {
     return this.db.prepare('UPDATE incidents SET acked_at = ?, acked_by = ? WHERE id = ? AND closed_at IS NULL').run(at, by, id).changes === 1;
   }
 
-  openedSince(at: number): number {
-    return (this.countOpenedSince.get(at) as { n: number }).n;
-  }
 }

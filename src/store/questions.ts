@@ -88,7 +88,4 @@ export class QuestionStore {
     return (this.db.prepare("SELECT * FROM questions WHERE status = 'pending' ORDER BY created_at").all() as Array<Record<string, unknown>>).map(fromRaw);
   }
 
-  pendingOfKind(kind: string): QuestionRow[] {
-    return this.pending().filter((q) => q.kind === kind);
-  }
 }

@@ -68,9 +68,6 @@ export class RegretStore {
     return (this.db.prepare('SELECT * FROM flags WHERE cleared_at IS NULL ORDER BY id').all() as Array<Record<string, unknown>>).map(flagFromRaw);
   }
 
-  flagsSince(at: number): FlagRow[] {
-    return (this.db.prepare('SELECT * FROM flags WHERE flagged_at >= ? ORDER BY id').all(at) as Array<Record<string, unknown>>).map(flagFromRaw);
-  }
 
   /** When a flag on this key was last cleared (0 if never): older scores do not count again. */
   lastCleared(kind: FlagRow['kind'], category: string, target: string): number {
