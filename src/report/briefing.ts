@@ -40,6 +40,8 @@ export class Briefings {
   constructor(private readonly options: BriefingOptions) {}
 
   start(): void {
+    // The first start ever is remembered: a fresh install does not greet its operator with an empty briefing.
+    if (!this.options.kv.get('briefing.installed')) this.options.kv.set('briefing.installed', String(this.options.clock.now()));
     const [hour, minute] = this.options.at.split(':').map(Number) as [number, number];
     const tz = { timezone: this.options.timezone, noOverlap: true };
     this.tasks.push(cron.schedule(`${minute} ${hour} * * *`, () => this.due(), { ...tz, name: 'daily-briefing' }));
@@ -55,6 +57,9 @@ export class Briefings {
     const now = this.options.clock.now();
     const local = localParts(now, this.options.timezone);
     if (local.minutes < toMinutes(this.options.at)) return;
+    // Installed today after the briefing time: today's briefing was not missed, there was nothing to brief.
+    const installed = localParts(Number(this.options.kv.get('briefing.installed') ?? 0), this.options.timezone);
+    if (installed.day === local.day && installed.minutes >= toMinutes(this.options.at)) return;
     if (this.options.kv.get('briefing.daily.day') !== local.day) {
       const briefing = this.compose(now);
       this.options.db.transaction(() => {

@@ -9,6 +9,7 @@ import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { openDatabase } from '../../src/store/database.js';
 import { EventLog } from '../../src/store/events.js';
+import { KeyValueStore } from '../../src/store/kv.js';
 import { FakeNtfyServer } from '../fakes/ntfy/server.js';
 import { FakeTelegram } from '../fakes/telegram/server.js';
 import { FakeDiscord } from '../fakes/discord/server.js';
@@ -71,6 +72,15 @@ test('the briefing goes out once per day: not before 07:30, on start after a mis
   assert.equal(briefingsSent(dataDir).length, 3);
 });
 
+test('a fresh install started after 07:30 sends no briefing that day; the next morning it does', async (t) => {
+  const dataDir = tempDir(t);
+  const first = await startAt(t, dataDir, at(0, 9, 0));
+  assert.deepEqual(briefingsSent(dataDir), []);
+  await first.app.stop();
+  const next = await startAt(t, dataDir, at(1, 7, 30));
+  await waitFor(() => /Briefing:/.test(next.output()), { what: "the next morning's briefing" });
+});
+
 test('the briefing arrives on every channel, the lock-screen line first, details below', async (t) => {
   const telegram = await FakeTelegram.start({ token: TOKEN, chats: [CHAT] });
   const ntfy = await FakeNtfyServer.start();
@@ -82,6 +92,8 @@ test('the briefing arrives on every channel, the lock-screen line first, details
   const events = new EventLog(seed);
   for (let i = 0; i < 4; i++) events.append(at(0, 8, i), 'check.failed', 'worker', 'critical', { kind: 'process', message: `exited with code 1 after ${i + 3}s`, durationMs: 1, consecutiveFailures: i + 1 });
   events.append(at(1, 2, 0), 'check.failed', 'worker', 'critical', { kind: 'process', message: 'exited with code 1 after 9s', durationMs: 1, consecutiveFailures: 1 });
+  // Nightshift has been running here since the day before.
+  new KeyValueStore(seed).set('briefing.installed', String(at(0, 6, 0)));
   seed.close();
   const bot = await startAt(t, dataDir, at(1, 7, 45), {
     TELEGRAM_TOKEN: TOKEN,
