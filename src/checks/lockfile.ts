@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
+import { isProcessRunning } from '../proc.js';
 import { duration, formatDuration } from '../config/duration.js';
 import type { CheckKind } from './types.js';
 
@@ -41,7 +41,7 @@ export const lockfileCheck: CheckKind<z.output<typeof params>> = {
           const stale: LockStaleness = 'no-pid';
           return { ok: false, message: `lock without a pid: ${p.path}`, details: { ...base, pid: null, stale, contentSnippet: lock.text.slice(0, 80) } };
         }
-        const ownerAlive = isProcessAlive(pid);
+        const ownerAlive = isProcessRunning(pid);
         const details = { ...base, pid, ownerAlive };
         if (!ownerAlive) {
           const stale: LockStaleness = 'owner-dead';
@@ -97,29 +97,4 @@ function validPid(pid: number): number | undefined {
   return Number.isInteger(pid) && pid > 0 && pid <= LARGEST_PID ? pid : undefined;
 }
 
-/**
- * Whether a process with this pid is running. Signal 0 probes existence (EPERM:
- * it exists under another user); a zombie (exited, not yet reaped) counts as
- * gone, since it can no longer do anything with its lock.
- */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return processState(pid) !== 'Z';
-}
 
-/** The state letter of /proc/<pid>/stat (R, S, D, Z...), or undefined where /proc cannot tell. */
-function processState(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    // No /proc (macOS) or the process vanished meanwhile: the kill probe's answer stands.
-    return undefined;
-  }
-  // The command name (field 2) may contain spaces and parentheses: the state follows the last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || undefined;
-}

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { childEnvironment } from '../config/child-env.js';
+import { isProcessRunning, processStartTime } from '../proc.js';
 import { duration, formatDuration } from '../config/duration.js';
 import { tail } from '../exec.js';
 import type { CheckEnvironment, CheckKind, CheckResult, HealResult, HealRunContext, Probe } from './types.js';
@@ -286,7 +287,7 @@ class ProcessSupervisor implements Probe {
     const saved = this.env.state.get<SavedChild | null>();
     if (!saved || !Number.isInteger(saved.pid) || saved.pid <= 0) return undefined;
     if (this.current && this.current.pid === saved.pid && !this.current.exit) return undefined;
-    if (!isRunning(saved.pid)) {
+    if (!isProcessRunning(saved.pid)) {
       this.forgetSavedChild(saved.pid);
       return undefined;
     }
@@ -296,7 +297,7 @@ class ProcessSupervisor implements Probe {
       this.forgetSavedChild(saved.pid);
       return undefined;
     }
-    const outcome = await stopProcessGroup(saved.pid, this.p.stopGrace, () => !isRunning(saved.pid));
+    const outcome = await stopProcessGroup(saved.pid, this.p.stopGrace, () => !isProcessRunning(saved.pid));
     if (!outcome.stopped) {
       this.env.log.error({ pid: saved.pid }, 'an orphaned child from a previous run would not stop; not starting a second copy');
       return `an orphaned child (pid ${saved.pid}) from a previous run would not stop; not starting a second copy`;
@@ -399,37 +400,8 @@ function groupExists(pid: number): boolean {
   }
 }
 
-/** Alive and not a zombie waiting to be reaped. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  return procStatFields(pid)?.[0] !== 'Z';
-}
 
-/**
- * Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); null
- * where /proc is absent. Same parsing as src/lock/instance-lock.ts, which
- * does not export its helper.
- */
-export function processStartTime(pid: number): string | null {
-  return procStatFields(pid)?.[19] ?? null;
-}
 
-/** The fields of /proc/<pid>/stat from field 3 (state) on, or null when unreadable. */
-function procStatFields(pid: number): string[] | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    // The process is gone, or this system has no /proc: callers treat both as "unknown".
-    return null;
-  }
-  // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
 
 /** The last bytes of one output stream, for the tails in a run's details. */
 class OutputTail {

@@ -2,7 +2,8 @@ import { lstat, open, unlink } from 'node:fs/promises';
 import { z } from 'zod';
 import { duration, formatDuration } from '../config/duration.js';
 import type { HealAction } from './types.js';
-import { isProcessAlive, parsePid } from '../checks/lockfile.js';
+import { parsePid } from '../checks/lockfile.js';
+import { isProcessRunning } from '../proc.js';
 
 const params = z.strictObject({
   /** The lock file (a pid on its first line, or JSON with a `pid` field). */
@@ -86,5 +87,5 @@ async function readHead(path: string): Promise<string> {
  * boot it would call a live owner dead and delete a lock in use.
  */
 function ownerStatus(pid: number): { alive: boolean; why: string } {
-  return isProcessAlive(pid) ? { alive: true, why: `pid ${pid} is running` } : { alive: false, why: `owner pid ${pid} is not running` };
+  return isProcessRunning(pid) ? { alive: true, why: `pid ${pid} is running` } : { alive: false, why: `owner pid ${pid} is not running` };
 }

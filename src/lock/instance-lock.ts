@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { InstanceLockedError } from '../errors.js';
+import { isProcessRunning, processStartTime } from '../proc.js';
 
 /** What the lock file records about the instance that holds the data directory. */
 export interface LockInfo {
@@ -78,7 +79,7 @@ export function readLock(file: string): LockInfo | 'missing' | 'unreadable' {
 export function judge(info: LockInfo | 'unreadable'): { alive: boolean; reason: string } {
   if (info === 'unreadable') return { alive: false, reason: 'the lock file is empty or corrupt' };
   if (info.pid === process.pid) return { alive: false, reason: 'the lock names this very process id (left by an earlier run in a container)' };
-  if (!isAlive(info.pid)) return { alive: false, reason: `its owner (pid ${info.pid}) is no longer running` };
+  if (!isProcessRunning(info.pid)) return { alive: false, reason: `its owner (pid ${info.pid}) is no longer running` };
   const start = processStartTime(info.pid);
   if (info.procStart && start && start !== info.procStart) {
     return { alive: false, reason: `pid ${info.pid} now belongs to another process (started later than the lock's owner)` };
@@ -86,27 +87,8 @@ export function judge(info: LockInfo | 'unreadable'): { alive: boolean; reason: 
   return { alive: true, reason: `pid ${info.pid} is running` };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); null where /proc is absent. */
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
+
 
 function makeHandle(file: string, info: LockInfo, takenOver: StaleLock | null): InstanceLock {
   let current = info;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { commandCheck } from '../../src/checks/command.js';
-import { isProcessAlive } from '../../src/checks/lockfile.js';
+import { isProcessRunning } from '../../src/proc.js';
 import type { Probe } from '../../src/checks/types.js';
 import { testCheckEnv } from '../helpers/check-env.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
@@ -62,7 +62,7 @@ test('command: a hanging command and its children are killed on abort', async (t
   const readPid = (file: string) => Number(readFileSync(file, 'utf8').trim());
   const shellPid = await waitFor(() => readPid(shellPidFile), { what: 'the shell to write its pid' });
   const childPid = await waitFor(() => readPid(childPidFile), { what: 'the shell to start its child' });
-  assert.equal(isProcessAlive(childPid), true);
+  assert.equal(isProcessRunning(childPid), true);
 
   const abortedAt = performance.now();
   controller.abort();
@@ -74,7 +74,7 @@ test('command: a hanging command and its children are killed on abort', async (t
   assert.equal(result.details!.exitCode, null);
   assert.throws(() => process.kill(shellPid, 0), { code: 'ESRCH' });
   // The grandchild is reparented when the shell dies; whoever reaps it, it must not run on.
-  await waitFor(() => !isProcessAlive(childPid), { timeoutMs: 3000, what: `pid ${childPid} to be gone` });
+  await waitFor(() => !isProcessRunning(childPid), { timeoutMs: 3000, what: `pid ${childPid} to be gone` });
 });
 
 test('command: a program that does not exist says so', async (t) => {
