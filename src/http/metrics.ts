@@ -10,7 +10,14 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly runs: Counter<'check' | 'result'>;
 
-  constructor(summary: () => StatusSummary, healsByCheck: () => Map<string, number> = () => new Map()) {
+  /** The summary for the scrape in progress: built once per scrape, not once per gauge. */
+  private current: StatusSummary | undefined;
+
+  constructor(
+    private readonly buildSummary: () => StatusSummary,
+    healsByCheck: () => Map<string, number> = () => new Map(),
+  ) {
+    const summary = () => (this.current ??= this.buildSummary());
     collectDefaultMetrics({ register: this.registry, prefix: 'nightshift_process_' });
     this.runs = new Counter({ name: 'nightshift_check_runs_total', help: 'Check runs by result', labelNames: ['check', 'result'], registers: [this.registry] });
     new Gauge({
@@ -80,6 +87,15 @@ export class Metrics {
         this.set(state === 'OK' ? 2 : state === 'DEGRADED' ? 1 : 0);
       },
     });
+  }
+
+  /** The Prometheus text of every metric. */
+  async render(): Promise<string> {
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.current = undefined;
+    }
   }
 
   countRun(check: string, ok: boolean): void {

@@ -136,7 +136,7 @@ export class HttpServer {
   }
 
   private async metrics(res: ServerResponse): Promise<true> {
-    const body = await this.deps.metrics.registry.metrics();
+    const body = await this.deps.metrics.render();
     send(res, 200, this.deps.metrics.registry.contentType, body);
     return true;
   }

@@ -8,7 +8,11 @@ import { Redactor } from '../../src/log/redact.js';
 
 test('/healthz answers 503 once the patrol loop has not run within two intervals, and 200 again after', async (t) => {
   let alive = true;
-  const summary = () => buildSummary({ now: 10, startedAt: 0, lastPatrolAt: alive ? 10 : 0, patrolAlive: alive, checks: [], states: [] });
+  let built = 0;
+  const summary = () => {
+    built++;
+    return buildSummary({ now: 10, startedAt: 0, lastPatrolAt: alive ? 10 : 0, patrolAlive: alive, checks: [], states: [] });
+  };
   const server = new HttpServer({ log: createCapturedLogger(new Redactor()).logger, summary, patrolAlive: () => alive, metrics: new Metrics(summary) });
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
   t.after(() => server.close());
@@ -21,7 +25,11 @@ test('/healthz answers 503 once the patrol loop has not run within two intervals
   const status = (await (await fetch(`${url}/status.json`)).json()) as { state: string; text: string };
   assert.equal(status.state, 'DOWN');
   assert.match(status.text, /^SUMMARY: DOWN  core=stalled/);
+  const before = built;
   assert.match(await (await fetch(`${url}/metrics`)).text(), /nightshift_up 0/);
+  assert.equal(built - before, 1, 'one summary per scrape, whatever the number of gauges');
+  await fetch(`${url}/metrics`);
+  assert.equal(built - before, 2, 'and a fresh one for the next scrape');
   alive = true;
   assert.equal((await fetch(`${url}/healthz`)).status, 200);
 });
