@@ -1,7 +1,8 @@
 /** What the recovery path does about a failing root incident. */
 export type HealDecision =
   | { kind: 'heal'; delayMs: number; attempt: number }
-  | { kind: 'escalate'; reason: string }
+  /** `skippedByFlag`: the heal would have run but a regret flag forbids it (recorded as a skip). */
+  | { kind: 'escalate'; reason: string; skippedByFlag?: boolean }
   | { kind: 'skip'; reason: string };
 
 export interface HealPolicyInput {
@@ -44,7 +45,7 @@ export function decideHeal(input: HealPolicyInput): HealDecision {
   if (input.escalated) return { kind: 'skip', reason: 'already escalated to the operator' };
   if (input.restartLoop) return { kind: 'escalate', reason: 'restart loop: it keeps crashing right after each restart, so restarting again would only add noise' };
   if (input.steps === 0) return { kind: 'skip', reason: 'no heal steps configured: alert only' };
-  if (input.flaggedReason) return { kind: 'escalate', reason: input.flaggedReason };
+  if (input.flaggedReason) return { kind: 'escalate', reason: input.flaggedReason, skippedByFlag: true };
   if (input.lastHealAt !== null && !input.lastHealHeld && input.now - input.lastHealAt < input.cooldownMs) {
     const since = Math.round((input.now - input.lastHealAt) / 1000);
     return { kind: 'escalate', reason: `failed again ${since}s after the last heal, inside the ${Math.round(input.cooldownMs / 1000)}s cooldown: the heal does not hold` };

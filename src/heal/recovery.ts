@@ -112,7 +112,7 @@ export class Recovery {
       return;
     }
     if (decision.kind === 'escalate') {
-      if (/^regret flag/.test(decision.reason)) this.options.events.append(now, 'heal.skipped', check.name, 'warning', { incidentId: incident.id, reason: decision.reason });
+      if (decision.skippedByFlag) this.options.events.append(now, 'heal.skipped', check.name, 'warning', { incidentId: incident.id, reason: decision.reason, byFlag: true });
       this.escalate(check, incident, decision.reason, outcome);
       return;
     }

@@ -95,7 +95,7 @@ export class Briefings {
     const pending = all<{ id: string; prompt: string; kind: string }>("SELECT id, prompt, kind FROM questions WHERE status = 'pending' ORDER BY created_at");
     const proposals = all<{ id: string; summary: string }>("SELECT id, summary FROM proposals WHERE status = 'proposed' ORDER BY created_at");
     const newFlags = all<{ id: number; kind: string; category: string; target: string; reason: string }>('SELECT id, kind, category, target, reason FROM flags WHERE flagged_at >= ?', since);
-    const skipped = q<{ n: number }>("SELECT count(*) AS n FROM events WHERE type = 'heal.skipped' AND at >= ? AND json_extract(context, '$.reason') LIKE 'regret flag%'", since).n;
+    const skipped = q<{ n: number }>("SELECT count(*) AS n FROM events WHERE type = 'heal.skipped' AND at >= ? AND json_extract(context, '$.byFlag') = 1", since).n;
     const signatures = this.topSignatures(since);
     const spark = this.sparkline(now, 7);
     const summary = this.options.summary();

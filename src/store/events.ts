@@ -21,7 +21,7 @@ export interface EventContexts {
   'heal.attempted': { incidentId: number; steps: string[]; delayMs: number; attempt: number };
   'heal.succeeded': { incidentId: number; steps: HealStepOutcome[]; durationMs: number };
   'heal.failed': { incidentId: number; steps: HealStepOutcome[]; durationMs: number };
-  'heal.skipped': { incidentId: number | null; reason: string };
+  'heal.skipped': { incidentId: number | null; reason: string; byFlag?: boolean };
   'heal.held': { healedAt: number; heldForMs: number };
   escalated: { incidentId: number; reason: string; file: string | null };
   'heartbeat.received': { kind: 'ping' | 'start' | 'fail'; body?: string };

@@ -69,8 +69,9 @@ test('a flagged action is skipped and escalated instead; clearing the flag resto
   engine.probe('w').fail('exit 1');
   await engine.patrolOnce();
   assert.equal(engine.probe('w').restarts, 0, 'the flagged restart was not run');
-  const skipped = engine.events.ofType('heal.skipped').map((e) => e.context.reason);
-  assert.match(String(skipped[0]), /^regret flag #\d+ on restart of w/);
+  const [skipped] = engine.events.ofType('heal.skipped');
+  assert.match(skipped!.context.reason, /^regret flag #\d+ on restart of w/);
+  assert.equal(skipped!.context.byFlag, true);
   assert.equal(engine.events.ofType('escalated').length, 1);
   assert.match(engine.regret.clear(flag!.id, 'alice', 'console'), /cleared/);
   assert.equal(engine.events.ofType('regret.cleared').length, 1);
