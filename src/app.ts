@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { ConsoleChannel } from '../adapters/console.js';
 import { commands } from '../commands/index.js';
-import type { ChatChannel, CommandSummary, Inbound, OutgoingMessage } from './chat/channel.js';
-import type { CommandServices, Invoker, Reply } from './chat/command.js';
+import { describeIdentity, type ChatChannel, type CommandSummary, type Inbound, type OutgoingMessage } from './chat/channel.js';
+import type { CommandServices, Reply } from './chat/command.js';
 import { Dispatcher, describeCommands } from './chat/dispatch.js';
 import { createAuthorizer } from './chat/authorize.js';
 import { Outbox } from './notify/outbox.js';
@@ -293,27 +293,26 @@ export class App {
       });
       this.diagnoser = diagnoser;
       const checksByName = new Map(config.checks.map((c) => [c.name, c]));
-      const who = (inv: Invoker) => (inv.displayName ? `${inv.displayName} (${inv.userId})` : inv.userId);
       const services: CommandServices = {
         status: summary,
         commands: () => commands,
         openIncidents: () => incidents.allOpen(),
         ack: (id, by) => {
-          const done = incidents.ack(id, who(by), this.clock.now());
-          if (done) events.append(this.clock.now(), 'incident.acked', incidents.get(id)!.checkName, 'info', { incidentId: id, by: who(by), channel: by.channel });
+          const done = incidents.ack(id, describeIdentity(by), this.clock.now());
+          if (done) events.append(this.clock.now(), 'incident.acked', incidents.get(id)!.checkName, 'info', { incidentId: id, by: describeIdentity(by), channel: by.channel });
           return done;
         },
         checkNames: () => config.checks.map((c) => c.name),
         mute: (check, until, by) => {
           checkState.setMutedUntil(check, until > 0 ? until : null);
-          events.append(this.clock.now(), 'check.muted', check, 'info', { until, by: who(by), channel: by.channel });
+          events.append(this.clock.now(), 'check.muted', check, 'info', { until, by: describeIdentity(by), channel: by.channel });
         },
         healNow: async (check, by) => {
-          events.append(this.clock.now(), 'heal.requested', check, 'info', { by: who(by), channel: by.channel });
-          return recovery.healNow(checksByName.get(check)!, who(by));
+          events.append(this.clock.now(), 'heal.requested', check, 'info', { by: describeIdentity(by), channel: by.channel });
+          return recovery.healNow(checksByName.get(check)!, describeIdentity(by));
         },
         surgery: () => consent.surgery(),
-        setSurgery: (enabled, by) => consent.setSurgery(enabled, who(by), by.channel),
+        setSurgery: (enabled, by) => consent.setSurgery(enabled, describeIdentity(by), by.channel),
         consent: () => consent.describe(),
         decideProposal: (id, approve, by) => diagnoser.answerProposal(id, approve, by),
         diagnose: async (check) => {
@@ -322,11 +321,11 @@ export class App {
         },
         proposals: () =>
           diagnoses.proposals().map((p) => `${p.id} [${p.status}${p.decidedBy ? ` by ${p.decidedBy}` : ''}] ${p.summary} (diagnosis #${p.diagnosisId}, ${new Date(p.createdAt).toISOString()})`),
-        setConsent: (name, on, by) => diagnoser.setConsent(name, on, who(by), by.channel),
-        score: (actionId, score, note, by) => regret.override(actionId, score, note, who(by), by.channel),
+        setConsent: (name, on, by) => diagnoser.setConsent(name, on, describeIdentity(by), by.channel),
+        score: (actionId, score, note, by) => regret.override(actionId, score, note, describeIdentity(by), by.channel),
         regret: () => regret.report(),
         flags: () => regret.flagLines(),
-        clearFlag: (id, by) => regret.clear(id, who(by), by.channel),
+        clearFlag: (id, by) => regret.clear(id, describeIdentity(by), by.channel),
         briefing: () => this.briefings?.compose(this.clock.now()).text ?? 'Nightshift is starting.',
       };
       const dispatcher = new Dispatcher({

@@ -65,6 +65,11 @@ export interface Identity {
   roleIds?: readonly string[];
 }
 
+/** "Alice (4242)": how a person is named in answers, audit rows and replies. */
+export function describeIdentity(from: Pick<Identity, 'userId' | 'displayName'>): string {
+  return from.displayName ? `${from.displayName} (${from.userId})` : from.userId;
+}
+
 /** How a platform points at the question being answered. */
 export type AnswerTarget =
   /** A button press carrying the question id. */

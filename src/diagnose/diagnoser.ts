@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Identity, OutgoingMessage } from '../chat/channel.js';
+import { describeIdentity, type Identity, type OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import type { CheckConfig } from '../config/schema.js';
 import type { Consent } from '../consent/consent.js';
@@ -212,7 +212,7 @@ export class Diagnoser {
   }
 
   private decideConsent(name: 'analysis' | 'auto-repair', answer: 'yes' | 'no', from: Identity): string {
-    const ok = this.options.consent.apply(name, answer === 'yes' ? 'grant' : 'decline', from.displayName ?? from.userId, from.channel);
+    const ok = this.options.consent.apply(name, answer === 'yes' ? 'grant' : 'decline', describeIdentity(from), from.channel);
     if (!ok) return `(${name} is already ${this.options.consent.get(name).state}; nothing changed.)`;
     return answer === 'yes'
       ? name === 'analysis'
@@ -226,7 +226,7 @@ export class Diagnoser {
     const proposal = store.proposalForQuestion(questionId);
     if (!proposal) return '';
     const status = answer === 'yes' ? 'approved' : 'rejected';
-    const who = from.displayName ? `${from.displayName} (${from.userId})` : from.userId;
+    const who = describeIdentity(from);
     if (!store.decide(proposal.id, status, who, clock.now())) return `Proposal ${proposal.id} was already ${store.proposal(proposal.id)?.status}.`;
     events.append(clock.now(), 'proposal.decided', proposal.id, 'info', { proposalId: proposal.id, status, by: who, channel: from.channel });
     return status === 'approved'

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { AnswerTarget, Identity, OutgoingMessage } from '../chat/channel.js';
+import { describeIdentity, type AnswerTarget, type Identity, type OutgoingMessage } from '../chat/channel.js';
 import { roleAllows, type Reply, type Role } from '../chat/command.js';
 import type { Clock } from '../clock.js';
 import { formatDuration } from '../config/duration.js';
@@ -95,7 +95,7 @@ export class Questions {
     if (question.status === 'expired' || question.expiresAt <= now) {
       return { kind: 'answer', text: `This question expired ${formatDuration(Math.max(0, now - question.expiresAt))} ago. Nothing was changed.` };
     }
-    const who = from.displayName ? `${from.displayName} (${from.userId})` : from.userId;
+    const who = describeIdentity(from);
     if (!store.answer(question.id, answer, who, from.channel, now)) {
       const current = store.get(question.id)!;
       return { kind: 'answer', text: `Already answered: ${current.answer} by ${current.answeredBy} on ${current.answeredChannel}. Nothing was changed.` };
