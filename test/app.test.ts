@@ -81,8 +81,6 @@ checks:
     heal: [restart]
 `,
   );
-  const started = await waitFor(() => bot.lines().find((l) => typeof l.msg === 'string' && /started pid|spawned/.test(String(l.msg))) ?? bot.events.ofType('instance.started')[0], { what: 'start' });
-  assert.ok(started);
   const pidOf = () => {
     const state = bot.db.prepare("SELECT value FROM probe_state WHERE check_name = 'web'").get() as { value: string } | undefined;
     return state ? (JSON.parse(state.value) as { pid?: number } | null)?.pid : undefined;
