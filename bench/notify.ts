@@ -21,12 +21,11 @@ import { Redactor } from '../src/log/redact.js';
 import { FakeTelegram } from '../test/fakes/telegram/server.js';
 import { FakeNtfyServer } from '../test/fakes/ntfy/server.js';
 import { FakeDiscord } from '../test/fakes/discord/server.js';
+import { DISCORD, TELEGRAM_TOKEN as TOKEN, platformEnv } from '../test/helpers/platforms.js';
 
 const ALERTS = Number(process.env.BENCH_ALERTS ?? 1000);
 const STORM = Number(process.env.BENCH_STORM ?? 500);
 const CHAT = -1001;
-const TOKEN = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
-const DISCORD = { token: 'MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ', applicationId: '1015000000000000001', guildId: '1015000000000000002', channelId: '1015000000000000003' };
 const hardStop = setTimeout(() => {
   console.error('bench:notify took longer than 5 minutes; stopping');
   process.exit(1);
@@ -42,21 +41,7 @@ async function withBot<T>(yaml: string, body: (app: App, fakes: { telegram: Fake
   const ntfy = await FakeNtfyServer.start();
   const discord = await FakeDiscord.start({ ...DISCORD, heartbeatIntervalMs: 5000 });
   const dataDir = mkdtempSync(join(tmpdir(), 'nightshift-bench-notify-'));
-  const env = {
-    NIGHTSHIFT_DATA_DIR: dataDir,
-    NIGHTSHIFT_HTTP: '127.0.0.1:0',
-    TZ: 'UTC',
-    TELEGRAM_TOKEN: TOKEN,
-    TELEGRAM_CHAT_ID: String(CHAT),
-    TELEGRAM_API_ROOT: telegram.apiRoot,
-    NTFY_URL: ntfy.url,
-    NTFY_TOPIC: 'alerts',
-    DISCORD_TOKEN: DISCORD.token,
-    DISCORD_APPLICATION_ID: DISCORD.applicationId,
-    DISCORD_GUILD_ID: DISCORD.guildId,
-    DISCORD_CHANNEL_ID: DISCORD.channelId,
-    DISCORD_API_URL: discord.apiUrl,
-  };
+  const env = platformEnv({ dataDir, telegram: { apiRoot: telegram.apiRoot, chatId: CHAT }, ntfy: { url: ntfy.url, topic: 'alerts' }, discord: { apiUrl: discord.apiUrl } });
   const config = parseConfig(yaml, 'bench.yml', env, dataDir);
   const redactor = new Redactor();
   const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;

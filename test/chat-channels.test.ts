@@ -11,11 +11,11 @@ import { EventLog } from '../src/store/events.js';
 import { FakeTelegram } from './fakes/telegram/server.js';
 import { FakeNtfyServer } from './fakes/ntfy/server.js';
 import { tempDir, waitFor } from './helpers/temp.js';
+import { TELEGRAM_TOKEN as TOKEN, platformEnv } from './helpers/platforms.js';
 
 const CHAT = -1001234567890;
 const OPERATOR = 4242;
 const STRANGER = 6666;
-const TOKEN = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
 
 /** A real bot in this process, on the Telegram and ntfy fakes, through the real client libraries. */
 async function startBot(t: TestContext, extraEnv: Record<string, string> = {}) {
@@ -25,15 +25,7 @@ async function startBot(t: TestContext, extraEnv: Record<string, string> = {}) {
   t.after(() => ntfy.close());
   const dataDir = tempDir(t);
   const env = {
-    NIGHTSHIFT_DATA_DIR: dataDir,
-    NIGHTSHIFT_HTTP: '127.0.0.1:0',
-    TZ: 'UTC',
-    TELEGRAM_TOKEN: TOKEN,
-    TELEGRAM_CHAT_ID: String(CHAT),
-    TELEGRAM_API_ROOT: telegram.apiRoot,
-    NTFY_URL: ntfy.url,
-    NTFY_TOPIC: 'ns-alerts',
-    NTFY_REPLY_TOPIC: 'ns-replies',
+    ...platformEnv({ dataDir, telegram: { apiRoot: telegram.apiRoot, chatId: CHAT }, ntfy: { url: ntfy.url, topic: 'ns-alerts', replyTopic: 'ns-replies' } }),
     ...extraEnv,
   };
   const yaml = `chat:\n  groupWait: 0s\n  telegram:\n    operators: [${OPERATOR}]\n  ntfy:\n    role: viewer\nchecks: []\n`;

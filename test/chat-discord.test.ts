@@ -10,11 +10,9 @@ import { openDatabase } from '../src/store/database.js';
 import { EventLog } from '../src/store/events.js';
 import { FakeDiscord } from './fakes/discord/server.js';
 import { tempDir, waitFor } from './helpers/temp.js';
+import { DISCORD, platformEnv } from './helpers/platforms.js';
 
-const TOKEN = 'MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ';
-const APPLICATION = '1015000000000000001';
-const GUILD = '1015000000000000002';
-const CHANNEL = '1015000000000000003';
+const { token: TOKEN, applicationId: APPLICATION, guildId: GUILD, channelId: CHANNEL } = DISCORD;
 const OPERATORS = '1015000000000000010';
 const ALICE = '1015000000000000100';
 const MALLORY = '1015000000000000666';
@@ -23,16 +21,7 @@ const MALLORY = '1015000000000000666';
 async function startBot(t: TestContext) {
   const discord = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION, guildId: GUILD, channelId: CHANNEL, roles: [{ id: OPERATORS, name: 'operators' }], heartbeatIntervalMs: 2000 });
   const dataDir = tempDir(t);
-  const env = {
-    NIGHTSHIFT_DATA_DIR: dataDir,
-    NIGHTSHIFT_HTTP: '127.0.0.1:0',
-    TZ: 'UTC',
-    DISCORD_TOKEN: TOKEN,
-    DISCORD_APPLICATION_ID: APPLICATION,
-    DISCORD_GUILD_ID: GUILD,
-    DISCORD_CHANNEL_ID: CHANNEL,
-    DISCORD_API_URL: discord.apiUrl,
-  };
+  const env = platformEnv({ dataDir, discord: { apiUrl: discord.apiUrl } });
   const yaml = `chat:\n  groupWait: 0s\n  discord:\n    operators: { roles: ["${OPERATORS}"] }\nchecks: []\n`;
   const config = parseConfig(yaml, 'test.yml', env, dataDir);
   const redactor = new Redactor(Object.values(config.secrets));

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { ollamaCheck, ollamaEndpoint } from '../../src/checks/ollama.js';
 import type { Probe } from '../../src/checks/types.js';
 import { FakeOllamaServer } from '../fakes/ollama/server.js';
 import { runContext, testCheckEnv } from '../helpers/check-env.js';
 import { tempDir } from '../helpers/temp.js';
+import { closedPort } from '../helpers/net.js';
 
 function probe(t: TestContext, params: Record<string, unknown>): Probe {
   return ollamaCheck.create(ollamaCheck.params.parse(params), testCheckEnv({ dataDir: tempDir(t) }).env);
@@ -57,12 +57,7 @@ test('ollama: a configured model that is not pulled fails, naming what is there'
 });
 
 test('ollama: a server that is down fails with the connection error', async (t) => {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
+  const port = await closedPort();
   const result = await probe(t, { host: `127.0.0.1:${port}` }).run(runContext());
   assert.equal(result.ok, false);
   assert.equal(result.message, `connect ECONNREFUSED 127.0.0.1:${port}`);

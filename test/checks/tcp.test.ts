@@ -7,6 +7,7 @@ import { tcpCheck } from '../../src/checks/tcp.js';
 import type { Probe } from '../../src/checks/types.js';
 import { testCheckEnv } from '../helpers/check-env.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
+import { closedPort } from '../helpers/net.js';
 
 function probe(t: TestContext, params: Record<string, unknown>): Probe {
   return tcpCheck.create(tcpCheck.params.parse(params), testCheckEnv({ dataDir: tempDir(t) }).env);
@@ -25,15 +26,6 @@ async function listeningPort(t: TestContext): Promise<{ port: number; accepted: 
   return { port: (server.address() as { port: number }).port, accepted: () => accepted };
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 test('tcp: a listening port is healthy and the connection is closed again', async (t) => {
   const { port, accepted } = await listeningPort(t);

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import { FakeTelegram } from '../fakes/telegram/server.js';
 import { botEnv, startBot } from '../helpers/cli.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
+import { TELEGRAM_TOKEN as TOKEN } from '../helpers/platforms.js';
 
 const CHAT = -1009876543210;
-const TOKEN = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
 
 test('kill -9 of Nightshift with an alert still undelivered: after restart it is delivered, once', async (t) => {
   const telegram = await FakeTelegram.start({ token: TOKEN, chats: [CHAT] });

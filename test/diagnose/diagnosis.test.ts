@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { App } from '../../src/app.js';
@@ -14,21 +12,13 @@ import { EventLog } from '../../src/store/events.js';
 import { FakeOllamaServer } from '../fakes/ollama/server.js';
 import { FakeTelegram } from '../fakes/telegram/server.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
+import { closedPort } from '../helpers/net.js';
+import { TELEGRAM_TOKEN as TOKEN } from '../helpers/platforms.js';
 
 const CHAT = -1002;
 const OPERATOR = 4242;
 const STRANGER = 6666;
-const TOKEN = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
 const MODEL = 'qwen2.5:7b';
-
-/** A port nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * A real bot whose checks form a cascade (db ← api-1, api-2 ← queue), driven

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { z } from 'zod';
 import { buildPrompt, explain, llmAnswerFormat, llmAnswerSchema, renderLlmSection, renderLlmUnavailable, type LlmInput } from '../../src/diagnose/llm.js';
@@ -9,6 +7,7 @@ import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { DEFAULT_ANSWER, FakeOllamaServer, type FakeOllamaOptions } from '../fakes/ollama/server.js';
 import { waitFor } from '../helpers/temp.js';
+import { closedPort } from '../helpers/net.js';
 
 // Realistic shapes (made up, never valid).
 const TELEGRAM = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
@@ -102,16 +101,6 @@ function explainOptions(host: string, overrides: Partial<Parameters<typeof expla
   return { options: { host, model: MODEL, redactor, log: logger, ...overrides }, logLines: lines };
 }
 
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 type ChatBody = { model: string; stream: boolean; format: unknown; options: { temperature: number }; messages: Array<{ role: string; content: string }> };
 

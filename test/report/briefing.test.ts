@@ -14,9 +14,8 @@ import { FakeNtfyServer } from '../fakes/ntfy/server.js';
 import { FakeTelegram } from '../fakes/telegram/server.js';
 import { FakeDiscord } from '../fakes/discord/server.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
+import { DISCORD, TELEGRAM_TOKEN as TOKEN, platformEnv } from '../helpers/platforms.js';
 
-const TOKEN = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
-const DISCORD = { token: 'MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ', applicationId: '1015000000000000001', guildId: '1015000000000000002', channelId: '1015000000000000003' };
 const CHAT = -1003;
 // Monday 2026-01-05, in UTC (the tests' TZ).
 const MONDAY = Date.UTC(2026, 0, 5);
@@ -95,18 +94,12 @@ test('the briefing arrives on every channel, the lock-screen line first, details
   // Nightshift has been running here since the day before.
   new KeyValueStore(seed).set('briefing.installed', String(at(0, 6, 0)));
   seed.close();
-  const bot = await startAt(t, dataDir, at(1, 7, 45), {
-    TELEGRAM_TOKEN: TOKEN,
-    TELEGRAM_CHAT_ID: String(CHAT),
-    TELEGRAM_API_ROOT: telegram.apiRoot,
-    NTFY_URL: ntfy.url,
-    NTFY_TOPIC: 'alerts',
-    DISCORD_TOKEN: DISCORD.token,
-    DISCORD_APPLICATION_ID: DISCORD.applicationId,
-    DISCORD_GUILD_ID: DISCORD.guildId,
-    DISCORD_CHANNEL_ID: DISCORD.channelId,
-    DISCORD_API_URL: discord.apiUrl,
-  });
+  const bot = await startAt(
+    t,
+    dataDir,
+    at(1, 7, 45),
+    platformEnv({ dataDir, telegram: { apiRoot: telegram.apiRoot, chatId: CHAT }, ntfy: { url: ntfy.url, topic: 'alerts' }, discord: { apiUrl: discord.apiUrl } }),
+  );
   // The bot stops before its servers close (stop is idempotent; startAt's own hook finds it stopped).
   t.after(async () => {
     await bot.app.stop();
