@@ -1,35 +1,17 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { App } from '../src/app.js';
-import { parseConfig } from '../src/config/load.js';
-import { createCapturedLogger } from '../src/log/logger.js';
-import { Redactor } from '../src/log/redact.js';
-import { openDatabase } from '../src/store/database.js';
-import { EventLog } from '../src/store/events.js';
 import { packageRoot } from '../src/paths.js';
 import { tempDir, waitFor } from './helpers/temp.js';
+import { startInProcess } from './helpers/bot.js';
 
 const SERVICES = join(packageRoot, 'test', 'fakes', 'services');
 
 /** A real bot in this process: real store, real patrol, real children; console output captured. */
 async function startApp(t: TestContext, yaml: string) {
   const dataDir = tempDir(t);
-  const config = parseConfig(yaml, 'test.yml', { NIGHTSHIFT_DATA_DIR: dataDir, NIGHTSHIFT_HTTP: '127.0.0.1:0', TZ: 'UTC' }, dataDir);
-  const redactor = new Redactor();
-  const { logger, lines } = createCapturedLogger(redactor);
-  const stdout = new PassThrough();
-  let output = '';
-  stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const app = new App({ config, log: logger, redactor, stdin: new PassThrough(), stdout });
-  const { http } = await app.start();
-  t.after(() => app.stop());
-  // A second connection to the same WAL database, to read what the bot committed.
-  const db = openDatabase(join(dataDir, 'nightshift.db'));
-  t.after(() => db.close());
-  return { app, http, dataDir, events: new EventLog(db), db, lines, output: () => output };
+  return { ...(await startInProcess(t, { yaml, env: { NIGHTSHIFT_DATA_DIR: dataDir } })), dataDir };
 }
 
 test('a child that exits at once on every start is restarted at most maxHeals times and escalated exactly once', async (t) => {

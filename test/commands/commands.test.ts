@@ -1,40 +1,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/load.js';
-import { createCapturedLogger } from '../../src/log/logger.js';
-import { Redactor } from '../../src/log/redact.js';
-import { openDatabase } from '../../src/store/database.js';
-import { EventLog } from '../../src/store/events.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
+import { startInProcess } from '../helpers/bot.js';
 
-/** A bot driven through its console, the same command path every chat adapter uses. */
+/** A bot with one failing check that has a heal step, driven through its console. */
 async function consoleBot(t: TestContext) {
   const dataDir = tempDir(t);
   const missing = join(dataDir, 'missing', 'spool');
   const yaml = `chat: { groupWait: 0s }\nchecks:\n  - name: spool\n    kind: file\n    path: ${JSON.stringify(missing)}\n    heal:\n      - action: create-dir\n        path: ${JSON.stringify(missing)}\n    maxHeals: { count: 0, window: 15m }\n`;
-  const config = parseConfig(yaml, 'test.yml', { NIGHTSHIFT_DATA_DIR: dataDir, NIGHTSHIFT_HTTP: '127.0.0.1:0', TZ: 'UTC' }, dataDir);
-  const redactor = new Redactor();
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  let output = '';
-  stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const app = new App({ config, log: createCapturedLogger(redactor).logger, redactor, stdin, stdout });
-  await app.start();
-  t.after(() => app.stop());
-  const db = openDatabase(join(dataDir, 'nightshift.db'));
-  t.after(() => db.close());
-  let mark = 0;
-  /** Types a command and returns what the console printed in answer. */
-  const run = async (line: string, expect: RegExp) => {
-    mark = output.length;
-    stdin.write(`${line}\n`);
-    await waitFor(() => expect.test(output.slice(mark)), { what: `the answer to ${line}` });
-    return output.slice(mark);
-  };
-  return { run, events: new EventLog(db), db, output: () => output };
+  return startInProcess(t, { yaml, env: { NIGHTSHIFT_DATA_DIR: dataDir } });
 }
 
 test('/incidents, /ack, /mute, /heal on the console', async (t) => {

@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/load.js';
-import { createCapturedLogger } from '../../src/log/logger.js';
-import { Redactor } from '../../src/log/redact.js';
-import { openDatabase } from '../../src/store/database.js';
-import { EventLog } from '../../src/store/events.js';
 import { FakeOllamaServer } from '../fakes/ollama/server.js';
 import { FakeTelegram } from '../fakes/telegram/server.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 import { closedPort } from '../helpers/net.js';
-import { TELEGRAM_TOKEN as TOKEN } from '../helpers/platforms.js';
+import { TELEGRAM_TOKEN as TOKEN, platformEnv } from '../helpers/platforms.js';
+import { startInProcess } from '../helpers/bot.js';
 
 const CHAT = -1002;
 const OPERATOR = 4242;
@@ -42,34 +36,12 @@ checks:
   - { name: queue, kind: file, path: ${JSON.stringify(file('queue'))}, dependsOn: [api-1] }
 `;
   const env = {
-    NIGHTSHIFT_DATA_DIR: join(dir, 'data'),
-    NIGHTSHIFT_HTTP: '127.0.0.1:0',
-    TZ: 'UTC',
-    TELEGRAM_TOKEN: TOKEN,
-    TELEGRAM_CHAT_ID: String(CHAT),
-    TELEGRAM_API_ROOT: telegram.apiRoot,
+    ...platformEnv({ dataDir: join(dir, 'data'), telegram: { apiRoot: telegram.apiRoot, chatId: CHAT } }),
     OLLAMA_HOST: options.ollama === 'absent' ? `http://127.0.0.1:${await closedPort()}` : options.ollama.url,
     OLLAMA_MODEL: MODEL,
   };
-  const config = parseConfig(yaml, 'test.yml', env, dir);
-  const redactor = new Redactor(Object.values(config.secrets));
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  let output = '';
-  stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const app = new App({ config, log: createCapturedLogger(redactor).logger, redactor, stdin, stdout });
-  await app.start();
-  t.after(() => app.stop());
-  const db = openDatabase(join(dir, 'data', 'nightshift.db'));
-  t.after(() => db.close());
-  const events = new EventLog(db);
-  let mark = 0;
-  const run = async (line: string, expect: RegExp, timeoutMs = 15_000) => {
-    mark = output.length;
-    stdin.write(`${line}\n`);
-    await waitFor(() => expect.test(output.slice(mark)), { timeoutMs, what: `the answer to ${line}` });
-    return output.slice(mark);
-  };
+  const bot = await startInProcess(t, { yaml, env });
+  const { events } = bot;
   // The database goes first; its dependents follow on the next patrols.
   const breakStack = async () => {
     unlinkSync(file('db'));
@@ -77,7 +49,7 @@ checks:
     for (const name of ['api-1', 'api-2', 'queue']) unlinkSync(file(name));
     await waitFor(() => ['api-1', 'api-2', 'queue'].every((n) => events.ofType('check.failed').some((e) => e.subject === n)), { what: 'the cascade' });
   };
-  return { app, run, events, db, telegram, output: () => output, breakStack };
+  return { ...bot, telegram, breakStack };
 }
 
 test('/diagnose needs the analysis consent; then names the root, its effects, and the model\'s explanation with a proposed fix', async (t) => {

@@ -1,33 +1,16 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/load.js';
-import { createCapturedLogger } from '../../src/log/logger.js';
-import { Redactor } from '../../src/log/redact.js';
-import { openDatabase } from '../../src/store/database.js';
-import { EventLog } from '../../src/store/events.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
+import { startInProcess } from '../helpers/bot.js';
 
 async function bot(t: TestContext, diagnose: string) {
   const dir = tempDir(t);
   const flag = join(dir, 'worker.pid');
   writeFileSync(flag, '1');
   const yaml = `patrol: { interval: 1s }\nchat: { groupWait: 0s }\ndiagnose: ${diagnose}\nchecks:\n  - { name: worker, kind: file, path: ${JSON.stringify(flag)} }\n`;
-  const config = parseConfig(yaml, 't.yml', { NIGHTSHIFT_DATA_DIR: join(dir, 'data'), NIGHTSHIFT_HTTP: '127.0.0.1:0', TZ: 'UTC' }, dir);
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  let out = '';
-  stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const app = new App({ config, log: createCapturedLogger(new Redactor()).logger, redactor: new Redactor(), stdin, stdout });
-  await app.start();
-  t.after(() => app.stop());
-  const db = openDatabase(join(dir, 'data', 'nightshift.db'));
-  t.after(() => db.close());
-  const events = new EventLog(db);
-  return { events, flag, stdin, output: () => out };
+  return { ...(await startInProcess(t, { yaml, env: { NIGHTSHIFT_DATA_DIR: join(dir, 'data') } })), flag };
 }
 
 /** The worker goes down until the patrol opens an incident, then comes back until it closes. */
