@@ -60,6 +60,7 @@ export class Diagnoser {
   private readonly opened = new Map<string, number[]>();
   private readonly running = new Map<string, Promise<string>>();
   private criticalFailures: number | undefined;
+  private analysisAsked = false;
   private weeklyTask: ScheduledTask | undefined;
 
   constructor(private readonly options: DiagnoserOptions) {
@@ -237,7 +238,12 @@ export class Diagnoser {
   /** Counts critical failures until the analysis consent is asked, then asks it once. */
   private countCriticalFailure(outcome: RunOutcome): void {
     const { consent, db } = this.options;
-    if (consent.get('analysis').state !== 'unasked') return;
+    // Once asked, it stays asked: no store read on every critical failure from then on.
+    if (this.analysisAsked) return;
+    if (consent.get('analysis').state !== 'unasked') {
+      this.analysisAsked = true;
+      return;
+    }
     this.criticalFailures ??= (db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND severity = 'critical'").get() as { n: number }).n - 1;
     this.criticalFailures++;
     if (this.criticalFailures < this.options.askAnalysisAfter) return;
