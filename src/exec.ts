@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { childEnvironment } from './config/child-env.js';
+import { dropPartialFirstWord } from './text.js';
 
 export interface ExecOptions {
   cwd?: string;
@@ -36,6 +37,9 @@ export function runCommand(command: string | readonly string[], options: ExecOpt
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
+    // A tail cut mid-word may start with half a secret, which the redactor cannot recognise: that word goes.
+    let stdoutCut = false;
+    let stderrCut = false;
     let settled = false;
     const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? childEnvironment(), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const finish = (result: Omit<ExecResult, 'durationMs' | 'stdout' | 'stderr'>) => {
@@ -43,7 +47,7 @@ export function runCommand(command: string | readonly string[], options: ExecOpt
       settled = true;
       options.signal?.removeEventListener('abort', onAbort);
       clearTimeout(killTimer);
-      resolve({ ...result, stdout, stderr, durationMs: performance.now() - started });
+      resolve({ ...result, stdout: stdoutCut ? dropPartialFirstWord(stdout) : stdout, stderr: stderrCut ? dropPartialFirstWord(stderr) : stderr, durationMs: performance.now() - started });
     };
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (sig: NodeJS.Signals) => {
@@ -58,8 +62,14 @@ export function runCommand(command: string | readonly string[], options: ExecOpt
       killTimer = setTimeout(() => killGroup('SIGKILL'), 1000);
       killTimer.unref();
     };
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout = (stdout + d).slice(-keep)));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-keep)));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (stdout.length > keep) [stdout, stdoutCut] = [stdout.slice(-keep), true];
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (stderr.length > keep) [stderr, stderrCut] = [stderr.slice(-keep), true];
+    });
     child.on('error', (err) => finish({ exitCode: null, signal: null, spawnError: `${file}: ${err.message}` }));
     child.on('close', (code, sig) => finish({ exitCode: code, signal: sig }));
     child.stdin.on('error', () => {

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { clipAtWord, tailAtWord } from '../text.js';
 import { z } from 'zod';
 import { childEnvironment } from '../config/child-env.js';
 import { describeExit, runCommand, tail } from '../exec.js';
@@ -46,7 +47,7 @@ export const commandCheck: CheckKind<z.output<typeof params>> = {
         }
         if (ctx.signal.aborted && !result.spawnError) message = `aborted after ${details.durationMs} ms, ${message}`;
         const lastLine = lastNonEmptyLine(result.stderr) ?? lastNonEmptyLine(result.stdout);
-        if (lastLine && !result.spawnError) message += `: ${lastLine.length > 200 ? `${lastLine.slice(0, 197)}...` : lastLine}`;
+        if (lastLine && !result.spawnError) message += `: ${clipAtWord(lastLine, 200)}`;
         return { ok: false, message, details };
       },
     };
@@ -65,7 +66,7 @@ async function cwdProblem(cwd: string): Promise<string | undefined> {
 
 function shortTail(text: string): string {
   const lines = tail(text, TAIL_LINES);
-  return lines.length > TAIL_CHARS ? lines.slice(-TAIL_CHARS) : lines;
+  return tailAtWord(lines, TAIL_CHARS);
 }
 
 function lastNonEmptyLine(text: string): string | undefined {

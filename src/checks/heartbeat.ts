@@ -1,16 +1,17 @@
 import { z } from 'zod';
-import { duration, formatDuration } from '../config/duration.js';
+import { clipAtWord } from '../text.js';
+import { ageDuration, ageDurationOrZero, formatDuration } from '../config/duration.js';
 import type { CheckKind } from './types.js';
 
 const params = z.strictObject({
   /** The name jobs ping (/ping/<name>); the check's own name by default. */
   ping: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected letters, digits, ".", "_" or "-"').optional(),
   /** How often the job runs. */
-  period: duration,
-  /** Extra time allowed before a missing ping counts (a job's own run time, clock drift). */
-  grace: duration.default(60_000),
+  period: ageDuration,
+  /** Extra time allowed before a missing ping counts (a job's own run time, clock drift); 0: none, a ping is due every period. */
+  grace: ageDurationOrZero.default(60_000),
   /** A job that reported /start but no success within this long is hanging. */
-  maxRuntime: duration.optional(),
+  maxRuntime: ageDuration.optional(),
 });
 
 /**
@@ -51,7 +52,7 @@ export const heartbeatCheck: CheckKind<z.output<typeof params>> = {
         };
         if (beat.lastFailAt !== undefined && beat.lastFailAt > (beat.lastPingAt ?? 0)) {
           const body = beat.lastFailBody?.trim().split('\n').slice(-3).join(' | ');
-          return { ok: false, message: `the job reported failure ${formatDuration(at - beat.lastFailAt)} ago${body ? `: ${body.slice(0, 300)}` : ''}`, details };
+          return { ok: false, message: `the job reported failure ${formatDuration(at - beat.lastFailAt)} ago${body ? `: ${clipAtWord(body, 300)}` : ''}`, details };
         }
         if (p.maxRuntime !== undefined && beat.lastStartAt !== undefined && beat.lastStartAt > (beat.lastPingAt ?? 0) && at - beat.lastStartAt > p.maxRuntime) {
           return { ok: false, message: `started ${formatDuration(at - beat.lastStartAt)} ago and has not finished (max runtime ${formatDuration(p.maxRuntime)})`, details };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { duration } from '../config/duration.js';
+import { clipAtWord } from '../text.js';
+import { ageDuration } from '../config/duration.js';
 import { formatBytes } from './disk.js';
 import { describeNetworkError } from './tcp.js';
 import type { CheckKind, CheckResult } from './types.js';
@@ -35,7 +36,7 @@ const params = z.strictObject({
     })
     .optional(),
   /** Slower than this (request sent to body read) is a failure. */
-  maxLatency: duration.optional(),
+  maxLatency: ageDuration.optional(),
   /** At most this many bytes of the body are read. */
   maxBodyBytes: z.number().int().positive().default(1024 * 1024),
 });
@@ -96,7 +97,7 @@ export const httpCheck: CheckKind<HttpParams> = {
         const fail = (message: string): CheckResult => ({
           ok: false,
           message: scrub(message),
-          details: { ...details, bodySnippet: scrub(text.slice(0, SNIPPET_CHARS)) },
+          details: { ...details, bodySnippet: scrub(clipAtWord(text, SNIPPET_CHARS)) },
         });
 
         const summary = `HTTP ${response.status} after ${latencyMs} ms`;

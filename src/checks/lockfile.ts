@@ -1,14 +1,15 @@
 import { open } from 'node:fs/promises';
+import { clipAtWord } from '../text.js';
 import { z } from 'zod';
 import { isProcessRunning } from '../proc.js';
-import { duration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../config/duration.js';
 import type { CheckKind } from './types.js';
 
 const params = z.strictObject({
   /** The lock file another program writes while it runs (its pid inside). */
   path: z.string().min(1),
   /** A lock held longer than this is stale even when its owner lives (a hung job). */
-  maxAge: duration.optional(),
+  maxAge: ageDuration.optional(),
 });
 
 /** Lock files hold a pid or a small JSON object; anything longer is not a lock file, and only its head is read. */
@@ -39,7 +40,7 @@ export const lockfileCheck: CheckKind<z.output<typeof params>> = {
         const pid = parsePid(lock.text);
         if (pid === undefined) {
           const stale: LockStaleness = 'no-pid';
-          return { ok: false, message: `lock without a pid: ${p.path}`, details: { ...base, pid: null, stale, contentSnippet: lock.text.slice(0, 80) } };
+          return { ok: false, message: `lock without a pid: ${p.path}`, details: { ...base, pid: null, stale, contentSnippet: clipAtWord(lock.text, 80) } };
         }
         const ownerAlive = isProcessRunning(pid);
         const details = { ...base, pid, ownerAlive };

@@ -1,35 +1,30 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { clipAtWord } from '../text.js';
 import type { BigIntStats } from 'node:fs';
 import { z } from 'zod';
-import { duration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../config/duration.js';
+import { regexSource } from '../config/regex.js';
 import { formatBytes } from './disk.js';
 import type { CheckKind, CheckResult } from './types.js';
 
 const DEFAULT_ERROR_PATTERN = String.raw`\b(ERROR|FATAL|CRITICAL|Traceback|panic)\b`;
 
-const params = z
-  .strictObject({
-    /** The log file to watch. */
-    path: z.string().min(1),
-    /** Fail when the file is larger than this many bytes (it needs rotating). */
-    maxSize: z.number().int().positive().default(15 * 1024 * 1024),
-    /** A regular expression (source text) that marks an error line. */
-    errorPattern: z.string().min(1).default(DEFAULT_ERROR_PATTERN),
-    /** Match errorPattern without regard to case. */
-    ignoreCase: z.boolean().default(false),
-    /** Fail when more than this many error lines were seen within `window`. */
-    maxErrors: z.number().int().min(0).default(50),
-    window: duration.default(3_600_000),
-    /** Never read more than this many bytes in one patrol; the rest is read on the next ones. */
-    maxReadBytes: z.number().int().min(4096).default(8 * 1024 * 1024),
-  })
-  .superRefine((p, ctx) => {
-    try {
-      new RegExp(p.errorPattern);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['errorPattern'], message: `not a valid regular expression: ${(err as Error).message}` });
-    }
-  });
+const params = z.strictObject({
+  /** The log file to watch. */
+  path: z.string().min(1),
+  /** Fail when the file is larger than this many bytes (it needs rotating). */
+  maxSize: z.number().int().positive().default(15 * 1024 * 1024),
+  /** A regular expression (source text) that marks an error line; compiled while the configuration is validated. */
+  errorPattern: regexSource({ ignoreCaseKey: 'ignoreCase' }).default(DEFAULT_ERROR_PATTERN),
+  /** Match errorPattern without regard to case. */
+  ignoreCase: z.boolean().default(false),
+  /** Fail when more than this many error lines were seen within `window`. */
+  maxErrors: z.number().int().min(0).default(50),
+  /** Only compared with the time errors were seen (never a timer), so it may be long. */
+  window: ageDuration.default(3_600_000),
+  /** Never read more than this many bytes in one patrol; the rest is read on the next ones. */
+  maxReadBytes: z.number().int().min(4096).default(8 * 1024 * 1024),
+});
 
 export type LogParams = z.output<typeof params>;
 
@@ -231,7 +226,7 @@ async function scanSegments(segments: Segment[], budget: number, pattern: RegExp
     result.newLines++;
     if (pattern.test(text)) {
       result.errorCount++;
-      result.samples.push(text.length > SAMPLE_CHARS ? `${text.slice(0, SAMPLE_CHARS - 1)}…` : text);
+      result.samples.push(clipAtWord(text, SAMPLE_CHARS));
       if (result.samples.length > SAMPLE_COUNT) result.samples.shift();
     }
   };

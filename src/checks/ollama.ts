@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clipAtWord } from '../text.js';
 import { describeNetworkError } from './tcp.js';
 import type { CheckKind, CheckResult } from './types.js';
 
@@ -156,7 +157,7 @@ function modelNames(text: string): string[] | undefined {
 function describeErrorBody(text: string): string {
   try {
     const error = (JSON.parse(text) as { error?: unknown }).error;
-    if (typeof error === 'string' && error) return `: ${error.slice(0, 200)}`;
+    if (typeof error === 'string' && error) return `: ${clipAtWord(error, 200)}`;
   } catch {
     // Not Ollama's JSON error shape (a proxy's HTML page): the status alone is the message.
   }

@@ -4,8 +4,9 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { childEnvironment } from '../config/child-env.js';
 import { isProcessRunning, processStartTime } from '../proc.js';
-import { duration, formatDuration } from '../config/duration.js';
+import { formatDuration, timerDuration } from '../config/duration.js';
 import { tail } from '../exec.js';
+import { dropPartialFirstWord } from '../text.js';
 import type { CheckEnvironment, CheckKind, CheckResult, HealResult, HealRunContext, Probe } from './types.js';
 
 const params = z.strictObject({
@@ -21,7 +22,7 @@ const params = z.strictObject({
   /** Size at which the child's log file is rotated to `.log.1` (one old file is kept). */
   maxLogBytes: z.number().int().min(4096).default(5 * 1024 * 1024),
   /** Time between SIGTERM and SIGKILL when Nightshift stops the child. */
-  stopGrace: duration.default(1000),
+  stopGrace: timerDuration.default(1000),
 });
 
 type ProcessParams = z.output<typeof params>;
@@ -409,14 +410,18 @@ class OutputTail {
 
   constructor(private readonly keepBytes: number) {}
 
+  private cut = false;
+
   push(chunk: Buffer): void {
     const joined = Buffer.concat([this.buffer, chunk]);
+    this.cut ||= joined.length > this.keepBytes;
     this.buffer = joined.length > this.keepBytes ? Buffer.from(joined.subarray(joined.length - this.keepBytes)) : joined;
   }
 
-  /** The last lines of what was kept, without a character cut in half at the start. */
+  /** The last lines of what was kept, without a word (half a secret, half a character) cut at the start. */
   text(): string {
-    return tail(this.buffer.toString('utf8').replace(/^\uFFFD+/, ''), TAIL_LINES);
+    const kept = this.buffer.toString('utf8');
+    return tail(this.cut ? dropPartialFirstWord(kept) : kept, TAIL_LINES);
   }
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { tailAtWord } from '../text.js';
 import { childEnvironment } from '../config/child-env.js';
-import { duration, formatDuration } from '../config/duration.js';
+import { formatDuration, timerDuration } from '../config/duration.js';
 import { describeExit, runCommand } from '../exec.js';
 import type { HealAction } from './types.js';
 
@@ -12,7 +13,7 @@ const params = z.strictObject({
   /** Variables added to the environment the command inherits (the bot's, without its chat tokens). */
   env: z.record(z.string(), z.string()).optional(),
   /** Kill the command (its whole process group) after this long: a hung heal must not block recovery. */
-  timeout: duration.default(300_000),
+  timeout: timerDuration.default(300_000),
 });
 
 export type CommandParams = z.output<typeof params>;
@@ -38,8 +39,8 @@ export const commandAction: HealAction<CommandParams> = {
           exitCode: result.exitCode,
           signal: result.signal,
           durationMs: Math.round(result.durationMs),
-          stdoutTail: result.stdout.slice(-TAIL_CHARS),
-          stderrTail: result.stderr.slice(-TAIL_CHARS),
+          stdoutTail: tailAtWord(result.stdout, TAIL_CHARS),
+          stderrTail: tailAtWord(result.stderr, TAIL_CHARS),
           ...(result.spawnError ? { spawnError: result.spawnError } : {}),
           ...(deadline.aborted ? { timedOut: true } : {}),
         };

@@ -1,4 +1,5 @@
 import { existsSync, type Stats } from 'node:fs';
+import { tailAtWord } from '../text.js';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
@@ -70,7 +71,7 @@ export const rotateLogAction: HealAction<RotateLogParams> = {
             } else {
               const why = collapse.spawnError ?? (collapse.stderr.trim().split('\n').at(-1) || `exit ${collapse.exitCode}`);
               if (!collapseUnsupported(collapse.spawnError, collapse.stderr)) {
-                return { ok: false, message: `fallocate --collapse-range failed: ${why}`, details: { path: p.path, method: 'collapse-range', exitCode: collapse.exitCode, stderrTail: collapse.stderr.slice(-500) } };
+                return { ok: false, message: `fallocate --collapse-range failed: ${why}`, details: { path: p.path, method: 'collapse-range', exitCode: collapse.exitCode, stderrTail: tailAtWord(collapse.stderr, 500) } };
               }
               ctx.signal.throwIfAborted();
               const copied = await copyThenTruncate(handle, staged, cut, ctx.signal, () => (liveCut = true));

@@ -1,11 +1,13 @@
 /**
- * The one text redactor. Every string that leaves the process (chat messages,
- * LLM prompts, escalation files, log lines) passes through `redact`.
+ * The one text redactor. Every string that leaves the process or is stored
+ * (chat messages, LLM prompts, escalation files, log lines, HTTP JSON, the
+ * CLI, event and check rows in the database) passes through `redact`.
  *
- * Two layers: the exact values of the secrets Nightshift was configured with
- * (the strongest guarantee), and patterns for well-known token shapes, so a
- * secret that reached us some other way (a service's log tail, an error
- * message) is caught too.
+ * Three layers: the exact values of the secrets Nightshift was configured
+ * with (the strongest guarantee); patterns for well-known token shapes; and
+ * secrets named by their context whatever they look like (`password=...`,
+ * `Authorization: ...`, a URL's `user:password@`), so a secret that reached
+ * us some other way (a service's stderr, an error message) is caught too.
  */
 
 interface Pattern {
@@ -13,33 +15,60 @@ interface Pattern {
   regex: RegExp;
   /** Keep this capture group (a prefix such as "Authorization: Bearer ") and replace the rest. */
   keepGroup?: number;
+  /** Skip the regex unless this cheap test passes (most text names no secret at all). */
+  hint?: RegExp;
 }
 
+/** Key names whose value is a secret: `DB_PASSWORD=...`, `"api_key": "..."`, `X-Auth-Token: ...`. */
+const SECRET_KEY = String.raw`[A-Za-z0-9_.-]*(?:api[_-]?key|apikey|secret|token|passw(?:or)?d|passphrase|access[_-]?key|private[_-]?key|credentials?|session[_-]?(?:id|key))`;
+/** Bare JSON values after a secret-named key (`"password": null`) are left alone, so JSON stays JSON. */
+const JSON_LITERAL = String.raw`(?:null|true|false|-?\d+(?:\.\d+)?)(?=[,}\]\s]|$)`;
+const SECRET_KEY_HINT = /api[_-]?key|apikey|secret|token|passw|passphrase|access[_-]?key|private[_-]?key|credential|session/i;
+/** An object key that names a secret, as a whole (for structured values). */
+const SECRET_KEY_EXACT = new RegExp(`^${SECRET_KEY}$|^(?:proxy-)?authorization$|^(?:set-)?cookie$`, 'i');
+
 const PATTERNS: Pattern[] = [
-  { kind: 'private-key', regex: /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g },
-  // Authorization headers and bearer/basic credentials, whatever the token looks like.
-  { kind: 'authorization', regex: /(\bauthorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|bot)?\s*)[^\s"',;]{6,}/gi, keepGroup: 1 },
-  { kind: 'bearer', regex: /(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}/gi, keepGroup: 1 },
+  { kind: 'private-key', regex: /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, hint: /PRIVATE KEY/ },
+  // Authorization headers, whatever the credential looks like; the scheme word is kept.
+  {
+    kind: 'authorization',
+    regex: /(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token|bot|digest)\s+)?)(?!\[redacted)(?!(?:bearer|basic|token|bot|digest)\s)[^\s"',;]+/gi,
+    keepGroup: 1,
+    hint: /authorization/i,
+  },
+  { kind: 'cookie', regex: /(\b(?:set-)?cookie["']?\s*[:=]\s*["']?)(?!\s|\[redacted)[^\r\n"']+/gi, keepGroup: 1, hint: /cookie/i },
+  { kind: 'bearer', regex: /(\b(?:bearer|basic)\s+)(?!\[redacted)[A-Za-z0-9._~+/=-]{8,}/gi, keepGroup: 1, hint: /bearer|basic/i },
+  // Credentials in a URL (DSNs too): scheme://user:password@host keeps the user; a long bare userinfo is a token.
+  { kind: 'password', regex: /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/?#[\]]*:)(?!\[redacted)[^\s@/?#]+(?=@)/gi, keepGroup: 1, hint: /:\/\/[^\s]*@/ },
+  { kind: 'userinfo', regex: /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s:@/?#[\]]{16,}(?=@)/gi, keepGroup: 1, hint: /:\/\/[^\s]*@/ },
   // Telegram bot token: <bot id>:<35 chars>, also inside API URLs (/bot<token>/).
   { kind: 'telegram-token', regex: /(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}/g },
   // Discord bot token: base64(user id).timestamp.hmac
   { kind: 'discord-token', regex: /\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}\b/g },
   // JSON web tokens.
-  { kind: 'jwt', regex: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
+  { kind: 'jwt', regex: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, hint: /eyJ/ },
   // ntfy access tokens.
-  { kind: 'ntfy-token', regex: /\btk_[A-Za-z0-9]{20,}/g },
+  { kind: 'ntfy-token', regex: /\btk_[A-Za-z0-9]{20,}/g, hint: /tk_/ },
   // Provider API keys: OpenAI/Anthropic (sk-...), GitHub, Slack, AWS, Google, Hugging Face.
-  { kind: 'api-key', regex: /\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}/g },
-  { kind: 'api-key', regex: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}/g },
-  { kind: 'api-key', regex: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g },
-  { kind: 'api-key', regex: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g },
-  { kind: 'api-key', regex: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  { kind: 'api-key', regex: /\bhf_[A-Za-z0-9]{30,}/g },
-  // key=value / "key": "value" where the key names a secret.
+  { kind: 'api-key', regex: /\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}/g, hint: /sk-/ },
+  { kind: 'api-key', regex: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}/g, hint: /gh[pousr]_|github_pat_/ },
+  { kind: 'api-key', regex: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, hint: /xox/ },
+  { kind: 'api-key', regex: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, hint: /AKIA|ASIA/ },
+  { kind: 'api-key', regex: /\bAIza[0-9A-Za-z_-]{35}\b/g, hint: /AIza/ },
+  { kind: 'api-key', regex: /\bhf_[A-Za-z0-9]{30,}/g, hint: /hf_/ },
+  // Command-line flags: --password hunter2, --token=abc.
   {
     kind: 'secret',
-    regex: /(\b[A-Za-z0-9_.-]*(?:api[_-]?key|secret|token|passw(?:or)?d|access[_-]?key)["']?\s*[:=]\s*["']?)(?!\[redacted)[^\s"',;&]{4,}/gi,
+    regex: /(--?(?:password|passwd|passphrase|token|secret|api-?key|auth-token|access-key|client-secret)(?:=|\s+))(?!\[redacted)(?!-)[^\s"']+/gi,
     keepGroup: 1,
+    hint: SECRET_KEY_HINT,
+  },
+  // key=value, key: value, "key": "value" where the key names a secret; a quoted value is removed whole.
+  {
+    kind: 'secret',
+    regex: new RegExp(String.raw`(\b${SECRET_KEY}["']?\s*[:=]\s*)(?:"(?!\[redacted)(?:[^"\\\n]|\\.)*"|'(?!\[redacted)[^'\n]*'|(?!\[redacted|["']|${JSON_LITERAL})[^\s"',;&]+)`, 'gi'),
+    keepGroup: 1,
+    hint: SECRET_KEY_HINT,
   },
 ];
 
@@ -62,26 +91,38 @@ export class Redactor {
     this.literals.sort((a, b) => b.length - a.length);
   }
 
-  /** The text with every known secret and every token-shaped string replaced by a marker. */
+  /** The text with every known secret and every token-shaped or secret-named value replaced by a marker. */
   redact(text: string): string {
     let out = text;
     for (const literal of this.literals) {
       if (out.includes(literal)) out = out.split(literal).join('[redacted]');
     }
-    for (const { kind, regex, keepGroup } of PATTERNS) {
+    for (const { kind, regex, keepGroup, hint } of PATTERNS) {
+      if (hint && !hint.test(out)) continue;
       regex.lastIndex = 0;
-      out = out.replace(regex, (...match: string[]) => (keepGroup ? `${match[keepGroup]}[redacted:${kind}]` : `[redacted:${kind}]`));
+      out = out.replace(regex, (...match: string[]) => {
+        if (!keepGroup) return `[redacted:${kind}]`;
+        const whole = match[0]!;
+        const prefix = match[keepGroup]!;
+        // A quoted value keeps its quotes, so JSON and YAML stay readable.
+        const quote = whole.length > prefix.length && (whole[prefix.length] === '"' || whole[prefix.length] === "'") ? whole[prefix.length]! : '';
+        return `${prefix}${quote}[redacted:${kind}]${quote}`;
+      });
     }
     return out;
   }
 
-  /** A deep copy of a JSON-like value with every string redacted. */
+  /**
+   * A deep copy of a JSON-like value with every string redacted; the value of
+   * a key that names a secret (`password`, `authorization`, `apiKey`...) is
+   * removed whatever it looks like.
+   */
   redactValue<T>(value: T): T {
     if (typeof value === 'string') return this.redact(value) as T;
     if (Array.isArray(value)) return value.map((v) => this.redactValue(v)) as T;
     if (value && typeof value === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = this.redactValue(v);
+      for (const [k, v] of Object.entries(value)) out[k] = typeof v === 'string' && v !== '' && SECRET_KEY_EXACT.test(k) ? '[redacted:secret]' : this.redactValue(v);
       return out as T;
     }
     return value;

@@ -237,7 +237,7 @@ test('secrets in log tails and check params never reach the model', async (t) =>
   // Params keep their names: header and env values and URL passwords are masked.
   assert.match(prompt.user, /"headers":\{"Authorization":"\[redacted[a-z:-]*\]","X-Trace":"\[redacted\]"\}/);
   assert.match(prompt.user, /"env":\{"TELEGRAM_TOKEN":"\[redacted\]","MODE":"\[redacted\]"\}/);
-  assert.match(prompt.user, /"url":"http:\/\/admin:redacted@127\.0\.0\.1:8080\/health"/);
+  assert.match(prompt.user, /"url":"http:\/\/admin:\[redacted:password\]@127\.0\.0\.1:8080\/health"/);
   assert.match(prompt.user, /https:\/\/redacted@gitlab\.lan\/ops\/fans\.git\?private_token=\[?redacted/);
   // A secret the bot was configured with is removed whatever its shape.
   const configured = buildPrompt(scenario({ logTails: { api: 'login as svc with x-odd-shaped-secret-1 ok' } }), { redactor: new Redactor(['x-odd-shaped-secret-1']) });

@@ -70,3 +70,54 @@ test('on a terminal the log is human-readable and still redacted', () => {
   assert.match(text, /check: "disk-data"/);
   assert.equal(text.includes(NTFY), false);
 });
+
+test('secrets named by their context are removed whatever they look like: key=value, URL passwords, DSNs, headers, flags', () => {
+  const cases: Array<[string, string]> = [
+    ['connect failed: password=hunter2', 'hunter2'],
+    ['DB_PASSWORD=foo ./run', 'foo'],
+    ['passwd: "two words"', 'two words'],
+    ["secret = 'k3y'", 'k3y'],
+    ['api_key=zz9 other=1', 'zz9'],
+    ['token=abc&next=1', 'abc'],
+    ['FATAL: could not connect to postgres://app:s3cretpw@db:5432/prod', 's3cretpw'],
+    ['redis://:r3dispw@127.0.0.1:6379/0', 'r3dispw'],
+    ['mongodb+srv://admin:m0ng0pw@cluster0.example.net/db', 'm0ng0pw'],
+    ['host=db user=app password=libpqpw dbname=x', 'libpqpw'],
+    ['X-Api-Key: key-material-123', 'key-material-123'],
+    ['X-Auth-Token: tok-456', 'tok-456'],
+    ['Authorization: Bearer short', 'short'],
+    ['Proxy-Authorization: Basic cHJveHk6cHc=', 'cHJveHk6cHc='],
+    ['Cookie: sid=abc123; theme=dark', 'sid=abc123'],
+    ['mysqldump --password hunter3 --all', 'hunter3'],
+    ['curl --token=t0k3n https://x', 't0k3n'],
+    ['git clone https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r', 'ghp_abcdefghijklmnopqrstuvwxyz0123456789'],
+  ];
+  for (const [text, secret] of cases) {
+    const out = redactor.redact(text);
+    assert.equal(out.includes(secret), false, `${text} -> ${out}`);
+    assert.match(out, /\[redacted:/, text);
+    // Redacting twice changes nothing: stored text is redacted again on its way out.
+    assert.equal(redactor.redact(out), out, text);
+  }
+  // The user name of a URL, and the scheme word of an Authorization header, stay: they help, and are not secret.
+  assert.equal(redactor.redact('postgres://app:pw1@db/x'), 'postgres://app:[redacted:password]@db/x');
+  assert.equal(redactor.redact('Authorization: Bearer short'), 'Authorization: Bearer [redacted:authorization]');
+  for (const plain of ['ssh://git@github.com/o/r', 'http://127.0.0.1:8787/status.json', 'the token expired at 03:12', 'tokenCount=5', 'password reset: done']) {
+    assert.equal(redactor.redact(plain), plain);
+  }
+});
+
+test('JSON stays JSON when a secret-named key is redacted, and structured values lose secret-named keys', () => {
+  const json = JSON.stringify({ password: 'a"b', token: null, secret: 12, apiKey: 'k', n: 1, nested: { authorization: 'Basic eA==' } });
+  const out = redactor.redact(json);
+  const parsed = JSON.parse(out) as Record<string, unknown>;
+  assert.equal(parsed.password, '[redacted:secret]');
+  assert.equal(parsed.token, null);
+  assert.equal(parsed.n, 1);
+  assert.deepEqual(redactor.redactValue({ headers: { Authorization: 'opaque', 'X-Api-Key': 'k1' }, password: 'p', name: 'password', count: 3 }), {
+    headers: { Authorization: '[redacted:secret]', 'X-Api-Key': '[redacted:secret]' },
+    password: '[redacted:secret]',
+    name: 'password',
+    count: 3,
+  });
+});

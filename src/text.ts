@@ -1,0 +1,57 @@
+/** Text helpers shared by the core (no I/O). */
+
+/** `text` cut to at most `max` characters, saying how much was cut. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = `… [${text.length - max} more characters cut]`;
+  return text.slice(0, Math.max(0, max - note.length)) + note;
+}
+
+/** A deep copy of a JSON-like value with every string clipped to `max` characters (what is stored stays bounded). */
+export function clipStrings<T>(value: T, max: number): T {
+  if (typeof value === 'string') return clip(value, max) as T;
+  if (Array.isArray(value)) return value.map((v) => clipStrings(v, max)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = clipStrings(v, max);
+    return out as T;
+  }
+  return value;
+}
+
+/**
+ * Cutting text that may hold a secret must not cut the secret: half a token
+ * no longer looks like one, so the redactor would let it through. These cut
+ * at a boundary (whitespace, quotes, brackets, commas) and drop the partial
+ * word instead. Text with no boundary at all (one long blob) is cut hard:
+ * showing nothing of it would hide the evidence.
+ */
+const BOUNDARY = /[\s"'`,;()[\]{}<>|]/;
+
+/** The start of `text`, at most `max` characters, ended at a boundary with `mark` when cut. */
+export function clipAtWord(text: string, max: number, mark = '…'): string {
+  if (text.length <= max) return text;
+  const room = Math.max(0, max - mark.length);
+  let end = room;
+  if (!BOUNDARY.test(text[room] ?? ' ')) {
+    for (let i = room - 1; i >= 0; i--) {
+      if (BOUNDARY.test(text[i]!)) {
+        end = i + 1;
+        break;
+      }
+    }
+  }
+  return text.slice(0, end).trimEnd() + mark;
+}
+
+/** The end of `text`, at most `max` characters, started at a boundary with `mark` when cut. */
+export function tailAtWord(text: string, max: number, mark = '…'): string {
+  if (text.length <= max) return text;
+  return mark + dropPartialFirstWord(text.slice(text.length - Math.max(0, max - mark.length)));
+}
+
+/** Text whose start was cut off elsewhere (a rolling buffer): the first, partial word goes (unless it is all there is). */
+export function dropPartialFirstWord(text: string): string {
+  const boundary = text.search(BOUNDARY);
+  return boundary < 0 ? text : text.slice(boundary + 1);
+}
