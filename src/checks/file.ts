@@ -1,14 +1,14 @@
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
-import { duration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../config/duration.js';
 import { formatBytes } from './disk.js';
 import type { CheckKind } from './types.js';
 
 const params = z.strictObject({
   path: z.string().min(1),
   /** The file must have been modified more recently than this (a heartbeat file, a nightly backup). */
-  maxAge: duration.optional(),
+  maxAge: ageDuration.optional(),
   minBytes: z.number().int().min(0).optional(),
   maxBytes: z.number().int().min(0).optional(),
   /** When false, an absent file is healthy (and the other bounds apply only when it exists). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../config/duration.js';
 import type { ProbeState } from './types.js';
 
 const DEFAULT_MAX_RESTARTS = 5;
@@ -13,7 +13,7 @@ export const restartLoopParams = z
     /** More restarts than this inside the window is a restart loop. */
     maxRestarts: z.number().int().min(0).default(DEFAULT_MAX_RESTARTS),
     /** How far back restarts are counted (ms; written "10m", "1h" or seconds). */
-    window: duration.default(DEFAULT_WINDOW_MS),
+    window: ageDuration.default(DEFAULT_WINDOW_MS),
   })
   .default({ maxRestarts: DEFAULT_MAX_RESTARTS, window: DEFAULT_WINDOW_MS });
 

@@ -1,16 +1,22 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import cron from 'node-cron';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { EMBEDDED_DEFAULT } from './default.js';
-import { checkCommonShape, checkSchemaFor, fileSchema, healStepSchemaFor, type CheckConfig, type Config, type ChannelSettings, type HealStepConfig, type ListenAddress } from './schema.js';
+import { fileSchema, validateCheckEntry, validateHealStep, type CheckConfig, type Config, type ChannelSettings, type HealStepConfig, type ListenAddress } from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
+import { isLoopback } from '../http/access.js';
 
 export const DEFAULT_CONFIG_FILE = 'nightshift.yml';
 export const EMBEDDED_SOURCE = '(embedded default)';
+/**
+ * A configuration is a few kilobytes; parsing a huge file would run the
+ * process out of memory before any error could be shown.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 type Env = Record<string, string | undefined>;
 
@@ -38,11 +44,7 @@ export function loadConfig(options: { env?: Env; cwd?: string } = {}): Config {
   let text: string;
   let source: string;
   if (existsSync(file)) {
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
-    }
+    text = readCapped(file);
     source = file;
   } else if (explicit) {
     throw new ConfigError(file, ['NIGHTSHIFT_CONFIG names this file, but it does not exist']);
@@ -51,6 +53,39 @@ export function loadConfig(options: { env?: Env; cwd?: string } = {}): Config {
     source = EMBEDDED_SOURCE;
   }
   return parseConfig(text, source, env, cwd);
+}
+
+/**
+ * Reads the file, refusing one over MAX_CONFIG_BYTES: its size is checked
+ * before reading, and the read itself stops past the limit (a file growing
+ * meanwhile, or one whose size stat cannot tell, such as a pipe).
+ */
+function readCapped(file: string): string {
+  const tooBig = (size: string) => new ConfigError(file, [`the file is ${size}; the limit is ${MAX_CONFIG_BYTES} bytes (1 MiB)`]);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  try {
+    const { size } = fstatSync(fd);
+    if (size > MAX_CONFIG_BYTES) throw tooBig(`${size} bytes`);
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+    }
+    if (length > MAX_CONFIG_BYTES) throw tooBig(`more than ${MAX_CONFIG_BYTES} bytes`);
+    return buffer.toString('utf8', 0, length);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Validates configuration text; `source` names it in errors. */
@@ -64,7 +99,13 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
 
-  const raw = doc.contents === null ? {} : (doc.toJS() as unknown);
+  let raw: unknown;
+  try {
+    raw = doc.contents === null ? {} : (doc.toJS() as unknown);
+  } catch (err) {
+    // The yaml library refuses aliases that expand without bound ("billion laughs"); that is a bad file too.
+    throw new ConfigError(source, [`YAML: ${(err as Error).message}`]);
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(source, [`(top level): expected a mapping of keys (patrol, http, log, checks), found ${describe(raw)}`]);
   }
@@ -90,22 +131,15 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
         problems.push(`${formatPath([...path, 'kind'])}: expected one of ${checkKindNames.join(', ')}, found ${describe(kind)}`);
         return;
       }
-      const result = checkSchemaFor(kind as CheckConfig['kind']).safeParse(entry);
+      const result = validateCheckEntry(kind as CheckConfig['kind'], entry as Record<string, unknown>);
       if (!result.success) {
-        problems.push(...formatIssues(result.error.issues, entry, path));
+        problems.push(...formatIssues(result.issues, entry, path));
+        // Its heal steps are still checked, so their problems are listed in the same go.
+        const heal = (entry as { heal?: unknown }).heal;
+        if (Array.isArray(heal)) parseHealSteps(heal, [...path, 'heal'], problems);
         return;
       }
-      const { name, kind: _kind, severity, interval, timeout, dependsOn, failAfter, heal, cooldown, maxHeals } = result.data as Record<string, unknown> & {
-        name: string;
-        severity: CheckConfig['severity'];
-        interval?: number;
-        timeout?: number;
-        dependsOn: string[];
-        failAfter: number;
-        heal: unknown[];
-        cooldown: number;
-        maxHeals: { count: number; window: number };
-      };
+      const { name, severity, interval, timeout, dependsOn, failAfter, heal, cooldown, maxHeals } = result.common;
       const earlier = seen.get(name);
       if (earlier !== undefined) {
         problems.push(`${formatPath([...path, 'name'])}: expected a unique check name, found "${name}" again (first at checks[${earlier}])`);
@@ -115,7 +149,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
       const steps = parseHealSteps(heal, [...path, 'heal'], problems);
       // The kind's keys are kept as written (validated above): the probe parses them itself, once, so
       // transforms such as durations ("10s" → ms) are applied exactly once.
-      const params = withoutKeys(entry as Record<string, unknown>, Object.keys(checkCommonShape));
+      const params = result.params;
       checks.push({
         name,
         kind: kind as CheckConfig['kind'],
@@ -139,6 +173,14 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     const where = env.NIGHTSHIFT_HTTP ? 'NIGHTSHIFT_HTTP (environment)' : 'http.listen';
     problems.push(`${where}: expected host:port such as 127.0.0.1:8787, found ${describe(listenText)}`);
   }
+  const httpToken = env.NIGHTSHIFT_HTTP_TOKEN || undefined;
+  if (httpToken !== undefined && (httpToken.length < 16 || /\s/.test(httpToken))) {
+    problems.push(`NIGHTSHIFT_HTTP_TOKEN (environment): expected at least 16 characters without spaces (e.g. from "openssl rand -hex 24"), found ${httpToken.length} characters`);
+  } else if (listen && httpToken === undefined && !isLoopback(listen.host)) {
+    problems.push(
+      `NIGHTSHIFT_HTTP_TOKEN (environment): expected it to be set because the HTTP server listens on ${listenText} (off loopback: /status.json and /metrics need a token there), found it unset`,
+    );
+  }
   const timezone = env.TZ || Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (!isValidTimezone(timezone)) problems.push(`TZ (environment): expected an IANA time zone such as Europe/Berlin, found ${describe(timezone)}`);
 
@@ -153,7 +195,11 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
   const config: Config = {
     source,
     dataDir: resolve(cwd, env.NIGHTSHIFT_DATA_DIR || './data'),
-    http: { listen },
+    http: {
+      listen,
+      allowedHosts: (parsed.data.http.allowedHosts ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')),
+      ...(httpToken ? { token: httpToken } : {}),
+    },
     log: parsed.data.log,
     patrol: {
       intervalMs: parsed.data.patrol.interval,
@@ -164,6 +210,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     },
     checks,
     secrets: {
+      httpToken,
       discordToken: env.DISCORD_TOKEN || undefined,
       telegramToken: env.TELEGRAM_TOKEN || undefined,
       ntfyToken: env.NTFY_TOKEN || undefined,
@@ -174,6 +221,8 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     ollama: env.OLLAMA_MODEL ? { host: ollamaHost.replace(/\/+$/, ''), model: env.OLLAMA_MODEL } : null,
     chat: { ...parsed.data.chat, ...(parsed.data.chat.publicUrl ? { publicUrl: parsed.data.chat.publicUrl.replace(/\/+$/, '') } : {}) },
     timezone,
+    retention: { eventsMs: parsed.data.retention.events },
+    warnings: shellInterpolationWarnings(raw, interpolated),
   };
   return deepFreeze(config);
 }
@@ -228,10 +277,6 @@ function channelSettings(env: Env, problems: string[]): ChannelSettings {
   return channels;
 }
 
-function withoutKeys(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));
-}
-
 /** Heal steps: "restart" is short for { action: restart }; each step is validated by its action's schema. */
 function parseHealSteps(raw: unknown[], path: Path, problems: string[]): HealStepConfig[] {
   const steps: HealStepConfig[] = [];
@@ -247,12 +292,12 @@ function parseHealSteps(raw: unknown[], path: Path, problems: string[]): HealSte
       problems.push(`${formatPath(typeof entry === 'string' ? stepPath : [...stepPath, 'action'])}: expected one of ${healActionNames.join(', ')}, found ${describe(action)}`);
       return;
     }
-    const result = healStepSchemaFor(action as HealActionName).safeParse(step);
+    const result = validateHealStep(action as HealActionName, step as Record<string, unknown>);
     if (!result.success) {
-      problems.push(...formatIssues(result.error.issues, step, stepPath));
+      problems.push(...formatIssues(result.issues, step, stepPath));
       return;
     }
-    steps.push({ action: action as HealActionName, params: withoutKeys(step as Record<string, unknown>, ['action']) });
+    steps.push({ action: action as HealActionName, params: result.params });
   });
   return steps;
 }
@@ -305,6 +350,43 @@ function interpolate(value: unknown, env: Env, path: Path, problems: string[]): 
   return value;
 }
 
+/**
+ * `${VAR}` is replaced as written, without shell quoting: in a string `run:`
+ * (a line for /bin/sh -c) a value with a space, a quote, `;` or `$(...)`
+ * changes the command. Valid, so a warning rather than a problem: one line
+ * per string `run:` of a command check or command heal step that has one.
+ */
+function shellInterpolationWarnings(raw: unknown, interpolated: unknown): string[] {
+  const warnings: string[] = [];
+  const rawChecks = (raw as { checks?: unknown }).checks;
+  const checks = (interpolated as { checks?: unknown }).checks;
+  if (!Array.isArray(rawChecks) || !Array.isArray(checks)) return warnings;
+  const warnAbout = (path: Path, run: unknown) => {
+    if (typeof run !== 'string') return;
+    const used = [...new Set([...run.matchAll(VAR)].map((match) => match[0]))];
+    if (used.length === 0) return;
+    warnings.push(
+      `${formatPath(path)}: ${used.join(', ')} ${used.length === 1 ? 'is' : 'are'} put into a shell command line as is, unquoted (a space, quote, ";" or "$(...)" in the value changes the command); prefer an argv list: run: [program, arg, ...]`,
+    );
+  };
+  rawChecks.forEach((rawCheck, i) => {
+    const check = checks[i] as { kind?: unknown; heal?: unknown } | undefined;
+    if (!isMapping(rawCheck) || !isMapping(check)) return;
+    // kind and action are read after interpolation (they could be written as ${VAR} too); run as written.
+    if (check.kind === 'command') warnAbout(['checks', i, 'run'], rawCheck.run);
+    if (!Array.isArray(rawCheck.heal) || !Array.isArray(check.heal)) return;
+    rawCheck.heal.forEach((rawStep: unknown, j: number) => {
+      const step = (check.heal as unknown[])[j];
+      if (isMapping(rawStep) && isMapping(step) && step.action === 'command') warnAbout(['checks', i, 'heal', j, 'run'], rawStep.run);
+    });
+  });
+  return warnings;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** One line per zod issue: path, what was expected, what was found. */
 function formatIssues(issues: z.core.$ZodIssue[], root: unknown, prefix: Path): string[] {
   const lines: string[] = [];
@@ -317,7 +399,9 @@ function formatIssues(issues: z.core.$ZodIssue[], root: unknown, prefix: Path): 
     }
     // zod says "Too big: expected number to be <=100"; keep the part that says what was expected.
     const expected = issue.message.replace(/^[A-Z][A-Za-z ]*: (?=expected)/, '').replace(/, received \w+$/, '');
-    lines.push(`${formatPath(path)}: ${expected.startsWith('expected') ? expected : `expected ${expected}`}, found ${describe(found)}`);
+    // A custom issue may say why after what was found: "found "(unclosed": Invalid regular expression: ...".
+    const reason = issue.code === 'custom' && typeof issue.params?.reason === 'string' ? `: ${issue.params.reason}` : '';
+    lines.push(`${formatPath(path)}: ${expected.startsWith('expected') ? expected : `expected ${expected}`}, found ${describe(found)}${reason}`);
   }
   return lines;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { checkKindNames, checkKinds } from '../checks/index.js';
-import { duration } from './duration.js';
+import { checkKindNames, checkKinds, type CheckKindName } from '../checks/index.js';
+import { ageDuration, ageDurationOrZero, intervalDuration, timerDuration, timerDurationOrZero } from './duration.js';
 import { healActions, type HealActionName } from '../heal/index.js';
 
 /** Keys every check has, whatever its kind. */
@@ -10,20 +10,23 @@ export const checkCommonShape = {
   /** critical: a failure makes the summary DEGRADED; optional: reported only. */
   severity: z.enum(['critical', 'optional']).default('critical'),
   /** How often the check runs; defaults to patrol.interval. */
-  interval: duration.optional(),
+  interval: intervalDuration.optional(),
   /** A run that takes longer fails with "timed out"; defaults to patrol.timeout. */
-  timeout: duration.optional(),
+  timeout: timerDuration.optional(),
   /** Checks this one needs: while one of them fails, this one's failure is a symptom, not a root cause. */
   dependsOn: z.array(z.string()).default([]),
   /** Consecutive failed runs before an incident opens. */
   failAfter: z.number().int().min(1).max(100).default(1),
   /** Ordered heal steps: "restart", or { action: ..., ...params }; validated per action in load.ts. */
   heal: z.array(z.unknown()).default([]),
-  /** A failure that returns within this long after a heal that did not hold is escalated, not healed again. */
-  cooldown: duration.default(300_000),
+  /**
+   * A failure that returns within this long after a heal that did not hold is escalated, not healed again.
+   * 0: no cooldown, only maxHeals (with its backoff) limits the heals.
+   */
+  cooldown: ageDurationOrZero.default(300_000),
   /** At most this many heals within the window, whatever the cooldown says. */
   maxHeals: z
-    .strictObject({ count: z.number().int().min(0).max(1000).default(3), window: duration.default(900_000) })
+    .strictObject({ count: z.number().int().min(0).max(1000).default(3), window: ageDuration.default(900_000) })
     .default({ count: 3, window: 900_000 }),
 };
 
@@ -38,37 +41,44 @@ export const fileSchema = z.strictObject({
   patrol: z
     .strictObject({
       /** How often the patrol loop wakes, and the default interval of every check. */
-      interval: duration.default(10_000),
+      interval: intervalDuration.default(10_000),
       /** Default timeout of a check run. */
-      timeout: duration.default(5_000),
+      timeout: timerDuration.default(5_000),
       /** How many checks may run at the same time. */
       concurrency: z.number().int().min(1).max(1000).default(16),
       /** A check that changes state more than `maxChanges` times within `window` is flapping: one alert, then quiet until stable. */
       flapping: z
-        .strictObject({ maxChanges: z.number().int().min(2).default(5), window: duration.default(600_000) })
+        .strictObject({ maxChanges: z.number().int().min(2).default(5), window: ageDuration.default(600_000) })
         .default({ maxChanges: 5, window: 600_000 }),
       /** How long one heal step may take before it is abandoned as failed. */
-      healTimeout: duration.default(30_000),
+      healTimeout: timerDuration.default(30_000),
     })
     .default({ interval: 10_000, timeout: 5_000, concurrency: 16, flapping: { maxChanges: 5, window: 600_000 }, healTimeout: 30_000 }),
   http: z
     .strictObject({
       /** host:port of the status/metrics server; NIGHTSHIFT_HTTP overrides it. */
       listen: z.string().optional(),
+      /**
+       * Host names the server answers to besides IP addresses and localhost (a VPN or
+       * Tailscale name). Requests naming any other Host are refused (DNS rebinding).
+       */
+      allowedHosts: z
+        .array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/, 'expected a host name such as nightshift.tailnet.ts.net (no scheme, no port)'))
+        .default([]),
     })
-    .default({}),
+    .default({ allowedHosts: [] }),
   chat: z
     .strictObject({
-      /** New incidents are collected this long before one message goes out (folded by root cause). */
-      groupWait: duration.default(10_000),
+      /** New incidents are collected this long before one message goes out (folded by root cause); 0: each is sent at once. */
+      groupWait: timerDurationOrZero.default(10_000),
       /** This many new incidents within one group wait become a single storm summary per channel. */
       stormThreshold: z.number().int().min(2).default(20),
-      /** Unacknowledged critical incidents are reminded this often. */
-      repeatInterval: duration.default(4 * 3_600_000),
-      /** A question not answered within this long expires. */
-      questionTtl: duration.default(24 * 3_600_000),
-      /** Base URL of Nightshift's HTTP server as the operator's phone reaches it, for ntfy action buttons. */
-      publicUrl: z.url({ error: 'expected a URL such as http://nightshift.lan:8787' }).optional(),
+      /** Unacknowledged critical incidents are reminded this often (compared with the last reminder; the reminder timer ticks at most every minute). */
+      repeatInterval: ageDuration.default(4 * 3_600_000),
+      /** A question not answered within this long expires (an expiry time, checked every minute). */
+      questionTtl: ageDuration.default(24 * 3_600_000),
+      /** Base URL of Nightshift's HTTP server as the operator's phone reaches it, for ntfy action buttons; it becomes a link, so http(s) only. */
+      publicUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as http://nightshift.lan:8787' }).optional(),
       discord: z
         .strictObject({
           admins: allowList,
@@ -108,17 +118,17 @@ export const fileSchema = z.strictObject({
       /** Critical failure events before Nightshift asks whether it may analyse error patterns. */
       askAfter: z.number().int().min(1).default(5),
       /** The same failure signature opening this many incidents within the window triggers a diagnosis. */
-      recurrence: z.strictObject({ count: z.number().int().min(1).default(3), window: duration.default(86_400_000) }).default({ count: 3, window: 86_400_000 }),
+      recurrence: z.strictObject({ count: z.number().int().min(1).default(3), window: ageDuration.default(86_400_000) }).default({ count: 3, window: 86_400_000 }),
       /** A diagnosis looks this far back in the event log. */
-      lookback: duration.default(86_400_000),
+      lookback: ageDuration.default(86_400_000),
       /** Weekly diagnosis (cron in TZ); "off" disables it. */
       weekly: z.string().default('0 9 * * 1'),
       /** The model's answer must arrive within this long, or the deterministic diagnosis goes out alone. */
-      llmTimeout: duration.default(60_000),
+      llmTimeout: timerDuration.default(60_000),
       /** The prompt is cut to this many characters (least important parts first). */
       maxPromptChars: z.number().int().min(1000).default(12_000),
-      /** A proposed fix not decided within this long expires. */
-      proposalTtl: duration.default(86_400_000),
+      /** A proposed fix not decided within this long expires (an expiry time, like questionTtl). */
+      proposalTtl: ageDuration.default(86_400_000),
     })
     .default({ askAfter: 5, recurrence: { count: 3, window: 86_400_000 }, lookback: 86_400_000, weekly: '0 9 * * 1', llmTimeout: 60_000, maxPromptChars: 12_000, proposalTtl: 86_400_000 }),
   briefing: z
@@ -134,15 +144,48 @@ export const fileSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .default({ level: 'info' }),
+  retention: z
+    .strictObject({
+      /** Events older than this are deleted (worked off every minute, in bounded batches); the audit trail is never pruned. */
+      events: ageDuration.default(90 * 86_400_000),
+    })
+    .default({ events: 90 * 86_400_000 }),
   checks: z.array(z.unknown()).default([]),
 });
 
 export type FileConfig = z.output<typeof fileSchema>;
 
-/** Validates one entry of `checks:` against the schema of its own kind. */
-export function checkSchemaFor(kind: keyof typeof checkKinds) {
-  const params = checkKinds[kind].params as unknown as z.ZodObject;
-  return z.strictObject({ ...checkCommonShape, ...params.shape });
+const checkCommonSchema = z.object(checkCommonShape);
+/** The keys every check has, validated (durations in ms). */
+export type CheckCommonKeys = z.output<typeof checkCommonSchema>;
+const checkCommonKeys = Object.keys(checkCommonShape);
+
+/** A failed validation: every issue, with paths relative to the entry. */
+type Invalid = { success: false; issues: z.core.$ZodIssue[] };
+
+/**
+ * Validates one entry of `checks:`: the keys every check has against
+ * checkCommonShape, every other key against its kind's own `params` schema,
+ * whole, with its refinements (an unknown key is reported by that strict
+ * schema). `params` is the very object createProbe parses at start, with the
+ * same schema, so an entry accepted here cannot fail there. Merging
+ * `params.shape` into one object, as this used to, dropped the kind's
+ * object-level refinements: a bad log errorPattern passed check-config and
+ * crashed start.
+ */
+export function validateCheckEntry(kind: CheckKindName, entry: Record<string, unknown>): { success: true; common: CheckCommonKeys; params: Record<string, unknown> } | Invalid {
+  const params = Object.fromEntries(Object.entries(entry).filter(([key]) => !checkCommonKeys.includes(key)));
+  const common = checkCommonSchema.safeParse(Object.fromEntries(Object.entries(entry).filter(([key]) => checkCommonKeys.includes(key))));
+  const own = checkKinds[kind].params.safeParse(params);
+  if (common.success && own.success) return { success: true, common: common.data, params };
+  return { success: false, issues: [...(common.error?.issues ?? []), ...(own.error?.issues ?? [])] };
+}
+
+/** Validates one heal step's keys besides `action` with its action's own schema, as createHealStep parses them at start. */
+export function validateHealStep(action: HealActionName, step: Record<string, unknown>): { success: true; params: Record<string, unknown> } | Invalid {
+  const params = Object.fromEntries(Object.entries(step).filter(([key]) => key !== 'action'));
+  const own = healActions[action].params.safeParse(params);
+  return own.success ? { success: true, params } : { success: false, issues: own.error.issues };
 }
 
 /** One heal step: an action and its (validated) parameters. */
@@ -174,6 +217,7 @@ export interface ListenAddress {
 
 /** Secrets and platform settings from the environment; absent means that channel is off. */
 export interface Secrets {
+  httpToken?: string;
   discordToken?: string;
   telegramToken?: string;
   ntfyToken?: string;
@@ -193,7 +237,13 @@ export interface Config {
   /** The YAML file read, or "(embedded default)". */
   source: string;
   dataDir: string;
-  http: { listen: ListenAddress };
+  http: {
+    listen: ListenAddress;
+    /** Host names accepted in requests besides IP literals and localhost, lower case. */
+    allowedHosts: string[];
+    /** NIGHTSHIFT_HTTP_TOKEN: every route but /healthz, /ping and /answer needs it; required off loopback. */
+    token?: string;
+  };
   log: { level: FileConfig['log']['level'] };
   patrol: {
     intervalMs: number;
@@ -211,10 +261,12 @@ export interface Config {
   /** The local model; null when OLLAMA_MODEL is unset (deterministic diagnoses only). */
   ollama: { host: string; model: string } | null;
   timezone: string;
+  /** Events older than eventsMs are deleted (every minute, in bounded batches); the audit trail is never pruned. */
+  retention: { eventsMs: number };
+  /**
+   * Valid but risky settings, one line each (a `${VAR}` put unquoted into a
+   * shell command line); printed by check-config and logged at start.
+   */
+  warnings: string[];
 }
 
-/** Validates one heal step (its keys besides `action`) against the schema of its action. */
-export function healStepSchemaFor(action: HealActionName) {
-  const params = healActions[action].params as unknown as z.ZodObject;
-  return z.strictObject({ action: z.literal(action), ...params.shape });
-}

@@ -2,7 +2,7 @@ import { lstat, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { formatBytes } from '../checks/disk.js';
-import { duration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../config/duration.js';
 import type { HealAction } from './types.js';
 
 const params = z.strictObject({
@@ -15,7 +15,7 @@ const params = z.strictObject({
     .refine((glob) => !glob.includes('/'), { message: 'a pattern matches file names, so it cannot contain "/"' })
     .default('*'),
   /** Only files last modified longer ago than this are deleted. */
-  olderThan: duration,
+  olderThan: ageDuration,
   /** Also clean sub-directories (never following symlinks). */
   recursive: z.boolean().default(false),
   /** Report what would be deleted, delete nothing. */

@@ -1,6 +1,6 @@
 import { lstat, open, unlink } from 'node:fs/promises';
 import { z } from 'zod';
-import { duration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../config/duration.js';
 import type { HealAction } from './types.js';
 import { parsePid } from '../checks/lockfile.js';
 import { isProcessRunning } from '../proc.js';
@@ -9,7 +9,7 @@ const params = z.strictObject({
   /** The lock file (a pid on its first line, or JSON with a `pid` field). */
   path: z.string().min(1),
   /** Also remove a lock older than this, whoever holds it (a hung owner). Without it, a lock with a live owner is never removed. */
-  maxAge: duration.optional(),
+  maxAge: ageDuration.optional(),
 });
 
 export type RemoveLockParams = z.output<typeof params>;
