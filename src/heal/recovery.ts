@@ -43,6 +43,8 @@ export interface RecoveryOptions {
   backoffBaseMs?: number;
   /** Every action recorded (the regret index scores them). */
   onAction?: (action: { id: number; at: number; category: string; target: string }) => void;
+  /** Where an error of a heal running in the background goes (default: the log). */
+  onError?: (err: unknown, what: string) => void;
 }
 
 /**
@@ -116,7 +118,10 @@ export class Recovery {
       this.escalate(check, incident, decision.reason, outcome);
       return;
     }
-    const run = this.heal(check, incident, decision.delayMs, decision.attempt).finally(() => this.inFlight.delete(check.name));
+    const run = this.heal(check, incident, decision.delayMs, decision.attempt)
+      // A heal whose bookkeeping could not be written (disk full) is reported, never an unhandled rejection.
+      .catch((err: unknown) => (this.options.onError ?? ((e) => this.options.log.error({ err: e, check: check.name }, 'heal failed inside Nightshift')))(err, `heal:${check.name}`))
+      .finally(() => this.inFlight.delete(check.name));
     this.inFlight.set(check.name, run);
   }
 
@@ -209,6 +214,8 @@ export class Recovery {
         result = { ok: false, message: signal.aborted ? `abandoned after ${Math.round(this.options.healTimeoutMs / 1000)}s` : errorMessage(err) };
       }
       const durationMs = Math.round(performance.now() - stepStarted);
+      // A step's output (a command's stderr) is stored and sent: secrets are removed before either.
+      result = this.options.redactor.redactValue(result);
       outcomes.push({ action, ok: result.ok, message: result.message, durationMs });
       this.recordAction({
         at: startedAt,

@@ -5,6 +5,9 @@ import type { ListenAddress } from '../config/schema.js';
 import { renderSummary, type StatusSummary } from '../patrol/summary.js';
 import { UserError } from '../errors.js';
 import type { Metrics } from './metrics.js';
+import { Redactor } from '../log/redact.js';
+import { clipAtWord } from '../text.js';
+import { bearerMatches, hostAllowed, isOpenPath, type AccessPolicy } from './access.js';
 
 /** Where /ping/<name> requests go. */
 export interface PingSink {
@@ -21,12 +24,23 @@ export interface HttpDeps {
   now?: () => number;
   /** Answers a question from a signed single-use button token (ntfy http actions POST here). */
   answer?: (token: string) => { status: number; text: string };
+  /** Which Host names are this server's, and the bearer token (when one is needed). Default: IP literals and localhost, no token. */
+  access?: AccessPolicy;
+  /** Cleans what the server sends and what a ping's body leaves in the store. */
+  redactor?: Redactor;
+  /** Why the bot is not healthy although its patrol runs (the store cannot write); empty when healthy. */
+  problems?: () => string[];
 }
+
+/** GET routes answer HEAD too (Node leaves the body out). */
+const isGet = (req: IncomingMessage) => req.method === 'GET' || req.method === 'HEAD';
 
 const ANSWER_PATH = /^\/answer\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 const PING_PATH = /^\/ping\/([A-Za-z0-9._-]{1,64})(?:\/(start|fail))?\/?$/;
 const MAX_PING_BODY = 10_000;
+/** A job pings once per run: more than this per name per minute is a loop or a flood, answered 429 and not stored. */
+const MAX_PINGS_PER_MINUTE = 60;
 
 /** A route answers a request or returns false to pass it on. */
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -39,11 +53,18 @@ export class HttpServer {
   private server: Server | undefined;
   private readonly routes: Route[];
 
+  private readonly access: AccessPolicy;
+  private readonly redactor: Redactor;
+  /** Pings accepted per name in the current minute. */
+  private readonly pingWindows = new Map<string, { startedAt: number; count: number }>();
+
   constructor(private readonly deps: HttpDeps) {
+    this.access = deps.access ?? { allowedHosts: new Set() };
+    this.redactor = deps.redactor ?? new Redactor();
     this.routes = [
-      (req, res, url) => url.pathname === '/healthz' && req.method === 'GET' && this.healthz(res),
-      (req, res, url) => url.pathname === '/status.json' && req.method === 'GET' && this.status(res),
-      async (req, res, url) => url.pathname === '/metrics' && req.method === 'GET' && (await this.metrics(res)),
+      (req, res, url) => url.pathname === '/healthz' && isGet(req) && this.healthz(res),
+      (req, res, url) => url.pathname === '/status.json' && isGet(req) && this.status(res),
+      async (req, res, url) => url.pathname === '/metrics' && isGet(req) && (await this.metrics(res)),
       async (req, res, url) => PING_PATH.test(url.pathname) && (await this.ping(req, res, url)),
       (req, res, url) => ANSWER_PATH.test(url.pathname) && this.answer(req, res, url),
     ];
@@ -81,6 +102,16 @@ export class HttpServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      if (!hostAllowed(req.headers.host, this.access)) {
+        // A page in the operator's browser reaching us under its own name (DNS rebinding) gets nothing.
+        send(res, 421, 'text/plain; charset=utf-8', 'this server does not answer to that Host name; add it to http.allowedHosts\n');
+        return;
+      }
+      if (this.access.token !== undefined && !isOpenPath(url.pathname) && !bearerMatches(req.headers.authorization, this.access.token)) {
+        res.setHeader('www-authenticate', 'Bearer realm="nightshift"');
+        send(res, 401, 'text/plain; charset=utf-8', 'this needs Authorization: Bearer <NIGHTSHIFT_HTTP_TOKEN>\n');
+        return;
+      }
       for (const route of this.routes) {
         if (await route(req, res, url)) return;
       }
@@ -94,14 +125,18 @@ export class HttpServer {
 
   private healthz(res: ServerResponse): true {
     const alive = this.deps.patrolAlive();
+    const problems = this.deps.problems?.() ?? [];
+    const ok = alive && problems.length === 0;
     const summary = this.deps.summary();
-    send(res, alive ? 200 : 503, 'application/json', JSON.stringify({ ok: alive, core: summary.core, lastPatrolAt: summary.lastPatrolAt }));
+    const reason = [...(alive ? [] : ['the patrol loop has not run within two intervals']), ...problems].join('; ');
+    send(res, ok ? 200 : 503, 'application/json', JSON.stringify({ ok, core: summary.core, lastPatrolAt: summary.lastPatrolAt, ...(ok ? {} : { reason }) }));
     return true;
   }
 
+  /** The summary as JSON; redacted on the way out too (rows stored by an older version may hold secrets). */
   private status(res: ServerResponse): true {
     const summary = this.deps.summary();
-    send(res, 200, 'application/json', JSON.stringify({ ...summary, text: renderSummary(summary) }));
+    send(res, 200, 'application/json', JSON.stringify(this.redactor.redactValue({ ...summary, text: renderSummary(summary) })));
     return true;
   }
 
@@ -117,8 +152,18 @@ export class HttpServer {
       send(res, 405, 'text/plain; charset=utf-8', 'use GET or POST\n');
       return true;
     }
-    const body = req.method === 'POST' ? await readBody(req, MAX_PING_BODY) : '';
-    sink.record(name!, (which as 'start' | 'fail' | undefined) ?? 'ping', (this.deps.now ?? Date.now)(), body);
+    const now = (this.deps.now ?? Date.now)();
+    const window = this.pingWindows.get(name!);
+    if (window && now - window.startedAt < 60_000 && window.count >= MAX_PINGS_PER_MINUTE) {
+      res.setHeader('retry-after', String(Math.ceil((window.startedAt + 60_000 - now) / 1000)));
+      send(res, 429, 'text/plain; charset=utf-8', `more than ${MAX_PINGS_PER_MINUTE} pings a minute for "${name}"; this one was not recorded\n`);
+      return true;
+    }
+    if (!window || now - window.startedAt >= 60_000) this.pingWindows.set(name!, { startedAt: now, count: 1 });
+    else window.count++;
+    // Cut at a word, then redacted: a secret cut in half at the limit would no longer be recognised.
+    const body = req.method === 'POST' ? this.redactor.redact(clipAtWord(await readBody(req, MAX_PING_BODY + 1), MAX_PING_BODY)) : '';
+    sink.record(name!, (which as 'start' | 'fail' | undefined) ?? 'ping', now, body);
     send(res, 200, 'text/plain; charset=utf-8', 'OK\n');
     return true;
   }

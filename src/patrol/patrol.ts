@@ -3,6 +3,13 @@ import type { Clock } from '../clock.js';
 import type { Probe } from '../checks/types.js';
 import type { CheckConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { Redactor } from '../log/redact.js';
+import type { StoreHealth } from '../store/health.js';
+import { MAX_EVENT_STRING } from '../store/events.js';
+import { clip, clipStrings } from '../text.js';
+
+/** A check's one-line message as stored and shown. */
+const MAX_MESSAGE_CHARS = 2_000;
 import type { CheckRunState, CheckStateRow, CheckStateStore } from '../store/check-state.js';
 import type { Db } from '../store/database.js';
 import type { EventLog } from '../store/events.js';
@@ -38,6 +45,10 @@ export interface PatrolOptions {
   /** The loop wakes at least this often (and /healthz expects it to). */
   intervalMs: number;
   concurrency: number;
+  /** Cleans every result before it is stored or passed on (a failing check quotes what a service printed). */
+  redactor?: Redactor;
+  /** Where a run that could not be recorded (disk full) is reported; it is recorded by the check's next run. */
+  health?: StoreHealth;
 }
 
 /**
@@ -58,10 +69,12 @@ export class Patrol extends EventEmitter<PatrolEvents> {
   private readonly byName: Map<string, CheckConfig>;
   private lastTick: number | null = null;
   private running = false;
+  private readonly redactor: Redactor;
 
   constructor(private readonly options: PatrolOptions) {
     super();
     this.limiter = new ConcurrencyLimiter(options.concurrency);
+    this.redactor = options.redactor ?? new Redactor();
     this.byName = new Map(options.checks.map((c) => [c.name, c]));
     // Every running check listens for the stop: as many listeners as checks may run at once.
     setMaxListeners(options.concurrency + 10, this.stopController.signal);
@@ -168,8 +181,10 @@ export class Patrol extends EventEmitter<PatrolEvents> {
         this.record(check, result);
       })
       .catch((err: unknown) => {
-        // The boundary of last resort: recording failed (disk full, database locked). The patrol goes on.
-        this.options.log.error({ err, check: check.name }, 'patrol could not record a check result');
+        // The boundary of last resort: recording failed (disk full, database locked). The patrol goes on, and
+        // the check's next run records it again: incidents are derived from runs, so nothing is lost for good.
+        this.options.checkState.invalidate();
+        if (!this.options.health?.failed(err, `patrol:${check.name}`)) this.options.log.error({ err, check: check.name }, 'patrol could not record a check result');
       })
       .finally(() => {
         this.inFlight.delete(check.name);
@@ -183,8 +198,14 @@ export class Patrol extends EventEmitter<PatrolEvents> {
   }
 
   /** Commits the run (state row + event on failure/recovery), then tells listeners. */
-  private record(check: CheckConfig, result: TimedResult): void {
+  private record(check: CheckConfig, rawResult: TimedResult): void {
     const { checkState, events, db, clock } = this.options;
+    // Secrets out and sizes bounded before anything is stored or told: a check may quote a whole stderr.
+    const result: TimedResult = {
+      ...rawResult,
+      message: clip(this.redactor.redact(rawResult.message), MAX_MESSAGE_CHARS),
+      ...(rawResult.details ? { details: clipStrings(this.redactor.redactValue(rawResult.details), MAX_EVENT_STRING) } : {}),
+    };
     const at = clock.now();
     const previous = checkState.get(check.name);
     const from = previous?.status ?? 'unknown';
@@ -226,6 +247,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
         });
       }
     })();
+    this.options.health?.succeeded();
     const state: CheckStateRow = { flapping: false, mutedUntil: null, lastHealAt: null, healHeld: false, unheldHeals: 0, ...previous, ...run };
     this.safeEmit('result', { check, result, state, previousStatus: from, downForMs });
   }
@@ -235,7 +257,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     try {
       (this.emit as (e: K, ...a: PatrolEvents[K]) => boolean)(event, ...args);
     } catch (err) {
-      this.options.log.error({ err, event }, 'a patrol listener failed');
+      if (!this.options.health?.failed(err, `patrol listener:${event}`)) this.options.log.error({ err, event }, 'a patrol listener failed');
     }
   }
 }

@@ -81,6 +81,11 @@ export class CheckStateStore {
     this.patch(name, { mutedUntil: until });
   }
 
+  /** Forgets the cached rows (a transaction that wrote one was rolled back): they are read again from the store. */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
   get(name: string): CheckStateRow | undefined {
     const row = this.rows().get(name);
     return row && { ...row };

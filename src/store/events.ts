@@ -1,5 +1,10 @@
 import type { Db } from './database.js';
 import { AUDITED_EVENT_TYPES, AuditLog } from './audit.js';
+import { Redactor } from '../log/redact.js';
+import { clipStrings } from '../text.js';
+
+/** No string in a stored event is longer than this (a service's stderr, a ping body): the log stays bounded. */
+export const MAX_EVENT_STRING = 4_000;
 
 export type Severity = 'debug' | 'info' | 'warning' | 'critical';
 
@@ -26,7 +31,10 @@ export interface EventContexts {
   escalated: { incidentId: number; reason: string; file: string | null };
   'heartbeat.received': { kind: 'ping' | 'start' | 'fail'; body?: string };
   'command.failed': { command: string; channel: string; error: string };
-  'chat.refused': { channel: string; userId: string; what: string };
+  /** `suppressed`: refusals of that person not answered (rate-limited) since the previous recorded one. */
+  'chat.refused': { channel: string; userId: string; what: string; suppressed?: number };
+  /** Too many wrong answer codes from one place: answers by code from there are refused until `until`. */
+  'chat.locked_out': { channel: string; userId: string; wrongCodes: number; windowMs: number; until: number };
   'question.asked': { questionId: string; kind: string; expiresAt: number };
   'question.answered': { questionId: string; kind: string; answer: 'yes' | 'no'; by: string; channel: string };
   'question.expired': { questionId: string; kind: string };
@@ -42,6 +50,8 @@ export interface EventContexts {
   'regret.cleared': { flagId: number; by: string; channel: string };
   'heal.requested': { by: string; channel: string };
   'channel.failed': { channel: string; error: string };
+  /** The database could be written again after writes failed (disk full) since `since`. */
+  'store.recovered': { since: number; failures: number; lastError: string };
 }
 
 export type EventType = keyof EventContexts;
@@ -69,19 +79,47 @@ export class EventLog {
   private readonly selectRecent;
   private readonly audit: AuditLog;
 
-  constructor(private readonly db: Db) {
+  /**
+   * `redactor` cleans every context before it is stored: events quote what
+   * services printed, and the database must hold no secret in clear. The bot
+   * passes its own (which knows the configured tokens); the default knows the
+   * token shapes and secret-named values.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly redactor: Redactor = new Redactor(),
+  ) {
     this.audit = new AuditLog(db);
     this.insert = db.prepare<[number, string, string, string, string]>('INSERT INTO events (at, type, subject, severity, context) VALUES (?, ?, ?, ?, ?)');
     this.selectRecent = db.prepare<[number]>('SELECT id, at, type, subject, severity, context FROM events ORDER BY id DESC LIMIT ?');
   }
 
   /** Appends one event and returns its id; committed when this returns. */
-  append<T extends EventType>(at: number, type: T, subject: string, severity: Severity, context: EventContexts[T]): number {
+  append<T extends EventType>(at: number, type: T, subject: string, severity: Severity, rawContext: EventContexts[T]): number {
+    const context = clipStrings(this.redactor.redactValue(rawContext), MAX_EVENT_STRING);
     if (!AUDITED_EVENT_TYPES.has(type)) return Number(this.insert.run(at, type, subject, severity, JSON.stringify(context)).lastInsertRowid);
     return this.db.transaction(() => {
       this.audit.append(at, type, subject, context);
       return Number(this.insert.run(at, type, subject, severity, JSON.stringify(context)).lastInsertRowid);
     })();
+  }
+
+  /**
+   * Deletes events older than `before`, at most `maxBatches` batches of
+   * `batch` rows, so the patrol is never held up by one long delete (a
+   * years-old log is worked off over several calls); returns how many went.
+   * The audit trail is a table of its own and is never pruned.
+   */
+  pruneBefore(before: number, options: { batch?: number; maxBatches?: number } = {}): number {
+    const batch = options.batch ?? 5_000;
+    const statement = this.db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? ORDER BY id LIMIT ?)');
+    let total = 0;
+    for (let i = 0; i < (options.maxBatches ?? Infinity); i++) {
+      const deleted = statement.run(before, batch).changes;
+      total += deleted;
+      if (deleted < batch) break;
+    }
+    return total;
   }
 
   /** The newest events first. */

@@ -1,0 +1,59 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+
+/**
+ * Who may talk to Nightshift's HTTP server, as pure functions.
+ *
+ * DNS rebinding: a web page the operator opens can make the browser send
+ * requests to 127.0.0.1 under the page's own host name. The server answers
+ * only requests whose Host is one of its own names: an IP literal (a page
+ * cannot rebind those), `localhost`, the names configured in
+ * `http.allowedHosts` and the host of `chat.publicUrl`.
+ */
+export interface AccessPolicy {
+  /** Host names (no port) accepted besides IP literals and localhost, lower case. */
+  allowedHosts: ReadonlySet<string>;
+  /** Bearer token every route but the open ones needs; undefined: none needed (loopback only). */
+  token?: string;
+}
+
+/** Routes that must answer without a token: supervisors' liveness probes, jobs' pings, signed ntfy buttons. */
+export const OPEN_PATHS = [/^\/healthz$/, /^\/ping\//, /^\/answer\//];
+
+/** True for 127.0.0.0/8, ::1, ::ffff:127.x and "localhost": addresses no other machine can reach. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./.test(bare);
+  return false;
+}
+
+/** The host name of a Host header value ("Example.lan:8787" → "example.lan", "[::1]:80" → "::1"); undefined when malformed. */
+export function hostName(header: string): string | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/@]+))(?::\d{1,5})?$/.exec(header.trim());
+  if (!match) return undefined;
+  return (match[1] ?? match[2]!).toLowerCase().replace(/\.$/, '');
+}
+
+/** Whether a request's Host header names this server. */
+export function hostAllowed(header: string | undefined, policy: AccessPolicy): boolean {
+  if (header === undefined) return false;
+  const name = hostName(header);
+  if (name === undefined) return false;
+  return isIP(name) !== 0 || name === 'localhost' || policy.allowedHosts.has(name);
+}
+
+/** Whether an Authorization header carries the token (compared in constant time). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!match) return false;
+  // Hashing first gives equal lengths, so the comparison time says nothing about the token.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(match[1]!), digest(token));
+}
+
+/** Whether a path answers without the token. */
+export function isOpenPath(pathname: string): boolean {
+  return OPEN_PATHS.some((pattern) => pattern.test(pathname));
+}
