@@ -13,7 +13,7 @@ module.exports = {
       instances: 1,
       exec_mode: 'fork',
       autorestart: true,
-      // Exit 2 is a configuration error: restarting cannot fix it.
+      // Exit 2 is a configuration error or an unusable database: restarting cannot fix it.
       stop_exit_codes: [2],
       restart_delay: 5000,
       kill_timeout: 5000,

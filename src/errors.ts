@@ -44,6 +44,28 @@ export class MigrationError extends Error {
   }
 }
 
+/** What is wrong with a database file Nightshift cannot use. */
+export type DatabaseProblem = 'corrupt' | 'unreadable' | 'read-only' | 'newer';
+
+/**
+ * The database file cannot be used: damaged, unreadable, read-only, or
+ * written by a newer Nightshift. Restarting changes nothing, so `start`
+ * exits 2. `headline` is one line naming the file and the problem; the
+ * message adds what to do.
+ */
+export class DatabaseError extends UserError {
+  constructor(
+    readonly file: string,
+    readonly problem: DatabaseProblem,
+    readonly headline: string,
+    advice: string,
+    cause?: unknown,
+  ) {
+    super('database_unusable', `${headline}. ${advice}`, cause === undefined ? undefined : { cause });
+    this.name = 'DatabaseError';
+  }
+}
+
 /** Another live process holds the data directory. */
 export class InstanceLockedError extends UserError {
   constructor(

@@ -2,13 +2,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AuditLog } from './store/audit.js';
-import { DATABASE_FILE } from './store/database.js';
-import { App } from './app.js';
+import { checkDatabase, DATABASE_FILE } from './store/database.js';
+import { App, createChatChannels } from './app.js';
+import { commands } from '../commands/index.js';
+import type { OutgoingMessage } from './chat/channel.js';
+import { describeCommands } from './chat/dispatch.js';
 import { loadConfig, loadDotEnv } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { ConfigError, ExitCode, InstanceLockedError, MigrationError, UserError, errorMessage } from './errors.js';
+import { ConfigError, DatabaseError, ExitCode, InstanceLockedError, MigrationError, UserError, errorMessage } from './errors.js';
 import { judge, LOCK_FILE, readLock } from './lock/instance-lock.js';
-import { createLogger } from './log/logger.js';
+import { createLogger, type Logger } from './log/logger.js';
 import { Redactor } from './log/redact.js';
 import { version } from './version.js';
 
@@ -21,6 +24,8 @@ Commands:
   status         print the summary of the running instance
   check-config   validate the configuration and exit
   audit verify   check the hash chain of the audit trail (approvals, consent)
+  db check       check the database file (integrity, schema version, mode);
+                 read-only, safe while the bot runs
   --help, -h     show this help
   --version, -v  print the version
 
@@ -32,9 +37,11 @@ Exit codes:
   0  success (status: the summary is OK)
   1  failure: another instance holds the data dir, a migration failed, the
      HTTP address is taken (status: the summary is DEGRADED or DOWN)
-  2  invalid configuration or usage
-  3  status: no running instance; audit verify: no database
-  (audit verify: 0 the chain is intact, 1 it is broken)
+  2  invalid configuration or usage; start: the database is unusable
+     (damaged, unreadable, read-only, or from a newer Nightshift)
+  3  status: no running instance; audit verify, db check: no database
+  (audit verify: 0 the chain is intact, 1 it is broken;
+   db check: 0 the database is usable, 1 it is damaged or unusable)
 `;
 
 /** Gives back the exit code; `start` resolves when the bot has stopped. */
@@ -49,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   const auditVerify = command === 'audit' && rest.length === 1 && rest[0] === 'verify';
-  if (command === undefined || (!auditVerify && (!['start', 'status', 'check-config'].includes(command) || rest.length > 0))) {
+  const dbCheck = command === 'db' && rest.length === 1 && rest[0] === 'check';
+  if (command === undefined || (!auditVerify && !dbCheck && (!['start', 'status', 'check-config'].includes(command) || rest.length > 0))) {
     process.stderr.write(`${command === undefined ? 'missing command' : `unknown arguments: ${argv.join(' ')}`}\n\n${HELP}`);
     return ExitCode.configInvalid;
   }
@@ -66,20 +74,45 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'check-config') {
     const checks = config.checks.map((c) => `${c.name} (${c.kind}, ${c.severity})`).join(', ');
     process.stdout.write(`${config.source}: OK\n  data dir: ${config.dataDir}\n  http: ${config.http.listen.host}:${config.http.listen.port}\n  ${config.checks.length} checks: ${checks}\n`);
+    // Valid but risky settings: the file is OK (exit 0), the operator still hears about them.
+    for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
     return ExitCode.ok;
   }
   if (command === 'status') return status(config);
   if (auditVerify) return verifyAudit(config);
+  if (dbCheck) return checkDatabaseCommand(config);
   return start(config);
 }
 
 async function start(config: Config): Promise<number> {
   const redactor = new Redactor(Object.values(config.secrets));
   const log = createLogger({ level: config.log.level, redactor });
+  for (const warning of config.warnings) log.warn({ warning }, 'configuration warning');
   const app = new App({ config, log, redactor, stdin: process.stdin, stdout: process.stdout });
+  // A bug that throws in a loop (or a full disk under one) must not print a stack trace per occurrence.
+  const errors = new RepeatedErrors(log);
+  process.on('uncaughtException', (err) => errors.report(err, 'uncaught exception (kept running)'));
+  process.on('unhandledRejection', (err) => errors.report(err, 'unhandled rejection (kept running)'));
+  // Signals are caught from the first moment: a SIGTERM during start-up stops the bot cleanly once it is up.
+  let signalled: NodeJS.Signals | undefined;
+  let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  const catchSignal = (signal: NodeJS.Signals) => {
+    signalled ??= signal;
+    onSignal?.(signal);
+  };
+  process.once('SIGINT', catchSignal);
+  process.once('SIGTERM', catchSignal);
   try {
     await app.start();
   } catch (err) {
+    if (err instanceof DatabaseError) {
+      // Exit 2: restarting cannot fix the file, so systemd and pm2 must not loop on it; the operator hears about it in chat.
+      const message = redactor.redact(err.message);
+      log.fatal({ code: err.code, file: err.file, problem: err.problem, cause: redactor.redact(errorMessage(err.cause)) }, message);
+      process.stderr.write(`nightshift: ${message}\n`);
+      await alertChannels(config, log, { severity: 'critical', title: redactor.redact(`Nightshift cannot start: ${err.headline}`), body: message });
+      return ExitCode.configInvalid;
+    }
     if (err instanceof InstanceLockedError || err instanceof UserError) {
       log.error({ code: err.code }, err.message);
       process.stderr.write(`nightshift: ${err.message}\n`);
@@ -108,11 +141,100 @@ async function start(config: Config): Promise<number> {
         },
       );
     };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-    process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (kept running)'));
-    process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (kept running)'));
+    if (signalled) shutdown(signalled);
+    else onSignal = shutdown;
   });
+}
+
+/**
+ * Logs an error the first time its message is seen (with the stack), then
+ * only a count, at most once a minute per message.
+ */
+class RepeatedErrors {
+  private readonly seen = new Map<string, { loggedAt: number; since: number; repeats: number }>();
+
+  constructor(private readonly log: Logger) {}
+
+  report(err: unknown, what: string): void {
+    const key = `${what}\u0000${errorMessage(err)}`;
+    const now = Date.now();
+    const entry = this.seen.get(key);
+    if (!entry) {
+      if (this.seen.size >= 100) this.seen.clear();
+      this.seen.set(key, { loggedAt: now, since: now, repeats: 0 });
+      this.log.error({ err }, what);
+      return;
+    }
+    entry.repeats++;
+    if (now - entry.loggedAt < 60_000) return;
+    this.log.error({ error: errorMessage(err), repeats: entry.repeats }, `${what}: the same error ${entry.repeats} more times since the last report`);
+    entry.loggedAt = now;
+    entry.repeats = 0;
+  }
+}
+
+const ALERT_TIMEOUT_MS = 10_000;
+
+/**
+ * Sends one message on every configured chat channel without the database
+ * (no outbox, no retries): each adapter's send() works without start().
+ * In parallel, within 10 s overall; failures are logged and ignored.
+ */
+async function alertChannels(config: Config, log: Logger, message: OutgoingMessage): Promise<void> {
+  let channels: Awaited<ReturnType<typeof createChatChannels>>;
+  try {
+    channels = await createChatChannels(config.channels, describeCommands(commands), log);
+  } catch (err) {
+    log.error({ err }, 'could not set up the chat channels for the start-up alert');
+    return;
+  }
+  if (channels.length === 0) return;
+  const sends = channels.map((channel) =>
+    channel.send(message).then(
+      () => log.info({ channel: channel.name }, 'start-up failure alert sent'),
+      (err: unknown) => log.error({ err, channel: channel.name }, 'could not send the start-up failure alert'),
+    ),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ALERT_TIMEOUT_MS);
+  });
+  if ((await Promise.race([Promise.allSettled(sends), timedOut])) === 'timeout') {
+    log.error({ timeoutMs: ALERT_TIMEOUT_MS }, 'the start-up failure alert did not reach every channel in time');
+  }
+  clearTimeout(timer);
+  await Promise.race([Promise.allSettled(channels.map((c) => c.stop())), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+}
+
+/** Checks the database file read-only (safe while the bot runs): integrity, schema version, mode. */
+function checkDatabaseCommand(config: Config): number {
+  const file = join(config.dataDir, DATABASE_FILE);
+  let report: ReturnType<typeof checkDatabase>;
+  try {
+    report = checkDatabase(file);
+  } catch (err) {
+    process.stdout.write(`cannot check ${file}: ${errorMessage(err)}\n`);
+    return ExitCode.failure;
+  }
+  if (report === 'missing') {
+    process.stdout.write(`no database in ${config.dataDir}\n`);
+    return ExitCode.notRunning;
+  }
+  const mode = report.mode.toString(8).padStart(4, '0');
+  const lines = [
+    `database: ${file}`,
+    `  mode: ${mode}${report.mode & 0o077 ? ' (group or others have access; start tightens it to 0600)' : ''}`,
+    `  schema version: ${report.schemaVersion ?? 'unknown'} (this Nightshift knows up to ${report.knownVersion})`,
+    `  integrity: ${report.integrity.length === 0 ? 'not checked' : report.integrity.slice(0, 10).join('\n    ')}${report.integrity.length > 10 ? `\n    ... ${report.integrity.length - 10} more` : ''}`,
+  ];
+  if (report.problem) {
+    lines.push(`${report.problem.problem === 'corrupt' ? 'DAMAGED' : 'UNUSABLE'}: ${report.problem.message}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return ExitCode.failure;
+  }
+  lines.push('OK');
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return ExitCode.ok;
 }
 
 /** Walks the audit trail's hash chain, read-only (safe while the bot runs). */
@@ -147,10 +269,12 @@ async function status(config: Config): Promise<number> {
   }
   const address = lock.http ?? `${config.http.listen.host}:${config.http.listen.port}`;
   try {
-    const response = await fetch(`http://${address}/status.json`, { signal: AbortSignal.timeout(5_000) });
+    const headers: Record<string, string> = config.http.token ? { authorization: `Bearer ${config.http.token}` } : {};
+    const response = await fetch(`http://${address}/status.json`, { headers, signal: AbortSignal.timeout(5_000) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = (await response.json()) as { text: string; state: string };
-    process.stdout.write(`${body.text}\n`);
+    // The server redacts too; this copy also knows this process's secrets.
+    process.stdout.write(`${new Redactor(Object.values(config.secrets)).redact(body.text)}\n`);
     return body.state === 'OK' ? ExitCode.ok : ExitCode.failure;
   } catch (err) {
     process.stdout.write(`nightshift (pid ${lock.pid}) is running but did not answer on ${address}: ${errorMessage(err)}\n`);
