@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { ChatChannel, Delivery, Identity, Inbound, OutgoingMessage } from '../src/chat/channel.js';
 
 const MARK: Record<OutgoingMessage['severity'], string> = { info: '[info]', warning: '[WARN]', critical: '[CRIT]' };
-const ANSWER = /^(yes|no|y|n)\s+([A-Za-z0-9]{4})$/i;
+const ANSWER = /^(yes|no|y|n)\s+([A-Za-z0-9]{4,16})$/i;
 
 export interface ConsoleChannelOptions {
   input: NodeJS.ReadableStream;

@@ -10,6 +10,7 @@ import {
   type Inbound,
   type OutgoingMessage,
 } from '../src/chat/channel.js';
+import type { Reply } from '../src/chat/command.js';
 
 /** ntfy priorities: 5 "max" buzzes through Do Not Disturb on most phones, 3 is the default. */
 const PRIORITY: Record<AlertSeverity, number> = { critical: 5, warning: 4, info: 3 };
@@ -324,11 +325,14 @@ export class NtfyChannel implements ChatChannel {
   private async handleReply(text: string, inbound: Inbound): Promise<void> {
     const from: Identity = { channel: 'ntfy', userId: `ntfy:${this.options.replyTopic}` };
     const parsed = parseNtfyReply(text, this.commandNames);
-    let replyText: string;
-    if (parsed.kind === 'answer') replyText = (await inbound.answer({ code: parsed.code }, parsed.answer, from)).text;
-    else if (parsed.kind === 'command') replyText = (await inbound.command(parsed.text, from)).text;
-    else if (parsed.kind === 'missing-code') replyText = `Add the code from the question: "${parsed.answer} CODE".`;
-    else replyText = this.usageHint();
+    let reply: Reply;
+    if (parsed.kind === 'answer') reply = await inbound.answer({ code: parsed.code }, parsed.answer, from);
+    else if (parsed.kind === 'command') reply = await inbound.command(parsed.text, from);
+    else if (parsed.kind === 'missing-code') reply = { kind: 'usage', text: `Add the code from the question: "${parsed.answer} CODE".` };
+    else reply = { kind: 'usage', text: this.usageHint() };
+    // A rate-limited refusal is not answered: every reply here is a push on the operator's phone.
+    if (reply.silent) return;
+    const replyText = reply.text;
     try {
       await this.publish({ topic: this.options.topic, title: 'Nightshift', message: truncateUtf8(replyText, MAX_MESSAGE_BYTES), priority: PRIORITY.info });
     } catch (err) {

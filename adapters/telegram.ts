@@ -221,7 +221,8 @@ export class TelegramChannel implements ChatChannel {
     const text = message.text.trim();
     const chatId = ctx.chat.id;
     const from = identity(ctx.from, chatId);
-    const respond = (reply: Reply): Promise<void> => this.reply(chatId, reply.text, message.message_id);
+    // A rate-limited refusal is not answered: a stranger must not make the bot talk in the operator's chat.
+    const respond = async (reply: Reply): Promise<void> => (reply.silent ? undefined : this.reply(chatId, reply.text, message.message_id));
 
     if (text.startsWith('/')) {
       const command = this.commandFromTelegram(text);
@@ -261,7 +262,7 @@ export class TelegramChannel implements ChatChannel {
     const reply = await this.guarded(() => inbound.answer({ questionId: pressed.questionId }, pressed.answer, from));
     try {
       // A refusal is shown to the presser alone (an alert), never to the whole chat.
-      await ctx.answerCallbackQuery({ text: clip(reply.text, MAX_CALLBACK_TEXT), show_alert: reply.kind === 'refused' });
+      await ctx.answerCallbackQuery(reply.silent ? {} : { text: clip(reply.text, MAX_CALLBACK_TEXT), show_alert: reply.kind === 'refused' });
     } catch (err) {
       // The answer is recorded either way; only the client's spinner outlives a lost callback answer.
       this.log.warn({ error: describeError(err) }, 'telegram: could not answer a button press');

@@ -95,21 +95,56 @@ test('a Telegram button and an ntfy action button answer questions; a used butto
   assert.equal((await fetch(approve.url!)).status, 405, 'a GET (link preview) never answers');
 });
 
-test('an unauthorised user is refused politely, audited, and nothing changes', async (t) => {
+test('an unauthorised user is refused politely, audited, and nothing changes; a second refusal within the window is counted, not answered', async (t) => {
   const bot = await startBot(t);
   bot.telegram.pushMessage({ chatId: CHAT, fromId: STRANGER, text: '/disable-surgery' });
   await waitFor(() => sentTexts(bot.telegram).some((x) => /needs the operator role.*Nothing was changed/.test(x)), { what: 'the refusal' });
   const question = bot.app.ask({ kind: 'test', subject: 'c', title: 'Third question?' });
   const message = await waitFor(() => bot.telegram.sent().find((m) => m.text?.includes('Third question?')), { what: 'the question' });
+  const answered = bot.telegram.callbackAnswers().length;
   bot.telegram.pushCallback({ chatId: CHAT, fromId: STRANGER, data: `q:${question.id}:yes`, messageId: message.message_id });
-  await waitFor(() => bot.events.ofType('chat.refused').length === 2, { what: 'two audited refusals' });
-  assert.deepEqual(bot.events.ofType('chat.refused').map((e) => [e.context.userId, e.context.what]), [[String(STRANGER), '/disable-surgery'], [String(STRANGER), `answer ${question.id}`]]);
+  // The button's spinner is stopped, with no text: the stranger was already told within this window.
+  const [pressed] = await waitFor(() => (bot.telegram.callbackAnswers().length > answered ? bot.telegram.callbackAnswers().slice(answered) : undefined), { what: 'the button press answered' });
+  assert.equal(pressed!.text, undefined);
+  assert.deepEqual(bot.events.ofType('chat.refused').map((e) => [e.context.userId, e.context.what]), [[String(STRANGER), '/disable-surgery']]);
   assert.equal(bot.events.ofType('surgery.changed').length, 0);
   assert.equal(bot.events.ofType('question.answered').length, 0);
   // ntfy replies may run viewer commands only (configured role), and never answer without the code.
   bot.ntfy.publishAsUser('ns-replies', 'disable-surgery');
   await waitFor(() => published(bot.ntfy).some((m) => /needs the operator role/.test(m)), { what: 'the ntfy refusal' });
   assert.equal(bot.events.ofType('surgery.changed').length, 0);
+  assert.equal(bot.events.ofType('chat.refused').length, 2, 'ntfy is another sender');
+});
+
+test('a stranger sending 200 refused commands gets one answer and adds one row', async (t) => {
+  const bot = await startBot(t);
+  for (let i = 0; i < 200; i++) bot.telegram.pushMessage({ chatId: CHAT, fromId: STRANGER, text: i % 2 ? '/disable-surgery' : '/heal web' });
+  // Updates are handled in order: once the operator's /status is answered, all 200 were handled.
+  bot.telegram.pushMessage({ chatId: CHAT, fromId: OPERATOR, text: '/status' });
+  await waitFor(() => sentTexts(bot.telegram).some((text) => text.startsWith('SUMMARY:')), { timeoutMs: 60_000, what: 'the operator\'s answer after the flood' });
+  assert.equal(sentTexts(bot.telegram).filter((x) => /Nothing was changed/.test(x)).length, 1, 'answered once');
+  assert.equal(bot.events.ofType('chat.refused').length, 1, 'recorded once');
+  assert.equal(bot.events.ofType('surgery.changed').length, 0);
+});
+
+test('guessing a question\'s code on the ntfy reply topic: locked out after 5 wrong codes, then even the right code is refused', async (t) => {
+  const bot = await startBot(t);
+  const question = bot.app.ask({ kind: 'test', subject: 'e', title: 'Guess me?' });
+  const push = await waitFor(() => bot.ntfy.messages('ns-alerts').find((m) => m.title === 'Guess me?'), { what: 'the question push' });
+  assert.match(push.message ?? '', new RegExp(`yes ${question.code}`));
+  assert.match(question.code, /^[A-Z2-9]{8}$/);
+  for (let i = 0; i < 300; i++) bot.ntfy.publishAsUser('ns-replies', `yes ${(i * 7919).toString(36).toUpperCase().padStart(8, 'Q')}`);
+  bot.ntfy.publishAsUser('ns-replies', `yes ${question.code}`);
+  bot.ntfy.publishAsUser('ns-replies', 'status');
+  await waitFor(() => published(bot.ntfy).some((m) => m.startsWith('Nightshift|SUMMARY')), { timeoutMs: 60_000, what: 'the reply to status after the guesses' });
+  assert.equal(bot.events.ofType('question.answered').length, 0, 'the right code after the lock-out changed nothing');
+  assert.equal(bot.events.ofType('chat.locked_out').length, 1);
+  const replies = published(bot.ntfy).filter((m) => m.startsWith('Nightshift|'));
+  assert.equal(replies.filter((m) => /No question has the code/.test(m)).length, 4, 'four wrong codes answered, then silence');
+  assert.equal(replies.filter((m) => /Too many wrong codes/.test(m)).length, 1);
+  // The lock-out is announced on every channel.
+  await waitFor(() => sentTexts(bot.telegram).some((text) => /5 wrong answer codes from ntfy:ns-replies/.test(text)), { what: 'the lock-out alert on Telegram' });
+  assert.ok(bot.ntfy.messages('ns-alerts').some((m) => /5 wrong answer codes/.test(m.title ?? '')));
 });
 
 test('a 429 with retry_after is honoured before the message is retried', async (t) => {

@@ -22,6 +22,11 @@ export interface Reply {
   text: string;
   /** A refusal or a usage error, which adapters may show privately. */
   kind?: 'answer' | 'usage' | 'refused' | 'error';
+  /**
+   * Send nothing back where the platform allows it: a stranger's refusal
+   * that was already answered within the rate-limit window.
+   */
+  silent?: boolean;
 }
 
 /** What commands may use of the running bot; the composition root provides it. */

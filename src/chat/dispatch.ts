@@ -50,8 +50,12 @@ export interface DispatcherOptions {
   clock: Clock;
   /** The role a person holds on their channel. */
   roleOf: (from: Identity) => Role | null;
-  /** Called when a command is refused or fails, so it leaves an audit trail. */
-  onRefused?: (invoker: Invoker, command: string) => void;
+  /**
+   * Called when a command is refused, so it leaves an audit trail; returning
+   * false means "rate-limited: do not answer" (a stranger repeating himself).
+   */
+  onRefused?: (invoker: Invoker, what: string) => boolean | void;
+  /** Called when a command fails inside Nightshift. */
   onFailed?: (invoker: Invoker, command: string, error: string) => void;
 }
 
@@ -76,12 +80,11 @@ export class Dispatcher {
     const command = parsed && this.byName.get(parsed.name);
     if (!parsed || !command) {
       const what = parsed ? `Unknown command /${parsed.name}.` : 'Commands start with "/".';
-      if (invoker.role === null) return { kind: 'refused', text: `${what} You are not on this channel's allow-list, so there is nothing you can run here.` };
+      if (invoker.role === null) return this.refuse(invoker, parsed ? `/${parsed.name}` : 'text', `${what} You are not on this channel's allow-list, so there is nothing you can run here.`);
       return { kind: 'usage', text: `${what} Try /help:\n${this.helpText(invoker)}` };
     }
     if (!roleAllows(invoker.role, command.role)) {
-      this.options.onRefused?.(invoker, command.name);
-      return { kind: 'refused', text: `Sorry, /${command.name} needs the ${command.role} role, and you are not on this channel's ${command.role} list. Nothing was changed.` };
+      return this.refuse(invoker, `/${command.name}`, `Sorry, /${command.name} needs the ${command.role} role, and you are not on this channel's ${command.role} list. Nothing was changed.`);
     }
     const args = command.args.safeParse(argsFromTokens(command, parsed.tokens));
     if (!args.success) {
@@ -96,6 +99,11 @@ export class Dispatcher {
       this.options.onFailed?.(invoker, command.name, errorMessage(err));
       return { kind: 'error', text: `Sorry, /${command.name} failed inside Nightshift; the error is in its log.` };
     }
+  }
+
+  private refuse(invoker: Invoker, what: string, text: string): Reply {
+    const answer = this.options.onRefused?.(invoker, what) !== false;
+    return answer ? { kind: 'refused', text } : { kind: 'refused', text, silent: true };
   }
 
   /** One line per command the invoker may run. */

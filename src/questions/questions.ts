@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import type { EventLog } from '../store/events.js';
 import type { QuestionRow, QuestionStore } from '../store/questions.js';
 import type { ActionTokens } from './action-tokens.js';
+import { CodeGuard } from './code-guard.js';
 
 /** What happens when a question of a kind is answered; returns a line for the person who answered. */
 export type AnswerHandler = (question: QuestionRow, answer: 'yes' | 'no', from: Identity) => string | void;
@@ -24,9 +25,16 @@ export interface QuestionsOptions {
   send: (message: OutgoingMessage, key: string) => void;
   /** The role a person holds on their channel (null: not on its allow-list). */
   roleOf: (from: Identity) => Role | null;
+  /** Records a refused answer; false means "rate-limited: do not answer". Default: a chat.refused event each time. */
+  onRefused?: (from: Identity, what: string) => boolean;
+  /** Wrong-code limits (tests shorten them). */
+  codeGuard?: CodeGuard;
 }
 
+/** 32 letters and digits that cannot be mistaken for each other (no I/1, O/0). */
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+/** 8 characters of 5 bits: 40 bits, so a code cannot be guessed within its question's life. */
+const CODE_LENGTH = 8;
 
 /**
  * Questions Nightshift asks on every channel at once (consent, proposals).
@@ -36,8 +44,11 @@ const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
  */
 export class Questions {
   private readonly handlers = new Map<string, AnswerHandler>();
+  private readonly codeGuard: CodeGuard;
 
-  constructor(private readonly options: QuestionsOptions) {}
+  constructor(private readonly options: QuestionsOptions) {
+    this.codeGuard = options.codeGuard ?? new CodeGuard();
+  }
 
   /** Registers what answering a kind of question does. */
   onAnswer(kind: string, handler: AnswerHandler): void {
@@ -76,18 +87,30 @@ export class Questions {
   answer(target: AnswerTarget, answer: 'yes' | 'no', from: Identity, viaToken = false): Reply {
     const { store, clock, events } = this.options;
     const now = clock.now();
+    // The console is the machine's owner; everywhere else a code is a credential, and guessing it is limited.
+    const guarded = 'code' in target && from.channel !== 'console';
+    const sender = `${from.channel}:${from.userId}`;
+    const lockedUntil = guarded ? this.codeGuard.lockedUntil(sender, now) : undefined;
+    if (lockedUntil !== undefined) {
+      // The lock-out was announced on every channel; each further try is not answered (no push per guess).
+      return { kind: 'refused', text: `Answers by code from here are blocked for ${formatDuration(lockedUntil - now)} after too many wrong codes.`, silent: true };
+    }
     const question =
       'questionId' in target ? store.get(target.questionId) : 'replyTo' in target ? store.byMessage(from.channel, target.replyTo) : store.byCode(target.code);
     if (!question) {
       if ('replyTo' in target) return { kind: 'usage', text: 'That message did not ask anything; reply to the question itself.' };
-      if ('code' in target) return { kind: 'usage', text: `No question has the code ${target.code.toUpperCase()}. Check the code in the push.` };
+      if ('code' in target) return guarded ? this.wrongCode(target.code, from, sender, now) : { kind: 'usage', text: `No question has the code ${target.code.toUpperCase()}. Check the code in the push.` };
       return { kind: 'usage', text: 'No such question.' };
     }
     // Only a person who may answer learns anything about the question's state.
     const role = viaToken || 'code' in target ? 'operator' : this.options.roleOf(from);
     if (!roleAllows(role, question.requiredRole)) {
-      events.append(now, 'chat.refused', from.channel, 'warning', { channel: from.channel, userId: from.userId, what: `answer ${question.id}` });
-      return { kind: 'refused', text: `Sorry, answering this needs the ${question.requiredRole} role, and you are not on this channel's ${question.requiredRole} list. Nothing was changed.` };
+      const what = `answer ${question.id}`;
+      const answerIt = this.options.onRefused
+        ? this.options.onRefused(from, what)
+        : (events.append(now, 'chat.refused', from.channel, 'warning', { channel: from.channel, userId: from.userId, what }), true);
+      const text = `Sorry, answering this needs the ${question.requiredRole} role, and you are not on this channel's ${question.requiredRole} list. Nothing was changed.`;
+      return answerIt ? { kind: 'refused', text } : { kind: 'refused', text, silent: true };
     }
     if (question.status === 'answered') {
       return { kind: 'answer', text: `Already answered: ${question.answer} by ${question.answeredBy} on ${question.answeredChannel}, ${formatDuration(now - (question.answeredAt ?? now))} ago. Nothing was changed.` };
@@ -111,6 +134,23 @@ export class Questions {
     return { kind: 'answer', text: `Recorded: ${answer} to "${question.prompt}".${outcome ? ` ${outcome}` : ''}` };
   }
 
+  /** A code that names no question: counted; the one that reaches the limit locks the sender out, audited and announced. */
+  private wrongCode(code: string, from: Identity, sender: string, now: number): Reply {
+    const verdict = this.codeGuard.wrong(sender, now);
+    if (!verdict.locked) return { kind: 'usage', text: `No question has the code ${code.toUpperCase()}. Check the code in the push.` };
+    const window = formatDuration(verdict.windowMs);
+    this.options.events.append(now, 'chat.locked_out', from.channel, 'warning', { channel: from.channel, userId: from.userId, wrongCodes: verdict.wrongCodes, windowMs: verdict.windowMs, until: verdict.until });
+    this.options.send(
+      {
+        severity: 'warning',
+        title: `${verdict.wrongCodes} wrong answer codes from ${describeIdentity(from)} on ${from.channel} within ${window}: answers by code from there are blocked for ${formatDuration(verdict.until - now)}`,
+        body: `Someone may be guessing the codes of Nightshift's questions. Buttons and the other channels still work. If it was not you, change the reply topic (NTFY_REPLY_TOPIC) and restart Nightshift.`,
+      },
+      `locked-out:${sender}:${now}`,
+    );
+    return { kind: 'refused', text: `Too many wrong codes: answers by code from here are blocked for ${formatDuration(verdict.until - now)}.` };
+  }
+
   /** Expires overdue questions (called on a timer). */
   expire(): QuestionRow[] {
     const expired = this.options.store.expireDue(this.options.clock.now());
@@ -127,7 +167,7 @@ export class Questions {
 
   private newCode(): string {
     for (;;) {
-      const code = Array.from({ length: 4 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
+      const code = Array.from({ length: CODE_LENGTH }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
       if (!this.options.store.byCode(code)) return code;
     }
   }

@@ -12,6 +12,7 @@ export const AUDITED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'incident.acked',
   'check.muted',
   'chat.refused',
+  'chat.locked_out',
 ]);
 
 export const GENESIS = '0'.repeat(64);

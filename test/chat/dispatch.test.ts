@@ -55,7 +55,7 @@ function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explod
     log: logger,
     clock: systemClock,
     roleOf: (from) => roles[from.userId] ?? null,
-    onRefused: (inv, cmd) => refused.push(`${inv.userId}:${cmd}`),
+    onRefused: (inv, what) => void refused.push(`${inv.userId}:${what}`),
   });
   return { dispatcher, lines, refused };
 }
@@ -103,7 +103,7 @@ test('authorisation fails closed: no role, or too low a role, is refused politel
   const none = await dispatcher.dispatch('/status', stranger);
   assert.equal(none.kind, 'refused');
   assert.equal(muted.length, before);
-  assert.deepEqual(refused, ['v:mute', 'x:status']);
+  assert.deepEqual(refused, ['v:/mute', 'x:/status']);
 });
 
 test('a command that throws gets a short reply and a log line; a user error is shown as is', async () => {

@@ -25,7 +25,7 @@ test('the analysis consent is asked exactly once across a kill -9 between the qu
   const dbFile = join(cwd, 'data', 'nightshift.db');
   const first = startBot(t, cwd, env);
   await first.started();
-  const question = await first.waitForOutput(/May Nightshift analyse its error patterns\?[\s\S]*?answer: "yes ([A-Z2-9]{4})"/);
+  const question = await first.waitForOutput(/May Nightshift analyse its error patterns\?[\s\S]*?answer: "yes ([A-Z2-9]{8})"/);
   // Killed once the console delivery is recorded (before that, a restart would print the same question again: at-least-once).
   await waitFor(() => read<{ status: string }>(dbFile, "SELECT status FROM outbox WHERE key LIKE 'question:%'")[0]?.status === 'sent', { what: 'the delivery to be recorded' });
   first.kill('SIGKILL');

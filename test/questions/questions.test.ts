@@ -36,7 +36,8 @@ test('questions: first answer wins, expired and unauthorised answers change noth
     return 'Noted.';
   });
   const q = questions.ask({ kind: 'consent.analysis', subject: 'consent', title: 'May I analyse?' });
-  assert.match(q.code, /^[A-Z2-9]{4}$/);
+  // 8 characters of a 32-letter alphabet: 40 bits.
+  assert.match(q.code, /^[A-Z2-9]{8}$/);
   assert.match(sent[0]!.question!.answerUrls!.yes, /^http:\/\/127\.0\.0\.1:8787\/answer\/[\w-]+\.[\w-]+$/);
 
   const refused = questions.answer({ questionId: q.id }, 'yes', { channel: 'telegram', userId: 'bob' });
@@ -53,6 +54,46 @@ test('questions: first answer wins, expired and unauthorised answers change noth
   clock.advance(2_000);
   assert.match(questions.answer({ questionId: late.id }, 'yes', { channel: 'telegram', userId: 'alice' }).text, /expired 1s ago\. Nothing was changed/);
   assert.deepEqual(questions.expire().map((x) => x.id), [late.id]);
+});
+
+test('guessing codes: the fifth wrong code locks the sender out (audited, announced); even the right code is refused until the lock ends', (t) => {
+  const db = openDatabase(join(tempDir(t), 'n.db'));
+  t.after(() => db.close());
+  const clock = new ManualClock();
+  const sent: OutgoingMessage[] = [];
+  const events = new EventLog(db);
+  const questions = new Questions({
+    store: new QuestionStore(db),
+    events,
+    clock,
+    log: createCapturedLogger(new Redactor()).logger,
+    tokens: new ActionTokens(Buffer.alloc(32, 7), new UsedTokenStore(db)),
+    publicUrl: 'http://127.0.0.1:8787',
+    defaultTtlMs: 7 * 86_400_000,
+    send: (m) => void sent.push(m),
+    roleOf: () => null,
+  });
+  const q = questions.ask({ kind: 'consent.analysis', subject: 'consent', title: 'May I analyse?' });
+  const phone = { channel: 'ntfy', userId: 'ntfy:replies' };
+  const wrong = (i: number) => `WRONG${String(i).padStart(3, '0')}`;
+  for (let i = 0; i < 4; i++) assert.equal(questions.answer({ code: wrong(i) }, 'yes', phone).kind, 'usage');
+  const locking = questions.answer({ code: wrong(4) }, 'yes', phone);
+  assert.equal(locking.kind, 'refused');
+  assert.match(locking.text, /Too many wrong codes.*blocked for 30m/);
+  const [locked] = events.ofType('chat.locked_out');
+  assert.equal(locked!.context.wrongCodes, 5);
+  assert.equal((db.prepare("SELECT count(*) AS n FROM audit WHERE type = 'chat.locked_out'").get() as { n: number }).n, 1, 'the lock-out is in the audit trail');
+  assert.match(sent.at(-1)!.title, /5 wrong answer codes from ntfy:replies on ntfy within 15m/);
+  // The right code now changes nothing, and is not even answered (no push per guess).
+  const right = questions.answer({ code: q.code }, 'yes', phone);
+  assert.equal(right.kind, 'refused');
+  assert.equal(right.silent, true);
+  assert.equal(new QuestionStore(db).get(q.id)!.status, 'pending');
+  // Another sender, and the console (the machine's owner), are not locked by this one.
+  assert.match(questions.answer({ code: 'NOPE2345' }, 'yes', { channel: 'ntfy', userId: 'ntfy:other' }).text, /No question has the code/);
+  // When the lock ends, the right code works.
+  clock.advance(30 * 60_000);
+  assert.match(questions.answer({ code: q.code }, 'yes', phone).text, /^Recorded: yes/);
 });
 
 test('action tokens: signed, expiring, single use', (t) => {
