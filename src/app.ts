@@ -5,6 +5,7 @@ import { describeIdentity, type ChatChannel, type CommandSummary, type Inbound, 
 import type { CommandServices, Reply } from './chat/command.js';
 import { Dispatcher, describeCommands } from './chat/dispatch.js';
 import { createAuthorizer } from './chat/authorize.js';
+import { RefusalGate } from './chat/refusals.js';
 import { Outbox } from './notify/outbox.js';
 import { Composer } from './notify/composer.js';
 import { OutboxStore } from './store/outbox.js';
@@ -25,6 +26,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { ChannelSettings, Config } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { HttpServer } from './http/server.js';
+import type { AccessPolicy } from './http/access.js';
 import { Metrics } from './http/metrics.js';
 import { acquireInstanceLock, LOCK_FILE, type InstanceLock } from './lock/instance-lock.js';
 import type { Logger } from './log/logger.js';
@@ -42,12 +44,15 @@ import { createSelfProbe } from './self-probe.js';
 import { CheckStateStore } from './store/check-state.js';
 import { DATABASE_FILE, ensureDataDir, openDatabase, type Db } from './store/database.js';
 import { EventLog } from './store/events.js';
+import { StoreHealth } from './store/health.js';
+import { formatDuration } from './config/duration.js';
 import { KeyValueStore } from './store/kv.js';
 import { ProbeStateStore } from './store/probe-state.js';
 import { HeartbeatStore } from './store/heartbeats.js';
 import { version } from './version.js';
 
 const DAY_MS = 86_400_000;
+const REFUSAL_WINDOW_MS = 10 * 60_000;
 
 export interface AppOptions {
   config: Config;
@@ -109,10 +114,27 @@ export class App {
       }
       const db = openDatabase(join(config.dataDir, DATABASE_FILE));
       this.db = db;
-      const events = new EventLog(db);
+      const events = new EventLog(db, this.options.redactor);
       this.events = events;
       const checkState = new CheckStateStore(db);
       const kv = new KeyValueStore(db);
+      // Disk full or a failing disk: writers report here and keep what they could not write; /healthz says so.
+      const health = new StoreHealth({
+        log: this.log,
+        clock: this.clock,
+        onRecovered: (outage) => {
+          const downFor = formatDuration(this.clock.now() - outage.since);
+          events.append(this.clock.now(), 'store.recovered', 'nightshift', 'warning', { since: outage.since, failures: outage.failures, lastError: outage.lastError });
+          this.outbox?.enqueue({
+            severity: 'warning',
+            title: `Nightshift could not write its database for ${downFor} (disk full?); it can again`,
+            body: `${outage.failures} writes failed (last: ${outage.lastError}). Alerts held meanwhile have been sent; check runs of that time were not recorded. Look at the free space of ${config.dataDir}.`,
+          });
+        },
+      });
+      const reportError = (err: unknown, what: string): void => {
+        if (!health.failed(err, what)) this.log.error({ err, what }, 'background work failed (kept running)');
+      };
 
       this.selfProbe = createSelfProbe(kv, () => this.clock.now());
       const probeStates = new ProbeStateStore(db);
@@ -129,6 +151,8 @@ export class App {
         log: this.log,
         intervalMs: config.patrol.intervalMs,
         concurrency: config.patrol.concurrency,
+        redactor: this.options.redactor,
+        health,
       });
       this.patrol = patrol;
       const healEnv = { log: this.log, dataDir: config.dataDir, now: () => this.clock.now() };
@@ -172,6 +196,9 @@ export class App {
         pings: heartbeats,
         now: () => this.clock.now(),
         answer: (token) => this.answerButton?.(token) ?? { status: 503, text: 'Nightshift is starting; try again.' },
+        access: accessPolicy(config),
+        redactor: this.options.redactor,
+        problems: () => health.problems(),
       });
       const bound = await this.http.listen(config.http.listen);
       const httpAddress = formatAddress(bound);
@@ -187,14 +214,16 @@ export class App {
       }
       events.append(this.clock.now(), 'instance.started', 'nightshift', 'info', { pid: process.pid, version, config: config.source, http: httpAddress });
 
+      const outboxStore = new OutboxStore(db);
       const outbox = new Outbox({
-        store: new OutboxStore(db),
+        store: outboxStore,
         clock: this.clock,
         log: this.log,
         redactor: this.options.redactor,
         onDelivered: (channel, row, delivery) => {
           if (row.message.question && delivery.platformId) questions.delivered(channel, delivery.platformId, row.message.question.questionId);
         },
+        health,
       });
       this.outbox = outbox;
       const notify = (message: OutgoingMessage) => outbox.enqueue(message);
@@ -205,6 +234,7 @@ export class App {
         stormThreshold: config.chat.stormThreshold,
         repeatIntervalMs: config.chat.repeatInterval,
         send: (message, key) => outbox.enqueue(message, { key }),
+        onError: reportError,
       });
       this.composer = composer;
       const tracker = new IncidentTracker({
@@ -239,6 +269,7 @@ export class App {
         requestRun: (name) => patrol.requestRun(name),
         flagged: (check) => regret.flaggedReason(check),
         onAction: (action) => regret.onAction(action),
+        onError: reportError,
       });
       this.recovery = recovery;
       patrol.on('result', (outcome) => {
@@ -255,6 +286,13 @@ export class App {
       });
 
       const roleOf = createAuthorizer(config.chat, config.channels);
+      // A stranger's refusals: one answered and recorded per window, the rest counted into the next row.
+      const refusals = new RefusalGate({
+        windowMs: REFUSAL_WINDOW_MS,
+        perChannel: 20,
+        record: (from, what, suppressed) =>
+          events.append(this.clock.now(), 'chat.refused', from.channel, 'warning', { channel: from.channel, userId: from.userId, what, ...(suppressed > 0 ? { suppressed } : {}) }),
+      });
       const tokens = new ActionTokens(actionSecret(kv), new UsedTokenStore(db));
       const consent = new Consent(db, new SwitchStore(db), events, this.clock);
       const questions = new Questions({
@@ -268,6 +306,7 @@ export class App {
         defaultTtlMs: config.chat.questionTtl,
         send: (message, key) => outbox.enqueue(message, { key }),
         roleOf,
+        onRefused: (from, what) => refusals.refuse(from, what, this.clock.now()),
       });
       this.questions = questions;
       const diagnoses = new DiagnosisStore(db);
@@ -334,7 +373,7 @@ export class App {
         log: this.log,
         clock: this.clock,
         roleOf,
-        onRefused: (invoker, command) => events.append(this.clock.now(), 'chat.refused', invoker.channel, 'warning', { channel: invoker.channel, userId: invoker.userId, what: `/${command}` }),
+        onRefused: (invoker, what) => refusals.refuse(invoker, what, this.clock.now()),
         onFailed: (invoker, command, error) => events.append(this.clock.now(), 'command.failed', command, 'warning', { command, channel: invoker.channel, error }),
       });
       const redactReply = (reply: Reply): Reply => ({ ...reply, text: this.options.redactor.redact(reply.text) });
@@ -379,10 +418,19 @@ export class App {
         summary,
         regretLines: () => regret.report(),
         send: (message, key) => outbox.enqueue(message, { key }),
+        onError: reportError,
       });
       this.housekeeping = setInterval(() => {
-        diagnoser.expire(questions.expire().map((q) => q.id));
-        inboundStore.prune(this.clock.now() - 7 * DAY_MS);
+        try {
+          diagnoser.expire(questions.expire().map((q) => q.id));
+          inboundStore.prune(this.clock.now() - 7 * DAY_MS);
+          // Retention: old events and finished outbox rows go, at most 100,000 events a minute; the audit trail stays.
+          const before = this.clock.now() - config.retention.eventsMs;
+          const removed = { events: events.pruneBefore(before, { maxBatches: 20 }), outbox: outboxStore.pruneFinished(before) };
+          if (removed.events + removed.outbox > 0) this.log.info({ ...removed, olderThan: new Date(before).toISOString() }, 'retention: removed old rows');
+        } catch (err) {
+          reportError(err, 'housekeeping');
+        }
       }, 60_000);
       this.housekeeping.unref();
 
@@ -488,7 +536,7 @@ export class App {
  * The chat channels whose tokens are set. Each adapter module is loaded only
  * when its channel is on: discord.js alone adds about 40 MB to the process.
  */
-async function createChatChannels(settings: ChannelSettings, commandList: CommandSummary[], log: Logger): Promise<ChatChannel[]> {
+export async function createChatChannels(settings: ChannelSettings, commandList: CommandSummary[], log: Logger): Promise<ChatChannel[]> {
   const channels: ChatChannel[] = [];
   if (settings.discord) {
     const { DiscordChannel } = await import('../adapters/discord.js');
@@ -513,6 +561,14 @@ function actionSecret(kv: KeyValueStore): Buffer {
     kv.set('ntfy.action.secret', hex);
   }
   return Buffer.from(hex, 'hex');
+}
+
+/** The HTTP server's own names (configured, the public URL's, the listen host's) and its token. */
+function accessPolicy(config: Config): AccessPolicy {
+  const names = new Set(config.http.allowedHosts);
+  if (config.chat.publicUrl) names.add(new URL(config.chat.publicUrl).hostname.toLowerCase().replace(/^\[|\]$/g, ''));
+  names.add(config.http.listen.host.toLowerCase());
+  return { allowedHosts: names, ...(config.http.token ? { token: config.http.token } : {}) };
 }
 
 function formatAddress(address: { host: string; port: number }): string {

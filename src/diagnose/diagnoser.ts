@@ -76,7 +76,7 @@ export class Diagnoser {
       this.options.weekly,
       () => {
         // Like every trigger, only while the operator allows analysis.
-        if (this.options.consent.granted('analysis')) void this.diagnose('weekly', { lookbackMs: 7 * 86_400_000 });
+        if (this.options.consent.granted('analysis')) this.diagnose('weekly', { lookbackMs: 7 * 86_400_000 }).catch((err: unknown) => this.options.log.error({ err }, 'the weekly diagnosis failed'));
       },
       { timezone: this.options.timezone, name: 'weekly-diagnosis', noOverlap: true },
     );
@@ -100,7 +100,7 @@ export class Diagnoser {
     if (times.length < this.options.recurrence.count || !this.options.consent.granted('analysis')) return;
     const last = this.options.store.lastFor(signature);
     if (last !== undefined && now - last <= this.options.recurrence.windowMs) return;
-    void this.diagnose('recurrence', { signature, check: outcome.check.name });
+    this.diagnose('recurrence', { signature, check: outcome.check.name }).catch((err: unknown) => this.options.log.error({ err, signature }, 'a recurrence diagnosis failed'));
   }
 
   /**

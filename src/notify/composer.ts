@@ -23,6 +23,8 @@ export interface ComposerOptions {
   repeatIntervalMs: number;
   /** Queues a message on every channel under an idempotency key. */
   send: (message: OutgoingMessage, key: string) => void;
+  /** Where an error inside a timer goes (a store that cannot write); default: rethrown. */
+  onError?: (err: unknown, what: string) => void;
 }
 
 const LIST_LIMIT = 10;
@@ -51,7 +53,7 @@ export class Composer {
     }
     // Reminders are checked every minute (or every repeat interval, if shorter).
     const every = Math.min(60_000, this.options.repeatIntervalMs);
-    this.reminderTimer = setInterval(() => this.remind(), every);
+    this.reminderTimer = setInterval(() => this.guarded('reminders', () => this.remind()), every);
     this.reminderTimer.unref();
   }
 
@@ -66,7 +68,17 @@ export class Composer {
       this.flush();
       return;
     }
-    this.timer ??= setTimeout(() => this.flush(), this.options.groupWaitMs);
+    this.timer ??= setTimeout(() => this.guarded('grouped alerts', () => this.flush()), this.options.groupWaitMs);
+  }
+
+  /** A timer's work: an error is reported, never thrown out of the timer. */
+  private guarded(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      if (!this.options.onError) throw err;
+      this.options.onError(err, what);
+    }
   }
 
   /** Sends what was collected (the group wait ended, or Nightshift stops). */
@@ -89,8 +101,15 @@ export class Composer {
       for (const [root, group] of byRoot(opened)) this.options.send(openedMessage(root, group), key(`opened:${root}`));
     }
     for (const [root, group] of byRoot(recovered)) this.options.send(recoveredMessage(root, group), key(`recovered:${root}`));
+    // The messages are queued (the outbox keeps them even when the store cannot write); an incident whose
+    // mark cannot be written is announced again after a restart rather than never.
     const marked = new Set(opened.map((n) => n.incidentId));
-    for (const id of marked) this.options.incidents.markNotified(id, now);
+    try {
+      for (const id of marked) this.options.incidents.markNotified(id, now);
+    } catch (err) {
+      if (!this.options.onError) throw err;
+      this.options.onError(err, 'marking incidents announced');
+    }
   }
 
   private currentRoot(incidentId: number): string | null {

@@ -5,6 +5,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Redactor } from '../log/redact.js';
 import type { OutboxRow, OutboxStore } from '../store/outbox.js';
+import type { StoreHealth } from '../store/health.js';
 
 export interface OutboxOptions {
   store: OutboxStore;
@@ -17,7 +18,22 @@ export interface OutboxOptions {
   sendTimeoutMs?: number;
   /** A message reached a channel (link question messages to their platform id). */
   onDelivered?: (channel: string, row: OutboxRow, delivery: Delivery) => void;
+  /** Where write failures go (disk full): the outbox then keeps messages in memory and retries. */
+  health?: StoreHealth;
+  /** How often writing what is kept in memory is retried (default 2 s). */
+  writeRetryMs?: number;
 }
+
+/** A message accepted while the store could not write it. */
+interface Unwritten {
+  channels: string[];
+  key: string;
+  message: OutgoingMessage;
+  at: number;
+}
+
+/** Messages kept in memory at most while the store cannot write (a storm during a full disk); older ones give way. */
+const MAX_UNWRITTEN = 10_000;
 
 /**
  * The persisted outbox. Every message is written to the store first (one row
@@ -32,8 +48,15 @@ export class Outbox {
   private readonly workers = new Map<string, Promise<void>>();
   private readonly halted = new Set<string>();
   private readonly stopController = new AbortController();
+  /** Accepted but not yet in the store (it could not write): written, in order, before anything newer. */
+  private readonly unwritten: Unwritten[] = [];
+  private writeRetry: NodeJS.Timeout | undefined;
+  /** Delivered messages whose row could not be marked sent yet: nothing else goes out on that channel until it is. */
+  private readonly unmarked = new Map<string, { id: number; at: number; platformId: string | undefined }>();
 
-  constructor(private readonly options: OutboxOptions) {}
+  constructor(private readonly options: OutboxOptions) {
+    options.health?.track('outbox', () => this.unwritten.length + this.unmarked.size);
+  }
 
   /** Channel names messages are queued for. */
   get channelNames(): string[] {
@@ -54,11 +77,44 @@ export class Outbox {
     const channels = (options.channels ?? this.channelNames).filter((c) => this.channels.has(c));
     if (channels.length === 0) return;
     const safe = this.options.redactor.redactValue(message);
-    this.options.store.enqueue(channels, options.key ?? randomUUID(), safe, this.options.clock.now());
-    for (const channel of channels) this.wakers.get(channel)?.();
+    if (this.unwritten.length >= MAX_UNWRITTEN) {
+      const dropped = this.unwritten.shift()!;
+      this.options.log.error({ key: dropped.key, title: dropped.message.title }, `more than ${MAX_UNWRITTEN} messages wait for the database; the oldest was dropped`);
+    }
+    this.unwritten.push({ channels, key: options.key ?? randomUUID(), message: safe, at: this.options.clock.now() });
+    this.writeUnwritten();
+  }
+
+  /**
+   * Writes what waits in memory, oldest first, and wakes the workers. Never
+   * throws: when the store cannot write (disk full), the messages stay in
+   * memory and are tried again shortly, so an announced alert is not lost.
+   */
+  private writeUnwritten(): void {
+    const { store, health, log } = this.options;
+    while (this.unwritten.length > 0) {
+      const next = this.unwritten[0]!;
+      try {
+        store.enqueue(next.channels, next.key, next.message, next.at);
+      } catch (err) {
+        if (health?.failed(err, 'outbox') ?? false) {
+          this.writeRetry ??= setTimeout(() => {
+            this.writeRetry = undefined;
+            this.writeUnwritten();
+          }, this.options.writeRetryMs ?? 2_000).unref();
+          return;
+        }
+        // Not a store failure (a message that cannot be serialised): a bug; it must not block the others.
+        log.error({ err, key: next.key }, 'could not queue a message; dropped it');
+      }
+      this.unwritten.shift();
+      for (const channel of next.channels) this.wakers.get(channel)?.();
+    }
+    health?.succeeded();
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.writeRetry);
     this.stopController.abort();
     for (const wake of this.wakers.values()) wake();
     await Promise.allSettled(this.workers.values());
@@ -69,52 +125,84 @@ export class Outbox {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const pending = this.options.store.pendingByChannel();
-      if ([...pending.entries()].every(([channel, n]) => n === 0 || this.halted.has(channel) || !this.channels.has(channel))) return;
+      if (this.unwritten.length === 0 && [...pending.entries()].every(([channel, n]) => n === 0 || this.halted.has(channel) || !this.channels.has(channel))) return;
       if (Date.now() > deadline) throw new Error(`outbox not drained after ${timeoutMs} ms: ${JSON.stringify([...pending])}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
 
+  /**
+   * One channel's delivery loop. It never dies: a store that cannot be
+   * written (disk full) pauses it, and a delivered message whose row could
+   * not be marked sent is marked before anything else goes out, so nothing
+   * is sent twice while the process lives.
+   */
   private async work(channel: ChatChannel): Promise<void> {
-    const { store, clock, log } = this.options;
     const signal = this.stopController.signal;
-    const backoff = this.options.backoff ?? { baseMs: 1_000, maxMs: 60_000 };
-    while (!signal.aborted) {
-      const row = store.head(channel.name);
-      if (!row) {
-        await this.waitForWork(channel.name, 60_000);
-        continue;
-      }
-      const wait = row.nextAttemptAt - clock.now();
-      if (wait > 0) {
-        await this.sleep(wait);
-        continue;
-      }
+    // A halted channel (401/403) stops here; its rows stay pending for the next start.
+    while (!signal.aborted && !this.halted.has(channel.name)) {
       try {
-        const delivery = await this.withTimeout(channel.send(row.message));
-        store.markSent(row.id, clock.now(), delivery.platformId);
-        try {
-          this.options.onDelivered?.(channel.name, row, delivery);
-        } catch (err) {
-          log.error({ err, channel: channel.name }, 'after-delivery hook failed');
-        }
+        await this.deliverNext(channel);
       } catch (err) {
-        if (signal.aborted) return;
-        const failure = err instanceof DeliveryError ? err : new DeliveryError(errorMessage(err), { cause: err });
-        if (failure.permanent) {
-          this.halt(channel.name, failure);
-          return;
-        }
-        if (failure.rejected) {
-          store.markDead(row.id, failure.message);
-          log.error({ channel: channel.name, key: row.key, error: failure.message }, 'the platform rejected a message; dropped it so the ones behind it are delivered');
-          continue;
-        }
-        const delay = failure.retryAfterMs ?? Math.min(backoff.baseMs * 2 ** Math.min(row.attempts, 16), backoff.maxMs);
-        store.markRetry(row.id, clock.now() + delay, failure.message);
-        log.warn({ channel: channel.name, attempt: row.attempts + 1, retryInMs: delay, error: failure.message }, 'delivery failed; will retry');
+        if (!(this.options.health?.failed(err, `outbox:${channel.name}`) ?? false)) this.options.log.error({ err, channel: channel.name }, 'outbox worker error; retrying');
+        await this.sleep(this.options.writeRetryMs ?? 2_000);
       }
     }
+  }
+
+  private async deliverNext(channel: ChatChannel): Promise<void> {
+    const { store, clock, log } = this.options;
+    const unmarked = this.unmarked.get(channel.name);
+    if (unmarked) {
+      store.markSent(unmarked.id, unmarked.at, unmarked.platformId);
+      this.unmarked.delete(channel.name);
+      this.options.health?.succeeded();
+    }
+    const row = store.head(channel.name);
+    if (!row) {
+      await this.waitForWork(channel.name, 60_000);
+      return;
+    }
+    const wait = row.nextAttemptAt - clock.now();
+    if (wait > 0) {
+      await this.sleep(wait);
+      return;
+    }
+    let delivery: Delivery;
+    try {
+      delivery = await this.withTimeout(channel.send(row.message));
+    } catch (err) {
+      if (!this.stopController.signal.aborted) this.failedDelivery(channel.name, row, err);
+      return;
+    }
+    // Remembered before it is recorded: a store that cannot record it must not make it go out twice.
+    this.unmarked.set(channel.name, { id: row.id, at: clock.now(), platformId: delivery.platformId });
+    store.markSent(row.id, clock.now(), delivery.platformId);
+    this.unmarked.delete(channel.name);
+    try {
+      this.options.onDelivered?.(channel.name, row, delivery);
+    } catch (err) {
+      log.error({ err, channel: channel.name }, 'after-delivery hook failed');
+    }
+  }
+
+  /** A send that failed: halt the channel (401/403), drop the message (400), or retry it later. */
+  private failedDelivery(channel: string, row: OutboxRow, err: unknown): void {
+    const { store, clock, log } = this.options;
+    const backoff = this.options.backoff ?? { baseMs: 1_000, maxMs: 60_000 };
+    const failure = err instanceof DeliveryError ? err : new DeliveryError(errorMessage(err), { cause: err });
+    if (failure.permanent) {
+      this.halt(channel, failure);
+      return;
+    }
+    if (failure.rejected) {
+      store.markDead(row.id, failure.message);
+      log.error({ channel, key: row.key, error: failure.message }, 'the platform rejected a message; dropped it so the ones behind it are delivered');
+      return;
+    }
+    const delay = failure.retryAfterMs ?? Math.min(backoff.baseMs * 2 ** Math.min(row.attempts, 16), backoff.maxMs);
+    store.markRetry(row.id, clock.now() + delay, failure.message);
+    log.warn({ channel, attempt: row.attempts + 1, retryInMs: delay, error: failure.message }, 'delivery failed; will retry');
   }
 
   /** 401/403: retrying cannot help. Say so loudly, on the log and on every other channel. */

@@ -23,6 +23,8 @@ export interface BriefingOptions {
   regretLines: () => string[];
   /** Queues a message on every channel under an idempotency key (once per channel per key). */
   send: (message: OutgoingMessage, key: string) => void;
+  /** Where a failed briefing goes before it is tried again a minute later (default: thrown). */
+  onError?: (err: unknown, what: string) => void;
 }
 
 const DAY = 86_400_000;
@@ -36,6 +38,7 @@ const SPARKS = '▁▂▃▄▅▆▇█';
  */
 export class Briefings {
   private tasks: ScheduledTask[] = [];
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: BriefingOptions) {}
 
@@ -44,11 +47,25 @@ export class Briefings {
     if (!this.options.kv.get('briefing.installed')) this.options.kv.set('briefing.installed', String(this.options.clock.now()));
     const [hour, minute] = this.options.at.split(':').map(Number) as [number, number];
     const tz = { timezone: this.options.timezone, noOverlap: true };
-    this.tasks.push(cron.schedule(`${minute} ${hour} * * *`, () => this.due(), { ...tz, name: 'daily-briefing' }));
-    this.due();
+    this.tasks.push(cron.schedule(`${minute} ${hour} * * *`, () => this.dueOrRetry(), { ...tz, name: 'daily-briefing' }));
+    this.dueOrRetry();
+  }
+
+  /** due(), and when it fails (a store that cannot write) again a minute later: a briefing is late, not lost. */
+  private dueOrRetry(): void {
+    try {
+      this.due();
+    } catch (err) {
+      if (!this.options.onError) throw err;
+      this.options.onError(err, 'briefing');
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => this.dueOrRetry(), 60_000);
+      this.retry.unref();
+    }
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.retry);
     await Promise.all(this.tasks.map((t) => t.stop()));
   }
 

@@ -56,6 +56,11 @@ export class OutboxStore {
     this.db.prepare("UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error.slice(0, 500), id);
   }
 
+  /** Deletes delivered and dropped messages older than `before` (pending ones are kept whatever their age). */
+  pruneFinished(before: number): number {
+    return this.db.prepare("DELETE FROM outbox WHERE status != 'pending' AND created_at < ?").run(before).changes;
+  }
+
   pendingByChannel(): Map<string, number> {
     return new Map((this.countPendingStmt.all() as Array<{ channel: string; n: number }>).map((r) => [r.channel, r.n]));
   }

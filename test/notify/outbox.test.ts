@@ -8,6 +8,7 @@ import { Redactor } from '../../src/log/redact.js';
 import { Outbox } from '../../src/notify/outbox.js';
 import { openDatabase } from '../../src/store/database.js';
 import { OutboxStore } from '../../src/store/outbox.js';
+import { StoreHealth } from '../../src/store/health.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
 /** A channel whose next sends fail as scripted; it records what it delivered. */
@@ -97,4 +98,31 @@ test('a crash between write and delivery loses nothing: a new outbox on the same
   second.outbox.add(up);
   await second.outbox.drained();
   assert.deepEqual(up.delivered, ['kept']);
+});
+
+test('a full database: messages are kept in memory, /healthz-degraded, and written and delivered in order, once each, when space returns', async (t) => {
+  const db = openDatabase(join(tempDir(t), 'n.db'));
+  const { logger, lines } = createCapturedLogger(new Redactor());
+  const health = new StoreHealth({ log: logger, clock: systemClock });
+  const outbox = new Outbox({ store: new OutboxStore(db), clock: systemClock, log: logger, redactor: new Redactor(), health, writeRetryMs: 20 });
+  t.after(async () => {
+    await outbox.stop();
+    db.close();
+  });
+  const channel = new ScriptedChannel('c');
+  outbox.add(channel);
+  outbox.enqueue({ severity: 'info', title: 'before' });
+  await outbox.drained();
+  // SQLite's own "database or disk is full": no page may be added.
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  const titles = Array.from({ length: 200 }, (_, i) => `during ${i} ${'x'.repeat(200)}`);
+  for (const title of titles) outbox.enqueue({ severity: 'critical', title });
+  assert.equal(health.degraded, true);
+  assert.match(health.problems()[0]!, /cannot be written.*SQLITE_FULL.*messages? kept in memory/);
+  assert.equal(lines().filter((l) => String(l.msg).startsWith('the database cannot be written')).length, 1, 'logged once, not per message');
+  // Space returns.
+  db.pragma('max_page_count = 1073741823');
+  await waitFor(() => !health.degraded, { what: 'the store to be writable again' });
+  await outbox.drained();
+  assert.deepEqual(channel.delivered, ['before', ...titles]);
 });
