@@ -7,6 +7,7 @@ import {
   ComponentType,
   DiscordAPIError,
   Events,
+  escapeMarkdown,
   GatewayIntentBits,
   GuildMemberRoleManager,
   MessageFlags,
@@ -325,8 +326,8 @@ export function renderMessage(message: OutgoingMessage): RESTPostAPIChannelMessa
   const codeLine = question ? `Approve or reject below · code ${question.code}` : undefined;
   // The code line is kept whole; the body gives way when the text is too long.
   const room = EMBED_DESCRIPTION_MAX - (codeLine ? codeLine.length + 2 : 0);
-  const description = [message.body ? clip(message.body, room) : undefined, codeLine].filter(Boolean).join('\n\n');
-  const embed: APIEmbed = { title: clip(message.title, EMBED_TITLE_MAX), color: SEVERITY_COLORS[message.severity] };
+  const description = [message.body ? clip(inert(message.body), room) : undefined, codeLine].filter(Boolean).join('\n\n');
+  const embed: APIEmbed = { title: clip(inert(message.title), EMBED_TITLE_MAX), color: SEVERITY_COLORS[message.severity] };
   if (description) embed.description = description;
   if (message.url && /^https?:\/\//.test(message.url)) embed.url = message.url;
   const body: RESTPostAPIChannelMessageJSONBody = { embeds: [embed], allowed_mentions: { parse: [] } };
@@ -401,12 +402,34 @@ function keepsButtons(reply: Reply): boolean {
   return reply.kind === 'refused' || reply.kind === 'error';
 }
 
-function replyOptions(reply: Reply): { content: string; flags?: MessageFlags.Ephemeral } {
-  return isPrivate(reply) ? { content: contentOf(reply), flags: MessageFlags.Ephemeral } : { content: contentOf(reply) };
+function replyOptions(reply: Reply): { content: string; flags?: MessageFlags.Ephemeral; allowedMentions: { parse: [] } } {
+  // Nobody is pinged by what a service printed (an "@everyone" in a log line).
+  const options = { content: contentOf(reply), allowedMentions: { parse: [] as [] } };
+  return isPrivate(reply) ? { ...options, flags: MessageFlags.Ephemeral } : options;
 }
 
 function contentOf(reply: Reply): string {
-  return clip(reply.text.trim() || 'Done.', CONTENT_MAX);
+  return clip(inert(reply.text.trim() || 'Done.'), CONTENT_MAX);
+}
+
+/**
+ * Nightshift's messages quote what services printed: a "[text](http://...)"
+ * in a log line must show as typed, not as a link whose target is hidden
+ * behind harmless-looking text. Other markdown only restyles, and escaping
+ * it would litter every check name with backslashes.
+ */
+export function inert(text: string): string {
+  return escapeMarkdown(text, {
+    maskedLink: true,
+    codeBlock: false,
+    inlineCode: false,
+    bold: false,
+    italic: false,
+    underline: false,
+    strikethrough: false,
+    spoiler: false,
+    escape: false,
+  });
 }
 
 /** Discord names are lowercase; "checkName" becomes "check-name". */

@@ -362,3 +362,16 @@ test('pure mapping: definitions, command text, button ids, message limits', () =
   assert.ok([...embed.description!].length <= 4096);
   assert.ok(embed.description!.endsWith('code ZZ99'), 'the code survives clipping');
 });
+
+test('text from services is inert: a markdown link in a log line shows as typed, and nobody is pinged by it', async (t) => {
+  const alert = renderMessage({ severity: 'critical', title: 'web is failing: see [docs](http://evil.example/login)', body: 'stderr: [click to fix](http://evil.example/x) @everyone' });
+  const embed = alert.embeds![0]!;
+  assert.equal(embed.title, 'web is failing: see \\[docs](http://evil.example/login)');
+  assert.equal(embed.description, 'stderr: \\[click to fix](http://evil.example/x) @everyone');
+  assert.deepEqual(alert.allowed_mentions, { parse: [] });
+  const { fake } = await connect(t, { handlers: { command: () => ({ text: 'FAIL web: [open](http://evil.example) @everyone heals_24h=3' }) } });
+  const id = fake.sendSlashCommand({ name: 'status', userId: ALICE, username: 'alice', roleIds: [OPERATORS] });
+  const callback = await waitFor(() => fake.callbacks(id)[0], { what: 'the /status reply' });
+  assert.equal(callback.data?.content, 'FAIL web: \\[open](http://evil.example) @everyone heals_24h=3', 'links escaped; other text untouched');
+  assert.deepEqual(callback.data?.allowed_mentions, { parse: [] });
+});

@@ -32,22 +32,26 @@ test('command: a non-zero exit fails with the last stderr line and a short tail'
   assert.equal(result.details!.stdoutTail, '496\n497\n498\n499\n500', 'only the last lines are kept');
 });
 
-test('command: argv form runs without a shell, in cwd, with env merged over the environment minus the bot tokens', async (t) => {
+test('command: argv form runs without a shell, in cwd, with env merged over the environment minus the bot tokens and channel settings', async (t) => {
   const dir = tempDir(t);
-  const previous = process.env.TELEGRAM_TOKEN;
-  process.env.TELEGRAM_TOKEN = '123456:bot-token-the-command-must-not-see';
+  // On a token-less ntfy server the topic names are the credential: they go with the tokens.
+  const hidden = { TELEGRAM_TOKEN: '123456:bot-token-the-command-must-not-see', NTFY_TOPIC: 'alerts-x7', NTFY_REPLY_TOPIC: 'replies-x7', NTFY_URL: 'http://ntfy.lan', NIGHTSHIFT_HTTP_TOKEN: 'http-token-0123456789' };
+  const previous = Object.fromEntries(Object.keys(hidden).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, hidden);
   t.after(() => {
-    if (previous === undefined) delete process.env.TELEGRAM_TOKEN;
-    else process.env.TELEGRAM_TOKEN = previous;
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   });
-  const script = 'console.log(process.env.GREETING, process.cwd(), process.argv.at(-1), Boolean(process.env.PATH), process.env.TELEGRAM_TOKEN); process.exit(3)';
+  const script = `console.log(process.env.GREETING, process.cwd(), process.argv.at(-1), Boolean(process.env.PATH), ${Object.keys(hidden).map((n) => `process.env.${n}`).join(', ')}); process.exit(3)`;
   const result = await probe(t, {
     run: [process.execPath, '-e', script, '$HOME'],
     cwd: dir,
     env: { GREETING: 'hello' },
   }).run(ctx());
   assert.equal(result.ok, false);
-  assert.equal(result.message, `exit 3: hello ${dir} $HOME true undefined`);
+  assert.equal(result.message, `exit 3: hello ${dir} $HOME true undefined undefined undefined undefined undefined`);
   assert.throws(() => commandCheck.params.parse({ run: [] }));
   assert.throws(() => commandCheck.params.parse({ run: 'true', shell: true }), /shell/);
 });
