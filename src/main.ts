@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AuditLog } from './store/audit.js';
-import { checkDatabase, DATABASE_FILE } from './store/database.js';
+import { checkDatabase, classifyDatabaseError, DATABASE_FILE } from './store/database.js';
 import { App, createChatChannels } from './app.js';
 import { commands } from '../commands/index.js';
 import type { OutgoingMessage } from './chat/channel.js';
@@ -40,7 +40,7 @@ Exit codes:
   2  invalid configuration or usage; start: the database is unusable
      (damaged, unreadable, read-only, or from a newer Nightshift)
   3  status: no running instance; audit verify, db check: no database
-  (audit verify: 0 the chain is intact, 1 it is broken;
+  (audit verify: 0 the chain is intact, 1 it is broken or unreadable;
    db check: 0 the database is usable, 1 it is damaged or unusable)
 `;
 
@@ -244,8 +244,9 @@ function verifyAudit(config: Config): number {
     process.stdout.write(`no database in ${config.dataDir}\n`);
     return ExitCode.notRunning;
   }
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  let db: Database.Database | undefined;
   try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
     const verdict = new AuditLog(db).verify();
     if (verdict.ok) {
       process.stdout.write(`audit trail intact: ${verdict.rows} row${verdict.rows === 1 ? '' : 's'}\n`);
@@ -253,8 +254,14 @@ function verifyAudit(config: Config): number {
     }
     process.stdout.write(`audit trail BROKEN at row #${verdict.brokenAt}: ${verdict.reason} (${verdict.rows} rows before it are intact)\n`);
     return ExitCode.failure;
+  } catch (err) {
+    // A damaged or unreadable file: say so with the file named and what to do, not with a stack trace.
+    const problem = classifyDatabaseError(file, err);
+    if (!(problem instanceof DatabaseError)) throw problem;
+    process.stdout.write(`cannot verify the audit trail: ${problem.message}\n`);
+    return ExitCode.failure;
   } finally {
-    db.close();
+    db?.close();
   }
 }
 

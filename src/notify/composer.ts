@@ -51,8 +51,8 @@ export class Composer {
       if (incident.lastNotifiedAt !== null) continue;
       this.notice({ kind: 'opened', check: incident.checkName, severity: incident.severity, incidentId: incident.id, rootCheck: null, message: incident.lastMessage });
     }
-    // Reminders are checked every minute (or every repeat interval, if shorter).
-    const every = Math.min(60_000, this.options.repeatIntervalMs);
+    // Reminders are checked every minute (or every repeat interval, if shorter, but not more than once a second).
+    const every = Math.max(1_000, Math.min(60_000, this.options.repeatIntervalMs));
     this.reminderTimer = setInterval(() => this.guarded('reminders', () => this.remind()), every);
     this.reminderTimer.unref();
   }

@@ -105,6 +105,11 @@ test('nightshift db check: no database (3), a good one while the bot runs (0), a
   assert.equal(corrupt.code, 1, corrupt.stdout + corrupt.stderr);
   assert.match(corrupt.stdout, /DAMAGED: .*file is not a database/);
   assert.ok(corrupt.stdout.includes(file));
+  // audit verify on the same file: the problem named, no stack trace.
+  const audit = runCli(['audit', 'verify'], cwd, env);
+  assert.equal(audit.code, 1, audit.stdout + audit.stderr);
+  assert.match(audit.stdout, /^cannot verify the audit trail: the database .* is damaged or not a database/);
+  assert.equal(audit.stderr, '');
 });
 
 test('db check reports a database readable by others', (t) => {
