@@ -53,6 +53,9 @@ import { version } from './version.js';
 
 const DAY_MS = 86_400_000;
 const REFUSAL_WINDOW_MS = 10 * 60_000;
+/** Retention deletes events in batches of this many, at most this many batches a minute. */
+const RETENTION_BATCH = 5_000;
+const RETENTION_BATCHES = 20;
 
 export interface AppOptions {
   config: Config;
@@ -420,14 +423,20 @@ export class App {
         send: (message, key) => outbox.enqueue(message, { key }),
         onError: reportError,
       });
+      let retentionDueAt = 0;
       this.housekeeping = setInterval(() => {
         try {
           diagnoser.expire(questions.expire().map((q) => q.id));
           inboundStore.prune(this.clock.now() - 7 * DAY_MS);
-          // Retention: old events and finished outbox rows go, at most 100,000 events a minute; the audit trail stays.
-          const before = this.clock.now() - config.retention.eventsMs;
-          const removed = { events: events.pruneBefore(before, { maxBatches: 20 }), outbox: outboxStore.pruneFinished(before) };
-          if (removed.events + removed.outbox > 0) this.log.info({ ...removed, olderThan: new Date(before).toISOString() }, 'retention: removed old rows');
+          // Retention, hourly: old events and finished outbox rows go; the audit trail stays. At most
+          // RETENTION_BATCHES batches of events a run: an old install catches up a minute at a time.
+          const now = this.clock.now();
+          if (now >= retentionDueAt) {
+            const before = now - config.retention.eventsMs;
+            const removed = { events: events.pruneBefore(before, { batch: RETENTION_BATCH, maxBatches: RETENTION_BATCHES }), outbox: outboxStore.pruneFinished(before) };
+            retentionDueAt = removed.events === RETENTION_BATCH * RETENTION_BATCHES ? now : now + 3_600_000;
+            if (removed.events + removed.outbox > 0) this.log.info({ ...removed, olderThan: new Date(before).toISOString() }, 'retention: removed old rows');
+          }
         } catch (err) {
           reportError(err, 'housekeeping');
         }

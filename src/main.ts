@@ -151,7 +151,7 @@ async function start(config: Config): Promise<number> {
  * only a count, at most once a minute per message.
  */
 class RepeatedErrors {
-  private readonly seen = new Map<string, { loggedAt: number; since: number; repeats: number }>();
+  private readonly seen = new Map<string, { loggedAt: number; repeats: number }>();
 
   constructor(private readonly log: Logger) {}
 
@@ -161,7 +161,7 @@ class RepeatedErrors {
     const entry = this.seen.get(key);
     if (!entry) {
       if (this.seen.size >= 100) this.seen.clear();
-      this.seen.set(key, { loggedAt: now, since: now, repeats: 0 });
+      this.seen.set(key, { loggedAt: now, repeats: 0 });
       this.log.error({ err }, what);
       return;
     }
@@ -280,8 +280,8 @@ async function status(config: Config): Promise<number> {
     const response = await fetch(`http://${address}/status.json`, { headers, signal: AbortSignal.timeout(5_000) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = (await response.json()) as { text: string; state: string };
-    // The server redacts too; this copy also knows this process's secrets.
-    process.stdout.write(`${new Redactor(Object.values(config.secrets)).redact(body.text)}\n`);
+    // Redacted by the server, which knows the same secrets.
+    process.stdout.write(`${body.text}\n`);
     return body.state === 'OK' ? ExitCode.ok : ExitCode.failure;
   } catch (err) {
     process.stdout.write(`nightshift (pid ${lock.pid}) is running but did not answer on ${address}: ${errorMessage(err)}\n`);

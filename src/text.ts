@@ -1,15 +1,8 @@
 /** Text helpers shared by the core (no I/O). */
 
-/** `text` cut to at most `max` characters, saying how much was cut. */
-export function clip(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const note = `… [${text.length - max} more characters cut]`;
-  return text.slice(0, Math.max(0, max - note.length)) + note;
-}
-
 /** A deep copy of a JSON-like value with every string clipped to `max` characters (what is stored stays bounded). */
 export function clipStrings<T>(value: T, max: number): T {
-  if (typeof value === 'string') return clip(value, max) as T;
+  if (typeof value === 'string') return clipAtWord(value, max) as T;
   if (Array.isArray(value)) return value.map((v) => clipStrings(v, max)) as T;
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};

@@ -6,15 +6,17 @@ export interface RefusalGateOptions {
   /** At most this many recorded refusals per channel per window, whoever sends them. */
   perChannel: number;
   /**
-   * Records a refusal that is answered: who, what, and how many refusals of
-   * that person went unanswered since the last recorded one.
+   * Records a refusal that is answered: who, what, and how many refusals
+   * went unanswered since the last recorded one (that person's, plus those
+   * of the channel's crowd when its budget ran out).
    */
   record: (from: Identity, what: string, suppressed: number) => void;
 }
 
+/** A fixed window: when it started and how many it has counted. */
 interface Window {
   startedAt: number;
-  suppressed: number;
+  count: number;
 }
 
 /**
@@ -24,10 +26,12 @@ interface Window {
  * not answered, and their count goes into the next recorded refusal.
  */
 export class RefusalGate {
+  /** Per person: unanswered refusals since the answered one that opened the window. */
   private readonly people = new Map<string, Window>();
-  private readonly channels = new Map<string, Window & { recorded: number }>();
-  /** Unanswered refusals per channel not yet written into a recorded one. */
-  private readonly carried = new Map<string, number>();
+  /** Per channel: refusals recorded in the window. */
+  private readonly channels = new Map<string, Window>();
+  /** Per channel: refusals dropped for its budget (or forgotten with a person), reported with the next record. */
+  private readonly unreported = new Map<string, number>();
 
   constructor(private readonly options: RefusalGateOptions) {}
 
@@ -35,51 +39,40 @@ export class RefusalGate {
   refuse(from: Identity, what: string, now: number): boolean {
     const key = `${from.channel}\u0000${from.userId}`;
     const person = this.people.get(key);
-    if (person && now - person.startedAt < this.options.windowMs) {
-      person.suppressed++;
+    if (person && this.open(person, now)) {
+      person.count++;
       return false;
     }
-    const channel = this.channelWindow(from.channel, now);
-    if (channel.recorded >= this.options.perChannel) {
+    let channel = this.channels.get(from.channel);
+    if (!channel || !this.open(channel, now)) this.channels.set(from.channel, (channel = { startedAt: now, count: 0 }));
+    if (channel.count >= this.options.perChannel) {
       // Many different strangers at once: count them on the channel, answer none.
-      channel.suppressed++;
+      this.addUnreported(from.channel, 1);
       return false;
     }
-    channel.recorded++;
-    const suppressed = (person?.suppressed ?? 0) + this.takeCarried(from.channel);
-    this.people.set(key, { startedAt: now, suppressed: 0 });
+    channel.count++;
+    const suppressed = (person?.count ?? 0) + (this.unreported.get(from.channel) ?? 0);
+    this.unreported.delete(from.channel);
+    this.people.set(key, { startedAt: now, count: 0 });
     this.prune(now);
     this.options.record(from, what, suppressed);
     return true;
   }
 
-  /** The channel's current window; a finished one hands its unanswered count on to the next record. */
-  private channelWindow(name: string, now: number): Window & { recorded: number } {
-    let window = this.channels.get(name);
-    if (!window || now - window.startedAt >= this.options.windowMs) {
-      if (window?.suppressed) this.carry(name, window.suppressed);
-      window = { startedAt: now, suppressed: 0, recorded: 0 };
-      this.channels.set(name, window);
-    }
-    return window;
+  private open(window: Window, now: number): boolean {
+    return now - window.startedAt < this.options.windowMs;
   }
 
-  private carry(channel: string, count: number): void {
-    this.carried.set(channel, (this.carried.get(channel) ?? 0) + count);
+  private addUnreported(channel: string, n: number): void {
+    this.unreported.set(channel, (this.unreported.get(channel) ?? 0) + n);
   }
 
-  private takeCarried(channel: string): number {
-    const n = this.carried.get(channel) ?? 0;
-    this.carried.delete(channel);
-    return n;
-  }
-
-  /** Forgets finished windows (their counts are carried), so memory stays bounded whatever the number of strangers. */
+  /** Forgets finished windows (their counts go to their channel), so memory stays bounded whatever the number of strangers. */
   private prune(now: number): void {
     if (this.people.size < 1_000) return;
     for (const [key, window] of this.people) {
-      if (now - window.startedAt < this.options.windowMs) continue;
-      if (window.suppressed > 0) this.carry(key.split('\u0000')[0]!, window.suppressed);
+      if (this.open(window, now)) continue;
+      if (window.count > 0) this.addUnreported(key.split('\u0000')[0]!, window.count);
       this.people.delete(key);
     }
   }

@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { clipAtWord, tailAtWord } from '../text.js';
 import { z } from 'zod';
 import { childEnvironment } from '../config/child-env.js';
 import { describeExit, runCommand, tail } from '../exec.js';
 import type { CheckKind } from './types.js';
+import { clipAtWord, tailAtWord } from '../text.js';
 
 const params = z.strictObject({
   /** A shell line (run through /bin/sh -c) or an argv array (run without a shell). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { clipAtWord } from '../text.js';
 import { ageDuration, ageDurationOrZero, formatDuration } from '../config/duration.js';
 import type { CheckKind } from './types.js';
+import { clipAtWord } from '../text.js';
 
 const params = z.strictObject({
   /** The name jobs ping (/ping/<name>); the check's own name by default. */

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { clipAtWord } from '../text.js';
 import { ageDuration } from '../config/duration.js';
 import { formatBytes } from './disk.js';
 import { describeNetworkError } from './tcp.js';
 import type { CheckKind, CheckResult } from './types.js';
+import { clipAtWord } from '../text.js';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;

@@ -1,9 +1,9 @@
 import { open } from 'node:fs/promises';
-import { clipAtWord } from '../text.js';
 import { z } from 'zod';
 import { isProcessRunning } from '../proc.js';
 import { ageDuration, formatDuration } from '../config/duration.js';
 import type { CheckKind } from './types.js';
+import { clipAtWord } from '../text.js';
 
 const params = z.strictObject({
   /** The lock file another program writes while it runs (its pid inside). */

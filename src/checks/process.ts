@@ -407,10 +407,10 @@ function groupExists(pid: number): boolean {
 /** The last bytes of one output stream, for the tails in a run's details. */
 class OutputTail {
   private buffer = Buffer.alloc(0);
+  /** Something was dropped from the front: the first word kept may be partial. */
+  private cut = false;
 
   constructor(private readonly keepBytes: number) {}
-
-  private cut = false;
 
   push(chunk: Buffer): void {
     const joined = Buffer.concat([this.buffer, chunk]);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { tailAtWord } from '../text.js';
 import { childEnvironment } from '../config/child-env.js';
 import { formatDuration, timerDuration } from '../config/duration.js';
 import { describeExit, runCommand } from '../exec.js';
 import type { HealAction } from './types.js';
+import { tailAtWord } from '../text.js';
 
 const params = z.strictObject({
   /** A shell command line (run with /bin/sh -c) or an argv array (run without a shell). */

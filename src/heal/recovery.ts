@@ -120,7 +120,10 @@ export class Recovery {
     }
     const run = this.heal(check, incident, decision.delayMs, decision.attempt)
       // A heal whose bookkeeping could not be written (disk full) is reported, never an unhandled rejection.
-      .catch((err: unknown) => (this.options.onError ?? ((e) => this.options.log.error({ err: e, check: check.name }, 'heal failed inside Nightshift')))(err, `heal:${check.name}`))
+      .catch((err: unknown) => {
+        if (this.options.onError) this.options.onError(err, `heal:${check.name}`);
+        else this.options.log.error({ err, check: check.name }, 'heal failed inside Nightshift');
+      })
       .finally(() => this.inFlight.delete(check.name));
     this.inFlight.set(check.name, run);
   }

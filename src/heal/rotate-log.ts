@@ -1,11 +1,11 @@
 import { existsSync, type Stats } from 'node:fs';
-import { tailAtWord } from '../text.js';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
 import { formatBytes } from '../checks/disk.js';
 import { runCommand } from '../exec.js';
 import type { HealAction, HealResult } from './types.js';
+import { tailAtWord } from '../text.js';
 
 const params = z.strictObject({
   /** The live log file; its writer keeps it open with O_APPEND. */

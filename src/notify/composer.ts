@@ -71,7 +71,7 @@ export class Composer {
     this.timer ??= setTimeout(() => this.guarded('grouped alerts', () => this.flush()), this.options.groupWaitMs);
   }
 
-  /** A timer's work: an error is reported, never thrown out of the timer. */
+  /** Work whose error is reported (a store that cannot write), never thrown out of a timer; rethrown without onError. */
   private guarded(what: string, work: () => void): void {
     try {
       work();
@@ -104,12 +104,9 @@ export class Composer {
     // The messages are queued (the outbox keeps them even when the store cannot write); an incident whose
     // mark cannot be written is announced again after a restart rather than never.
     const marked = new Set(opened.map((n) => n.incidentId));
-    try {
+    this.guarded('marking incidents announced', () => {
       for (const id of marked) this.options.incidents.markNotified(id, now);
-    } catch (err) {
-      if (!this.options.onError) throw err;
-      this.options.onError(err, 'marking incidents announced');
-    }
+    });
   }
 
   private currentRoot(incidentId: number): string | null {

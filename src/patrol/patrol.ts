@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { Redactor } from '../log/redact.js';
 import type { StoreHealth } from '../store/health.js';
 import { MAX_EVENT_STRING } from '../store/events.js';
-import { clip, clipStrings } from '../text.js';
+import { clipAtWord, clipStrings } from '../text.js';
 
 /** A check's one-line message as stored and shown. */
 const MAX_MESSAGE_CHARS = 2_000;
@@ -203,7 +203,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     // Secrets out and sizes bounded before anything is stored or told: a check may quote a whole stderr.
     const result: TimedResult = {
       ...rawResult,
-      message: clip(this.redactor.redact(rawResult.message), MAX_MESSAGE_CHARS),
+      message: clipAtWord(this.redactor.redact(rawResult.message), MAX_MESSAGE_CHARS),
       ...(rawResult.details ? { details: clipStrings(this.redactor.redactValue(rawResult.details), MAX_EVENT_STRING) } : {}),
     };
     const at = clock.now();

@@ -25,8 +25,8 @@ export interface QuestionsOptions {
   send: (message: OutgoingMessage, key: string) => void;
   /** The role a person holds on their channel (null: not on its allow-list). */
   roleOf: (from: Identity) => Role | null;
-  /** Records a refused answer; false means "rate-limited: do not answer". Default: a chat.refused event each time. */
-  onRefused?: (from: Identity, what: string) => boolean;
+  /** Records a refused answer (the composition root's refusal gate); false means "rate-limited: do not answer". */
+  onRefused: (from: Identity, what: string) => boolean;
   /** Wrong-code limits (tests shorten them). */
   codeGuard?: CodeGuard;
 }
@@ -105,10 +105,7 @@ export class Questions {
     // Only a person who may answer learns anything about the question's state.
     const role = viaToken || 'code' in target ? 'operator' : this.options.roleOf(from);
     if (!roleAllows(role, question.requiredRole)) {
-      const what = `answer ${question.id}`;
-      const answerIt = this.options.onRefused
-        ? this.options.onRefused(from, what)
-        : (events.append(now, 'chat.refused', from.channel, 'warning', { channel: from.channel, userId: from.userId, what }), true);
+      const answerIt = this.options.onRefused(from, `answer ${question.id}`);
       const text = `Sorry, answering this needs the ${question.requiredRole} role, and you are not on this channel's ${question.requiredRole} list. Nothing was changed.`;
       return answerIt ? { kind: 'refused', text } : { kind: 'refused', text, silent: true };
     }

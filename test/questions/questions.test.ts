@@ -20,6 +20,7 @@ test('questions: first answer wins, expired and unauthorised answers change noth
   const sent: OutgoingMessage[] = [];
   const tokens = new ActionTokens(Buffer.alloc(32, 7), new UsedTokenStore(db));
   const acted: string[] = [];
+  const refusals: string[] = [];
   const questions = new Questions({
     store: new QuestionStore(db),
     events: new EventLog(db),
@@ -30,6 +31,7 @@ test('questions: first answer wins, expired and unauthorised answers change noth
     defaultTtlMs: 3_600_000,
     send: (m) => void sent.push(m),
     roleOf: (from) => (from.userId === 'alice' ? 'operator' : from.userId === 'bob' ? 'viewer' : null),
+    onRefused: (from, what) => refusals.push(`${from.userId}: ${what}`) > 0,
   });
   questions.onAnswer('consent.analysis', (_q, answer) => {
     acted.push(answer);
@@ -44,6 +46,7 @@ test('questions: first answer wins, expired and unauthorised answers change noth
   assert.equal(refused.kind, 'refused');
   const mallory = questions.answer({ questionId: q.id }, 'yes', { channel: 'discord', userId: 'mallory' });
   assert.equal(mallory.kind, 'refused');
+  assert.deepEqual(refusals, [`bob: answer ${q.id}`, `mallory: answer ${q.id}`], 'every refusal goes to the refusal gate');
   assert.deepEqual(acted, []);
   assert.match(questions.answer({ code: 'ZZZZ' }, 'yes', { channel: 'ntfy', userId: 'phone' }).text, /No question has the code ZZZZ/);
   assert.match(questions.answer({ questionId: q.id }, 'no', { channel: 'telegram', userId: 'alice', displayName: 'Alice' }).text, /^Recorded: no to "May I analyse\?"\. Noted\./);
@@ -72,6 +75,7 @@ test('guessing codes: the fifth wrong code locks the sender out (audited, announ
     defaultTtlMs: 7 * 86_400_000,
     send: (m) => void sent.push(m),
     roleOf: () => null,
+    onRefused: () => true,
   });
   const q = questions.ask({ kind: 'consent.analysis', subject: 'consent', title: 'May I analyse?' });
   const phone = { channel: 'ntfy', userId: 'ntfy:replies' };

@@ -97,7 +97,7 @@ test('planted secrets of every shape reach no surface: stdout, HTTP, the CLI, th
   await waitFor(() => existsSync(escalations) && readdirSync(escalations).length > 0, { timeoutMs: 30_000, what: 'the escalation file' });
   // A diagnosis, with the model's answer, on every channel.
   bot.send('/consent analysis on');
-  await bot.waitForOutput(/analysis: granted|Analysis is now granted|granted/i);
+  await bot.waitForOutput(/analysis: granted\./);
   bot.send('/diagnose');
   await waitFor(() => ntfy.messages('alerts').some((m) => /Diagnosis #/.test(m.title ?? '')), { timeoutMs: 30_000, what: 'the diagnosis on ntfy' });
   await waitFor(() => ollama.chatRequests().length > 0, { what: 'the prompt' });

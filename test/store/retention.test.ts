@@ -47,7 +47,7 @@ test('stored events are bounded: a huge string in a context is cut, and secrets 
   events.append(2, 'heartbeat.received', 'backup', 'info', { kind: 'fail', body: 'pg_dump: password=hunter2 refused' });
   const raw = (db.prepare('SELECT context FROM events ORDER BY id').all() as Array<{ context: string }>).map((r) => r.context);
   assert.ok(raw[0]!.length < 5_000, `stored ${raw[0]!.length} characters`);
-  assert.match(raw[0]!, /more characters cut/);
+  assert.match(raw[0]!, /…/);
   assert.equal(raw.join('').includes('hunter2'), false);
   assert.match(raw[1]!, /password=\[redacted:secret\]/);
 });
