@@ -146,7 +146,7 @@ export const fileSchema = z.strictObject({
     .default({ level: 'info' }),
   retention: z
     .strictObject({
-      /** Events older than this are deleted (worked off every minute, in bounded batches); the audit trail is never pruned. */
+      /** Events older than this are deleted (hourly, in bounded batches); the audit trail is never pruned. */
       events: ageDuration.default(90 * 86_400_000),
     })
     .default({ events: 90 * 86_400_000 }),
@@ -261,7 +261,7 @@ export interface Config {
   /** The local model; null when OLLAMA_MODEL is unset (deterministic diagnoses only). */
   ollama: { host: string; model: string } | null;
   timezone: string;
-  /** Events older than eventsMs are deleted (every minute, in bounded batches); the audit trail is never pruned. */
+  /** Events older than eventsMs are deleted (hourly, in bounded batches); the audit trail is never pruned. */
   retention: { eventsMs: number };
   /**
    * Valid but risky settings, one line each (a `${VAR}` put unquoted into a
