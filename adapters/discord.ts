@@ -92,7 +92,10 @@ export class DiscordChannel implements ChatChannel {
       rejectOnRateLimit: (limit) => limit.retryAfter > maxWait,
     }).setToken(options.token);
     this.rest.on(RESTEvents.RateLimited, (limit) =>
-      this.log.info({ route: limit.route, retryAfterMs: limit.retryAfter, global: limit.global, waitsInSend: limit.retryAfter <= maxWait }, 'discord rate limit'),
+      this.log.info(
+        { route: limit.route, retryAfterMs: limit.retryAfter, global: limit.global, waitsInSend: limit.retryAfter <= maxWait },
+        'discord rate limit',
+      ),
     );
   }
 
@@ -182,7 +185,10 @@ export class DiscordChannel implements ChatChannel {
     };
     client.on(Events.ShardResume, () => regained('resumed'));
     client.on(Events.ShardReady, () => regained('new session'));
-    client.on(Events.ShardDisconnect, (event) => this.stopped || this.log.error({ code: event.code }, 'discord gateway closed for good (bad token or intents?)'));
+    client.on(
+      Events.ShardDisconnect,
+      (event) => this.stopped || this.log.error({ code: event.code }, 'discord gateway closed for good (bad token or intents?)'),
+    );
     client.on(Events.ShardError, (err) => this.stopped || this.log.debug({ err: describeError(err) }, 'discord gateway error'));
     // Without an 'error' listener an EventEmitter throws; this one only reports.
     client.on(Events.Error, (err) => this.stopped || this.log.warn({ err: describeError(err) }, 'discord client error'));
@@ -191,7 +197,9 @@ export class DiscordChannel implements ChatChannel {
 
   /** Bulk-overwrites the guild's slash commands; retries transient failures, gives up on a refused definition. */
   private async registerCommands(): Promise<void> {
-    const body = slashCommandDefinitions(this.options.commands, (name) => this.log.warn({ command: name }, 'command name is not valid on Discord; left out of the slash menu'));
+    const body = slashCommandDefinitions(this.options.commands, (name) =>
+      this.log.warn({ command: name }, 'command name is not valid on Discord; left out of the slash menu'),
+    );
     const { initial, max } = this.options.retryDelayMs ?? { initial: 1000, max: 60_000 };
     let delay = initial;
     while (!this.stopped) {
@@ -202,7 +210,10 @@ export class DiscordChannel implements ChatChannel {
         return;
       } catch (err) {
         const refused = err instanceof DiscordAPIError && err.status >= 400 && err.status < 500;
-        this.log[refused ? 'error' : 'warn']({ err: describeError(err) }, refused ? 'discord refused the slash commands' : 'discord slash command registration failed; retrying');
+        this.log[refused ? 'error' : 'warn'](
+          { err: describeError(err) },
+          refused ? 'discord refused the slash commands' : 'discord slash command registration failed; retrying',
+        );
         if (refused) return;
         const wait = err instanceof RateLimitError ? Math.max(err.retryAfter, delay) : delay;
         try {
@@ -284,7 +295,10 @@ export class DiscordChannel implements ChatChannel {
 }
 
 /** Slash command definitions from the command list: STRING options in argument order, Discord's limits applied. */
-export function slashCommandDefinitions(commands: readonly CommandSummary[], onInvalid: (name: string) => void = () => {}): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+export function slashCommandDefinitions(
+  commands: readonly CommandSummary[],
+  onInvalid: (name: string) => void = () => {},
+): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
   const valid = commands.filter((command) => {
     const ok = COMMAND_NAME.test(command.name) && command.name === command.name.toLowerCase();
     if (!ok) onInvalid(command.name);
@@ -311,7 +325,11 @@ export function slashCommandDefinitions(commands: readonly CommandSummary[], onI
 }
 
 /** "/mute worker 2h": the command name and the given option values in the command's argument order. */
-export function commandText(name: string, summary: CommandSummary | undefined, given: ReadonlyArray<{ name: string; value?: string | number | boolean }>): string {
+export function commandText(
+  name: string,
+  summary: CommandSummary | undefined,
+  given: ReadonlyArray<{ name: string; value?: string | number | boolean }>,
+): string {
   const byName = new Map(given.filter((o) => o.value !== undefined).map((o) => [o.name, String(o.value).trim()]));
   const ordered = (summary?.args ?? []).map((arg) => optionName(arg.name));
   const values = [...ordered.map((n) => byName.get(n)), ...[...byName].filter(([n]) => !ordered.includes(n)).map(([, v]) => v)].filter(
@@ -336,8 +354,18 @@ export function renderMessage(message: OutgoingMessage): RESTPostAPIChannelMessa
       {
         type: ComponentType.ActionRow,
         components: [
-          { type: ComponentType.Button, style: ButtonStyle.Success, label: clip(question.yesLabel || 'Approve', BUTTON_LABEL_MAX), custom_id: buttonId(question.questionId, 'yes') },
-          { type: ComponentType.Button, style: ButtonStyle.Danger, label: clip(question.noLabel || 'Reject', BUTTON_LABEL_MAX), custom_id: buttonId(question.questionId, 'no') },
+          {
+            type: ComponentType.Button,
+            style: ButtonStyle.Success,
+            label: clip(question.yesLabel || 'Approve', BUTTON_LABEL_MAX),
+            custom_id: buttonId(question.questionId, 'yes'),
+          },
+          {
+            type: ComponentType.Button,
+            style: ButtonStyle.Danger,
+            label: clip(question.noLabel || 'Reject', BUTTON_LABEL_MAX),
+            custom_id: buttonId(question.questionId, 'no'),
+          },
         ],
       },
     ];

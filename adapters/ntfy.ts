@@ -156,11 +156,7 @@ export class NtfyChannel implements ChatChannel {
     const question = message.question;
     if (question) {
       const replyTopic = this.options.replyTopic;
-      lines.push(
-        replyTopic !== undefined
-          ? `Reply "yes ${question.code}" or "no ${question.code}" on ${replyTopic}`
-          : `Code ${question.code}`,
-      );
+      lines.push(replyTopic !== undefined ? `Reply "yes ${question.code}" or "no ${question.code}" on ${replyTopic}` : `Code ${question.code}`);
     }
     const payload: Record<string, unknown> = {
       topic: this.options.topic,
@@ -393,7 +389,12 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
 function parseStreamEvent(line: string): StreamEvent | undefined {
   const value = parseJsonObject(line.trim());
   if (!value || typeof value.id !== 'string' || typeof value.event !== 'string') return undefined;
-  return { id: value.id, event: value.event, topic: typeof value.topic === 'string' ? value.topic : undefined, message: typeof value.message === 'string' ? value.message : undefined };
+  return {
+    id: value.id,
+    event: value.event,
+    topic: typeof value.topic === 'string' ? value.topic : undefined,
+    message: typeof value.message === 'string' ? value.message : undefined,
+  };
 }
 
 /** ntfy's error body is {"code":40101,"http":401,"error":"unauthorized"}; the "error" text explains the status. */

@@ -1,6 +1,15 @@
 import { Bot, BotError, GrammyError, HttpError, type Api, type Context, type Filter } from 'grammy';
 import type { BotCommand, InlineKeyboardMarkup, Update, User } from 'grammy/types';
-import { DeliveryError, type AnswerTarget, type ChatChannel, type CommandSummary, type Delivery, type Identity, type Inbound, type OutgoingMessage } from '../src/chat/channel.js';
+import {
+  DeliveryError,
+  type AnswerTarget,
+  type ChatChannel,
+  type CommandSummary,
+  type Delivery,
+  type Identity,
+  type Inbound,
+  type OutgoingMessage,
+} from '../src/chat/channel.js';
 import type { Reply } from '../src/chat/command.js';
 import type { Logger } from '../src/log/logger.js';
 
@@ -334,7 +343,10 @@ export class TelegramChannel implements ChatChannel {
 
 /** `disable-surgery` → `disable_surgery`: Telegram command names are 1-32 of `a-z 0-9 _`. */
 function telegramCommandName(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, MAX_COMMAND_NAME);
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, MAX_COMMAND_NAME);
 }
 
 function identity(user: User, chatId: number | undefined): Identity {
@@ -416,7 +428,8 @@ function describeError(err: unknown): string {
   if (err instanceof GrammyError) return `${err.method}: ${err.error_code} ${err.description}`;
   if (err instanceof HttpError) {
     const inner: unknown = err.error;
-    const code = typeof inner === 'object' && inner !== null ? ((inner as { code?: unknown; type?: unknown }).code ?? (inner as { type?: unknown }).type) : undefined;
+    const code =
+      typeof inner === 'object' && inner !== null ? ((inner as { code?: unknown; type?: unknown }).code ?? (inner as { type?: unknown }).type) : undefined;
     return typeof code === 'string' ? `${err.message} (${code})` : err.message;
   }
   return err instanceof Error ? err.message : String(err);
@@ -430,7 +443,8 @@ function toDeliveryError(err: unknown): DeliveryError {
       return new DeliveryError(what, { cause: err, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter * 1000 } : {}) });
     }
     // Bad token, bot blocked or kicked, or a chat id that does not exist: retrying cannot help.
-    const permanent = err.error_code === 401 || err.error_code === 403 || err.error_code === 404 || (err.error_code === 400 && /chat not found/i.test(err.description));
+    const permanent =
+      err.error_code === 401 || err.error_code === 403 || err.error_code === 404 || (err.error_code === 400 && /chat not found/i.test(err.description));
     // Any other 400 is this message's own fault (too long, bad markup): drop it rather than block the queue.
     return new DeliveryError(what, { cause: err, permanent, rejected: !permanent && err.error_code === 400 });
   }

@@ -85,22 +85,71 @@ function failedContext(kind: string, name: string, consecutive: number, random: 
   switch (kind) {
     case 'process': {
       const uptimeMs = Math.round(random() * 600_000);
-      return JSON.stringify({ ...base, message: `exited with code 1 after ${Math.round(uptimeMs / 1000)}s`, pid: 10_000 + Math.floor(random() * 50_000), exitCode: 1, signal: null, uptimeMs, stderrTail: 'FATAL:  could not open file "base/16384/2619": No space left on device\nLOG:  database system is shut down', spawns: consecutive });
+      return JSON.stringify({
+        ...base,
+        message: `exited with code 1 after ${Math.round(uptimeMs / 1000)}s`,
+        pid: 10_000 + Math.floor(random() * 50_000),
+        exitCode: 1,
+        signal: null,
+        uptimeMs,
+        stderrTail: 'FATAL:  could not open file "base/16384/2619": No space left on device\nLOG:  database system is shut down',
+        spawns: consecutive,
+      });
     }
     case 'http':
-      if (name === 'ollama') return JSON.stringify({ ...base, message: `no answer from http://127.0.0.1:11434/api/tags after 5000 ms (aborted)`, url: 'http://127.0.0.1:11434/api/tags', latencyMs: 5000, errorCode: 'ABORTED', timedOut: true });
-      return JSON.stringify({ ...base, message: `HTTP 502 after ${latencyMs} ms (expected 200-299)`, httpStatus: 502, latencyMs, bytes: 157, url: `http://127.0.0.1:${8000 + (name.length % 50)}/health`, bodySnippet: '{"error":"upstream database unavailable","retry":true}' });
+      if (name === 'ollama')
+        return JSON.stringify({
+          ...base,
+          message: `no answer from http://127.0.0.1:11434/api/tags after 5000 ms (aborted)`,
+          url: 'http://127.0.0.1:11434/api/tags',
+          latencyMs: 5000,
+          errorCode: 'ABORTED',
+          timedOut: true,
+        });
+      return JSON.stringify({
+        ...base,
+        message: `HTTP 502 after ${latencyMs} ms (expected 200-299)`,
+        httpStatus: 502,
+        latencyMs,
+        bytes: 157,
+        url: `http://127.0.0.1:${8000 + (name.length % 50)}/health`,
+        bodySnippet: '{"error":"upstream database unavailable","retry":true}',
+      });
     case 'command':
-      return JSON.stringify({ ...base, message: 'exit 2', exitCode: 2, signal: null, stderrTail: `queue depth ${1000 + Math.floor(random() * 9000)} > 1000 and no consumer ack for ${Math.floor(random() * 600)}s`, cwd: '/srv/agents' });
+      return JSON.stringify({
+        ...base,
+        message: 'exit 2',
+        exitCode: 2,
+        signal: null,
+        stderrTail: `queue depth ${1000 + Math.floor(random() * 9000)} > 1000 and no consumer ack for ${Math.floor(random() * 600)}s`,
+        cwd: '/srv/agents',
+      });
     case 'pm2':
       return JSON.stringify({ ...base, message: `errored (restarts ${consecutive + 3})`, pmId: 3, status: 'errored', restarts: consecutive + 3, uptimeMs: 0 });
     case 'log': {
       const errors = 11 + Math.floor(random() * 200);
-      return JSON.stringify({ ...base, message: `error spike: ${errors} errors in the last 5m (max 10)`, path: `/var/log/agents/${name}.log`, bytes: 48_000_000, newBytes: 20_000, newLines: 180, errorsInWindow: errors, sampleErrors: ['ERROR queue.consume: connection reset by peer', 'ERROR job 88121 failed: upstream returned 502'], rotated: false, truncated: false });
+      return JSON.stringify({
+        ...base,
+        message: `error spike: ${errors} errors in the last 5m (max 10)`,
+        path: `/var/log/agents/${name}.log`,
+        bytes: 48_000_000,
+        newBytes: 20_000,
+        newLines: 180,
+        errorsInWindow: errors,
+        sampleErrors: ['ERROR queue.consume: connection reset by peer', 'ERROR job 88121 failed: upstream returned 502'],
+        rotated: false,
+        truncated: false,
+      });
     }
     case 'disk': {
       const percent = 91 + Math.floor(random() * 8);
-      return JSON.stringify({ ...base, message: `/data ${percent}% full (max 90%), ${(random() * 4).toFixed(1)} GiB free`, path: '/data', usedPercent: percent, freeBytes: Math.floor(random() * 4e9) });
+      return JSON.stringify({
+        ...base,
+        message: `/data ${percent}% full (max 90%), ${(random() * 4).toFixed(1)} GiB free`,
+        path: '/data',
+        usedPercent: percent,
+        freeBytes: Math.floor(random() * 4e9),
+      });
     }
     case 'memory':
       return JSON.stringify({ ...base, message: `memory ${93 + Math.floor(random() * 5)}% used (max 92%)`, usedPercent: 95, availableBytes: 800_000_000 });
@@ -119,9 +168,21 @@ function stretch(rows: Row[], check: CausalCheck, start: number, end: number, ev
     rows.push([Math.round(at), 'check.failed', check.name, 'critical', failedContext(check.kind, check.name, consecutive, random)]);
   }
   if (consecutive > 0) {
-    rows.push([Math.round(start), 'incident.opened', check.name, 'critical', JSON.stringify({ incidentId: rows.length, message: 'opened', symptomOf: check.dependsOn[0] ?? null, rootIncidentId: null })]);
+    rows.push([
+      Math.round(start),
+      'incident.opened',
+      check.name,
+      'critical',
+      JSON.stringify({ incidentId: rows.length, message: 'opened', symptomOf: check.dependsOn[0] ?? null, rootIncidentId: null }),
+    ]);
     rows.push([Math.round(end), 'check.recovered', check.name, 'info', JSON.stringify({ kind: check.kind, message: 'ok', downForMs: end - start })]);
-    rows.push([Math.round(end), 'incident.closed', check.name, 'info', JSON.stringify({ incidentId: rows.length, durationMs: end - start, failures: consecutive, symptomOf: null })]);
+    rows.push([
+      Math.round(end),
+      'incident.closed',
+      check.name,
+      'info',
+      JSON.stringify({ incidentId: rows.length, durationMs: end - start, failures: consecutive, symptomOf: null }),
+    ]);
   }
 }
 
@@ -140,8 +201,20 @@ function generateEvents(checks: CausalCheck[]): Row[] {
       const down = between(5 * MINUTE, 120 * MINUTE);
       const end = t + down;
       stretch(rows, get(`${s}-db`), t, end, 10 * SECOND, random);
-      rows.push([Math.round(t + 15 * SECOND), 'heal.attempted', `${s}-db`, 'info', JSON.stringify({ incidentId: 1, steps: ['restart'], delayMs: 0, attempt: 1 })]);
-      rows.push([Math.round(t + 25 * SECOND), 'heal.failed', `${s}-db`, 'warning', JSON.stringify({ incidentId: 1, steps: [{ action: 'restart', ok: false, message: 'exited again after 2s', durationMs: 2100 }], durationMs: 2100 })]);
+      rows.push([
+        Math.round(t + 15 * SECOND),
+        'heal.attempted',
+        `${s}-db`,
+        'info',
+        JSON.stringify({ incidentId: 1, steps: ['restart'], delayMs: 0, attempt: 1 }),
+      ]);
+      rows.push([
+        Math.round(t + 25 * SECOND),
+        'heal.failed',
+        `${s}-db`,
+        'warning',
+        JSON.stringify({ incidentId: 1, steps: [{ action: 'restart', ok: false, message: 'exited again after 2s', durationMs: 2100 }], durationMs: 2100 }),
+      ]);
       const api1 = t + between(5 * SECOND, 60 * SECOND);
       const api2 = t + between(5 * SECOND, 60 * SECOND);
       stretch(rows, get(`${s}-api-1`), api1, end + between(10 * SECOND, 30 * SECOND), 10 * SECOND, random);
@@ -177,7 +250,13 @@ function generateEvents(checks: CausalCheck[]): Row[] {
     rows.push([t + 7 * SECOND, 'heartbeat.received', 'embedder', 'debug', JSON.stringify({ kind: 'ping', body: 'ok 42 docs' })]);
   }
   for (let day = 0; day < 7; day++) {
-    rows.push([WEEK_START + day * 86_400_000 + 4 * 60 * MINUTE, 'instance.started', 'nightshift', 'info', JSON.stringify({ pid: 4000 + day, version: '0.1.0', config: '/etc/nightshift.yml', http: '127.0.0.1:8787' })]);
+    rows.push([
+      WEEK_START + day * 86_400_000 + 4 * 60 * MINUTE,
+      'instance.started',
+      'nightshift',
+      'info',
+      JSON.stringify({ pid: 4000 + day, version: '0.1.0', config: '/etc/nightshift.yml', http: '127.0.0.1:8787' }),
+    ]);
   }
   rows.sort((a, b) => a[0] - b[0]);
   if (rows.length < TARGET_EVENTS) throw new Error(`the generator made only ${rows.length} events; raise the outage density`);
@@ -234,7 +313,11 @@ try {
   } else {
     console.log(`reusing ${file}`);
   }
-  const { events, from, to } = db.prepare('SELECT COUNT(*) AS events, MIN(at) AS "from", MAX(at) AS "to" FROM events').get() as { events: number; from: number; to: number };
+  const { events, from, to } = db.prepare('SELECT COUNT(*) AS events, MIN(at) AS "from", MAX(at) AS "to" FROM events').get() as {
+    events: number;
+    from: number;
+    to: number;
+  };
 
   const indexInSchema = hasStretchIndex(db);
   let withoutIndexMs: number | null = null;
@@ -256,7 +339,9 @@ try {
     chains = analysis.chains.length;
     totalFailures = analysis.totalFailures;
     top = analysis.chains[0] ? `${analysis.chains[0].root.check} (explains ${analysis.chains[0].explainedFailures})` : 'none';
-    console.log(`run ${run}: analysis of ${events.toLocaleString('en')} events in ${ms} ms: ${chains} chains, ${totalFailures.toLocaleString('en')} failures, top root ${top}`);
+    console.log(
+      `run ${run}: analysis of ${events.toLocaleString('en')} events in ${ms} ms: ${chains} chains, ${totalFailures.toLocaleString('en')} failures, top root ${top}`,
+    );
   }
   db.close();
   const bestMs = Math.min(...times);

@@ -36,16 +36,30 @@ function percentile(values: number[], q: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! * 10) / 10;
 }
 
-async function withBot<T>(yaml: string, body: (app: App, fakes: { telegram: FakeTelegram; ntfy: FakeNtfyServer; discord: FakeDiscord }) => Promise<T>): Promise<T> {
+async function withBot<T>(
+  yaml: string,
+  body: (app: App, fakes: { telegram: FakeTelegram; ntfy: FakeNtfyServer; discord: FakeDiscord }) => Promise<T>,
+): Promise<T> {
   const telegram = await FakeTelegram.start({ token: TOKEN, chats: [CHAT] });
   const ntfy = await FakeNtfyServer.start();
   const discord = await FakeDiscord.start({ ...DISCORD, heartbeatIntervalMs: 5000 });
   const dataDir = mkdtempSync(join(tmpdir(), 'nightshift-bench-notify-'));
-  const env = platformEnv({ dataDir, telegram: { apiRoot: telegram.apiRoot, chatId: CHAT }, ntfy: { url: ntfy.url, topic: 'alerts' }, discord: { apiUrl: discord.apiUrl } });
+  const env = platformEnv({
+    dataDir,
+    telegram: { apiRoot: telegram.apiRoot, chatId: CHAT },
+    ntfy: { url: ntfy.url, topic: 'alerts' },
+    discord: { apiUrl: discord.apiUrl },
+  });
   const config = parseConfig(yaml, 'bench.yml', env, dataDir);
   const redactor = new Redactor();
   const sink = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
-  const app = new App({ config, log: createLogger({ level: 'error', redactor, output: sink, pretty: false }), redactor, stdin: new PassThrough(), stdout: new PassThrough() });
+  const app = new App({
+    config,
+    log: createLogger({ level: 'error', redactor, output: sink, pretty: false }),
+    redactor,
+    stdin: new PassThrough(),
+    stdout: new PassThrough(),
+  });
   await app.start();
   try {
     return await body(app, { telegram, ntfy, discord });
@@ -91,25 +105,41 @@ async function alerts() {
       const values = latency(map);
       return { delivered: map.size, p50Ms: percentile(values, 0.5), p95Ms: percentile(values, 0.95), maxMs: percentile(values, 1) };
     };
-    return { telegram: figures(seen.telegram), ntfy: figures(seen.ntfy), discord: figures(seen.discord), totalMs: Math.round(totalMs), alertsPerSecond: Math.round((ALERTS / totalMs) * 1000) };
+    return {
+      telegram: figures(seen.telegram),
+      ntfy: figures(seen.ntfy),
+      discord: figures(seen.discord),
+      totalMs: Math.round(totalMs),
+      alertsPerSecond: Math.round((ALERTS / totalMs) * 1000),
+    };
   });
 }
 
 async function storm() {
   const dir = mkdtempSync(join(tmpdir(), 'nightshift-bench-storm-'));
-  const lines = [`chat: { groupWait: 10s }`, `patrol: { interval: 1m, concurrency: 32 }`, 'checks:', `  - { name: db, kind: file, path: ${JSON.stringify(join(dir, 'db.sock'))} }`];
+  const lines = [
+    `chat: { groupWait: 10s }`,
+    `patrol: { interval: 1m, concurrency: 32 }`,
+    'checks:',
+    `  - { name: db, kind: file, path: ${JSON.stringify(join(dir, 'db.sock'))} }`,
+  ];
   for (let i = 0; i < STORM - 1; i++) lines.push(`  - { name: svc-${i}, kind: file, path: ${JSON.stringify(join(dir, `svc-${i}.pid`))}, dependsOn: [db] }`);
   try {
     return await withBot(`${lines.join('\n')}\n`, async (app, { telegram, ntfy, discord }) => {
       // Wait for the group wait to pass and the summary to be delivered.
       const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && !(telegram.sent().length > 0 && ntfy.messages('alerts').length > 0 && discord.messages().length > 0)) await new Promise((r) => setTimeout(r, 50));
+      while (Date.now() < deadline && !(telegram.sent().length > 0 && ntfy.messages('alerts').length > 0 && discord.messages().length > 0))
+        await new Promise((r) => setTimeout(r, 50));
       await app.drained(60_000);
       // Anything later than the summary would be a second message: give it one more group wait.
       await new Promise((r) => setTimeout(r, 11_000));
       await app.drained(60_000);
       const titles = telegram.sent().map((m) => (m.text ?? '').split('\n')[0]);
-      return { incidents: STORM, messages: { telegram: telegram.sent().length, ntfy: ntfy.messages('alerts').length, discord: discord.messages().length }, telegramFirstLine: titles[0] };
+      return {
+        incidents: STORM,
+        messages: { telegram: telegram.sent().length, ntfy: ntfy.messages('alerts').length, discord: discord.messages().length },
+        telegramFirstLine: titles[0],
+      };
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -119,10 +149,23 @@ async function storm() {
 try {
   const load = loadavg()[0]!.toFixed(2);
   const a = await alerts();
-  console.log(`${ALERTS} alerts: telegram p50 ${a.telegram.p50Ms} ms p95 ${a.telegram.p95Ms} ms; ntfy p50 ${a.ntfy.p50Ms} ms p95 ${a.ntfy.p95Ms} ms; discord p50 ${a.discord.p50Ms} ms p95 ${a.discord.p95Ms} ms; all delivered in ${a.totalMs} ms`);
+  console.log(
+    `${ALERTS} alerts: telegram p50 ${a.telegram.p50Ms} ms p95 ${a.telegram.p95Ms} ms; ntfy p50 ${a.ntfy.p50Ms} ms p95 ${a.ntfy.p95Ms} ms; discord p50 ${a.discord.p50Ms} ms p95 ${a.discord.p95Ms} ms; all delivered in ${a.totalMs} ms`,
+  );
   const s = await storm();
-  console.log(`storm of ${STORM} incidents with one root cause: telegram got ${s.messages.telegram} message(s), ntfy ${s.messages.ntfy}, discord ${s.messages.discord} (target: 1 each)`);
-  console.log(JSON.stringify({ bench: 'notify', alerts: ALERTS, delivery: a, storm: s, channels: ['telegram', 'ntfy', 'discord'], machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAvg1mAtStart: Number(load), node: process.version } }));
+  console.log(
+    `storm of ${STORM} incidents with one root cause: telegram got ${s.messages.telegram} message(s), ntfy ${s.messages.ntfy}, discord ${s.messages.discord} (target: 1 each)`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'notify',
+      alerts: ALERTS,
+      delivery: a,
+      storm: s,
+      channels: ['telegram', 'ntfy', 'discord'],
+      machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAvg1mAtStart: Number(load), node: process.version },
+    }),
+  );
 } catch (err) {
   console.error(err);
   process.exitCode = 1;

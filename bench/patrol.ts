@@ -122,7 +122,9 @@ async function main(): Promise<number> {
     const address = startOutcome;
     const base = `http://${address}`;
     const pid = child.pid!;
-    console.log(`bot pid ${pid} listening on ${address}; started in ${Math.round(performance.now() - launchedAt)} ms; waiting for all ${CHECK_COUNT} checks to run once`);
+    console.log(
+      `bot pid ${pid} listening on ${address}; started in ${Math.round(performance.now() - launchedAt)} ms; waiting for all ${CHECK_COUNT} checks to run once`,
+    );
 
     const warmupStarted = performance.now();
     for (;;) {
@@ -248,7 +250,14 @@ function benchConfig(targets: Targets): Record<string, unknown> {
   const severity = (i: number) => (i % 4 === 0 ? 'critical' : 'optional');
   for (let i = 0; i < HTTP_CHECKS; i++) {
     const port = targets.httpPorts[i % targets.httpPorts.length];
-    checks.push({ name: `http-${i}`, kind: 'http', severity: severity(i), interval: `${INTERVAL_S}s`, url: `http://127.0.0.1:${port}/health/${i}`, expectStatus: 200 });
+    checks.push({
+      name: `http-${i}`,
+      kind: 'http',
+      severity: severity(i),
+      interval: `${INTERVAL_S}s`,
+      url: `http://127.0.0.1:${port}/health/${i}`,
+      expectStatus: 200,
+    });
   }
   for (let i = 0; i < TCP_CHECKS; i++) {
     const port = targets.tcpPorts[i % targets.tcpPorts.length];

@@ -238,16 +238,22 @@ try {
   const proc = await nightshiftProcess();
   const floorAfter = await floor();
   const floorSamples = [stats(floorBefore), stats(floorAfter)].sort((a, b) => a.median - b.median)[0]!;
-  console.log(`floor (bare parent respawn) → healthy: median ${floorSamples.median} ms, p95 ${floorSamples.p95} ms (before: ${stats(floorBefore).median} ms, after: ${stats(floorAfter).median} ms)`);
+  console.log(
+    `floor (bare parent respawn) → healthy: median ${floorSamples.median} ms, p95 ${floorSamples.p95} ms (before: ${stats(floorBefore).median} ms, after: ${stats(floorAfter).median} ms)`,
+  );
   const procDetect = stats(proc.detect);
   const procHealthy = stats(proc.healthy);
-  console.log(`nightshift process check → detect: median ${procDetect.median} ms, p95 ${procDetect.p95} ms; healthy: median ${procHealthy.median} ms, p95 ${procHealthy.p95} ms (${(procHealthy.median / floorSamples.median).toFixed(2)}x the floor)`);
+  console.log(
+    `nightshift process check → detect: median ${procDetect.median} ms, p95 ${procDetect.p95} ms; healthy: median ${procHealthy.median} ms, p95 ${procHealthy.p95} ms (${(procHealthy.median / floorSamples.median).toFixed(2)}x the floor)`,
+  );
   const pm2Result = await pm2Bench();
   const pm2Detect = stats(pm2Result.detect);
   const pm2Healthy = stats(pm2Result.healthy);
   const pm2Auto = stats(pm2Result.pm2Autorestart);
   console.log(`pm2 autorestart alone → healthy: median ${pm2Auto.median} ms`);
-  console.log(`nightshift pm2 check (1 s interval) → detect: median ${pm2Detect.median} ms, p95 ${pm2Detect.p95} ms; healthy: median ${pm2Healthy.median} ms, p95 ${pm2Healthy.p95} ms`);
+  console.log(
+    `nightshift pm2 check (1 s interval) → detect: median ${pm2Detect.median} ms, p95 ${pm2Detect.p95} ms; healthy: median ${pm2Healthy.median} ms, p95 ${pm2Healthy.p95} ms`,
+  );
   console.log(
     JSON.stringify({
       bench: 'recovery',

@@ -6,7 +6,12 @@ import { UserError } from '../src/errors.js';
 export const ackCommand = defineCommand({
   name: 'ack',
   description: 'Acknowledge an incident: no more reminders until it recovers',
-  args: z.object({ incident: z.string().regex(/^#?\d+$/, 'expected an incident number such as 12').describe('incident number (see /incidents)') }),
+  args: z.object({
+    incident: z
+      .string()
+      .regex(/^#?\d+$/, 'expected an incident number such as 12')
+      .describe('incident number (see /incidents)'),
+  }),
   role: 'operator',
   run({ services, invoker }, args) {
     const id = Number(args.incident.replace('#', ''));

@@ -8,7 +8,11 @@ export const flagsCommand = defineCommand({
   description: 'List regret flags; operators: /flags clear <id>',
   args: z.object({
     action: z.enum(['clear']).optional().describe('clear'),
-    id: z.string().regex(/^#?\d+$/, 'expected a flag number').optional().describe('flag number'),
+    id: z
+      .string()
+      .regex(/^#?\d+$/, 'expected a flag number')
+      .optional()
+      .describe('flag number'),
   }),
   role: 'viewer',
   run({ services, invoker }, args) {

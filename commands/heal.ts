@@ -5,7 +5,7 @@ import { UserError } from '../src/errors.js';
 /** /heal <check>: runs the check's heal steps now, whatever the cooldown says. */
 export const healCommand = defineCommand({
   name: 'heal',
-  description: 'Run a check\'s heal steps now',
+  description: "Run a check's heal steps now",
   args: z.object({ check: z.string().describe('check name') }),
   role: 'operator',
   async run({ services, invoker }, args) {

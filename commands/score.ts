@@ -4,9 +4,12 @@ import { defineCommand } from '../src/chat/command.js';
 /** /score <action> <-2..1> [note]: an operator's verdict on one of Nightshift's actions replaces its automatic score. */
 export const scoreCommand = defineCommand({
   name: 'score',
-  description: 'Score one of Nightshift\'s actions yourself (-2..1)',
+  description: "Score one of Nightshift's actions yourself (-2..1)",
   args: z.object({
-    action: z.string().regex(/^#?\d+$/, 'expected an action number').describe('action number'),
+    action: z
+      .string()
+      .regex(/^#?\d+$/, 'expected an action number')
+      .describe('action number'),
     score: z.enum(['-2', '-1', '0', '1', '+1']).describe('-2, -1, 0 or 1'),
     note: z.string().optional().describe('why (optional)'),
   }),

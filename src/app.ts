@@ -113,7 +113,10 @@ export class App {
       ensureDataDir(config.dataDir);
       this.lock = acquireInstanceLock(join(config.dataDir, LOCK_FILE), version);
       if (this.lock.takenOver) {
-        this.log.warn({ lockFile: this.lock.file, previous: this.lock.takenOver.previous, reason: this.lock.takenOver.reason }, 'found a stale lock and took it over');
+        this.log.warn(
+          { lockFile: this.lock.file, previous: this.lock.takenOver.previous, reason: this.lock.takenOver.reason },
+          'found a stale lock and took it over',
+        );
       }
       const db = openDatabase(join(config.dataDir, DATABASE_FILE));
       this.db = db;
@@ -127,7 +130,11 @@ export class App {
         clock: this.clock,
         onRecovered: (outage) => {
           const downFor = formatDuration(this.clock.now() - outage.since);
-          events.append(this.clock.now(), 'store.recovered', 'nightshift', 'warning', { since: outage.since, failures: outage.failures, lastError: outage.lastError });
+          events.append(this.clock.now(), 'store.recovered', 'nightshift', 'warning', {
+            since: outage.since,
+            failures: outage.failures,
+            lastError: outage.lastError,
+          });
           this.outbox?.enqueue({
             severity: 'warning',
             title: `Nightshift could not write its database for ${downFor} (disk full?); it can again`,
@@ -172,7 +179,10 @@ export class App {
           heartbeats,
         };
         this.probes.set(check.name, createProbe(check.kind, check.params, env));
-        healSteps.set(check.name, check.heal.map((step) => createHealStep(step.action, step.params, healEnv)));
+        healSteps.set(
+          check.name,
+          check.heal.map((step) => createHealStep(step.action, step.params, healEnv)),
+        );
       }
 
       const summary = (): StatusSummary => {
@@ -294,7 +304,12 @@ export class App {
         windowMs: REFUSAL_WINDOW_MS,
         perChannel: 20,
         record: (from, what, suppressed) =>
-          events.append(this.clock.now(), 'chat.refused', from.channel, 'warning', { channel: from.channel, userId: from.userId, what, ...(suppressed > 0 ? { suppressed } : {}) }),
+          events.append(this.clock.now(), 'chat.refused', from.channel, 'warning', {
+            channel: from.channel,
+            userId: from.userId,
+            what,
+            ...(suppressed > 0 ? { suppressed } : {}),
+          }),
       });
       const tokens = new ActionTokens(actionSecret(kv), new UsedTokenStore(db));
       const consent = new Consent(db, new SwitchStore(db), events, this.clock);
@@ -341,7 +356,12 @@ export class App {
         openIncidents: () => incidents.allOpen(),
         ack: (id, by) => {
           const done = incidents.ack(id, describeIdentity(by), this.clock.now());
-          if (done) events.append(this.clock.now(), 'incident.acked', incidents.get(id)!.checkName, 'info', { incidentId: id, by: describeIdentity(by), channel: by.channel });
+          if (done)
+            events.append(this.clock.now(), 'incident.acked', incidents.get(id)!.checkName, 'info', {
+              incidentId: id,
+              by: describeIdentity(by),
+              channel: by.channel,
+            });
           return done;
         },
         checkNames: () => config.checks.map((c) => c.name),
@@ -358,11 +378,17 @@ export class App {
         consent: () => consent.describe(),
         decideProposal: (id, approve, by) => diagnoser.answerProposal(id, approve, by),
         diagnose: async (check) => {
-          if (!consent.granted('analysis')) return `Analysis is ${consent.get('analysis').state}, not granted: Nightshift does not analyse error patterns. An admin can allow it with /consent analysis on.`;
+          if (!consent.granted('analysis'))
+            return `Analysis is ${consent.get('analysis').state}, not granted: Nightshift does not analyse error patterns. An admin can allow it with /consent analysis on.`;
           return diagnoser.diagnose('command', check ? { check } : {});
         },
         proposals: () =>
-          diagnoses.proposals().map((p) => `${p.id} [${p.status}${p.decidedBy ? ` by ${p.decidedBy}` : ''}] ${p.summary} (diagnosis #${p.diagnosisId}, ${new Date(p.createdAt).toISOString()})`),
+          diagnoses
+            .proposals()
+            .map(
+              (p) =>
+                `${p.id} [${p.status}${p.decidedBy ? ` by ${p.decidedBy}` : ''}] ${p.summary} (diagnosis #${p.diagnosisId}, ${new Date(p.createdAt).toISOString()})`,
+            ),
         setConsent: (name, on, by) => diagnoser.setConsent(name, on, describeIdentity(by), by.channel),
         score: (actionId, score, note, by) => regret.override(actionId, score, note, describeIdentity(by), by.channel),
         regret: () => regret.report(),
@@ -377,7 +403,8 @@ export class App {
         clock: this.clock,
         roleOf,
         onRefused: (invoker, what) => refusals.refuse(invoker, what, this.clock.now()),
-        onFailed: (invoker, command, error) => events.append(this.clock.now(), 'command.failed', command, 'warning', { command, channel: invoker.channel, error }),
+        onFailed: (invoker, command, error) =>
+          events.append(this.clock.now(), 'command.failed', command, 'warning', { command, channel: invoker.channel, error }),
       });
       const redactReply = (reply: Reply): Reply => ({ ...reply, text: this.options.redactor.redact(reply.text) });
       const inboundStore = new InboundStore(db);
@@ -391,14 +418,20 @@ export class App {
       this.answerButton = (token) => {
         const redeemed = tokens.redeem(token, this.clock.now());
         if (!redeemed.ok) return { status: 410, text: `${redeemed.reason}; nothing was changed.` };
-        const reply = redactReply(questions.answer({ questionId: redeemed.claim.questionId }, redeemed.claim.answer, { channel: 'ntfy', userId: 'ntfy-button' }, true));
+        const reply = redactReply(
+          questions.answer({ questionId: redeemed.claim.questionId }, redeemed.claim.answer, { channel: 'ntfy', userId: 'ntfy-button' }, true),
+        );
         // The answer goes back to the phone too, where the button was pressed.
         outbox.enqueue({ severity: 'info', title: reply.text }, { channels: ['ntfy'] });
         return { status: 200, text: reply.text };
       };
 
       this.channels = [
-        new ConsoleChannel({ input: this.options.stdin, output: this.options.stdout, onInputClosed: () => this.log.debug('stdin closed; console commands are off, the bot keeps running') }),
+        new ConsoleChannel({
+          input: this.options.stdin,
+          output: this.options.stdout,
+          onInputClosed: () => this.log.debug('stdin closed; console commands are off, the bot keeps running'),
+        }),
         ...(await createChatChannels(config.channels, describeCommands(commands), this.log)),
       ];
       for (const channel of this.channels) {
@@ -433,7 +466,10 @@ export class App {
           const now = this.clock.now();
           if (now >= retentionDueAt) {
             const before = now - config.retention.eventsMs;
-            const removed = { events: events.pruneBefore(before, { batch: RETENTION_BATCH, maxBatches: RETENTION_BATCHES }), outbox: outboxStore.pruneFinished(before) };
+            const removed = {
+              events: events.pruneBefore(before, { batch: RETENTION_BATCH, maxBatches: RETENTION_BATCHES }),
+              outbox: outboxStore.pruneFinished(before),
+            };
             retentionDueAt = removed.events === RETENTION_BATCH * RETENTION_BATCHES ? now : now + 3_600_000;
             if (removed.events + removed.outbox > 0) this.log.info({ ...removed, olderThan: new Date(before).toISOString() }, 'retention: removed old rows');
           }
@@ -505,7 +541,12 @@ export class App {
     this.selfProbe?.close();
     if (this.db?.open) {
       try {
-        if (this.patrol) this.events?.append(this.clock.now(), 'instance.stopped', 'nightshift', 'info', { pid: process.pid, ...(signal ? { signal } : {}), uptimeMs: this.clock.now() - this.startedAt });
+        if (this.patrol)
+          this.events?.append(this.clock.now(), 'instance.stopped', 'nightshift', 'info', {
+            pid: process.pid,
+            ...(signal ? { signal } : {}),
+            uptimeMs: this.clock.now() - this.startedAt,
+          });
       } catch (err) {
         this.log.error({ err }, 'could not record the stop');
       }
@@ -531,13 +572,16 @@ export class App {
    */
   private printSummarySoon(summary: () => StatusSummary): void {
     if (this.summaryTimer) return;
-    this.summaryTimer = setTimeout(() => {
-      this.summaryTimer = undefined;
-      const line = summaryLine(summary());
-      if (line === this.lastPrintedSummary) return;
-      this.lastPrintedSummary = line;
-      this.options.stdout.write(`${line}\n`);
-    }, this.lastPrintedSummary === '' ? 0 : 1_000);
+    this.summaryTimer = setTimeout(
+      () => {
+        this.summaryTimer = undefined;
+        const line = summaryLine(summary());
+        if (line === this.lastPrintedSummary) return;
+        this.lastPrintedSummary = line;
+        this.options.stdout.write(`${line}\n`);
+      },
+      this.lastPrintedSummary === '' ? 0 : 1_000,
+    );
   }
 }
 
@@ -583,4 +627,3 @@ function accessPolicy(config: Config): AccessPolicy {
 function formatAddress(address: { host: string; port: number }): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
-

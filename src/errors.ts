@@ -28,7 +28,10 @@ export class ConfigError extends UserError {
     readonly file: string,
     readonly problems: readonly string[],
   ) {
-    super('config_invalid', `${file}: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      'config_invalid',
+      `${file}: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -72,7 +75,10 @@ export class InstanceLockedError extends UserError {
     readonly lockFile: string,
     readonly ownerPid: number,
   ) {
-    super('instance_locked', `another nightshift (pid ${ownerPid}) is already running on this data directory (lock: ${lockFile}); stop it first or use another NIGHTSHIFT_DATA_DIR`);
+    super(
+      'instance_locked',
+      `another nightshift (pid ${ownerPid}) is already running on this data directory (lock: ${lockFile}); stop it first or use another NIGHTSHIFT_DATA_DIR`,
+    );
     this.name = 'InstanceLockedError';
   }
 }
@@ -80,5 +86,5 @@ export class InstanceLockedError extends UserError {
 /** Message of any thrown value, for logs and events. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
-  return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
 }

@@ -47,7 +47,12 @@ export function runCommand(command: string | readonly string[], options: ExecOpt
       settled = true;
       options.signal?.removeEventListener('abort', onAbort);
       clearTimeout(killTimer);
-      resolve({ ...result, stdout: stdoutCut ? dropPartialFirstWord(stdout) : stdout, stderr: stderrCut ? dropPartialFirstWord(stderr) : stderr, durationMs: performance.now() - started });
+      resolve({
+        ...result,
+        stdout: stdoutCut ? dropPartialFirstWord(stdout) : stdout,
+        stderr: stderrCut ? dropPartialFirstWord(stderr) : stderr,
+        durationMs: performance.now() - started,
+      });
     };
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (sig: NodeJS.Signals) => {

@@ -73,7 +73,9 @@ export async function main(argv: string[]): Promise<number> {
 
   if (command === 'check-config') {
     const checks = config.checks.map((c) => `${c.name} (${c.kind}, ${c.severity})`).join(', ');
-    process.stdout.write(`${config.source}: OK\n  data dir: ${config.dataDir}\n  http: ${config.http.listen.host}:${config.http.listen.port}\n  ${config.checks.length} checks: ${checks}\n`);
+    process.stdout.write(
+      `${config.source}: OK\n  data dir: ${config.dataDir}\n  http: ${config.http.listen.host}:${config.http.listen.port}\n  ${config.checks.length} checks: ${checks}\n`,
+    );
     // Valid but risky settings: the file is OK (exit 0), the operator still hears about them.
     for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
     return ExitCode.ok;
@@ -270,7 +272,8 @@ async function status(config: Config): Promise<number> {
   const lockFile = join(config.dataDir, LOCK_FILE);
   const lock = readLock(lockFile);
   if (lock === 'missing' || lock === 'unreadable' || !judge(lock).alive) {
-    const why = lock === 'missing' ? `no lock file in ${config.dataDir}` : lock === 'unreadable' ? 'its lock file is unreadable' : `stale lock: ${judge(lock).reason}`;
+    const why =
+      lock === 'missing' ? `no lock file in ${config.dataDir}` : lock === 'unreadable' ? 'its lock file is unreadable' : `stale lock: ${judge(lock).reason}`;
     process.stdout.write(`nightshift is not running (${why})\n`);
     return ExitCode.notRunning;
   }

@@ -31,7 +31,11 @@ checks:
   await waitFor(() => bot.events.ofType('escalated').length === 1, { timeoutMs: 20_000, what: 'the escalation' });
   const heals = bot.events.ofType('heal.attempted');
   assert.equal(heals.length, 3, 'restarted exactly maxHeals times');
-  assert.deepEqual(heals.map((h) => h.context.delayMs), [0, 1000, 2000], 'the first restart is immediate, repeats back off');
+  assert.deepEqual(
+    heals.map((h) => h.context.delayMs),
+    [0, 1000, 2000],
+    'the first restart is immediate, repeats back off',
+  );
   // Keep patrolling a while longer: no more restarts, no second escalation.
   const runsAtEscalation = bot.events.ofType('check.failed').length;
   await waitFor(() => bot.events.ofType('check.failed').length >= runsAtEscalation + 3, { timeoutMs: 10_000, what: 'three more patrols' });
@@ -69,10 +73,13 @@ checks:
   };
   const first = await waitFor(() => pidOf(), { what: 'the child pid' });
   process.kill(first, 'SIGKILL');
-  const second = await waitFor(() => {
-    const pid = pidOf();
-    return pid !== undefined && pid !== first ? pid : undefined;
-  }, { what: 'a respawned child' });
+  const second = await waitFor(
+    () => {
+      const pid = pidOf();
+      return pid !== undefined && pid !== first ? pid : undefined;
+    },
+    { what: 'a respawned child' },
+  );
   assert.notEqual(second, first);
   await waitFor(() => bot.events.ofType('incident.closed').length === 1, { what: 'the incident to close' });
   const [heal] = bot.events.ofType('heal.succeeded');
@@ -81,7 +88,7 @@ checks:
   assert.match(bot.output(), /\[info\] web recovered after/);
 });
 
-test('a dead-man\'s switch: pings keep it healthy, /fail and silence fail it', async (t) => {
+test("a dead-man's switch: pings keep it healthy, /fail and silence fail it", async (t) => {
   const bot = await startApp(
     t,
     `
@@ -97,10 +104,21 @@ checks:
   const base = `http://${bot.http}/ping/nightly-backup`;
   assert.equal((await fetch(`http://${bot.http}/ping/unknown-job`)).status, 404);
   assert.equal((await fetch(base)).status, 200);
-  await waitFor(async () => ((await (await fetch(`http://${bot.http}/status.json`)).json()) as { details: Array<{ status: string; message: string }> }).details[0]!.message.startsWith('last ping'), { what: 'the ping to count' });
+  await waitFor(
+    async () =>
+      (
+        (await (await fetch(`http://${bot.http}/status.json`)).json()) as { details: Array<{ status: string; message: string }> }
+      ).details[0]!.message.startsWith('last ping'),
+    { what: 'the ping to count' },
+  );
   assert.equal((await fetch(`${base}/fail`, { method: 'POST', body: 'pg_dump: connection refused' })).status, 200);
-  await waitFor(() => bot.events.ofType('check.failed').some((e) => /reported failure.*pg_dump: connection refused/.test(e.context.message)), { what: 'the reported failure' });
+  await waitFor(() => bot.events.ofType('check.failed').some((e) => /reported failure.*pg_dump: connection refused/.test(e.context.message)), {
+    what: 'the reported failure',
+  });
   await fetch(base);
   await waitFor(() => bot.events.ofType('check.recovered').length >= 1, { what: 'recovery after a good ping' });
-  await waitFor(() => bot.events.ofType('check.failed').some((e) => /last ping .* ago; expected every period 1s \+ grace 1s/.test(e.context.message)), { timeoutMs: 10_000, what: 'silence to be noticed' });
+  await waitFor(() => bot.events.ofType('check.failed').some((e) => /last ping .* ago; expected every period 1s \+ grace 1s/.test(e.context.message)), {
+    timeoutMs: 10_000,
+    what: 'silence to be noticed',
+  });
 });

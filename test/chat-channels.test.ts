@@ -57,7 +57,9 @@ test('a pending question is answered by a Telegram "yes" reply; later answers ar
   const bot = await startBot(t);
   const question = bot.app.ask({ kind: 'test', subject: 'demo', title: 'May I analyse error patterns?' });
   const asked = await waitFor(() => bot.telegram.sent().find((m) => m.text?.includes('May I analyse')), { what: 'the question on Telegram' });
-  await waitFor(() => bot.db.prepare('SELECT 1 FROM question_messages WHERE channel = ? AND platform_id = ?').get('telegram', String(asked.message_id)), { what: 'the message link' });
+  await waitFor(() => bot.db.prepare('SELECT 1 FROM question_messages WHERE channel = ? AND platform_id = ?').get('telegram', String(asked.message_id)), {
+    what: 'the message link',
+  });
   assert.equal(JSON.stringify(asked.reply_markup).includes(`q:${question.id}:yes`), true);
   // Not a reply: a hint, and nothing changes.
   bot.telegram.pushMessage({ chatId: CHAT, fromId: OPERATOR, text: 'yes' });
@@ -79,7 +81,9 @@ test('a Telegram button and an ntfy action button answer questions; a used butto
   const first = bot.app.ask({ kind: 'test', subject: 'a', title: 'First question?' });
   const message = await waitFor(() => bot.telegram.sent().find((m) => m.text?.includes('First question?')), { what: 'the first question' });
   bot.telegram.pushCallback({ chatId: CHAT, fromId: OPERATOR, data: `q:${first.id}:no`, messageId: message.message_id });
-  await waitFor(() => bot.events.ofType('question.answered').some((e) => e.context.questionId === first.id && e.context.answer === 'no'), { what: 'the button answer' });
+  await waitFor(() => bot.events.ofType('question.answered').some((e) => e.context.questionId === first.id && e.context.answer === 'no'), {
+    what: 'the button answer',
+  });
 
   const second = bot.app.ask({ kind: 'test', subject: 'b', title: 'Second question?' });
   const push = await waitFor(() => bot.ntfy.messages('ns-alerts').find((m) => m.title === 'Second question?'), { what: 'the push' });
@@ -104,9 +108,14 @@ test('an unauthorised user is refused politely, audited, and nothing changes; a 
   const answered = bot.telegram.callbackAnswers().length;
   bot.telegram.pushCallback({ chatId: CHAT, fromId: STRANGER, data: `q:${question.id}:yes`, messageId: message.message_id });
   // The button's spinner is stopped, with no text: the stranger was already told within this window.
-  const [pressed] = await waitFor(() => (bot.telegram.callbackAnswers().length > answered ? bot.telegram.callbackAnswers().slice(answered) : undefined), { what: 'the button press answered' });
+  const [pressed] = await waitFor(() => (bot.telegram.callbackAnswers().length > answered ? bot.telegram.callbackAnswers().slice(answered) : undefined), {
+    what: 'the button press answered',
+  });
   assert.equal(pressed!.text, undefined);
-  assert.deepEqual(bot.events.ofType('chat.refused').map((e) => [e.context.userId, e.context.what]), [[String(STRANGER), '/disable-surgery']]);
+  assert.deepEqual(
+    bot.events.ofType('chat.refused').map((e) => [e.context.userId, e.context.what]),
+    [[String(STRANGER), '/disable-surgery']],
+  );
   assert.equal(bot.events.ofType('surgery.changed').length, 0);
   assert.equal(bot.events.ofType('question.answered').length, 0);
   // ntfy replies may run viewer commands only (configured role), and never answer without the code.
@@ -121,13 +130,16 @@ test('a stranger sending 200 refused commands gets one answer and adds one row',
   for (let i = 0; i < 200; i++) bot.telegram.pushMessage({ chatId: CHAT, fromId: STRANGER, text: i % 2 ? '/disable-surgery' : '/heal web' });
   // Updates are handled in order: once the operator's /status is answered, all 200 were handled.
   bot.telegram.pushMessage({ chatId: CHAT, fromId: OPERATOR, text: '/status' });
-  await waitFor(() => sentTexts(bot.telegram).some((text) => text.startsWith('SUMMARY:')), { timeoutMs: 60_000, what: 'the operator\'s answer after the flood' });
+  await waitFor(() => sentTexts(bot.telegram).some((text) => text.startsWith('SUMMARY:')), {
+    timeoutMs: 60_000,
+    what: "the operator's answer after the flood",
+  });
   assert.equal(sentTexts(bot.telegram).filter((x) => /Nothing was changed/.test(x)).length, 1, 'answered once');
   assert.equal(bot.events.ofType('chat.refused').length, 1, 'recorded once');
   assert.equal(bot.events.ofType('surgery.changed').length, 0);
 });
 
-test('guessing a question\'s code on the ntfy reply topic: locked out after 5 wrong codes, then even the right code is refused', async (t) => {
+test("guessing a question's code on the ntfy reply topic: locked out after 5 wrong codes, then even the right code is refused", async (t) => {
   const bot = await startBot(t);
   const question = bot.app.ask({ kind: 'test', subject: 'e', title: 'Guess me?' });
   const push = await waitFor(() => bot.ntfy.messages('ns-alerts').find((m) => m.title === 'Guess me?'), { what: 'the question push' });
@@ -136,14 +148,19 @@ test('guessing a question\'s code on the ntfy reply topic: locked out after 5 wr
   for (let i = 0; i < 300; i++) bot.ntfy.publishAsUser('ns-replies', `yes ${(i * 7919).toString(36).toUpperCase().padStart(8, 'Q')}`);
   bot.ntfy.publishAsUser('ns-replies', `yes ${question.code}`);
   bot.ntfy.publishAsUser('ns-replies', 'status');
-  await waitFor(() => published(bot.ntfy).some((m) => m.startsWith('Nightshift|SUMMARY')), { timeoutMs: 60_000, what: 'the reply to status after the guesses' });
+  await waitFor(() => published(bot.ntfy).some((m) => m.startsWith('Nightshift|SUMMARY')), {
+    timeoutMs: 60_000,
+    what: 'the reply to status after the guesses',
+  });
   assert.equal(bot.events.ofType('question.answered').length, 0, 'the right code after the lock-out changed nothing');
   assert.equal(bot.events.ofType('chat.locked_out').length, 1);
   const replies = published(bot.ntfy).filter((m) => m.startsWith('Nightshift|'));
   assert.equal(replies.filter((m) => /No question has the code/.test(m)).length, 4, 'four wrong codes answered, then silence');
   assert.equal(replies.filter((m) => /Too many wrong codes/.test(m)).length, 1);
   // The lock-out is announced on every channel.
-  await waitFor(() => sentTexts(bot.telegram).some((text) => /5 wrong answer codes from ntfy:ns-replies/.test(text)), { what: 'the lock-out alert on Telegram' });
+  await waitFor(() => sentTexts(bot.telegram).some((text) => /5 wrong answer codes from ntfy:ns-replies/.test(text)), {
+    what: 'the lock-out alert on Telegram',
+  });
   assert.ok(bot.ntfy.messages('ns-alerts').some((m) => /5 wrong answer codes/.test(m.title ?? '')));
 });
 
@@ -152,7 +169,10 @@ test('a 429 with retry_after is honoured before the message is retried', async (
   bot.telegram.failNext('sendMessage', 1, { status: 429, retryAfter: 2 });
   const asked = Date.now();
   bot.app.ask({ kind: 'test', subject: 'd', title: 'Rate limited question?' });
-  const delivered = await waitFor(() => bot.telegram.sent().find((m) => m.text?.includes('Rate limited question?')), { timeoutMs: 15_000, what: 'the retried message' });
+  const delivered = await waitFor(() => bot.telegram.sent().find((m) => m.text?.includes('Rate limited question?')), {
+    timeoutMs: 15_000,
+    what: 'the retried message',
+  });
   assert.ok(delivered.date * 1000 >= asked + 1_000, 'delivered only after the retry_after wait');
   const retries = bot.lines().filter((l) => l.msg === 'delivery failed; will retry' && l.channel === 'telegram');
   assert.equal(retries[0]!.retryInMs, 2000);
@@ -182,7 +202,13 @@ test('a channel down for 60 s then back: every queued message is delivered once,
   await new Promise((resolve) => setTimeout(resolve, 60_000));
   assert.equal(bot.telegram.sent().filter((m) => m.text?.includes('Outage')).length, 0);
   await bot.telegram.up();
-  await waitFor(() => bot.telegram.sent().filter((m) => m.text?.includes('Outage')).length === titles.length, { timeoutMs: 90_000, what: 'every queued message after the outage' });
-  const delivered = bot.telegram.sent().filter((m) => m.text?.includes('Outage')).map((m) => titles.find((title) => m.text!.includes(title)));
+  await waitFor(() => bot.telegram.sent().filter((m) => m.text?.includes('Outage')).length === titles.length, {
+    timeoutMs: 90_000,
+    what: 'every queued message after the outage',
+  });
+  const delivered = bot.telegram
+    .sent()
+    .filter((m) => m.text?.includes('Outage'))
+    .map((m) => titles.find((title) => m.text!.includes(title)));
   assert.deepEqual(delivered, titles, 'once each, in order');
 });

@@ -19,7 +19,14 @@ const MALLORY = '1015000000000000666';
 
 /** A real bot in this process on the Discord fake (gateway + REST), through discord.js. */
 async function startBot(t: TestContext) {
-  const discord = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION, guildId: GUILD, channelId: CHANNEL, roles: [{ id: OPERATORS, name: 'operators' }], heartbeatIntervalMs: 2000 });
+  const discord = await FakeDiscord.start({
+    token: TOKEN,
+    applicationId: APPLICATION,
+    guildId: GUILD,
+    channelId: CHANNEL,
+    roles: [{ id: OPERATORS, name: 'operators' }],
+    heartbeatIntervalMs: 2000,
+  });
   const dataDir = tempDir(t);
   const env = platformEnv({ dataDir, discord: { apiUrl: discord.apiUrl } });
   const yaml = `chat:\n  groupWait: 0s\n  discord:\n    operators: { roles: ["${OPERATORS}"] }\nchecks: []\n`;
@@ -42,7 +49,25 @@ async function startBot(t: TestContext) {
 test('Discord: slash commands come from the one list; /status round trip; a stranger is refused', async (t) => {
   const bot = await startBot(t);
   const names = bot.discord.registeredCommands().map((c) => c.name);
-  assert.deepEqual(names, ['status', 'incidents', 'ack', 'mute', 'heal', 'disable-surgery', 'enable-surgery', 'consent', 'diagnose', 'proposals', 'approve', 'reject', 'regret', 'flags', 'score', 'briefing', 'help']);
+  assert.deepEqual(names, [
+    'status',
+    'incidents',
+    'ack',
+    'mute',
+    'heal',
+    'disable-surgery',
+    'enable-surgery',
+    'consent',
+    'diagnose',
+    'proposals',
+    'approve',
+    'reject',
+    'regret',
+    'flags',
+    'score',
+    'briefing',
+    'help',
+  ]);
   const id = bot.discord.sendSlashCommand({ name: 'status', userId: ALICE, roleIds: [OPERATORS] });
   await waitFor(() => bot.discord.callbacks(id).length === 1, { what: 'the interaction reply' });
   assert.match(String(bot.discord.callbacks(id)[0]!.data?.content), /^SUMMARY: OK/);
@@ -61,7 +86,10 @@ test('Discord: a question is posted with Approve/Reject; the button answers it; 
   bot.discord.failNext(`POST /channels/${CHANNEL}/messages`, 1, { status: 429, retryAfter: 1 });
   const asked = Date.now();
   const question = bot.app.ask({ kind: 'test', subject: 'demo', title: 'May I restart the pipeline?' });
-  const message = await waitFor(() => bot.discord.messages().find((m) => JSON.stringify(m.embeds).includes('May I restart the pipeline?')), { timeoutMs: 15_000, what: 'the question message' });
+  const message = await waitFor(() => bot.discord.messages().find((m) => JSON.stringify(m.embeds).includes('May I restart the pipeline?')), {
+    timeoutMs: 15_000,
+    what: 'the question message',
+  });
   assert.ok(JSON.stringify(message.components).includes(`q:${question.id}:yes`));
   assert.ok(Date.parse(message.timestamp) - asked >= 900, 'posted only after the 429 retry_after');
   const pressed = bot.discord.clickButton({ customId: `q:${question.id}:yes`, messageId: message.id, userId: ALICE, roleIds: [OPERATORS] });

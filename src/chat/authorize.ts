@@ -15,7 +15,8 @@ export function createAuthorizer(chat: ChatConfig, channels: ChannelSettings): (
         return 'admin';
       case 'discord': {
         const lists = chat.discord;
-        const has = (list: { users: string[]; roles: string[] }) => list.users.includes(from.userId) || (from.roleIds ?? []).some((r) => list.roles.includes(r));
+        const has = (list: { users: string[]; roles: string[] }) =>
+          list.users.includes(from.userId) || (from.roleIds ?? []).some((r) => list.roles.includes(r));
         if (has(lists.admins)) return 'admin';
         if (has(lists.operators)) return 'operator';
         if (has(lists.viewers)) return 'viewer';

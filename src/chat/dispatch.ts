@@ -80,11 +80,20 @@ export class Dispatcher {
     const command = parsed && this.byName.get(parsed.name);
     if (!parsed || !command) {
       const what = parsed ? `Unknown command /${parsed.name}.` : 'Commands start with "/".';
-      if (invoker.role === null) return this.refuse(invoker, parsed ? `/${parsed.name}` : 'text', `${what} You are not on this channel's allow-list, so there is nothing you can run here.`);
+      if (invoker.role === null)
+        return this.refuse(
+          invoker,
+          parsed ? `/${parsed.name}` : 'text',
+          `${what} You are not on this channel's allow-list, so there is nothing you can run here.`,
+        );
       return { kind: 'usage', text: `${what} Try /help:\n${this.helpText(invoker)}` };
     }
     if (!roleAllows(invoker.role, command.role)) {
-      return this.refuse(invoker, `/${command.name}`, `Sorry, /${command.name} needs the ${command.role} role, and you are not on this channel's ${command.role} list. Nothing was changed.`);
+      return this.refuse(
+        invoker,
+        `/${command.name}`,
+        `Sorry, /${command.name} needs the ${command.role} role, and you are not on this channel's ${command.role} list. Nothing was changed.`,
+      );
     }
     const args = command.args.safeParse(argsFromTokens(command, parsed.tokens));
     if (!args.success) {
@@ -114,7 +123,6 @@ export class Dispatcher {
       .join('\n');
   }
 }
-
 
 /** The command list as platform menus need it (Discord slash options, Telegram menu, ntfy reply words). */
 export function describeCommands(commands: readonly AnyCommand[]): CommandSummary[] {

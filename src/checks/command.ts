@@ -7,7 +7,13 @@ import { clipAtWord, tailAtWord } from '../text.js';
 
 const params = z.strictObject({
   /** A shell line (run through /bin/sh -c) or an argv array (run without a shell). */
-  run: z.union([z.string().min(1), z.array(z.string()).min(1).refine((argv) => argv[0] !== '', { message: 'the program name must not be empty' })]),
+  run: z.union([
+    z.string().min(1),
+    z
+      .array(z.string())
+      .min(1)
+      .refine((argv) => argv[0] !== '', { message: 'the program name must not be empty' }),
+  ]),
   cwd: z.string().min(1).optional(),
   /** Variables merged over the bot's own environment (which is passed on without the bot's chat tokens). */
   env: z.record(z.string(), z.string()).optional(),
@@ -70,6 +76,9 @@ function shortTail(text: string): string {
 }
 
 function lastNonEmptyLine(text: string): string | undefined {
-  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
   return lines.at(-1);
 }

@@ -5,7 +5,10 @@ import { clipAtWord } from '../text.js';
 
 const params = z.strictObject({
   /** The name jobs ping (/ping/<name>); the check's own name by default. */
-  ping: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected letters, digits, ".", "_" or "-"').optional(),
+  ping: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected letters, digits, ".", "_" or "-"')
+    .optional(),
   /** How often the job runs. */
   period: ageDuration,
   /** Extra time allowed before a missing ping counts (a job's own run time, clock drift); 0: none, a ping is due every period. */
@@ -22,7 +25,7 @@ const params = z.strictObject({
  */
 export const heartbeatCheck: CheckKind<z.output<typeof params>> = {
   kind: 'heartbeat',
-  description: 'a dead-man\'s switch: jobs ping /ping/<name>; silence past period + grace fails',
+  description: "a dead-man's switch: jobs ping /ping/<name>; silence past period + grace fails",
   params,
   create(p, env) {
     const name = p.ping ?? env.checkName;
@@ -52,19 +55,34 @@ export const heartbeatCheck: CheckKind<z.output<typeof params>> = {
         };
         if (beat.lastFailAt !== undefined && beat.lastFailAt > (beat.lastPingAt ?? 0)) {
           const body = beat.lastFailBody?.trim().split('\n').slice(-3).join(' | ');
-          return { ok: false, message: `the job reported failure ${formatDuration(at - beat.lastFailAt)} ago${body ? `: ${clipAtWord(body, 300)}` : ''}`, details };
+          return {
+            ok: false,
+            message: `the job reported failure ${formatDuration(at - beat.lastFailAt)} ago${body ? `: ${clipAtWord(body, 300)}` : ''}`,
+            details,
+          };
         }
         if (p.maxRuntime !== undefined && beat.lastStartAt !== undefined && beat.lastStartAt > (beat.lastPingAt ?? 0) && at - beat.lastStartAt > p.maxRuntime) {
-          return { ok: false, message: `started ${formatDuration(at - beat.lastStartAt)} ago and has not finished (max runtime ${formatDuration(p.maxRuntime)})`, details };
+          return {
+            ok: false,
+            message: `started ${formatDuration(at - beat.lastStartAt)} ago and has not finished (max runtime ${formatDuration(p.maxRuntime)})`,
+            details,
+          };
         }
         const reference = beat.lastPingAt ?? firstSeen();
         const silence = at - reference;
         const window = `period ${formatDuration(p.period)} + grace ${formatDuration(p.grace)}`;
         if (silence > allowed) {
-          const what = beat.lastPingAt === undefined ? `no ping ever received on /ping/${name} (waiting ${formatDuration(silence)})` : `last ping ${formatDuration(silence)} ago`;
+          const what =
+            beat.lastPingAt === undefined
+              ? `no ping ever received on /ping/${name} (waiting ${formatDuration(silence)})`
+              : `last ping ${formatDuration(silence)} ago`;
           return { ok: false, message: `${what}; expected every ${window}`, details };
         }
-        return { ok: true, message: beat.lastPingAt === undefined ? `waiting for the first ping (${window})` : `last ping ${formatDuration(silence)} ago`, details };
+        return {
+          ok: true,
+          message: beat.lastPingAt === undefined ? `waiting for the first ping (${window})` : `last ping ${formatDuration(silence)} ago`,
+          details,
+        };
       },
     };
   },

@@ -12,7 +12,10 @@ const statusCode = z.number().int().min(100).max(599);
 const params = z.strictObject({
   /** http:// or https:// address; userinfo ("user:pass@") is sent as Basic auth and never reported. */
   url: z.string().refine(isHttpUrl, { message: 'expected an http:// or https:// URL' }),
-  method: z.string().regex(/^[A-Za-z]+$/, { message: 'expected an HTTP method such as GET' }).default('GET'),
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/, { message: 'expected an HTTP method such as GET' })
+    .default('GET'),
   /** Request headers; values may hold secrets from the environment, so they never appear in results. */
   headers: z
     .record(z.string(), z.string())
@@ -20,7 +23,8 @@ const params = z.strictObject({
       // Checked here so fetch never throws at run time with a message that quotes the (secret) value.
       for (const [name, value] of Object.entries(headers)) {
         if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid HTTP header name' });
-        else if (!HEADER_VALUE.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: 'header value has a line break, control or non-Latin-1 character' });
+        else if (!HEADER_VALUE.test(value))
+          ctx.addIssue({ code: 'custom', path: [name], message: 'header value has a line break, control or non-Latin-1 character' });
       }
     })
     .optional(),
@@ -38,7 +42,11 @@ const params = z.strictObject({
   /** Slower than this (request sent to body read) is a failure. */
   maxLatency: ageDuration.optional(),
   /** At most this many bytes of the body are read. */
-  maxBodyBytes: z.number().int().positive().default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
 });
 
 type HttpParams = z.output<typeof params>;
@@ -84,7 +92,11 @@ export const httpCheck: CheckKind<HttpParams> = {
         } catch (err) {
           const latencyMs = elapsed();
           if (ctx.signal.aborted) {
-            return { ok: false, message: `no answer from ${reportedUrl} after ${latencyMs} ms (aborted)`, details: { url: reportedUrl, latencyMs, errorCode: 'ABORTED' } };
+            return {
+              ok: false,
+              message: `no answer from ${reportedUrl} after ${latencyMs} ms (aborted)`,
+              details: { url: reportedUrl, latencyMs, errorCode: 'ABORTED' },
+            };
           }
           const { message, code } = describeNetworkError(err);
           return { ok: false, message: scrub(message), details: { url: reportedUrl, latencyMs, errorCode: code } };

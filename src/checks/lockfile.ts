@@ -28,7 +28,7 @@ export type LockStaleness = 'owner-dead' | 'too-old' | 'no-pid';
  */
 export const lockfileCheck: CheckKind<z.output<typeof params>> = {
   kind: 'lockfile',
-  description: "a lock file is not stale: its owner pid is alive and it is younger than maxAge",
+  description: 'a lock file is not stale: its owner pid is alive and it is younger than maxAge',
   params,
   create(p) {
     return {
@@ -50,7 +50,11 @@ export const lockfileCheck: CheckKind<z.output<typeof params>> = {
         }
         if (p.maxAge !== undefined && ageMs > p.maxAge) {
           const stale: LockStaleness = 'too-old';
-          return { ok: false, message: `stale: held by pid ${pid} for ${formatDuration(ageMs)} (max ${formatDuration(p.maxAge)})`, details: { ...details, stale } };
+          return {
+            ok: false,
+            message: `stale: held by pid ${pid} for ${formatDuration(ageMs)} (max ${formatDuration(p.maxAge)})`,
+            details: { ...details, stale },
+          };
         }
         return { ok: true, message: `held by pid ${pid} for ${formatDuration(ageMs)}`, details };
       },
@@ -97,5 +101,3 @@ export function parsePid(text: string): number | undefined {
 function validPid(pid: number): number | undefined {
   return Number.isInteger(pid) && pid > 0 && pid <= LARGEST_PID ? pid : undefined;
 }
-
-

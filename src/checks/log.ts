@@ -13,7 +13,11 @@ const params = z.strictObject({
   /** The log file to watch. */
   path: z.string().min(1),
   /** Fail when the file is larger than this many bytes (it needs rotating). */
-  maxSize: z.number().int().positive().default(15 * 1024 * 1024),
+  maxSize: z
+    .number()
+    .int()
+    .positive()
+    .default(15 * 1024 * 1024),
   /** A regular expression (source text) that marks an error line; compiled while the configuration is validated. */
   errorPattern: regexSource({ ignoreCaseKey: 'ignoreCase' }).default(DEFAULT_ERROR_PATTERN),
   /** Match errorPattern without regard to case. */
@@ -23,7 +27,11 @@ const params = z.strictObject({
   /** Only compared with the time errors were seen (never a timer), so it may be long. */
   window: ageDuration.default(3_600_000),
   /** Never read more than this many bytes in one patrol; the rest is read on the next ones. */
-  maxReadBytes: z.number().int().min(4096).default(8 * 1024 * 1024),
+  maxReadBytes: z
+    .number()
+    .int()
+    .min(4096)
+    .default(8 * 1024 * 1024),
 });
 
 export type LogParams = z.output<typeof params>;
@@ -158,23 +166,43 @@ async function firstSight(live: OpenFile): Promise<ReadPlan> {
  * `<path>.1` (same inode). Otherwise the live file is read from its start.
  */
 async function planReading(path: string, live: OpenFile, cursor: Cursor, opened: FileHandle[]): Promise<ReadPlan> {
-  const plan = (segments: Segment[], flags: Partial<ReadPlan> = {}): ReadPlan => ({ segments, rotated: false, truncated: false, oldTailLost: false, skippedBytes: 0, ...flags });
+  const plan = (segments: Segment[], flags: Partial<ReadPlan> = {}): ReadPlan => ({
+    segments,
+    rotated: false,
+    truncated: false,
+    oldTailLost: false,
+    skippedBytes: 0,
+    ...flags,
+  });
   if (cursor.fileId === '') return plan([{ file: live, from: 0 }]);
   const rotatedFile = await openIfExists(`${path}.1`);
   if (rotatedFile) opened.push(rotatedFile.handle);
   if (cursor.fileId === live.id) {
     if (live.size >= cursor.offset && (await anchorMatches(live, cursor.offset, cursor.anchor))) return plan([{ file: live, from: cursor.offset }]);
     if (rotatedFile && rotatedFile.size >= cursor.offset && (await anchorMatches(rotatedFile, cursor.offset, cursor.anchor))) {
-      return plan([{ file: rotatedFile, from: cursor.offset }, { file: live, from: 0 }], { rotated: true, truncated: true });
+      return plan(
+        [
+          { file: rotatedFile, from: cursor.offset },
+          { file: live, from: 0 },
+        ],
+        { rotated: true, truncated: true },
+      );
     }
     if (rotatedFile && rotatedFile.size > 0 && rotatedFile.size < cursor.offset) {
       const shifted = cursor.offset - rotatedFile.size;
-      if (live.size >= shifted && (await anchorMatches(live, shifted, cursor.anchor))) return plan([{ file: live, from: shifted }], { rotated: true, truncated: true });
+      if (live.size >= shifted && (await anchorMatches(live, shifted, cursor.anchor)))
+        return plan([{ file: live, from: shifted }], { rotated: true, truncated: true });
     }
     return plan([{ file: live, from: 0 }], { truncated: true });
   }
   if (rotatedFile && rotatedFile.id === cursor.fileId) {
-    return plan([{ file: rotatedFile, from: Math.min(cursor.offset, rotatedFile.size) }, { file: live, from: 0 }], { rotated: true });
+    return plan(
+      [
+        { file: rotatedFile, from: Math.min(cursor.offset, rotatedFile.size) },
+        { file: live, from: 0 },
+      ],
+      { rotated: true },
+    );
   }
   return plan([{ file: live, from: 0 }], { rotated: true, oldTailLost: true });
 }
@@ -326,7 +354,15 @@ function addToBuckets(buckets: LogState['errorBuckets'], now: number, count: num
   return [...kept, { at: now, count }];
 }
 
-function judge(p: LogParams, now: number, stats: BigIntStats, scan: ScanResult, plan: ReadPlan, buckets: LogState['errorBuckets'], sampleErrors: string[]): CheckResult {
+function judge(
+  p: LogParams,
+  now: number,
+  stats: BigIntStats,
+  scan: ScanResult,
+  plan: ReadPlan,
+  buckets: LogState['errorBuckets'],
+  sampleErrors: string[],
+): CheckResult {
   const size = Number(stats.size);
   const errorsInWindow = buckets.filter((b) => b.at > now - p.window).reduce((sum, b) => sum + b.count, 0);
   const details: Record<string, unknown> = {

@@ -42,7 +42,11 @@ export const ollamaCheck: CheckKind<OllamaParams> = {
         } catch (err) {
           const latencyMs = elapsed();
           if (ctx.signal.aborted) {
-            return { ok: false, message: `no answer from Ollama at ${endpoint.display} after ${latencyMs} ms (aborted)`, details: { ...base, latencyMs, errorCode: 'ABORTED' } };
+            return {
+              ok: false,
+              message: `no answer from Ollama at ${endpoint.display} after ${latencyMs} ms (aborted)`,
+              details: { ...base, latencyMs, errorCode: 'ABORTED' },
+            };
           }
           const { message, code } = describeNetworkError(err);
           return { ok: false, message, details: { ...base, latencyMs, errorCode: code } };

@@ -91,7 +91,11 @@ export const pm2Check: CheckKind<z.output<typeof params>> = {
           const lastExit = exitCode !== undefined && exitCode !== 0 ? `, last exit code ${exitCode}` : '';
           return { ok: false, message: `pm2 app ${p.app} is ${status}${which}${lastExit}`, details };
         }
-        return { ok: true, message: `pm2 app ${p.app} online, pid ${first.pid}, up ${formatDuration(uptimeMs)}, ${restarts} restarts, ${formatBytes(memoryBytes)}`, details };
+        return {
+          ok: true,
+          message: `pm2 app ${p.app} online, pid ${first.pid}, up ${formatDuration(uptimeMs)}, ${restarts} restarts, ${formatBytes(memoryBytes)}`,
+          details,
+        };
       },
 
       async restart(ctx): Promise<HealResult> {

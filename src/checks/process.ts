@@ -20,7 +20,11 @@ const params = z.strictObject({
   /** Variables set for the child, over the bot's environment (minus the bot's own tokens). */
   env: z.record(z.string(), z.string()).optional(),
   /** Size at which the child's log file is rotated to `.log.1` (one old file is kept). */
-  maxLogBytes: z.number().int().min(4096).default(5 * 1024 * 1024),
+  maxLogBytes: z
+    .number()
+    .int()
+    .min(4096)
+    .default(5 * 1024 * 1024),
   /** Time between SIGTERM and SIGKILL when Nightshift stops the child. */
   stopGrace: timerDuration.default(1000),
 });
@@ -241,7 +245,8 @@ class ProcessSupervisor implements Probe {
       markExited();
     });
     child.on('close', () => {
-      if (spawned && run.exit) this.logFile.writeLine(`[nightshift ${new Date(run.exit.at).toISOString()}] pid ${run.pid} ${describeEnd(run.exit, run.exit.at - run.spawnedAt)}`);
+      if (spawned && run.exit)
+        this.logFile.writeLine(`[nightshift ${new Date(run.exit.at).toISOString()}] pid ${run.pid} ${describeEnd(run.exit, run.exit.at - run.spawnedAt)}`);
       markClosed();
     });
 
@@ -327,7 +332,8 @@ function describeEnd(exit: { code: number | null; signal: NodeJS.Signals | null 
 
 function explainSpawnError(err: Error, cwd: string | undefined): string {
   // Node reports a missing working directory as ENOENT of the program, which sends the operator looking in the wrong place.
-  if ((err as NodeJS.ErrnoException).code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)) return `working directory ${cwd} does not exist (${err.message})`;
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT' && cwd !== undefined && !existsSync(cwd))
+    return `working directory ${cwd} does not exist (${err.message})`;
   return err.message;
 }
 
@@ -336,7 +342,12 @@ function explainSpawnError(err: Error, cwd: string | undefined): string {
  * the group to be gone, then SIGKILLs the group and waits up to 1 s more.
  * `leaderExited` (our own child's exit event) wakes the wait early.
  */
-async function stopProcessGroup(pid: number, graceMs: number, leaderGone: () => boolean, leaderExited?: Promise<void>): Promise<{ stopped: boolean; forced: boolean }> {
+async function stopProcessGroup(
+  pid: number,
+  graceMs: number,
+  leaderGone: () => boolean,
+  leaderExited?: Promise<void>,
+): Promise<{ stopped: boolean; forced: boolean }> {
   const allGone = () => leaderGone() && !groupExists(pid);
   signalGroup(pid, 'SIGTERM');
   if (await waitUntil(allGone, graceMs, leaderExited)) return { stopped: true, forced: false };
@@ -400,9 +411,6 @@ function groupExists(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-
-
 
 /** The last bytes of one output stream, for the tails in a run's details. */
 class OutputTail {

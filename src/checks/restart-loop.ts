@@ -48,7 +48,12 @@ export interface RestartLoopVerdict {
  * manual start), so the history starts again from the new value; so does a
  * clock that moved backwards.
  */
-export function observeRestartCount(history: readonly RestartSample[], count: number, now: number, windowMs: number): { history: RestartSample[]; restartsInWindow: number } {
+export function observeRestartCount(
+  history: readonly RestartSample[],
+  count: number,
+  now: number,
+  windowMs: number,
+): { history: RestartSample[]; restartsInWindow: number } {
   const last = history.at(-1);
   let next: RestartSample[] = last && (count < last.count || now < last.at) ? [] : history.map((sample) => ({ ...sample }));
   const newest = next.at(-1);

@@ -55,9 +55,16 @@ export const systemdCheck: CheckKind<z.output<typeof params>> = {
 
     return {
       async run(ctx): Promise<CheckResult> {
-        const result = await runCommand([p.systemctlBin, ...scope, 'show', p.unit, `--property=${SHOW_PROPERTIES.join(',')}`], { env: commandEnv, signal: ctx.signal });
+        const result = await runCommand([p.systemctlBin, ...scope, 'show', p.unit, `--property=${SHOW_PROPERTIES.join(',')}`], {
+          env: commandEnv,
+          signal: ctx.signal,
+        });
         if (result.exitCode !== 0) {
-          return { ok: false, message: `systemctl show ${p.unit} failed: ${describeExit(result)}${firstLine(result.stderr)}`, details: { unit: p.unit, ...exitDetails(result), ...(isTimer ? { timer: true } : {}) } };
+          return {
+            ok: false,
+            message: `systemctl show ${p.unit} failed: ${describeExit(result)}${firstLine(result.stderr)}`,
+            details: { unit: p.unit, ...exitDetails(result), ...(isTimer ? { timer: true } : {}) },
+          };
         }
         const unit = readUnitState(parseShowOutput(result.stdout));
         const details: Record<string, unknown> = {
@@ -83,12 +90,20 @@ export const systemdCheck: CheckKind<z.output<typeof params>> = {
           const verdict = loopDetector.observe(unit.nRestarts, ctx.now());
           details.restartsInWindow = verdict.restartsInWindow;
           if (verdict.loop) {
-            return { ok: false, message: `${verdict.message} (${p.unit}, now ${unit.activeState}/${unit.subState})`, details: { ...details, restartLoop: true } };
+            return {
+              ok: false,
+              message: `${verdict.message} (${p.unit}, now ${unit.activeState}/${unit.subState})`,
+              details: { ...details, restartLoop: true },
+            };
           }
         }
         if (unit.result === 'start-limit-hit') {
           // systemd itself stopped restarting it (StartLimitBurst= within StartLimitIntervalSec=): another restart is refused or repeats the loop.
-          return { ok: false, message: `restart loop: ${p.unit} hit its start limit, systemd stopped restarting it`, details: { ...details, restartLoop: true } };
+          return {
+            ok: false,
+            message: `restart loop: ${p.unit} hit its start limit, systemd stopped restarting it`,
+            details: { ...details, restartLoop: true },
+          };
         }
 
         const state = `${unit.activeState} (${unit.subState})`;
@@ -110,7 +125,11 @@ export const systemdCheck: CheckKind<z.output<typeof params>> = {
         const result = await runCommand([p.systemctlBin, ...scope, 'restart', p.unit], { env: commandEnv, signal: ctx.signal });
         const details = { unit: p.unit, ...exitDetails(result), durationMs: Math.round(result.durationMs) };
         if (result.exitCode === 0) return { ok: true, message: `systemctl${p.user ? ' --user' : ''} restart ${p.unit}: done`, details };
-        return { ok: false, message: `systemctl${p.user ? ' --user' : ''} restart ${p.unit} failed: ${describeExit(result)}${firstLine(result.stderr)}`, details };
+        return {
+          ok: false,
+          message: `systemctl${p.user ? ' --user' : ''} restart ${p.unit} failed: ${describeExit(result)}${firstLine(result.stderr)}`,
+          details,
+        };
       },
     };
   },

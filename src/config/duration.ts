@@ -19,7 +19,12 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const parts: string[] = [];
   let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;
@@ -55,30 +60,28 @@ interface DurationBounds {
 
 /** A zod field for a duration written as text or seconds, within `bounds`; the value is in ms. */
 function boundedDuration(bounds: DurationBounds) {
-  return z
-    .union([z.string(), z.number()], { error: 'expected a duration such as "10s", "5m" or a number of seconds' })
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as "10s", "5m", "4h" or a number of seconds` });
-        return z.NEVER;
-      }
-      if (ms === 0 && bounds.allowZero) return ms;
-      if (bounds.floorMs !== undefined && ms < bounds.floorMs) {
-        ctx.addIssue({ code: 'custom', message: `expected at least ${formatDuration(bounds.floorMs)} (${bounds.floorReason})` });
-        return z.NEVER;
-      }
-      // A zero timeout fails every run and a zero window holds nothing; "0.1ms" rounds to 0 too.
-      if (ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration longer than 0' });
-        return z.NEVER;
-      }
-      if (!(ms <= bounds.limitMs)) {
-        ctx.addIssue({ code: 'custom', message: `expected at most ${formatDuration(bounds.limitMs)} (${bounds.limitName})` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  return z.union([z.string(), z.number()], { error: 'expected a duration such as "10s", "5m" or a number of seconds' }).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as "10s", "5m", "4h" or a number of seconds` });
+      return z.NEVER;
+    }
+    if (ms === 0 && bounds.allowZero) return ms;
+    if (bounds.floorMs !== undefined && ms < bounds.floorMs) {
+      ctx.addIssue({ code: 'custom', message: `expected at least ${formatDuration(bounds.floorMs)} (${bounds.floorReason})` });
+      return z.NEVER;
+    }
+    // A zero timeout fails every run and a zero window holds nothing; "0.1ms" rounds to 0 too.
+    if (ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration longer than 0' });
+      return z.NEVER;
+    }
+    if (!(ms <= bounds.limitMs)) {
+      ctx.addIssue({ code: 'custom', message: `expected at most ${formatDuration(bounds.limitMs)} (${bounds.limitName})` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 }
 
 const TIMER_LIMIT_NAME = `Node's timer limit, ${TIMER_LIMIT_MS} ms`;
@@ -94,7 +97,12 @@ export const timerDuration = boundedDuration({ limitMs: TIMER_LIMIT_MS, limitNam
 export const timerDurationOrZero = boundedDuration({ limitMs: TIMER_LIMIT_MS, limitName: TIMER_LIMIT_NAME, allowZero: true });
 
 /** How often the patrol or a check runs: a timer, and at least MIN_INTERVAL_MS. */
-export const intervalDuration = boundedDuration({ limitMs: TIMER_LIMIT_MS, limitName: TIMER_LIMIT_NAME, floorMs: MIN_INTERVAL_MS, floorReason: 'the shortest interval' });
+export const intervalDuration = boundedDuration({
+  limitMs: TIMER_LIMIT_MS,
+  limitName: TIMER_LIMIT_NAME,
+  floorMs: MIN_INTERVAL_MS,
+  floorReason: 'the shortest interval',
+});
 
 /**
  * An age or a window, only ever compared with timestamps (never given to a

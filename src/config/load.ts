@@ -5,7 +5,16 @@ import cron from 'node-cron';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { EMBEDDED_DEFAULT } from './default.js';
-import { fileSchema, validateCheckEntry, validateHealStep, type CheckConfig, type Config, type ChannelSettings, type HealStepConfig, type ListenAddress } from './schema.js';
+import {
+  fileSchema,
+  validateCheckEntry,
+  validateHealStep,
+  type CheckConfig,
+  type Config,
+  type ChannelSettings,
+  type HealStepConfig,
+  type ListenAddress,
+} from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
 import { isLoopback } from '../http/access.js';
@@ -175,7 +184,9 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
   }
   const httpToken = env.NIGHTSHIFT_HTTP_TOKEN || undefined;
   if (httpToken !== undefined && (httpToken.length < 16 || /\s/.test(httpToken))) {
-    problems.push(`NIGHTSHIFT_HTTP_TOKEN (environment): expected at least 16 characters without spaces (e.g. from "openssl rand -hex 24"), found ${httpToken.length} characters`);
+    problems.push(
+      `NIGHTSHIFT_HTTP_TOKEN (environment): expected at least 16 characters without spaces (e.g. from "openssl rand -hex 24"), found ${httpToken.length} characters`,
+    );
   } else if (listen && httpToken === undefined && !isLoopback(listen.host)) {
     problems.push(
       `NIGHTSHIFT_HTTP_TOKEN (environment): expected it to be set because the HTTP server listens on ${listenText} (off loopback: /status.json and /metrics need a token there), found it unset`,
@@ -189,7 +200,8 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     problems.push(`diagnose.weekly: expected a cron expression such as "0 9 * * 1" or off, found ${describe(parsed.data.diagnose.weekly)}`);
   }
   const ollamaHost = env.OLLAMA_HOST || 'http://127.0.0.1:11434';
-  if (env.OLLAMA_MODEL && !/^https?:\/\/[^\s]+$/.test(ollamaHost)) problems.push(`OLLAMA_HOST (environment): expected an http(s) URL, found ${describe(ollamaHost)}`);
+  if (env.OLLAMA_MODEL && !/^https?:\/\/[^\s]+$/.test(ollamaHost))
+    problems.push(`OLLAMA_HOST (environment): expected an http(s) URL, found ${describe(ollamaHost)}`);
   if (problems.length > 0 || !parsed.success || !listen) throw new ConfigError(source, problems);
 
   const config: Config = {
@@ -263,7 +275,9 @@ function channelSettings(env: Env, problems: string[]): ChannelSettings {
   if (env.NTFY_URL || env.NTFY_TOPIC) {
     const ntfyUrl = url('NTFY_URL');
     if (env.NTFY_REPLY_TOPIC && env.NTFY_REPLY_TOPIC === env.NTFY_TOPIC) {
-      problems.push(`NTFY_REPLY_TOPIC (environment): expected a topic other than NTFY_TOPIC (Nightshift would read its own alerts as replies), found ${describe(env.NTFY_REPLY_TOPIC)}`);
+      problems.push(
+        `NTFY_REPLY_TOPIC (environment): expected a topic other than NTFY_TOPIC (Nightshift would read its own alerts as replies), found ${describe(env.NTFY_REPLY_TOPIC)}`,
+      );
     }
     if (need(['NTFY_URL', 'NTFY_TOPIC'], 'ntfy needs both a server and a topic') && ntfyUrl) {
       channels.ntfy = {
@@ -289,7 +303,9 @@ function parseHealSteps(raw: unknown[], path: Path, problems: string[]): HealSte
       return;
     }
     if (typeof action !== 'string' || !(healActionNames as string[]).includes(action)) {
-      problems.push(`${formatPath(typeof entry === 'string' ? stepPath : [...stepPath, 'action'])}: expected one of ${healActionNames.join(', ')}, found ${describe(action)}`);
+      problems.push(
+        `${formatPath(typeof entry === 'string' ? stepPath : [...stepPath, 'action'])}: expected one of ${healActionNames.join(', ')}, found ${describe(action)}`,
+      );
       return;
     }
     const result = validateHealStep(action as HealActionName, step as Record<string, unknown>);

@@ -21,7 +21,8 @@ export function regexSource(options: { ignoreCaseKey?: string } = {}) {
     .superRefine((source, ctx) => {
       const reason = regexError(source);
       if (reason === undefined) return;
-      const hint = options.ignoreCaseKey && INLINE_FLAGS.test(source) ? ` (JavaScript has no inline flags such as (?i); set ${options.ignoreCaseKey}: true instead)` : '';
+      const hint =
+        options.ignoreCaseKey && INLINE_FLAGS.test(source) ? ` (JavaScript has no inline flags such as (?i); set ${options.ignoreCaseKey}: true instead)` : '';
       // `reason` is printed after what was found: "found "(unclosed": Invalid regular expression: ...".
       ctx.addIssue({ code: 'custom', message: 'expected a valid regular expression', params: { reason: `${reason}${hint}` } });
     });

@@ -63,7 +63,14 @@ export const fileSchema = z.strictObject({
        * Tailscale name). Requests naming any other Host are refused (DNS rebinding).
        */
       allowedHosts: z
-        .array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/, 'expected a host name such as nightshift.tailnet.ts.net (no scheme, no port)'))
+        .array(
+          z
+            .string()
+            .regex(
+              /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/,
+              'expected a host name such as nightshift.tailnet.ts.net (no scheme, no port)',
+            ),
+        )
         .default([]),
     })
     .default({ allowedHosts: [] }),
@@ -118,7 +125,9 @@ export const fileSchema = z.strictObject({
       /** Critical failure events before Nightshift asks whether it may analyse error patterns. */
       askAfter: z.number().int().min(1).default(5),
       /** The same failure signature opening this many incidents within the window triggers a diagnosis. */
-      recurrence: z.strictObject({ count: z.number().int().min(1).default(3), window: ageDuration.default(86_400_000) }).default({ count: 3, window: 86_400_000 }),
+      recurrence: z
+        .strictObject({ count: z.number().int().min(1).default(3), window: ageDuration.default(86_400_000) })
+        .default({ count: 3, window: 86_400_000 }),
       /** A diagnosis looks this far back in the event log. */
       lookback: ageDuration.default(86_400_000),
       /** Weekly diagnosis (cron in TZ); "off" disables it. */
@@ -130,11 +139,22 @@ export const fileSchema = z.strictObject({
       /** A proposed fix not decided within this long expires (an expiry time, like questionTtl). */
       proposalTtl: ageDuration.default(86_400_000),
     })
-    .default({ askAfter: 5, recurrence: { count: 3, window: 86_400_000 }, lookback: 86_400_000, weekly: '0 9 * * 1', llmTimeout: 60_000, maxPromptChars: 12_000, proposalTtl: 86_400_000 }),
+    .default({
+      askAfter: 5,
+      recurrence: { count: 3, window: 86_400_000 },
+      lookback: 86_400_000,
+      weekly: '0 9 * * 1',
+      llmTimeout: 60_000,
+      maxPromptChars: 12_000,
+      proposalTtl: 86_400_000,
+    }),
   briefing: z
     .strictObject({
       /** Local time (TZ) of the morning briefing. */
-      at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time such as 07:30').default('07:30'),
+      at: z
+        .string()
+        .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time such as 07:30')
+        .default('07:30'),
       /** Day of the weekly report, or off. */
       weekly: z.enum(['off', 'sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday']).default('monday'),
     })
@@ -173,7 +193,10 @@ type Invalid = { success: false; issues: z.core.$ZodIssue[] };
  * object-level refinements: a bad log errorPattern passed check-config and
  * crashed start.
  */
-export function validateCheckEntry(kind: CheckKindName, entry: Record<string, unknown>): { success: true; common: CheckCommonKeys; params: Record<string, unknown> } | Invalid {
+export function validateCheckEntry(
+  kind: CheckKindName,
+  entry: Record<string, unknown>,
+): { success: true; common: CheckCommonKeys; params: Record<string, unknown> } | Invalid {
   const params = Object.fromEntries(Object.entries(entry).filter(([key]) => !checkCommonKeys.includes(key)));
   const common = checkCommonSchema.safeParse(Object.fromEntries(Object.entries(entry).filter(([key]) => checkCommonKeys.includes(key))));
   const own = checkKinds[kind].params.safeParse(params);
@@ -269,4 +292,3 @@ export interface Config {
    */
   warnings: string[];
 }
-

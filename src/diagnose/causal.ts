@@ -193,7 +193,14 @@ export function analyzeCausality(db: Db, checks: readonly CausalCheck[], options
     const roots = new Set(chains.map((c) => c.root.check));
     coincidences = coincidences.filter((h) => roots.has(h.a) || roots.has(h.b));
   }
-  const summary = text.overall(chains, unexplained, unconfigured.map((n) => n.check), coincidences, options.check, parts);
+  const summary = text.overall(
+    chains,
+    unexplained,
+    unconfigured.map((n) => n.check),
+    coincidences,
+    options.check,
+    parts,
+  );
   return { from, to, totalFailures, chains, unexplained, summary };
 }
 
@@ -221,14 +228,18 @@ class FailureLog {
     this.failedBetween = db.prepare<[string, number, number], { count: number; first: number | null; last: number | null }>(
       `SELECT count(*) AS count, min(at) AS first, max(at) AS last FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at >= +? AND at < +?`,
     );
-    this.lastFailedBefore = db.prepare<[string, number], { at: number | null }>(`SELECT max(at) AS at FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at < +?`);
+    this.lastFailedBefore = db.prepare<[string, number], { at: number | null }>(
+      `SELECT max(at) AS at FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at < +?`,
+    );
     this.recoveredSince = db.prepare<[string, number, number], { found: number }>(
       `SELECT EXISTS (SELECT 1 FROM ${events} WHERE type = 'check.recovered' AND subject = +? AND at >= +? AND at < +?) AS found`,
     );
     this.lastRecoveredBefore = db.prepare<[string, number, number], { at: number | null }>(
       `SELECT max(at) AS at FROM ${events} WHERE type = 'check.recovered' AND subject = +? AND at >= +? AND at <= +?`,
     );
-    this.firstFailedSince = db.prepare<[string, number, number], { at: number | null }>(`SELECT min(at) AS at FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at >= +? AND at < +?`);
+    this.firstFailedSince = db.prepare<[string, number, number], { at: number | null }>(
+      `SELECT min(at) AS at FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at >= +? AND at < +?`,
+    );
     this.failedAt = db.prepare<[string, number], { message: string | null; kind: string | null }>(
       `SELECT json_extract(context, '$.message') AS message, json_extract(context, '$.kind') AS kind FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at = +? ORDER BY id LIMIT 1`,
     );
@@ -275,7 +286,9 @@ class FailureLog {
 
   /** Failed runs in the window, all subjects. */
   totalFailures(): number {
-    return (this.db.prepare<[number, number], { n: number }>("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at <= ?").get(this.from, this.to)!).n;
+    return this.db
+      .prepare<[number, number], { n: number }>("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at <= ?")
+      .get(this.from, this.to)!.n;
   }
 
   /** Failures in the window of subjects that are not configured checks. */
@@ -601,7 +614,9 @@ class Wording {
     const sentences: string[] = [];
     const carried = parts.roots.find((s) => s.carriedFrom !== null);
     if (root.failures === 0) {
-      sentences.push(`${root.check} was already failing when the window began (since ${this.when(carried?.start ?? this.from)}; last: ${quote(root.sampleMessage)}).`);
+      sentences.push(
+        `${root.check} was already failing when the window began (since ${this.when(carried?.start ?? this.from)}; last: ${quote(root.sampleMessage)}).`,
+      );
     } else {
       let first = `${root.check} failed at ${this.when(root.firstSeen)} (${quote(root.sampleMessage)})`;
       if (carried) first += `, already failing when the window began (since ${this.when(carried.start)})`;
@@ -629,7 +644,15 @@ class Wording {
     const nodesOf = (nodes: ChainNode[], wanted: (n: NodeParts) => boolean) => nodes.filter((n) => wanted(byName.get(n.check)!));
     const effects = nodesOf(chain.effects, timely);
     if (effects.length > 0) {
-      const delay = Math.max(0, ...effects.flatMap((n) => byName.get(n.check)!.stretches.filter((s) => s.link !== 'late').map((s) => s.delayMs)));
+      const delay = Math.max(
+        0,
+        ...effects.flatMap((n) =>
+          byName
+            .get(n.check)!
+            .stretches.filter((s) => s.link !== 'late')
+            .map((s) => s.delayMs),
+        ),
+      );
       const lead = delay <= this.simultaneousMs ? 'At the same time' : `Within ${formatDuration(delay)}`;
       sentences.push(`${lead} ${describeFailed(effects)}.`);
     }
@@ -644,7 +667,9 @@ class Wording {
     const afterRecovery = downstream.filter((n) => n.stretches.some((s) => s.link === 'recovered'));
     for (const n of afterRecovery) {
       const parents = [...new Set(n.stretches.filter((s) => s.link === 'recovered').map((s) => s.parent!.check.name))];
-      sentences.push(`${n.info.name} began failing after ${list(parents)} had already recovered, within ${formatDuration(this.windowMs)} of ${parents.length === 1 ? 'its' : 'their'} failure.`);
+      sentences.push(
+        `${n.info.name} began failing after ${list(parents)} had already recovered, within ${formatDuration(this.windowMs)} of ${parents.length === 1 ? 'its' : 'their'} failure.`,
+      );
     }
     if (chain.symptoms.length > 0) {
       const one = chain.symptoms.length === 1;
@@ -667,7 +692,14 @@ class Wording {
     return undefined;
   }
 
-  overall(chains: CausalChain[], unexplained: ChainNode[], unconfigured: string[], hints: SharedCauseHint[], check: string | undefined, parts: Map<string, ChainParts>): string {
+  overall(
+    chains: CausalChain[],
+    unexplained: ChainNode[],
+    unconfigured: string[],
+    hints: SharedCauseHint[],
+    check: string | undefined,
+    parts: Map<string, ChainParts>,
+  ): string {
     const span = `between ${this.when(this.from)} and ${this.when(this.to)}`;
     if (this.totalFailures === 0) return `No check failed ${span}: there is nothing to explain.`;
     const sentences: string[] = [];
@@ -681,22 +713,31 @@ class Wording {
     } else if (chains.length > 1) {
       const shown = chains.slice(0, 5).map((c) => `${c.root.check} (${c.explainedFailures})`);
       const more = chains.length > 5 ? ` and ${chains.length - 5} more` : '';
-      sentences.push(`${capitalize(count(chains.length))} independent problems, ranked by how many of the ${this.totalFailures} failure events each explains: ${shown.join(', ')}${more}.`);
+      sentences.push(
+        `${capitalize(count(chains.length))} independent problems, ranked by how many of the ${this.totalFailures} failure events each explains: ${shown.join(', ')}${more}.`,
+      );
     }
     const standalone = chains.filter((c) => (parts.get(c.root.check)?.downstream.size ?? 0) === 0).map((c) => c.root.check);
     if (standalone.length > 0) {
-      sentences.push(`Nothing Nightshift watches explains ${list(standalone)}: no dependency was failing when ${standalone.length === 1 ? 'it' : 'they'} failed.`);
+      sentences.push(
+        `Nothing Nightshift watches explains ${list(standalone)}: no dependency was failing when ${standalone.length === 1 ? 'it' : 'they'} failed.`,
+      );
     }
     for (const h of hints) {
       const times = h.of === 1 ? '' : ` (${h.together} of ${h.of} times)`;
-      sentences.push(`${h.a} and ${h.b} began failing together${times}, within ${formatDuration(this.simultaneousMs)}, with nothing they depend on failing: they may share a cause Nightshift does not watch.`);
+      sentences.push(
+        `${h.a} and ${h.b} began failing together${times}, within ${formatDuration(this.simultaneousMs)}, with nothing they depend on failing: they may share a cause Nightshift does not watch.`,
+      );
     }
     if (unexplained.length > 0) {
       const failures = unexplained.reduce((sum, n) => sum + n.failures, 0);
       const cycle = unexplained.filter((n) => !unconfigured.includes(n.check)).map((n) => n.check);
       const notConfigured = unexplained.filter((n) => unconfigured.includes(n.check)).map((n) => n.check);
       const reasons: string[] = [];
-      if (notConfigured.length > 0) reasons.push(`${list(notConfigured)} ${notConfigured.length === 1 ? 'is' : 'are'} not in the configuration, so ${notConfigured.length === 1 ? 'its' : 'their'} dependencies are unknown`);
+      if (notConfigured.length > 0)
+        reasons.push(
+          `${list(notConfigured)} ${notConfigured.length === 1 ? 'is' : 'are'} not in the configuration, so ${notConfigured.length === 1 ? 'its' : 'their'} dependencies are unknown`,
+        );
       if (cycle.length > 0) reasons.push(`${list(cycle)} depend on each other in a cycle, so no root can be named`);
       sentences.push(`${failures} failure event${failures === 1 ? ' is' : 's are'} left unexplained: ${reasons.join('; ')}.`);
     }

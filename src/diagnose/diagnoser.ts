@@ -76,7 +76,8 @@ export class Diagnoser {
       this.options.weekly,
       () => {
         // Like every trigger, only while the operator allows analysis.
-        if (this.options.consent.granted('analysis')) this.diagnose('weekly', { lookbackMs: 7 * 86_400_000 }).catch((err: unknown) => this.options.log.error({ err }, 'the weekly diagnosis failed'));
+        if (this.options.consent.granted('analysis'))
+          this.diagnose('weekly', { lookbackMs: 7 * 86_400_000 }).catch((err: unknown) => this.options.log.error({ err }, 'the weekly diagnosis failed'));
       },
       { timezone: this.options.timezone, name: 'weekly-diagnosis', noOverlap: true },
     );
@@ -100,7 +101,9 @@ export class Diagnoser {
     if (times.length < this.options.recurrence.count || !this.options.consent.granted('analysis')) return;
     const last = this.options.store.lastFor(signature);
     if (last !== undefined && now - last <= this.options.recurrence.windowMs) return;
-    this.diagnose('recurrence', { signature, check: outcome.check.name }).catch((err: unknown) => this.options.log.error({ err, signature }, 'a recurrence diagnosis failed'));
+    this.diagnose('recurrence', { signature, check: outcome.check.name }).catch((err: unknown) =>
+      this.options.log.error({ err, signature }, 'a recurrence diagnosis failed'),
+    );
   }
 
   /**
@@ -122,7 +125,12 @@ export class Diagnoser {
     const from = to - (input.lookbackMs ?? this.options.lookbackMs);
     let analysis: CausalAnalysis;
     try {
-      analysis = analyzeCausality(db, checks, { from, to, redact: (text) => this.options.redactor.redact(text), ...(input.check ? { check: input.check } : {}) });
+      analysis = analyzeCausality(db, checks, {
+        from,
+        to,
+        redact: (text) => this.options.redactor.redact(text),
+        ...(input.check ? { check: input.check } : {}),
+      });
     } catch (err) {
       log.error({ err }, 'causal analysis failed');
       return `The causal analysis failed: ${errorMessage(err)}`;
@@ -138,16 +146,42 @@ export class Diagnoser {
           incidents: critical.map((i) => ({ check: i.checkName, severity: i.severity, message: i.lastMessage, openedAt: i.openedAt, failures: i.failures })),
           // Every check's config: the prompt builder keeps the ones involved in critical incidents.
           checkConfigs: checks.map((c) => ({ name: c.name, kind: c.kind, severity: c.severity, dependsOn: c.dependsOn, params: c.params })),
-          logTails: this.logTails(critical.map((i) => i.checkName), involved),
+          logTails: this.logTails(
+            critical.map((i) => i.checkName),
+            involved,
+          ),
         },
-        { host: this.options.llm.host, model: this.options.llm.model, timeoutMs: this.options.llm.timeoutMs, maxPromptChars: this.options.llm.maxPromptChars, redactor: this.options.redactor, log },
+        {
+          host: this.options.llm.host,
+          model: this.options.llm.model,
+          timeoutMs: this.options.llm.timeoutMs,
+          maxPromptChars: this.options.llm.maxPromptChars,
+          redactor: this.options.redactor,
+          log,
+        },
       );
       if (outcome.ok) llm = outcome.answer;
       else llmError = outcome.reason;
     }
     const llmState = this.options.llm === null ? 'off' : llm ? 'answered' : 'unavailable';
-    const text = renderDiagnosis(trigger, input, analysis, llm, llmState === 'off' ? 'no local model is configured (OLLAMA_MODEL)' : llmError, this.options.llm?.model);
-    const diagnosisId = store.add({ at: to, trigger, signature: input.signature ?? null, subject: input.check ?? null, analysis, llm, llmError, message: text });
+    const text = renderDiagnosis(
+      trigger,
+      input,
+      analysis,
+      llm,
+      llmState === 'off' ? 'no local model is configured (OLLAMA_MODEL)' : llmError,
+      this.options.llm?.model,
+    );
+    const diagnosisId = store.add({
+      at: to,
+      trigger,
+      signature: input.signature ?? null,
+      subject: input.check ?? null,
+      analysis,
+      llm,
+      llmError,
+      message: text,
+    });
     events.append(clock.now(), 'diagnosis.made', input.check ?? 'diagnosis', 'info', {
       diagnosisId,
       trigger,
@@ -201,7 +235,12 @@ export class Diagnoser {
     for (const qid of questionIds) {
       const proposal = this.options.store.proposalForQuestion(qid);
       if (proposal && this.options.store.decide(proposal.id, 'expired', 'nightshift', this.options.clock.now())) {
-        this.options.events.append(this.options.clock.now(), 'proposal.decided', proposal.id, 'info', { proposalId: proposal.id, status: 'expired', by: 'nightshift', channel: 'nightshift' });
+        this.options.events.append(this.options.clock.now(), 'proposal.decided', proposal.id, 'info', {
+          proposalId: proposal.id,
+          status: 'expired',
+          by: 'nightshift',
+          channel: 'nightshift',
+        });
       }
     }
   }
@@ -230,9 +269,7 @@ export class Diagnoser {
     const who = describeIdentity(from);
     if (!store.decide(proposal.id, status, who, clock.now())) return `Proposal ${proposal.id} was already ${store.proposal(proposal.id)?.status}.`;
     events.append(clock.now(), 'proposal.decided', proposal.id, 'info', { proposalId: proposal.id, status, by: who, channel: from.channel });
-    return status === 'approved'
-      ? `Proposal ${proposal.id} approved. It stays approved until repairs can be applied.`
-      : `Proposal ${proposal.id} rejected.`;
+    return status === 'approved' ? `Proposal ${proposal.id} approved. It stays approved until repairs can be applied.` : `Proposal ${proposal.id} rejected.`;
   }
 
   /** Counts critical failures until the analysis consent is asked, then asks it once. */
@@ -244,7 +281,8 @@ export class Diagnoser {
       this.analysisAsked = true;
       return;
     }
-    this.criticalFailures ??= (db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND severity = 'critical'").get() as { n: number }).n - 1;
+    this.criticalFailures ??=
+      (db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND severity = 'critical'").get() as { n: number }).n - 1;
     this.criticalFailures++;
     if (this.criticalFailures < this.options.askAnalysisAfter) return;
     this.askOnce('analysis', `${this.criticalFailures} critical failures so far, the latest: ${outcome.check.name}: ${outcome.result.message}.`);
@@ -276,9 +314,16 @@ export class Diagnoser {
   private logTails(criticalChecks: string[], involved: Set<string>): Record<string, string> {
     const tails: Record<string, string> = {};
     for (const name of new Set([...criticalChecks, ...involved])) {
-      const failure = this.options.events.forSubject(name, 5).reverse().find((e) => e.type === 'check.failed');
+      const failure = this.options.events
+        .forSubject(name, 5)
+        .reverse()
+        .find((e) => e.type === 'check.failed');
       const context = failure?.context as Record<string, unknown> | undefined;
-      const tail = [context?.stderrTail, context?.stdoutTail, Array.isArray(context?.sampleErrors) ? (context.sampleErrors as string[]).join('\n') : undefined].filter((x): x is string => typeof x === 'string' && x.length > 0);
+      const tail = [
+        context?.stderrTail,
+        context?.stdoutTail,
+        Array.isArray(context?.sampleErrors) ? (context.sampleErrors as string[]).join('\n') : undefined,
+      ].filter((x): x is string => typeof x === 'string' && x.length > 0);
       if (tail.length > 0) tails[name] = tail.join('\n');
     }
     return tails;
@@ -308,7 +353,12 @@ export function renderDiagnosis(
   llmUnavailable: string | null,
   model: string | undefined,
 ): string {
-  const why = trigger === 'recurrence' ? `recurring failure: ${input.signature}` : trigger === 'weekly' ? "weekly, over the week's events" : `on request: /diagnose${input.check ? ` ${input.check}` : ''}`;
+  const why =
+    trigger === 'recurrence'
+      ? `recurring failure: ${input.signature}`
+      : trigger === 'weekly'
+        ? "weekly, over the week's events"
+        : `on request: /diagnose${input.check ? ` ${input.check}` : ''}`;
   const lines = [`(${why})`, analysis.summary];
   for (const chain of analysis.chains.slice(0, 3)) lines.push('', chain.summary);
   if (analysis.unexplained.length > 0) lines.push('', `Not explained by any dependency: ${analysis.unexplained.map((n) => n.check).join(', ')}.`);

@@ -218,7 +218,10 @@ export async function explain(input: LlmInput, options: ExplainOptions): Promise
   const timeoutMs = options.timeoutMs ?? DEFAULT_LLM_TIMEOUT_MS;
   const started = performance.now();
   const fail = (reason: string): ExplainResult => {
-    options.log.warn({ model: options.model, reason, durationMs: Math.round(performance.now() - started) }, 'LLM explanation unavailable; the deterministic diagnosis goes out alone');
+    options.log.warn(
+      { model: options.model, reason, durationMs: Math.round(performance.now() - started) },
+      'LLM explanation unavailable; the deterministic diagnosis goes out alone',
+    );
     return { ok: false, reason };
   };
   // Not a failure of the LLM: optional incidents are never sent (filter first, then diagnose).
@@ -236,8 +239,13 @@ export async function explain(input: LlmInput, options: ExplainOptions): Promise
   // ollama-js passes no signal on non-streamed requests, so every request goes through a fetch bound to our deadline.
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
-  const boundFetch: typeof fetch = (resource, init) => fetch(resource, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal });
-  const client = new Ollama({ host: endpoint.baseUrl, fetch: boundFetch, ...(endpoint.authorization ? { headers: { Authorization: endpoint.authorization } } : {}) });
+  const boundFetch: typeof fetch = (resource, init) =>
+    fetch(resource, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal });
+  const client = new Ollama({
+    host: endpoint.baseUrl,
+    fetch: boundFetch,
+    ...(endpoint.authorization ? { headers: { Authorization: endpoint.authorization } } : {}),
+  });
   const request: ChatRequest = {
     model: options.model,
     messages: [
@@ -274,7 +282,10 @@ export async function explain(input: LlmInput, options: ExplainOptions): Promise
   const parsed = parseAnswer(content, doneReason);
   if (!parsed.ok) return fail(parsed.reason);
   const durationMs = Math.round(performance.now() - started);
-  options.log.info({ model: options.model, durationMs, promptChars: prompt.system.length + prompt.user.length, truncated: prompt.truncated }, 'LLM explanation received');
+  options.log.info(
+    { model: options.model, durationMs, promptChars: prompt.system.length + prompt.user.length, truncated: prompt.truncated },
+    'LLM explanation received',
+  );
   // The model never saw a secret, but what goes to chat passes the redactor whatever its origin.
   return { ok: true, answer: options.redactor.redactValue(parsed.answer), model: options.model, durationMs };
 }
@@ -342,7 +353,10 @@ function collectParts(input: LlmInput, redactor: Redactor): PromptParts {
   const { analysis } = input;
   return {
     window: `${isoTime(analysis.from)} to ${isoTime(analysis.to)}, ${analysis.totalFailures} failed check runs in all`,
-    incidents: critical.map((incident) => `- ${redact(incident.check)}: open since ${isoTime(incident.openedAt)}, ${incident.failures} failed run${incident.failures === 1 ? '' : 's'}: ${cap(redact(incident.message), MESSAGE_CHARS)}`),
+    incidents: critical.map(
+      (incident) =>
+        `- ${redact(incident.check)}: open since ${isoTime(incident.openedAt)}, ${incident.failures} failed run${incident.failures === 1 ? '' : 's'}: ${cap(redact(incident.message), MESSAGE_CHARS)}`,
+    ),
     chains,
     unexplained,
     configs,
@@ -380,7 +394,8 @@ function renderUser(parts: PromptParts, plan: PromptPlan): RenderedUser {
   if (droppedDownstream > 0) leftOut.push(`the effects, cascade and symptoms of every chain (${droppedDownstream} checks)`);
 
   if (parts.unexplained.length > 0) {
-    if (plan.unexplained) out.push('', '## Failures the dependency graph does not explain', ...parts.unexplained.map((node) => `- ${renderNode(node, redact)}`));
+    if (plan.unexplained)
+      out.push('', '## Failures the dependency graph does not explain', ...parts.unexplained.map((node) => `- ${renderNode(node, redact)}`));
     else leftOut.push(`${parts.unexplained.length} failure${parts.unexplained.length === 1 ? '' : 's'} the dependency graph does not explain`);
   }
 

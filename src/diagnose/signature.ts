@@ -44,7 +44,10 @@ const ALTERNATIVES: Array<{ source: string; placeholder?: string; keep?: true }>
   { source: String.raw`\bHTTP(?:\/\d(?:\.\d)?)?\s+[1-5]\d\d\b|\b[Ss]tatus(?:\s+[Cc]ode)?\s*[:=]?\s*[1-5]\d\d\b`, keep: true },
   { source: String.raw`\b[Ee]xit(?:ed)?(?:\s+with)?(?:\s+(?:code|status))?\s*[:=]?\s*-?\d{1,3}\b`, keep: true },
   { source: String.raw`\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b`, placeholder: '<id>' },
-  { source: String.raw`\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`, placeholder: '<time>' },
+  {
+    source: String.raw`\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`,
+    placeholder: '<time>',
+  },
   { source: String.raw`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`, placeholder: '<ip>' },
   { source: String.raw`(?:\/private)?\/(?:tmp|var\/tmp|dev\/shm)(?:\/[^\s"'\x60,;:()\[\]{}<>]*)?`, placeholder: '<tmp>' },
   // A single quote after a letter is an apostrophe ("can't"), not an opening quote.

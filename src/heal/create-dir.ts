@@ -36,7 +36,11 @@ export const createDirAction: HealAction<CreateDirParams> = {
         if (p.mode !== undefined) await chmod(p.path, p.mode);
         const mode = modeText((await stat(p.path)).mode);
         // undefined means another process created it between our stat and mkdir: still there, as asked.
-        return { ok: true, message: firstCreated === undefined ? 'already exists' : 'created', details: { path: p.path, created: firstCreated !== undefined, mode } };
+        return {
+          ok: true,
+          message: firstCreated === undefined ? 'already exists' : 'created',
+          details: { path: p.path, created: firstCreated !== undefined, mode },
+        };
       },
     };
   },

@@ -26,8 +26,14 @@ export function localDay(at: number, timeZone: string): string {
 /** What to look at first, from the reason and the evidence the check left. */
 export function fixHint(check: CheckConfig, reason: string, details: Record<string, unknown> | null): string {
   const hints: string[] = [];
-  if (/restart loop/.test(reason)) hints.push('It crashes right after starting: read the last error lines below and its log; a restart cannot fix a bad config, a missing dependency or a code error.');
-  else if (/does not hold|maxHeals/.test(reason)) hints.push(`The heal (${check.heal.map((s) => s.action).join(', ') || 'none'}) brings it back only briefly: look for the cause that returns (resource exhaustion, a bad input it keeps reading, a dependency that is down).`);
+  if (/restart loop/.test(reason))
+    hints.push(
+      'It crashes right after starting: read the last error lines below and its log; a restart cannot fix a bad config, a missing dependency or a code error.',
+    );
+  else if (/does not hold|maxHeals/.test(reason))
+    hints.push(
+      `The heal (${check.heal.map((s) => s.action).join(', ') || 'none'}) brings it back only briefly: look for the cause that returns (resource exhaustion, a bad input it keeps reading, a dependency that is down).`,
+    );
   if (details?.stderrTail) hints.push('The process wrote to stderr just before failing (see last_result.details.stderrTail).');
   if (details?.httpStatus) hints.push(`It answered HTTP ${String(details.httpStatus)}.`);
   if (details?.errorCode) hints.push(`The probe failed with ${String(details.errorCode)}.`);

@@ -43,15 +43,22 @@ const BACKOFF_MAX_MS = 60_000;
 export function decideHeal(input: HealPolicyInput): HealDecision {
   if (input.symptomOf) return { kind: 'skip', reason: `symptom of ${input.symptomOf}: healing the root instead` };
   if (input.escalated) return { kind: 'skip', reason: 'already escalated to the operator' };
-  if (input.restartLoop) return { kind: 'escalate', reason: 'restart loop: it keeps crashing right after each restart, so restarting again would only add noise' };
+  if (input.restartLoop)
+    return { kind: 'escalate', reason: 'restart loop: it keeps crashing right after each restart, so restarting again would only add noise' };
   if (input.steps === 0) return { kind: 'skip', reason: 'no heal steps configured: alert only' };
   if (input.flaggedReason) return { kind: 'escalate', reason: input.flaggedReason, skippedByFlag: true };
   if (input.lastHealAt !== null && !input.lastHealHeld && input.now - input.lastHealAt < input.cooldownMs) {
     const since = Math.round((input.now - input.lastHealAt) / 1000);
-    return { kind: 'escalate', reason: `failed again ${since}s after the last heal, inside the ${Math.round(input.cooldownMs / 1000)}s cooldown: the heal does not hold` };
+    return {
+      kind: 'escalate',
+      reason: `failed again ${since}s after the last heal, inside the ${Math.round(input.cooldownMs / 1000)}s cooldown: the heal does not hold`,
+    };
   }
   if (input.attemptsInWindow >= input.maxHeals.count) {
-    return { kind: 'escalate', reason: `healed ${input.attemptsInWindow} times within ${Math.round(input.maxHeals.windowMs / 60_000)} min (maxHeals ${input.maxHeals.count})` };
+    return {
+      kind: 'escalate',
+      reason: `healed ${input.attemptsInWindow} times within ${Math.round(input.maxHeals.windowMs / 60_000)} min (maxHeals ${input.maxHeals.count})`,
+    };
   }
   const repeats = input.lastHealHeld || input.lastHealAt === null ? 0 : input.unheldHeals;
   const base = input.backoffBaseMs ?? BACKOFF_BASE_MS;

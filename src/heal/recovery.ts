@@ -114,7 +114,8 @@ export class Recovery {
       return;
     }
     if (decision.kind === 'escalate') {
-      if (decision.skippedByFlag) this.options.events.append(now, 'heal.skipped', check.name, 'warning', { incidentId: incident.id, reason: decision.reason, byFlag: true });
+      if (decision.skippedByFlag)
+        this.options.events.append(now, 'heal.skipped', check.name, 'warning', { incidentId: incident.id, reason: decision.reason, byFlag: true });
       this.escalate(check, incident, decision.reason, outcome);
       return;
     }
@@ -162,17 +163,29 @@ export class Recovery {
     const startedAt = clock.now();
     const previous = checkState.get(check.name);
     db.transaction(() => {
-      checkState.setHeal(check.name, { lastHealAt: startedAt, healHeld: false, unheldHeals: previous?.healHeld || previous?.lastHealAt == null ? 1 : previous.unheldHeals + 1 });
+      checkState.setHeal(check.name, {
+        lastHealAt: startedAt,
+        healHeld: false,
+        unheldHeals: previous?.healHeld || previous?.lastHealAt == null ? 1 : previous.unheldHeals + 1,
+      });
       events.append(startedAt, 'heal.attempted', check.name, 'info', { incidentId: incident.id, steps: check.heal.map((s) => s.action), delayMs, attempt });
     })();
     const outcomes = await this.runSteps(check, startedAt, `incident:${incident.id}`, incident.id, attempt);
     if (!outcomes) return;
     const ok = outcomes.every((o) => o.ok);
-    events.append(clock.now(), ok ? 'heal.succeeded' : 'heal.failed', check.name, ok ? 'info' : 'warning', { incidentId: incident.id, steps: outcomes, durationMs: clock.now() - startedAt });
+    events.append(clock.now(), ok ? 'heal.succeeded' : 'heal.failed', check.name, ok ? 'info' : 'warning', {
+      incidentId: incident.id,
+      steps: outcomes,
+      durationMs: clock.now() - startedAt,
+    });
     log.info({ check: check.name, incident: incident.id, ok, steps: outcomes }, ok ? 'healed' : 'heal failed');
     if (!ok) {
       const failed = outcomes.at(-1)!;
-      this.options.notify({ severity: 'warning', title: `${check.name}: heal step ${failed.action} failed: ${failed.message}`, body: `incident #${incident.id}` });
+      this.options.notify({
+        severity: 'warning',
+        title: `${check.name}: heal step ${failed.action} failed: ${failed.message}`,
+        body: `incident #${incident.id}`,
+      });
     }
     // Verify at once: the next run says whether the heal worked (and, a patrol later, whether it held).
     this.options.requestRun(check.name);
@@ -188,7 +201,10 @@ export class Recovery {
     const startedAt = this.options.clock.now();
     const incidentId = this.options.incidents.openFor(check.name)?.id ?? null;
     const run = this.runSteps(check, startedAt, `operator:${by}`, incidentId, 0);
-    this.inFlight.set(check.name, run.then(() => undefined));
+    this.inFlight.set(
+      check.name,
+      run.then(() => undefined),
+    );
     try {
       const outcomes = await run;
       if (!outcomes) return 'Nightshift is stopping; the heal was abandoned.';
@@ -200,7 +216,13 @@ export class Recovery {
   }
 
   /** Runs a check's steps in order, one action row each, stopping at the first failure; undefined when stopped. */
-  private async runSteps(check: CheckConfig, startedAt: number, trigger: string, incidentId: number | null, attempt: number): Promise<HealStepOutcome[] | undefined> {
+  private async runSteps(
+    check: CheckConfig,
+    startedAt: number,
+    trigger: string,
+    incidentId: number | null,
+    attempt: number,
+  ): Promise<HealStepOutcome[] | undefined> {
     const { clock } = this.options;
     const steps = this.options.steps.get(check.name) ?? [];
     const probe = this.options.probes.get(check.name);
@@ -244,26 +266,44 @@ export class Recovery {
     const claimed = db.transaction(() => {
       if (!incidents.markEscalated(incident.id, now)) return null;
       const fileClaimed = escalations.claim({ at: now, checkName: check.name, incidentId: incident.id, day, reason, file: plannedFile });
-      this.recordAction({ at: now, category: 'escalate', target: check.name, trigger: `incident:${incident.id}`, incidentId: incident.id, result: 'ok', message: reason, details: {} });
-      events.append(now, 'escalated', check.name, 'critical', { incidentId: incident.id, reason, file: fileClaimed ? plannedFile : (escalations.fileFor(check.name, day) ?? null) });
+      this.recordAction({
+        at: now,
+        category: 'escalate',
+        target: check.name,
+        trigger: `incident:${incident.id}`,
+        incidentId: incident.id,
+        result: 'ok',
+        message: reason,
+        details: {},
+      });
+      events.append(now, 'escalated', check.name, 'critical', {
+        incidentId: incident.id,
+        reason,
+        file: fileClaimed ? plannedFile : (escalations.fileFor(check.name, day) ?? null),
+      });
       return { fileClaimed };
     })();
     if (!claimed) return;
     let fileNote = `already escalated today: ${escalations.fileFor(check.name, day) ?? plannedFile}`;
     if (claimed.fileClaimed) {
       try {
-        writeEscalationFile(dir, day, {
-          title: `${check.name} needs a human: ${reason.split(':')[0]}`,
-          description: `${check.name} (${check.kind}, ${check.severity}) has been failing since ${new Date(incident.openedAt).toISOString()} (incident #${incident.id}, ${incident.failures} failed runs). Nightshift stopped healing it: ${reason}. Last result: ${outcome.result.message}`,
-          fix_hint: fixHint(check, reason, outcome.result.details ?? null),
-          severity: check.severity === 'critical' ? 'critical' : 'warning',
-          created_at: new Date(now).toISOString(),
-          check: { name: check.name, kind: check.kind, severity: check.severity, heal: check.heal.map((s) => s.action) },
-          incident_id: incident.id,
-          reason,
-          last_result: { message: outcome.result.message, details: outcome.result.details ?? null },
-          recent_events: eventsForTask(events.forSubject(check.name, 15)),
-        }, redactor);
+        writeEscalationFile(
+          dir,
+          day,
+          {
+            title: `${check.name} needs a human: ${reason.split(':')[0]}`,
+            description: `${check.name} (${check.kind}, ${check.severity}) has been failing since ${new Date(incident.openedAt).toISOString()} (incident #${incident.id}, ${incident.failures} failed runs). Nightshift stopped healing it: ${reason}. Last result: ${outcome.result.message}`,
+            fix_hint: fixHint(check, reason, outcome.result.details ?? null),
+            severity: check.severity === 'critical' ? 'critical' : 'warning',
+            created_at: new Date(now).toISOString(),
+            check: { name: check.name, kind: check.kind, severity: check.severity, heal: check.heal.map((s) => s.action) },
+            incident_id: incident.id,
+            reason,
+            last_result: { message: outcome.result.message, details: outcome.result.details ?? null },
+            recent_events: eventsForTask(events.forSubject(check.name, 15)),
+          },
+          redactor,
+        );
         fileNote = `task file: ${plannedFile}`;
       } catch (err) {
         this.options.log.error({ err, check: check.name }, 'could not write the escalation file');

@@ -44,7 +44,12 @@ export const removeLockAction: HealAction<RemoveLockParams> = {
         if (owner && !owner.alive) reason = owner.why;
         else if (tooOld) reason = `older than ${formatDuration(p.maxAge!)} (${formatDuration(ageMs)})`;
         else if (pid !== undefined) return { ok: false, message: `lock held by live pid ${pid}; not removed`, details };
-        else return { ok: false, message: `lock names no pid${p.maxAge === undefined ? '' : ` and is younger than ${formatDuration(p.maxAge)}`}; not removed`, details };
+        else
+          return {
+            ok: false,
+            message: `lock names no pid${p.maxAge === undefined ? '' : ` and is younger than ${formatDuration(p.maxAge)}`}; not removed`,
+            details,
+          };
         // Another process may have released and re-taken the lock while we judged it: remove only the file we judged.
         const current = await lstat(p.path).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') return undefined;

@@ -54,7 +54,11 @@ export const rotateLogAction: HealAction<RotateLogParams> = {
           // Collapse must stop short of the end of the file (the kernel refuses a range that reaches it).
           const cut = Math.floor((stats.size - 1) / block) * block;
           if (stats.size <= block || cut <= 0) {
-            return { ok: true, message: 'nothing to rotate', details: { path: p.path, method: 'none', rotatedBytes: 0, keptFiles: await existingRotations(p.path, p.keep), bytes: stats.size } };
+            return {
+              ok: true,
+              message: 'nothing to rotate',
+              details: { path: p.path, method: 'none', rotatedBytes: 0, keptFiles: await existingRotations(p.path, p.keep), bytes: stats.size },
+            };
           }
           const staging = `${p.path}.rotating`;
           const staged = await open(staging, 'w', stats.mode & 0o777);
@@ -63,19 +67,33 @@ export const rotateLogAction: HealAction<RotateLogParams> = {
           try {
             await copyRange(handle, staged, 0, cut, ctx.signal);
             await staged.sync();
-            const collapse = await runCommand([FALLOCATE, '--collapse-range', '--offset', '0', '--length', String(cut), sameFile(p.path, handle)], { signal: ctx.signal, keepBytes: 2048 });
+            const collapse = await runCommand([FALLOCATE, '--collapse-range', '--offset', '0', '--length', String(cut), sameFile(p.path, handle)], {
+              signal: ctx.signal,
+              keepBytes: 2048,
+            });
             let result: HealResult;
             if (collapse.exitCode === 0) {
               liveCut = true;
-              result = { ok: true, message: `rotated ${formatBytes(cut)} to ${basename(p.path)}.1`, details: { path: p.path, method: 'collapse-range', rotatedBytes: cut } };
+              result = {
+                ok: true,
+                message: `rotated ${formatBytes(cut)} to ${basename(p.path)}.1`,
+                details: { path: p.path, method: 'collapse-range', rotatedBytes: cut },
+              };
             } else {
               const why = collapse.spawnError ?? (collapse.stderr.trim().split('\n').at(-1) || `exit ${collapse.exitCode}`);
               if (!collapseUnsupported(collapse.spawnError, collapse.stderr)) {
-                return { ok: false, message: `fallocate --collapse-range failed: ${why}`, details: { path: p.path, method: 'collapse-range', exitCode: collapse.exitCode, stderrTail: tailAtWord(collapse.stderr, 500) } };
+                return {
+                  ok: false,
+                  message: `fallocate --collapse-range failed: ${why}`,
+                  details: { path: p.path, method: 'collapse-range', exitCode: collapse.exitCode, stderrTail: tailAtWord(collapse.stderr, 500) },
+                };
               }
               ctx.signal.throwIfAborted();
               const copied = await copyThenTruncate(handle, staged, cut, ctx.signal, () => (liveCut = true));
-              env.log.warn({ path: p.path, reason: why, rotatedBytes: copied }, 'rotate-log: collapse-range unsupported here; fell back to copy-truncate, lines written during the copy may be lost');
+              env.log.warn(
+                { path: p.path, reason: why, rotatedBytes: copied },
+                'rotate-log: collapse-range unsupported here; fell back to copy-truncate, lines written during the copy may be lost',
+              );
               result = {
                 ok: true,
                 message: `rotated ${formatBytes(copied)} to ${basename(p.path)}.1 by copy-truncate (collapse-range unsupported: ${why}); lines written during the copy may be lost`,

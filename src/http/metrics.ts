@@ -27,7 +27,8 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const d of summary().details) this.set({ check: d.name, kind: d.kind, severity: d.severity }, d.status === 'ok' ? 1 : d.status === 'failing' ? 0 : -1);
+        for (const d of summary().details)
+          this.set({ check: d.name, kind: d.kind, severity: d.severity }, d.status === 'ok' ? 1 : d.status === 'failing' ? 0 : -1);
       },
     });
     new Gauge({

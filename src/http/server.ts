@@ -78,9 +78,28 @@ export class HttpServer {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${address.host}:${address.port}`;
-        if (err.code === 'EADDRINUSE') reject(new UserError('http_in_use', `cannot listen on ${where}: the address is already in use (another nightshift on another data dir, or another program). Set NIGHTSHIFT_HTTP to a free host:port.`, { cause: err }));
-        else if (err.code === 'EACCES') reject(new UserError('http_denied', `cannot listen on ${where}: permission denied (ports below 1024 need privileges). Set NIGHTSHIFT_HTTP to another port.`, { cause: err }));
-        else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new UserError('http_bad_host', `cannot listen on ${where}: no such local address. Set NIGHTSHIFT_HTTP to an address of this machine.`, { cause: err }));
+        if (err.code === 'EADDRINUSE')
+          reject(
+            new UserError(
+              'http_in_use',
+              `cannot listen on ${where}: the address is already in use (another nightshift on another data dir, or another program). Set NIGHTSHIFT_HTTP to a free host:port.`,
+              { cause: err },
+            ),
+          );
+        else if (err.code === 'EACCES')
+          reject(
+            new UserError(
+              'http_denied',
+              `cannot listen on ${where}: permission denied (ports below 1024 need privileges). Set NIGHTSHIFT_HTTP to another port.`,
+              { cause: err },
+            ),
+          );
+        else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
+          reject(
+            new UserError('http_bad_host', `cannot listen on ${where}: no such local address. Set NIGHTSHIFT_HTTP to an address of this machine.`, {
+              cause: err,
+            }),
+          );
         else reject(err);
       });
       server.listen(address.port, address.host, () => resolve());

@@ -87,9 +87,6 @@ export function judge(info: LockInfo | 'unreadable'): { alive: boolean; reason: 
   return { alive: true, reason: `pid ${info.pid} is running` };
 }
 
-
-
-
 function makeHandle(file: string, info: LockInfo, takenOver: StaleLock | null): InstanceLock {
   let current = info;
   const ours = () => {

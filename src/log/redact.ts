@@ -32,7 +32,8 @@ const PATTERNS: Pattern[] = [
   // Authorization headers, whatever the credential looks like; the scheme word is kept.
   {
     kind: 'authorization',
-    regex: /(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token|bot|digest)\s+)?)(?!\[redacted)(?!(?:bearer|basic|token|bot|digest)\s)[^\s"',;]+/gi,
+    regex:
+      /(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token|bot|digest)\s+)?)(?!\[redacted)(?!(?:bearer|basic|token|bot|digest)\s)[^\s"',;]+/gi,
     keepGroup: 1,
     hint: /authorization/i,
   },
@@ -66,7 +67,10 @@ const PATTERNS: Pattern[] = [
   // key=value, key: value, "key": "value" where the key names a secret; a quoted value is removed whole.
   {
     kind: 'secret',
-    regex: new RegExp(String.raw`(\b${SECRET_KEY}["']?\s*[:=]\s*)(?:"(?!\[redacted)(?:[^"\\\n]|\\.)*"|'(?!\[redacted)[^'\n]*'|(?!\[redacted|["']|${JSON_LITERAL})[^\s"',;&]+)`, 'gi'),
+    regex: new RegExp(
+      String.raw`(\b${SECRET_KEY}["']?\s*[:=]\s*)(?:"(?!\[redacted)(?:[^"\\\n]|\\.)*"|'(?!\[redacted)[^'\n]*'|(?!\[redacted|["']|${JSON_LITERAL})[^\s"',;&]+)`,
+      'gi',
+    ),
     keepGroup: 1,
     hint: SECRET_KEY_HINT,
   },
@@ -122,7 +126,8 @@ export class Redactor {
     if (Array.isArray(value)) return value.map((v) => this.redactValue(v)) as T;
     if (value && typeof value === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = typeof v === 'string' && v !== '' && SECRET_KEY_EXACT.test(k) ? '[redacted:secret]' : this.redactValue(v);
+      for (const [k, v] of Object.entries(value))
+        out[k] = typeof v === 'string' && v !== '' && SECRET_KEY_EXACT.test(k) ? '[redacted:secret]' : this.redactValue(v);
       return out as T;
     }
     return value;

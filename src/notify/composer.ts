@@ -49,7 +49,14 @@ export class Composer {
     // Incidents committed but never announced (Nightshift died inside a group wait) are announced now.
     for (const incident of this.options.incidents.allOpen()) {
       if (incident.lastNotifiedAt !== null) continue;
-      this.notice({ kind: 'opened', check: incident.checkName, severity: incident.severity, incidentId: incident.id, rootCheck: null, message: incident.lastMessage });
+      this.notice({
+        kind: 'opened',
+        check: incident.checkName,
+        severity: incident.severity,
+        incidentId: incident.id,
+        rootCheck: null,
+        message: incident.lastMessage,
+      });
     }
     // Reminders are checked every minute (or every repeat interval, if shorter, but not more than once a second).
     const every = Math.max(1_000, Math.min(60_000, this.options.repeatIntervalMs));
@@ -161,7 +168,11 @@ function openedMessage(root: string, group: IncidentNotice[]): OutgoingMessage {
   const dependents = group.filter((n) => n.check !== root).map((n) => n.check);
   const plural = (n: number) => `${n} dependent check${n === 1 ? '' : 's'}`;
   if (!rootNotice) {
-    return { severity: severityOf(group), title: `${plural(dependents.length)} of ${root} failing too: ${listNames(dependents)}`, body: `symptoms of ${root}'s incident` };
+    return {
+      severity: severityOf(group),
+      title: `${plural(dependents.length)} of ${root} failing too: ${listNames(dependents)}`,
+      body: `symptoms of ${root}'s incident`,
+    };
   }
   return {
     severity: severityOf(group),
@@ -182,7 +193,12 @@ function recoveredMessage(root: string, group: IncidentNotice[]): OutgoingMessag
 
 function stormMessage(opened: IncidentNotice[], waitMs: number): OutgoingMessage {
   const groups = [...byRoot(opened)].sort((a, b) => b[1].length - a[1].length);
-  const lines = groups.slice(0, LIST_LIMIT).map(([root, group]) => `${root}: ${group.length} incident${group.length === 1 ? '' : 's'}${group.find((n) => n.check === root) ? ` (${group.find((n) => n.check === root)!.message})` : ''}`);
+  const lines = groups
+    .slice(0, LIST_LIMIT)
+    .map(
+      ([root, group]) =>
+        `${root}: ${group.length} incident${group.length === 1 ? '' : 's'}${group.find((n) => n.check === root) ? ` (${group.find((n) => n.check === root)!.message})` : ''}`,
+    );
   if (groups.length > LIST_LIMIT) lines.push(`and ${groups.length - LIST_LIMIT} more root causes`);
   return {
     severity: severityOf(opened),

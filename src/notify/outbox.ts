@@ -79,7 +79,10 @@ export class Outbox {
     const safe = this.options.redactor.redactValue(message);
     if (this.unwritten.length >= MAX_UNWRITTEN) {
       const dropped = this.unwritten.shift()!;
-      this.options.log.error({ key: dropped.key, title: dropped.message.title }, `more than ${MAX_UNWRITTEN} messages wait for the database; the oldest was dropped`);
+      this.options.log.error(
+        { key: dropped.key, title: dropped.message.title },
+        `more than ${MAX_UNWRITTEN} messages wait for the database; the oldest was dropped`,
+      );
     }
     this.unwritten.push({ channels, key: options.key ?? randomUUID(), message: safe, at: this.options.clock.now() });
     this.writeUnwritten();
@@ -125,7 +128,8 @@ export class Outbox {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const pending = this.options.store.pendingByChannel();
-      if (this.unwritten.length === 0 && [...pending.entries()].every(([channel, n]) => n === 0 || this.halted.has(channel) || !this.channels.has(channel))) return;
+      if (this.unwritten.length === 0 && [...pending.entries()].every(([channel, n]) => n === 0 || this.halted.has(channel) || !this.channels.has(channel)))
+        return;
       if (Date.now() > deadline) throw new Error(`outbox not drained after ${timeoutMs} ms: ${JSON.stringify([...pending])}`);
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -144,7 +148,8 @@ export class Outbox {
       try {
         await this.deliverNext(channel);
       } catch (err) {
-        if (!(this.options.health?.failed(err, `outbox:${channel.name}`) ?? false)) this.options.log.error({ err, channel: channel.name }, 'outbox worker error; retrying');
+        if (!(this.options.health?.failed(err, `outbox:${channel.name}`) ?? false))
+          this.options.log.error({ err, channel: channel.name }, 'outbox worker error; retrying');
         await this.sleep(this.options.writeRetryMs ?? 2_000);
       }
     }
@@ -208,10 +213,17 @@ export class Outbox {
   /** 401/403: retrying cannot help. Say so loudly, on the log and on every other channel. */
   private halt(channel: string, failure: DeliveryError): void {
     this.halted.add(channel);
-    this.options.log.error({ channel, error: failure.message }, `${channel} refused Nightshift's credentials; delivery on ${channel} is stopped until Nightshift restarts with a working token (queued messages are kept)`);
+    this.options.log.error(
+      { channel, error: failure.message },
+      `${channel} refused Nightshift's credentials; delivery on ${channel} is stopped until Nightshift restarts with a working token (queued messages are kept)`,
+    );
     const others = this.channelNames.filter((c) => c !== channel && !this.halted.has(c));
     this.enqueue(
-      { severity: 'critical', title: `${channel} refused Nightshift's credentials (${failure.message}); alerts are not reaching ${channel}`, body: `Fix the ${channel} token in .env and restart Nightshift; queued messages will be delivered then.` },
+      {
+        severity: 'critical',
+        title: `${channel} refused Nightshift's credentials (${failure.message}); alerts are not reaching ${channel}`,
+        body: `Fix the ${channel} token in .env and restart Nightshift; queued messages will be delivered then.`,
+      },
       { key: `halted:${channel}:${this.options.clock.now()}`, channels: others },
     );
   }

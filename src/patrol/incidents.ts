@@ -108,7 +108,15 @@ export class IncidentTracker {
     })();
 
     if (rootCheck) this.options.log.info({ check: check.name, root: rootCheck.name }, 'failure recorded as a symptom of a failing dependency');
-    if (!quiet) this.options.notice({ kind: 'opened', check: check.name, severity: check.severity, incidentId: incident.id, rootCheck: rootCheck?.name ?? null, message: result.message });
+    if (!quiet)
+      this.options.notice({
+        kind: 'opened',
+        check: check.name,
+        severity: check.severity,
+        incidentId: incident.id,
+        rootCheck: rootCheck?.name ?? null,
+        message: result.message,
+      });
     // A muted or flapping check's incident counts as announced: a restart must not announce it after all.
     else incidents.markNotified(incident.id, now);
     return { kind: 'opened', incident, rootCheck: rootCheck?.name ?? null };
@@ -123,7 +131,15 @@ export class IncidentTracker {
     events.append(now, 'incident.closed', check.name, 'info', { incidentId: open.id, durationMs, failures: open.failures, symptomOf: open.rootId });
     if (!quiet) {
       const root = open.rootId !== null ? this.topOf(incidents.get(open.rootId)) : undefined;
-      this.options.notice({ kind: 'recovered', check: check.name, severity: check.severity, incidentId: open.id, rootCheck: root?.checkName ?? null, message: result.message, durationMs });
+      this.options.notice({
+        kind: 'recovered',
+        check: check.name,
+        severity: check.severity,
+        incidentId: open.id,
+        rootCheck: root?.checkName ?? null,
+        message: result.message,
+        durationMs,
+      });
     }
     return { kind: 'closed', incident: { ...open, closedAt: now }, durationMs };
   }
@@ -139,7 +155,11 @@ export class IncidentTracker {
       const dependent = this.byName.get(open.checkName);
       if (dependent && this.dependsOnTransitively(dependent, root.checkName)) {
         this.options.incidents.setRoot(open.id, root.id);
-        this.options.events.append(now, 'incident.reclassified', open.checkName, 'info', { incidentId: open.id, symptomOf: root.checkName, rootIncidentId: root.id });
+        this.options.events.append(now, 'incident.reclassified', open.checkName, 'info', {
+          incidentId: open.id,
+          symptomOf: root.checkName,
+          rootIncidentId: root.id,
+        });
         adopted.push(open);
       }
     }

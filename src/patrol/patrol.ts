@@ -162,10 +162,13 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     if (!force && this.timer !== undefined && at >= this.timerAt) return;
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.tick();
-    }, Math.max(0, at - this.options.clock.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.tick();
+      },
+      Math.max(0, at - this.options.clock.now()),
+    );
   }
 
   private launch(check: CheckConfig): Promise<void> {
@@ -184,7 +187,8 @@ export class Patrol extends EventEmitter<PatrolEvents> {
         // The boundary of last resort: recording failed (disk full, database locked). The patrol goes on, and
         // the check's next run records it again: incidents are derived from runs, so nothing is lost for good.
         this.options.checkState.invalidate();
-        if (!this.options.health?.failed(err, `patrol:${check.name}`)) this.options.log.error({ err, check: check.name }, 'patrol could not record a check result');
+        if (!this.options.health?.failed(err, `patrol:${check.name}`))
+          this.options.log.error({ err, check: check.name }, 'patrol could not record a check result');
       })
       .finally(() => {
         this.inFlight.delete(check.name);

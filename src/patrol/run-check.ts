@@ -38,7 +38,8 @@ export async function runWithBoundary(probe: Probe, timeoutMs: number, stopSigna
     }
     // The common case is checked by hand (zod on every one of a thousand runs showed in the profile);
     // anything else gets zod's full explanation.
-    if (isResult(outcome)) return { ok: outcome.ok, message: outcome.message, ...(outcome.details ? { details: outcome.details } : {}), durationMs, timedOut: false };
+    if (isResult(outcome))
+      return { ok: outcome.ok, message: outcome.message, ...(outcome.details ? { details: outcome.details } : {}), durationMs, timedOut: false };
     const parsed = resultSchema.safeParse(outcome);
     if (!parsed.success) {
       return { ok: false, message: `check returned an invalid result: ${z.prettifyError(parsed.error).replace(/\s+/g, ' ')}`, durationMs, timedOut: false };
@@ -56,7 +57,11 @@ export async function runWithBoundary(probe: Probe, timeoutMs: number, stopSigna
 function isResult(value: unknown): value is CheckResult {
   if (value === null || typeof value !== 'object') return false;
   const r = value as Record<string, unknown>;
-  return typeof r.ok === 'boolean' && typeof r.message === 'string' && (r.details === undefined || (r.details !== null && typeof r.details === 'object' && !Array.isArray(r.details)));
+  return (
+    typeof r.ok === 'boolean' &&
+    typeof r.message === 'string' &&
+    (r.details === undefined || (r.details !== null && typeof r.details === 'object' && !Array.isArray(r.details)))
+  );
 }
 
 function formatSeconds(ms: number): string {

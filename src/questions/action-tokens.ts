@@ -20,7 +20,9 @@ export class ActionTokens {
   ) {}
 
   mint(claim: ActionClaim, expiresAt: number): string {
-    const payload = Buffer.from(JSON.stringify({ q: claim.questionId, a: claim.answer, e: expiresAt, n: randomBytes(9).toString('base64url') })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ q: claim.questionId, a: claim.answer, e: expiresAt, n: randomBytes(9).toString('base64url') })).toString(
+      'base64url',
+    );
     return `${payload}.${this.sign(payload)}`;
   }
 
@@ -37,7 +39,8 @@ export class ActionTokens {
     } catch {
       return { ok: false, reason: 'malformed token' };
     }
-    if (typeof body.q !== 'string' || (body.a !== 'yes' && body.a !== 'no') || typeof body.e !== 'number' || typeof body.n !== 'string') return { ok: false, reason: 'malformed token' };
+    if (typeof body.q !== 'string' || (body.a !== 'yes' && body.a !== 'no') || typeof body.e !== 'number' || typeof body.n !== 'string')
+      return { ok: false, reason: 'malformed token' };
     if (body.e <= now) return { ok: false, reason: 'this button has expired' };
     if (!this.used.use(body.n, now)) return { ok: false, reason: 'this button was already used' };
     return { ok: true, claim: { questionId: body.q, answer: body.a } };

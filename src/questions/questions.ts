@@ -56,7 +56,17 @@ export class Questions {
   }
 
   /** Asks on every channel; returns the stored question. */
-  ask(input: { kind: string; subject: string; title: string; body?: string; requiredRole?: Role; yesLabel?: string; noLabel?: string; ttlMs?: number; severity?: OutgoingMessage['severity'] }): QuestionRow {
+  ask(input: {
+    kind: string;
+    subject: string;
+    title: string;
+    body?: string;
+    requiredRole?: Role;
+    yesLabel?: string;
+    noLabel?: string;
+    ttlMs?: number;
+    severity?: OutgoingMessage['severity'];
+  }): QuestionRow {
     const { store, clock, tokens, publicUrl } = this.options;
     const now = clock.now();
     const expiresAt = now + (input.ttlMs ?? this.options.defaultTtlMs);
@@ -71,7 +81,13 @@ export class Questions {
         severity: input.severity ?? 'warning',
         title: input.title,
         ...(input.body ? { body: input.body } : {}),
-        question: { questionId: id, code, yesLabel: input.yesLabel ?? 'Approve', noLabel: input.noLabel ?? 'Reject', answerUrls: { yes: url('yes'), no: url('no') } },
+        question: {
+          questionId: id,
+          code,
+          yesLabel: input.yesLabel ?? 'Approve',
+          noLabel: input.noLabel ?? 'Reject',
+          answerUrls: { yes: url('yes'), no: url('no') },
+        },
       },
       `question:${id}`,
     );
@@ -93,13 +109,20 @@ export class Questions {
     const lockedUntil = guarded ? this.codeGuard.lockedUntil(sender, now) : undefined;
     if (lockedUntil !== undefined) {
       // The lock-out was announced on every channel; each further try is not answered (no push per guess).
-      return { kind: 'refused', text: `Answers by code from here are blocked for ${formatDuration(lockedUntil - now)} after too many wrong codes.`, silent: true };
+      return {
+        kind: 'refused',
+        text: `Answers by code from here are blocked for ${formatDuration(lockedUntil - now)} after too many wrong codes.`,
+        silent: true,
+      };
     }
     const question =
       'questionId' in target ? store.get(target.questionId) : 'replyTo' in target ? store.byMessage(from.channel, target.replyTo) : store.byCode(target.code);
     if (!question) {
       if ('replyTo' in target) return { kind: 'usage', text: 'That message did not ask anything; reply to the question itself.' };
-      if ('code' in target) return guarded ? this.wrongCode(target.code, from, sender, now) : { kind: 'usage', text: `No question has the code ${target.code.toUpperCase()}. Check the code in the push.` };
+      if ('code' in target)
+        return guarded
+          ? this.wrongCode(target.code, from, sender, now)
+          : { kind: 'usage', text: `No question has the code ${target.code.toUpperCase()}. Check the code in the push.` };
       return { kind: 'usage', text: 'No such question.' };
     }
     // Only a person who may answer learns anything about the question's state.
@@ -110,7 +133,10 @@ export class Questions {
       return answerIt ? { kind: 'refused', text } : { kind: 'refused', text, silent: true };
     }
     if (question.status === 'answered') {
-      return { kind: 'answer', text: `Already answered: ${question.answer} by ${question.answeredBy} on ${question.answeredChannel}, ${formatDuration(now - (question.answeredAt ?? now))} ago. Nothing was changed.` };
+      return {
+        kind: 'answer',
+        text: `Already answered: ${question.answer} by ${question.answeredBy} on ${question.answeredChannel}, ${formatDuration(now - (question.answeredAt ?? now))} ago. Nothing was changed.`,
+      };
     }
     if (question.status === 'expired' || question.expiresAt <= now) {
       return { kind: 'answer', text: `This question expired ${formatDuration(Math.max(0, now - question.expiresAt))} ago. Nothing was changed.` };
@@ -136,7 +162,13 @@ export class Questions {
     const verdict = this.codeGuard.wrong(sender, now);
     if (!verdict.locked) return { kind: 'usage', text: `No question has the code ${code.toUpperCase()}. Check the code in the push.` };
     const window = formatDuration(verdict.windowMs);
-    this.options.events.append(now, 'chat.locked_out', from.channel, 'warning', { channel: from.channel, userId: from.userId, wrongCodes: verdict.wrongCodes, windowMs: verdict.windowMs, until: verdict.until });
+    this.options.events.append(now, 'chat.locked_out', from.channel, 'warning', {
+      channel: from.channel,
+      userId: from.userId,
+      wrongCodes: verdict.wrongCodes,
+      windowMs: verdict.windowMs,
+      until: verdict.until,
+    });
     this.options.send(
       {
         severity: 'warning',

@@ -96,7 +96,11 @@ export class RegretIndex {
   override(actionId: number, score: number, note: string | undefined, by: string, channel: string): string {
     const action = this.options.store.action(actionId);
     if (!action) return `No action #${actionId}.`;
-    for (const [check, watches] of this.watching) this.watching.set(check, watches.filter((w) => w.actionId !== actionId));
+    for (const [check, watches] of this.watching)
+      this.watching.set(
+        check,
+        watches.filter((w) => w.actionId !== actionId),
+      );
     this.score(actionId, score, `set by ${by} on ${channel}${note ? `: ${note}` : ''}`);
     return `Action #${actionId} (${action.category} of ${action.target}) scored ${score > 0 ? '+' : ''}${score}.`;
   }
@@ -157,7 +161,9 @@ export class RegretIndex {
     const scores = store.lastScores(category, CATEGORY_WINDOW, since);
     const average = scores.reduce((a, b) => a + b, 0) / (scores.length || 1);
     if (scores.length >= CATEGORY_MIN_SCORES && average < CATEGORY_FLAG_BELOW) {
-      this.raise(store.flag('category', category, '', `average ${signed(average)} over its last ${scores.length} scored actions (below ${CATEGORY_FLAG_BELOW})`, now));
+      this.raise(
+        store.flag('category', category, '', `average ${signed(average)} over its last ${scores.length} scored actions (below ${CATEGORY_FLAG_BELOW})`, now),
+      );
     }
     const bad = store.badScoresSince(category, target, store.lastCleared('action', category, target));
     if (bad >= ACTION_FLAG_AT) this.raise(store.flag('action', category, target, `${bad} scores of -1 or worse`, now));
@@ -165,9 +171,19 @@ export class RegretIndex {
 
   private raise(flag: FlagRow | undefined): void {
     if (!flag) return;
-    this.options.events.append(flag.flaggedAt, 'regret.flagged', describeFlag(flag), 'warning', { flagId: flag.id, kind: flag.kind, category: flag.category, target: flag.target, reason: flag.reason });
+    this.options.events.append(flag.flaggedAt, 'regret.flagged', describeFlag(flag), 'warning', {
+      flagId: flag.id,
+      kind: flag.kind,
+      category: flag.category,
+      target: flag.target,
+      reason: flag.reason,
+    });
     this.options.log.warn({ flag }, 'regret flag raised');
-    this.options.notify({ severity: 'warning', title: `Regret flag #${flag.id}: ${describeFlag(flag)} keeps making things worse (${flag.reason}); Nightshift stops doing it and escalates instead`, body: `/flags clear ${flag.id} when it is safe again` });
+    this.options.notify({
+      severity: 'warning',
+      title: `Regret flag #${flag.id}: ${describeFlag(flag)} keeps making things worse (${flag.reason}); Nightshift stops doing it and escalates instead`,
+      body: `/flags clear ${flag.id} when it is safe again`,
+    });
   }
 }
 

@@ -111,8 +111,14 @@ export class Briefings {
     const escalations = all<{ target: string; message: string }>("SELECT target, message FROM actions WHERE at >= ? AND category = 'escalate'", since);
     const pending = all<{ id: string; prompt: string; kind: string }>("SELECT id, prompt, kind FROM questions WHERE status = 'pending' ORDER BY created_at");
     const proposals = all<{ id: string; summary: string }>("SELECT id, summary FROM proposals WHERE status = 'proposed' ORDER BY created_at");
-    const newFlags = all<{ id: number; kind: string; category: string; target: string; reason: string }>('SELECT id, kind, category, target, reason FROM flags WHERE flagged_at >= ?', since);
-    const skipped = q<{ n: number }>("SELECT count(*) AS n FROM events WHERE type = 'heal.skipped' AND at >= ? AND json_extract(context, '$.byFlag') = 1", since).n;
+    const newFlags = all<{ id: number; kind: string; category: string; target: string; reason: string }>(
+      'SELECT id, kind, category, target, reason FROM flags WHERE flagged_at >= ?',
+      since,
+    );
+    const skipped = q<{ n: number }>(
+      "SELECT count(*) AS n FROM events WHERE type = 'heal.skipped' AND at >= ? AND json_extract(context, '$.byFlag') = 1",
+      since,
+    ).n;
     const signatures = this.topSignatures(since);
     const spark = this.sparkline(now, 7);
     const summary = this.options.summary();
@@ -120,13 +126,18 @@ export class Briefings {
     const title = `Briefing: ${opened} incident${opened === 1 ? '' : 's'} (${stillOpen.length} still open), ${heals.n} heal${heals.n === 1 ? '' : 's'} (${heals.held} held), ${escalations.length} escalation${escalations.length === 1 ? '' : 's'} · errors 7d ${spark.line}`;
     const lines: string[] = [summaryLine(summary), `Since ${new Date(since).toISOString().slice(0, 16).replace('T', ' ')} UTC:`];
     lines.push(`- incidents: ${opened} opened, ${closed} closed`);
-    for (const i of stillOpen.slice(0, 5)) lines.push(`  open #${i.id} ${i.check_name} for ${formatDuration(now - i.opened_at)}: ${i.last_message}${i.escalated_at ? ' [escalated]' : ''}`);
+    for (const i of stillOpen.slice(0, 5))
+      lines.push(`  open #${i.id} ${i.check_name} for ${formatDuration(now - i.opened_at)}: ${i.last_message}${i.escalated_at ? ' [escalated]' : ''}`);
     lines.push(`- heals: ${heals.n} (${heals.held} held, ${heals.failed} did not, ${heals.n - heals.held - heals.failed} not judged yet)`);
     for (const e of escalations.slice(0, 5)) lines.push(`  escalated ${e.target}: ${e.message}`);
-    if (pending.length) lines.push(`- waiting for you: ${pending.map((p) => (p.kind === 'proposal' ? `proposal (${p.prompt.slice(0, 60)})` : p.prompt)).join('; ')}`);
+    if (pending.length)
+      lines.push(`- waiting for you: ${pending.map((p) => (p.kind === 'proposal' ? `proposal (${p.prompt.slice(0, 60)})` : p.prompt)).join('; ')}`);
     if (proposals.length) lines.push(`- proposals: ${proposals.map((p) => `${p.id} ${p.summary}`).join('; ')}`);
     lines.push('- regret:', ...this.options.regretLines().map((l) => `  ${l}`));
-    if (newFlags.length) lines.push(`  new flags: ${newFlags.map((f) => `#${f.id} ${f.kind === 'category' ? `every ${f.category}` : `${f.category} of ${f.target}`} (${f.reason})`).join('; ')}`);
+    if (newFlags.length)
+      lines.push(
+        `  new flags: ${newFlags.map((f) => `#${f.id} ${f.kind === 'category' ? `every ${f.category}` : `${f.category} of ${f.target}`} (${f.reason})`).join('; ')}`,
+      );
     if (skipped) lines.push(`  heals skipped by flags: ${skipped}`);
     lines.push(`- patrol: ${summary.checks} checks, ${summary.stale} stale; Nightshift up ${formatDuration(now - this.options.startedAt)}`);
     if (signatures.length) lines.push('- top errors:', ...signatures.map((s) => `  ${s.count}× ${s.signature}`));
@@ -140,32 +151,43 @@ export class Briefings {
     const weeks = [3, 2, 1, 0].map((w) => {
       const to = now - w * 7 * DAY;
       const from = to - 7 * DAY;
-      const row = this.options.db
-        .prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?")
-        .get(from, to) as { n: number };
+      const row = this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number };
       return row.n;
     });
     const weekAgo = now - 7 * DAY;
-    const fixes = (this.options.db.prepare("SELECT count(*) AS n FROM proposals WHERE status = 'approved' AND decided_at >= ?").get(weekAgo) as { n: number }).n;
+    const fixes = (this.options.db.prepare("SELECT count(*) AS n FROM proposals WHERE status = 'approved' AND decided_at >= ?").get(weekAgo) as { n: number })
+      .n;
     const heals = this.options.db
-      .prepare("SELECT count(DISTINCT target || at) AS n, count(DISTINCT CASE WHEN score = 1 THEN target || at END) AS held FROM actions WHERE at >= ? AND category != 'escalate'")
+      .prepare(
+        "SELECT count(DISTINCT target || at) AS n, count(DISTINCT CASE WHEN score = 1 THEN target || at END) AS held FROM actions WHERE at >= ? AND category != 'escalate'",
+      )
       .get(weekAgo) as { n: number; held: number };
     const streak = this.errorFreeStreak(now);
     const title = `Weekly report: ${weeks[3]} errors this week (${weeks.map((n) => spark(n, Math.max(...weeks))).join('')} over 4 weeks), ${heals.held}/${heals.n} heals held, ${fixes} fix${fixes === 1 ? '' : 'es'} approved, ${streak} error-free day${streak === 1 ? '' : 's'} in a row`;
-    const body = [`errors per week, oldest first: ${weeks.join(', ')}`, `heals this week: ${heals.n}, held: ${heals.held}`, `fixes approved: ${fixes}`, `current streak of error-free days: ${streak}`].join('\n');
+    const body = [
+      `errors per week, oldest first: ${weeks.join(', ')}`,
+      `heals this week: ${heals.n}, held: ${heals.held}`,
+      `fixes approved: ${fixes}`,
+      `current streak of error-free days: ${streak}`,
+    ].join('\n');
     return { message: { severity: 'info', title, body }, text: `${title}\n${body}` };
   }
 
   private topSignatures(since: number): Array<{ signature: string; count: number }> {
     const rows = this.options.db
-      .prepare("SELECT subject, json_extract(context, '$.message') AS message, count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? GROUP BY subject, message ORDER BY n DESC LIMIT 200")
+      .prepare(
+        "SELECT subject, json_extract(context, '$.message') AS message, count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? GROUP BY subject, message ORDER BY n DESC LIMIT 200",
+      )
       .all(since) as Array<{ subject: string; message: string | null; n: number }>;
     const counts = new Map<string, number>();
     for (const r of rows) {
       const signature = `${r.subject}: ${normalizeError(r.message ?? '')}`;
       counts.set(signature, (counts.get(signature) ?? 0) + r.n);
     }
-    return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([signature, count]) => ({ signature, count }));
+    return [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([signature, count]) => ({ signature, count }));
   }
 
   /** Failed runs per local day, oldest first, and their sparkline. */
@@ -173,7 +195,9 @@ export class Briefings {
     const counts: number[] = [];
     for (let d = days - 1; d >= 0; d--) {
       const [from, to] = dayBounds(now - d * DAY, this.options.timezone);
-      counts.push((this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number }).n);
+      counts.push(
+        (this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number }).n,
+      );
     }
     const max = Math.max(...counts);
     return { counts, line: counts.map((n) => spark(n, max)).join('') };
@@ -185,7 +209,8 @@ export class Briefings {
     for (let d = 1; d <= 365; d++) {
       const [from, to] = dayBounds(now - d * DAY, this.options.timezone);
       if (to <= this.firstEventAt()) break;
-      const n = (this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number }).n;
+      const n = (this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number })
+        .n;
       if (n > 0) break;
       streak++;
     }
@@ -210,7 +235,16 @@ function toMinutes(hhmm: string): number {
 /** Local date (YYYY-MM-DD), minutes since local midnight and weekday of a time in a zone. */
 export function localParts(at: number, timeZone: string): { day: string; minutes: number; weekday: number } {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', weekday: 'short' })
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      weekday: 'short',
+    })
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   );

@@ -35,7 +35,8 @@ export class ActionStore {
 
   record(input: Omit<ActionRow, 'id' | 'score'>): number {
     return Number(
-      this.insert.run(input.at, input.category, input.target, input.trigger, input.incidentId, input.result, input.message, JSON.stringify(input.details)).lastInsertRowid,
+      this.insert.run(input.at, input.category, input.target, input.trigger, input.incidentId, input.result, input.message, JSON.stringify(input.details))
+        .lastInsertRowid,
     );
   }
 

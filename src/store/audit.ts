@@ -45,8 +45,17 @@ export class AuditLog {
   verify(): AuditVerdict {
     let prev = GENESIS;
     let rows = 0;
-    for (const row of this.db.prepare('SELECT id, at, type, subject, detail, prev_hash, hash FROM audit ORDER BY id').iterate() as Iterable<{ id: number; at: number; type: string; subject: string; detail: string; prev_hash: string; hash: string }>) {
-      if (row.prev_hash !== prev) return { ok: false, rows, brokenAt: row.id, reason: 'its link to the previous row does not match (a row was removed or inserted before it)' };
+    for (const row of this.db.prepare('SELECT id, at, type, subject, detail, prev_hash, hash FROM audit ORDER BY id').iterate() as Iterable<{
+      id: number;
+      at: number;
+      type: string;
+      subject: string;
+      detail: string;
+      prev_hash: string;
+      hash: string;
+    }>) {
+      if (row.prev_hash !== prev)
+        return { ok: false, rows, brokenAt: row.id, reason: 'its link to the previous row does not match (a row was removed or inserted before it)' };
       if (auditHash(prev, row) !== row.hash) return { ok: false, rows, brokenAt: row.id, reason: 'its content does not match its hash (it was changed)' };
       prev = row.hash;
       rows++;

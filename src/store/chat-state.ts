@@ -10,7 +10,9 @@ export class InboundStore {
   constructor(db: Db) {
     this.insertSeen = db.prepare('INSERT INTO seen_updates (channel, update_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
     this.selectCursor = db.prepare<[string]>('SELECT value FROM cursors WHERE channel = ?');
-    this.upsertCursor = db.prepare('INSERT INTO cursors (channel, value, at) VALUES (?, ?, ?) ON CONFLICT (channel) DO UPDATE SET value = excluded.value, at = excluded.at');
+    this.upsertCursor = db.prepare(
+      'INSERT INTO cursors (channel, value, at) VALUES (?, ?, ?) ON CONFLICT (channel) DO UPDATE SET value = excluded.value, at = excluded.at',
+    );
     this.pruneSeen = db.prepare('DELETE FROM seen_updates WHERE at < ?');
   }
 
@@ -47,12 +49,22 @@ export class SwitchStore {
 
   get(name: string): SwitchRow | undefined {
     const r = this.db.prepare('SELECT * FROM switches WHERE name = ?').get(name) as Record<string, unknown> | undefined;
-    return r && { name: r.name as string, value: r.value as string, changedAt: r.changed_at as number, changedBy: r.changed_by as string, channel: r.channel as string };
+    return (
+      r && {
+        name: r.name as string,
+        value: r.value as string,
+        changedAt: r.changed_at as number,
+        changedBy: r.changed_by as string,
+        channel: r.channel as string,
+      }
+    );
   }
 
   set(name: string, value: string, by: string, channel: string, at: number): void {
     this.db
-      .prepare('INSERT INTO switches (name, value, changed_at, changed_by, channel) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at, changed_by = excluded.changed_by, channel = excluded.channel')
+      .prepare(
+        'INSERT INTO switches (name, value, changed_at, changed_by, channel) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at, changed_by = excluded.changed_by, channel = excluded.channel',
+      )
       .run(name, value, at, by, channel);
   }
 }

@@ -109,7 +109,10 @@ export function checkDatabase(file: string, options: OpenOptions = {}): Database
     report.integrity = (db.pragma('integrity_check(100)') as Array<Record<string, unknown>>).map((row) => String(Object.values(row)[0]));
     if (report.integrity.length !== 1 || report.integrity[0] !== 'ok') {
       const count = report.integrity.length;
-      report.problem = damaged(file, `integrity_check found ${count}${count === 100 ? ' or more' : ''} problem${count === 1 ? '' : 's'} (first: ${report.integrity[0]})`);
+      report.problem = damaged(
+        file,
+        `integrity_check found ${count}${count === 100 ? ' or more' : ''} problem${count === 1 ? '' : 's'} (first: ${report.integrity[0]})`,
+      );
     } else if (report.schemaVersion > knownVersion) {
       report.problem = newerDatabase(file, report.schemaVersion, knownVersion);
     } else {
@@ -237,23 +240,52 @@ function user(): string {
 }
 
 function damaged(file: string, detail: string, cause?: unknown): DatabaseError {
-  return new DatabaseError(file, 'corrupt', `the database ${file} is damaged or not a database (${detail})`, `Restarting will not help. Restore it from a backup, or ${CHECK}, or ${moveAside(file)}.`, cause);
+  return new DatabaseError(
+    file,
+    'corrupt',
+    `the database ${file} is damaged or not a database (${detail})`,
+    `Restarting will not help. Restore it from a backup, or ${CHECK}, or ${moveAside(file)}.`,
+    cause,
+  );
 }
 
 function unreadable(file: string, detail: string, cause?: unknown): DatabaseError {
-  return new DatabaseError(file, 'unreadable', `cannot open the database ${file}: ${detail}`, `Restarting will not help. Give the user Nightshift runs as (${user()}) read and write access to the file and its folder, or restore it from a backup, or ${moveAside(file)}; ${CHECK}.`, cause);
+  return new DatabaseError(
+    file,
+    'unreadable',
+    `cannot open the database ${file}: ${detail}`,
+    `Restarting will not help. Give the user Nightshift runs as (${user()}) read and write access to the file and its folder, or restore it from a backup, or ${moveAside(file)}; ${CHECK}.`,
+    cause,
+  );
 }
 
 function notAFile(file: string, what: string, cause?: unknown): DatabaseError {
-  return new DatabaseError(file, 'unreadable', `cannot open the database ${file}: it ${what}, not a database file`, `Restarting will not help. Move it away (or restore the database file from a backup), or point NIGHTSHIFT_DATA_DIR elsewhere: Nightshift then starts with a new, empty database; ${CHECK}.`, cause);
+  return new DatabaseError(
+    file,
+    'unreadable',
+    `cannot open the database ${file}: it ${what}, not a database file`,
+    `Restarting will not help. Move it away (or restore the database file from a backup), or point NIGHTSHIFT_DATA_DIR elsewhere: Nightshift then starts with a new, empty database; ${CHECK}.`,
+    cause,
+  );
 }
 
 function readOnly(file: string, detail: string, cause?: unknown): DatabaseError {
-  return new DatabaseError(file, 'read-only', `the database ${file} is read-only for Nightshift (${user()}): ${detail}`, `Restarting will not help. Make the file, its -wal and -shm files and its folder writable for that user: check the owner and mode (ls -l), the immutable flag (lsattr; chattr -i) and a read-only mount; ${CHECK}. Or restore a backup, or ${moveAside(file)}.`, cause);
+  return new DatabaseError(
+    file,
+    'read-only',
+    `the database ${file} is read-only for Nightshift (${user()}): ${detail}`,
+    `Restarting will not help. Make the file, its -wal and -shm files and its folder writable for that user: check the owner and mode (ls -l), the immutable flag (lsattr; chattr -i) and a read-only mount; ${CHECK}. Or restore a backup, or ${moveAside(file)}.`,
+    cause,
+  );
 }
 
 function newerDatabase(file: string, version: number, known: number): DatabaseError {
-  return new DatabaseError(file, 'newer', `the database ${file} was written by a newer Nightshift (schema version ${version}; this one knows up to ${known})`, `Restarting will not help. Run the newer Nightshift again (downgrading is not supported), or restore a backup made by this version, or ${moveAside(file)}; ${CHECK}.`);
+  return new DatabaseError(
+    file,
+    'newer',
+    `the database ${file} was written by a newer Nightshift (schema version ${version}; this one knows up to ${known})`,
+    `Restarting will not help. Run the newer Nightshift again (downgrading is not supported), or restore a backup made by this version, or ${moveAside(file)}; ${CHECK}.`,
+  );
 }
 
 /** Applies every migration newer than the database's user_version, in order. */

@@ -32,11 +32,21 @@ const proposalFromRaw = (r: Record<string, unknown>): ProposalRow => ({
 export class DiagnosisStore {
   constructor(private readonly db: Db) {}
 
-  add(d: { at: number; trigger: string; signature: string | null; subject: string | null; analysis: unknown; llm: unknown; llmError: string | null; message: string }): number {
+  add(d: {
+    at: number;
+    trigger: string;
+    signature: string | null;
+    subject: string | null;
+    analysis: unknown;
+    llm: unknown;
+    llmError: string | null;
+    message: string;
+  }): number {
     return Number(
       this.db
         .prepare('INSERT INTO diagnoses (at, trigger, signature, subject, analysis, llm, llm_error, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(d.at, d.trigger, d.signature, d.subject, JSON.stringify(d.analysis), d.llm === null ? null : JSON.stringify(d.llm), d.llmError, d.message).lastInsertRowid,
+        .run(d.at, d.trigger, d.signature, d.subject, JSON.stringify(d.analysis), d.llm === null ? null : JSON.stringify(d.llm), d.llmError, d.message)
+        .lastInsertRowid,
     );
   }
 
@@ -67,7 +77,10 @@ export class DiagnosisStore {
 
   /** Decides a proposal still open; false when it was decided or expired already. */
   decide(id: string, status: 'approved' | 'rejected' | 'expired', by: string, at: number): boolean {
-    return this.db.prepare("UPDATE proposals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'proposed'").run(status, by, at, id).changes === 1;
+    return (
+      this.db.prepare("UPDATE proposals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'proposed'").run(status, by, at, id)
+        .changes === 1
+    );
   }
 
   proposals(limit = 20): ProposalRow[] {

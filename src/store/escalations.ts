@@ -6,7 +6,9 @@ export class EscalationStore {
   private readonly selectDay;
 
   constructor(db: Db) {
-    this.insert = db.prepare('INSERT INTO escalations (at, check_name, incident_id, day, reason, file) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (check_name, day) DO NOTHING');
+    this.insert = db.prepare(
+      'INSERT INTO escalations (at, check_name, incident_id, day, reason, file) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (check_name, day) DO NOTHING',
+    );
     this.selectDay = db.prepare<[string, string]>('SELECT file FROM escalations WHERE check_name = ? AND day = ?');
   }
 

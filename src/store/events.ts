@@ -42,7 +42,14 @@ export interface EventContexts {
   'check.muted': { until: number; by: string; channel: string };
   'surgery.changed': { enabled: boolean; by: string; channel: string };
   'consent.changed': { name: string; from: string; to: string; event: string; by: string; channel: string };
-  'diagnosis.made': { diagnosisId: number; trigger: string; signature: string | null; chains: number; llm: 'answered' | 'unavailable' | 'off'; llmError?: string };
+  'diagnosis.made': {
+    diagnosisId: number;
+    trigger: string;
+    signature: string | null;
+    chains: number;
+    llm: 'answered' | 'unavailable' | 'off';
+    llmError?: string;
+  };
   'proposal.made': { proposalId: string; diagnosisId: number; kind: string };
   'proposal.decided': { proposalId: string; status: string; by: string; channel: string };
   'regret.scored': { actionId: number; category: string; score: number; note: string };
@@ -133,17 +140,17 @@ export class EventLog {
 
   /** The newest events about one subject, oldest first. */
   forSubject(subject: string, limit = 20): EventRow[] {
-    const rows = this.db.prepare('SELECT id, at, type, subject, severity, context FROM events WHERE subject = ? ORDER BY id DESC LIMIT ?').all(subject, limit) as Array<
-      Omit<EventRow, 'context'> & { context: string }
-    >;
+    const rows = this.db
+      .prepare('SELECT id, at, type, subject, severity, context FROM events WHERE subject = ? ORDER BY id DESC LIMIT ?')
+      .all(subject, limit) as Array<Omit<EventRow, 'context'> & { context: string }>;
     return rows.reverse().map((row) => ({ ...row, context: JSON.parse(row.context) as EventRow['context'] }));
   }
 
   /** Events of one type, oldest first. */
   ofType<T extends EventType>(type: T, since = 0): Array<EventRow<T>> {
-    const rows = this.db.prepare('SELECT id, at, type, subject, severity, context FROM events WHERE type = ? AND at >= ? ORDER BY id').all(type, since) as Array<
-      Omit<EventRow<T>, 'context'> & { context: string }
-    >;
+    const rows = this.db
+      .prepare('SELECT id, at, type, subject, severity, context FROM events WHERE type = ? AND at >= ? ORDER BY id')
+      .all(type, since) as Array<Omit<EventRow<T>, 'context'> & { context: string }>;
     return rows.map((row) => ({ ...row, context: JSON.parse(row.context) as EventContexts[T] }));
   }
 }

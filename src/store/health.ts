@@ -75,7 +75,10 @@ export class StoreHealth {
     const outage = this.outage;
     if (!outage || this.waiting() > 0) return;
     this.outage = undefined;
-    this.options.log.warn({ failures: outage.failures, failingForMs: this.options.clock.now() - outage.since }, 'the database is writable again; everything kept meanwhile is written');
+    this.options.log.warn(
+      { failures: outage.failures, failingForMs: this.options.clock.now() - outage.since },
+      'the database is writable again; everything kept meanwhile is written',
+    );
     try {
       this.options.onRecovered?.({ since: outage.since, failures: outage.failures, lastError: outage.lastError });
     } catch (err) {

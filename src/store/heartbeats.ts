@@ -11,9 +11,13 @@ export class HeartbeatStore implements HeartbeatBoard {
   constructor(db: Db) {
     this.selectOne = db.prepare<[string]>('SELECT * FROM heartbeats WHERE name = ?');
     this.statements = {
-      ping: db.prepare('INSERT INTO heartbeats (name, last_ping_at, pings) VALUES (@name, @at, 1) ON CONFLICT (name) DO UPDATE SET last_ping_at = @at, pings = pings + 1'),
+      ping: db.prepare(
+        'INSERT INTO heartbeats (name, last_ping_at, pings) VALUES (@name, @at, 1) ON CONFLICT (name) DO UPDATE SET last_ping_at = @at, pings = pings + 1',
+      ),
       start: db.prepare('INSERT INTO heartbeats (name, last_start_at) VALUES (@name, @at) ON CONFLICT (name) DO UPDATE SET last_start_at = @at'),
-      fail: db.prepare('INSERT INTO heartbeats (name, last_fail_at, last_fail_body) VALUES (@name, @at, @body) ON CONFLICT (name) DO UPDATE SET last_fail_at = @at, last_fail_body = @body'),
+      fail: db.prepare(
+        'INSERT INTO heartbeats (name, last_fail_at, last_fail_body) VALUES (@name, @at, @body) ON CONFLICT (name) DO UPDATE SET last_fail_at = @at, last_fail_body = @body',
+      ),
     };
   }
 
@@ -36,8 +40,7 @@ export class HeartbeatStore implements HeartbeatBoard {
 
   latest(name: string): HeartbeatSnapshot {
     const row = this.selectOne.get(name) as
-      | { last_ping_at: number | null; last_start_at: number | null; last_fail_at: number | null; last_fail_body: string | null }
-      | undefined;
+      { last_ping_at: number | null; last_start_at: number | null; last_fail_at: number | null; last_fail_body: string | null } | undefined;
     if (!row) return {};
     const snapshot: HeartbeatSnapshot = {};
     if (row.last_ping_at !== null) snapshot.lastPingAt = row.last_ping_at;

@@ -117,5 +117,4 @@ export class IncidentStore {
   ack(id: number, by: string, at: number): boolean {
     return this.db.prepare('UPDATE incidents SET acked_at = ?, acked_by = ? WHERE id = ? AND closed_at IS NULL').run(at, by, id).changes === 1;
   }
-
 }

@@ -20,8 +20,12 @@ export class OutboxStore {
   private readonly countPendingStmt;
 
   constructor(private readonly db: Db) {
-    this.insert = db.prepare('INSERT INTO outbox (channel, key, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, key) DO NOTHING');
-    this.selectHead = db.prepare("SELECT id, channel, key, payload, attempts, next_attempt_at, created_at FROM outbox WHERE channel = ? AND status = 'pending' ORDER BY id LIMIT 1");
+    this.insert = db.prepare(
+      'INSERT INTO outbox (channel, key, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, key) DO NOTHING',
+    );
+    this.selectHead = db.prepare(
+      "SELECT id, channel, key, payload, attempts, next_attempt_at, created_at FROM outbox WHERE channel = ? AND status = 'pending' ORDER BY id LIMIT 1",
+    );
     this.markSentStmt = db.prepare("UPDATE outbox SET status = 'sent', sent_at = ?, platform_id = ?, attempts = attempts + 1 WHERE id = ?");
     this.markRetryStmt = db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?');
     this.countPendingStmt = db.prepare("SELECT channel, count(*) AS n FROM outbox WHERE status = 'pending' GROUP BY channel");
@@ -38,10 +42,17 @@ export class OutboxStore {
   /** The oldest pending message of a channel: per-channel order means nothing behind it goes first. */
   head(channel: string): OutboxRow | undefined {
     const row = this.selectHead.get(channel) as
-      | { id: number; channel: string; key: string; payload: string; attempts: number; next_attempt_at: number; created_at: number }
-      | undefined;
+      { id: number; channel: string; key: string; payload: string; attempts: number; next_attempt_at: number; created_at: number } | undefined;
     if (!row) return undefined;
-    return { id: row.id, channel: row.channel, key: row.key, message: JSON.parse(row.payload) as OutgoingMessage, attempts: row.attempts, nextAttemptAt: row.next_attempt_at, createdAt: row.created_at };
+    return {
+      id: row.id,
+      channel: row.channel,
+      key: row.key,
+      message: JSON.parse(row.payload) as OutgoingMessage,
+      attempts: row.attempts,
+      nextAttemptAt: row.next_attempt_at,
+      createdAt: row.created_at,
+    };
   }
 
   markSent(id: number, at: number, platformId: string | undefined): void {

@@ -8,7 +8,9 @@ export class ProbeStateStore {
 
   constructor(db: Db) {
     this.selectOne = db.prepare<[string]>('SELECT value FROM probe_state WHERE check_name = ?');
-    this.upsert = db.prepare<[string, string]>('INSERT INTO probe_state (check_name, value) VALUES (?, ?) ON CONFLICT (check_name) DO UPDATE SET value = excluded.value');
+    this.upsert = db.prepare<[string, string]>(
+      'INSERT INTO probe_state (check_name, value) VALUES (?, ?) ON CONFLICT (check_name) DO UPDATE SET value = excluded.value',
+    );
   }
 
   /** A handle for one check's state. */

@@ -41,7 +41,9 @@ export class QuestionStore {
 
   create(q: Omit<QuestionRow, 'status' | 'answer' | 'answeredBy' | 'answeredChannel' | 'answeredAt'>): void {
     this.db
-      .prepare("INSERT INTO questions (id, kind, subject, prompt, code, required_role, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)")
+      .prepare(
+        "INSERT INTO questions (id, kind, subject, prompt, code, required_role, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+      )
       .run(q.id, q.kind, q.subject, q.prompt, q.code, q.requiredRole, q.createdAt, q.expiresAt);
   }
 
@@ -63,14 +65,18 @@ export class QuestionStore {
   }
 
   linkMessage(channel: string, platformId: string, questionId: string): void {
-    this.db.prepare('INSERT INTO question_messages (channel, platform_id, question_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(channel, platformId, questionId);
+    this.db
+      .prepare('INSERT INTO question_messages (channel, platform_id, question_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(channel, platformId, questionId);
   }
 
   /** Records the answer if the question is still pending and unexpired; false when someone (or time) was first. */
   answer(id: string, answer: 'yes' | 'no', by: string, channel: string, at: number): boolean {
     return (
       this.db
-        .prepare("UPDATE questions SET status = 'answered', answer = ?, answered_by = ?, answered_channel = ?, answered_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?")
+        .prepare(
+          "UPDATE questions SET status = 'answered', answer = ?, answered_by = ?, answered_channel = ?, answered_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
+        )
         .run(answer, by, channel, at, id, at).changes === 1
     );
   }
@@ -78,7 +84,9 @@ export class QuestionStore {
   /** Marks overdue questions expired; returns them. */
   expireDue(at: number): QuestionRow[] {
     return this.db.transaction(() => {
-      const due = (this.db.prepare("SELECT * FROM questions WHERE status = 'pending' AND expires_at <= ?").all(at) as Array<Record<string, unknown>>).map(fromRaw);
+      const due = (this.db.prepare("SELECT * FROM questions WHERE status = 'pending' AND expires_at <= ?").all(at) as Array<Record<string, unknown>>).map(
+        fromRaw,
+      );
       this.db.prepare("UPDATE questions SET status = 'expired' WHERE status = 'pending' AND expires_at <= ?").run(at);
       return due;
     })();
@@ -87,5 +95,4 @@ export class QuestionStore {
   pending(): QuestionRow[] {
     return (this.db.prepare("SELECT * FROM questions WHERE status = 'pending' ORDER BY created_at").all() as Array<Record<string, unknown>>).map(fromRaw);
   }
-
 }

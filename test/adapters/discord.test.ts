@@ -71,20 +71,45 @@ interface Harness {
   logLines: () => Array<Record<string, unknown>>;
 }
 
-async function connect(t: TestContext, options: { handlers?: Parameters<typeof recordingInbound>[0]; fakeDownAtStart?: boolean; token?: string } = {}): Promise<Harness> {
-  const fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION, guildId: GUILD, channelId: CHANNEL, roles: [{ id: OPERATORS, name: 'operators' }], heartbeatIntervalMs: 2000 });
+async function connect(
+  t: TestContext,
+  options: { handlers?: Parameters<typeof recordingInbound>[0]; fakeDownAtStart?: boolean; token?: string } = {},
+): Promise<Harness> {
+  const fake = await FakeDiscord.start({
+    token: TOKEN,
+    applicationId: APPLICATION,
+    guildId: GUILD,
+    channelId: CHANNEL,
+    roles: [{ id: OPERATORS, name: 'operators' }],
+    heartbeatIntervalMs: 2000,
+  });
   if (options.fakeDownAtStart) await fake.down();
   const { logger, lines } = createCapturedLogger(new Redactor([TOKEN]));
-  const channel = new DiscordChannel({ token: options.token ?? TOKEN, applicationId: APPLICATION, guildId: GUILD, channelId: CHANNEL, apiUrl: fake.apiUrl, commands: COMMANDS, log: logger, retryDelayMs: { initial: 50, max: 400 } });
+  const channel = new DiscordChannel({
+    token: options.token ?? TOKEN,
+    applicationId: APPLICATION,
+    guildId: GUILD,
+    channelId: CHANNEL,
+    apiUrl: fake.apiUrl,
+    commands: COMMANDS,
+    log: logger,
+    retryDelayMs: { initial: 50, max: 400 },
+  });
   t.after(async () => {
     await channel.stop();
     await fake.close();
     // An error line means an interaction or registration failed somewhere the assertions did not look.
-    if (!options.token) assert.deepEqual(lines().filter((l) => Number(l.level) >= 50), [], 'no error was logged');
+    if (!options.token)
+      assert.deepEqual(
+        lines().filter((l) => Number(l.level) >= 50),
+        [],
+        'no error was logged',
+      );
   });
   const recorded = recordingInbound(options.handlers);
   await channel.start(recorded.inbound);
-  if (!options.fakeDownAtStart && !options.token) await waitFor(() => fake.registeredCommands().length === COMMANDS.length, { timeoutMs: 5000, what: 'slash commands registered' });
+  if (!options.fakeDownAtStart && !options.token)
+    await waitFor(() => fake.registeredCommands().length === COMMANDS.length, { timeoutMs: 5000, what: 'slash commands registered' });
   return { fake, channel, recorded, logLines: lines };
 }
 
@@ -116,7 +141,10 @@ test('logs in with the Guilds intent only and registers the slash commands from 
   const stats = fake.gatewayStats();
   assert.equal(stats.identifies, 1);
   assert.deepEqual(stats.intents, [1], 'GUILDS only: no privileged intents');
-  assert.ok(fake.requests().every((r) => r.status !== 401), 'every bot request carried the token');
+  assert.ok(
+    fake.requests().every((r) => r.status !== 401),
+    'every bot request carried the token',
+  );
   assert.ok(!JSON.stringify(logLines()).includes(TOKEN), 'the token never reaches the log');
 });
 
@@ -129,15 +157,25 @@ test('/status: the reply text comes back as the interaction response, with who a
   assert.equal(callback.data?.content, 'SUMMARY: OK  core=active  stale=0  failing=0  heals_24h=3');
   assert.ok(!(Number(callback.data?.flags ?? 0) & EPHEMERAL), 'an answer is public');
   assert.ok(callback.elapsedMs < 3000);
-  assert.deepEqual(recorded.commands, [{ text: '/status', from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, roleIds: [OPERATORS] } }]);
+  assert.deepEqual(recorded.commands, [
+    { text: '/status', from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, roleIds: [OPERATORS] } },
+  ]);
 });
 
 test('options are passed in the command’s argument order; refusals and usage errors are private', async (t) => {
   const { fake, recorded } = await connect(t, {
-    handlers: { command: (text) => (text.startsWith('/mute') ? { kind: 'refused', text: 'Sorry, /mute needs the operator role.' } : { kind: 'usage', text: 'Usage: /status' }) },
+    handlers: {
+      command: (text) =>
+        text.startsWith('/mute') ? { kind: 'refused', text: 'Sorry, /mute needs the operator role.' } : { kind: 'usage', text: 'Usage: /status' },
+    },
   });
   // A role created after login reaches discord.js's cache through GUILD_ROLE_CREATE before the interaction.
-  const mute = fake.sendSlashCommand({ name: 'mute', options: { note: 'too noisy tonight', duration: '2h', check: 'worker' }, userId: ALICE, roleIds: [NEW_ROLE] });
+  const mute = fake.sendSlashCommand({
+    name: 'mute',
+    options: { note: 'too noisy tonight', duration: '2h', check: 'worker' },
+    userId: ALICE,
+    roleIds: [NEW_ROLE],
+  });
   const status = fake.sendSlashCommand({ name: 'status', userId: ALICE });
   await waitFor(() => fake.callbacks(mute).length > 0 && fake.callbacks(status).length > 0, { what: 'both replies' });
   assert.equal(recorded.commands[0]!.text, '/mute worker 2h too noisy tonight');
@@ -154,7 +192,9 @@ test('options are passed in the command’s argument order; refusals and usage e
 test('a handler slower than 2 s is deferred within Discord’s 3 s, then the reply is edited in', async (t) => {
   const late = (ms: number, reply: Reply) => new Promise<Reply>((resolve) => setTimeout(() => resolve(reply), ms));
   const { fake } = await connect(t, {
-    handlers: { command: (text) => (text.startsWith('/status') ? late(2500, { text: 'SUMMARY: OK (slow)' }) : late(2500, { kind: 'refused', text: 'Not you.' })) },
+    handlers: {
+      command: (text) => (text.startsWith('/status') ? late(2500, { text: 'SUMMARY: OK (slow)' }) : late(2500, { kind: 'refused', text: 'Not you.' })),
+    },
   });
   const slow = fake.sendSlashCommand({ name: 'status', userId: ALICE });
   const slowRefusal = fake.sendSlashCommand({ name: 'disable-surgery', userId: ALICE });
@@ -202,7 +242,10 @@ test('send(): a question is one embed coloured by severity, with its code and Ap
 
 test('a button press answers the question and removes the buttons in one call; a refused press changes nothing', async (t) => {
   const { fake, channel, recorded } = await connect(t, {
-    handlers: { answer: (_target, answer, from) => (from.roleIds?.includes(OPERATORS) ? { text: `Approved by alice (${answer}).` } : { kind: 'refused', text: 'Only operators may answer.' }) },
+    handlers: {
+      answer: (_target, answer, from) =>
+        from.roleIds?.includes(OPERATORS) ? { text: `Approved by alice (${answer}).` } : { kind: 'refused', text: 'Only operators may answer.' },
+    },
   });
   const { platformId } = await channel.send(question('q7'));
   const refused = fake.clickButton({ customId: 'q:q7:yes', messageId: platformId!, userId: '1015000000000000200', username: 'mallory' });
@@ -217,7 +260,11 @@ test('a button press answers the question and removes the buttons in one call; a
     fake.callbacks(pressed).map((c) => c.type),
     [7],
   );
-  assert.deepEqual(recorded.answers.at(-1), { target: { questionId: 'q7' }, answer: 'yes', from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, roleIds: [OPERATORS] } });
+  assert.deepEqual(recorded.answers.at(-1), {
+    target: { questionId: 'q7' },
+    answer: 'yes',
+    from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, roleIds: [OPERATORS] },
+  });
   const [updated] = fake.messages();
   assert.deepEqual(updated!.components, []);
   assert.equal(updated!.content, 'Approved by alice (yes).');
@@ -225,7 +272,9 @@ test('a button press answers the question and removes the buttons in one call; a
 });
 
 test('a slow answer defers the update, then removes the buttons', async (t) => {
-  const { fake, channel } = await connect(t, { handlers: { answer: () => new Promise<Reply>((resolve) => setTimeout(() => resolve({ text: 'Rejected.' }), 2300)) } });
+  const { fake, channel } = await connect(t, {
+    handlers: { answer: () => new Promise<Reply>((resolve) => setTimeout(() => resolve({ text: 'Rejected.' }), 2300)) },
+  });
   const { platformId } = await channel.send(question('q8'));
   const pressed = fake.clickButton({ customId: 'q:q8:no', messageId: platformId!, userId: ALICE });
   await waitFor(() => fake.messages()[0]!.content === 'Rejected.', { timeoutMs: 6000, what: 'the edited question' });
@@ -329,18 +378,27 @@ test('Discord down at start: start() returns at once, login is retried with back
 test('a rejected token is logged as an error at each attempt, and never logged itself', async (t) => {
   const wrong = 'MTAxNTAwMDAwMDAwMDAwMDAwOQ.GhXx1b.d3JvbmctdG9rZW4tZm9yLXRlc3RzLW9ubHk';
   const { fake, logLines } = await connect(t, { token: wrong });
-  await waitFor(() => logLines().filter((l) => l.msg === 'discord rejected the bot token (check DISCORD_TOKEN); retrying').length >= 2, { timeoutMs: 5000, what: 'two rejected attempts' });
-  assert.deepEqual(
-    [...new Set(fake.requests().map((r) => `${r.method} ${r.path} ${r.status}`))],
-    ['GET /gateway/bot 401'],
-  );
+  await waitFor(() => logLines().filter((l) => l.msg === 'discord rejected the bot token (check DISCORD_TOKEN); retrying').length >= 2, {
+    timeoutMs: 5000,
+    what: 'two rejected attempts',
+  });
+  assert.deepEqual([...new Set(fake.requests().map((r) => `${r.method} ${r.path} ${r.status}`))], ['GET /gateway/bot 401']);
   assert.equal(fake.gatewayStats().connections, 0);
   assert.ok(!JSON.stringify(logLines()).includes(wrong));
 });
 
 test('pure mapping: definitions, command text, button ids, message limits', () => {
   const definitions = slashCommandDefinitions([
-    { name: 'mute', description: '', usage: '', args: [{ name: 'checkName', description: 'c', required: true }, { name: 'note', description: 'n', required: false }, { name: 'until', description: 'u', required: true }] },
+    {
+      name: 'mute',
+      description: '',
+      usage: '',
+      args: [
+        { name: 'checkName', description: 'c', required: true },
+        { name: 'note', description: 'n', required: false },
+        { name: 'until', description: 'u', required: true },
+      ],
+    },
     { name: 'Bad Name', description: 'x', usage: '', args: [] },
   ]);
   assert.equal(definitions.length, 1, 'a name Discord would refuse is left out');
@@ -351,12 +409,31 @@ test('pure mapping: definitions, command text, button ids, message limits', () =
     ['until', false],
   ]);
   assert.equal(definitions[0]!.description, 'mute');
-  const summary = { name: 'mute', description: '', usage: '', args: [{ name: 'checkName', description: '', required: true }, { name: 'note', description: '', required: false }] };
-  assert.equal(commandText('mute', summary, [{ name: 'note', value: ' late ' }, { name: 'check-name', value: 'worker' }]), '/mute worker late');
+  const summary = {
+    name: 'mute',
+    description: '',
+    usage: '',
+    args: [
+      { name: 'checkName', description: '', required: true },
+      { name: 'note', description: '', required: false },
+    ],
+  };
+  assert.equal(
+    commandText('mute', summary, [
+      { name: 'note', value: ' late ' },
+      { name: 'check-name', value: 'worker' },
+    ]),
+    '/mute worker late',
+  );
   assert.equal(commandText('status', undefined, []), '/status');
   assert.deepEqual(parseButtonId('q:q:7:no'), { questionId: 'q:7', answer: 'no' });
   assert.equal(parseButtonId('something-else'), undefined);
-  const long = renderMessage({ severity: 'info', title: 't'.repeat(300), body: 'b'.repeat(5000), question: { questionId: 'q1', code: 'ZZ99', yesLabel: 'Yes', noLabel: 'No' } });
+  const long = renderMessage({
+    severity: 'info',
+    title: 't'.repeat(300),
+    body: 'b'.repeat(5000),
+    question: { questionId: 'q1', code: 'ZZ99', yesLabel: 'Yes', noLabel: 'No' },
+  });
   const embed = long.embeds![0]!;
   assert.equal([...embed.title!].length, 256);
   assert.ok([...embed.description!].length <= 4096);
@@ -364,7 +441,11 @@ test('pure mapping: definitions, command text, button ids, message limits', () =
 });
 
 test('text from services is inert: a markdown link in a log line shows as typed, and nobody is pinged by it', async (t) => {
-  const alert = renderMessage({ severity: 'critical', title: 'web is failing: see [docs](http://evil.example/login)', body: 'stderr: [click to fix](http://evil.example/x) @everyone' });
+  const alert = renderMessage({
+    severity: 'critical',
+    title: 'web is failing: see [docs](http://evil.example/login)',
+    body: 'stderr: [click to fix](http://evil.example/x) @everyone',
+  });
   const embed = alert.embeds![0]!;
   assert.equal(embed.title, 'web is failing: see \\[docs](http://evil.example/login)');
   assert.equal(embed.description, 'stderr: \\[click to fix](http://evil.example/x) @everyone');

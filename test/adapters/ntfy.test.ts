@@ -88,13 +88,22 @@ async function listening(t: TestContext, fake: FakeNtfyServer, core = recordingI
   return { ...built, core };
 }
 
-const replies = (fake: FakeNtfyServer) => fake.messages(TOPIC).filter((m) => m.title === 'Nightshift').map((m) => m.message);
+const replies = (fake: FakeNtfyServer) =>
+  fake
+    .messages(TOPIC)
+    .filter((m) => m.title === 'Nightshift')
+    .map((m) => m.message);
 
 test('ntfy: an alert maps severity to priority and tags, with title, body, click URL and the Bearer token', async (t) => {
   const fake = await fakeNtfy(t, { token: TOKEN });
   const { ntfy } = channel(t, fake, { token: TOKEN });
 
-  const delivery = await ntfy.send({ severity: 'critical', title: 'worker is down', body: 'restart did not hold (3 in 10 min)', url: 'http://127.0.0.1:8787/incidents/7' });
+  const delivery = await ntfy.send({
+    severity: 'critical',
+    title: 'worker is down',
+    body: 'restart did not hold (3 in 10 min)',
+    url: 'http://127.0.0.1:8787/incidents/7',
+  });
   await ntfy.send({ severity: 'warning', title: 'disk at 91%' });
   await ntfy.send({ severity: 'info', title: 'worker recovered' });
 
@@ -109,7 +118,7 @@ test('ntfy: an alert maps severity to priority and tags, with title, body, click
   assert.equal(warning.priority, 4);
   assert.deepEqual(warning.tags, ['warning']);
   assert.equal(warning.message, 'disk at 91%', 'a message without a body shows its title as the text');
-  assert.equal(info.priority, undefined, 'info is ntfy\'s default priority 3, which ntfy leaves out');
+  assert.equal(info.priority, undefined, "info is ntfy's default priority 3, which ntfy leaves out");
   assert.deepEqual(info.tags, ['white_check_mark']);
   const publishes = fake.requests().filter((r) => r.method === 'POST');
   assert.equal(publishes.length, 3);
@@ -160,7 +169,10 @@ test('ntfy: command words run as commands; unknown text gets a usage hint; every
   const ids = ['status', '/mute worker 2h', 'Disable-Surgery', 'what is going on?', 'no'].map((text) => fake.publishAsUser(REPLY_TOPIC, text));
   await waitFor(() => replies(fake).length === 5 && core.state.cursor === ids.at(-1), { what: 'five replies and the last cursor' });
 
-  assert.deepEqual(core.commands.map((c) => c.text), ['/status', '/mute worker 2h', '/disable-surgery']);
+  assert.deepEqual(
+    core.commands.map((c) => c.text),
+    ['/status', '/mute worker 2h', '/disable-surgery'],
+  );
   assert.deepEqual(core.commands[0]!.from, OPERATOR);
   assert.equal(core.answers.length, 0);
   const [status, mute, disable, hint, missingCode] = replies(fake);
@@ -193,9 +205,18 @@ test('ntfy: a dropped stream resumes with since=<last id>; nothing is handled tw
   const third = fake.publishAsUser(REPLY_TOPIC, 'help');
   await waitFor(() => core.state.cursor === third, { what: 'a command after the outage' });
 
-  assert.deepEqual(core.commands.map((c) => c.text), ['/status', '/help']);
-  assert.deepEqual(core.answers.map((a) => a.target), [{ code: '4F7Q' }]);
-  assert.ok(fake.subscribeRequests(REPLY_TOPIC).every((r) => r.query.since !== undefined), 'every subscription resumes from a cursor');
+  assert.deepEqual(
+    core.commands.map((c) => c.text),
+    ['/status', '/help'],
+  );
+  assert.deepEqual(
+    core.answers.map((a) => a.target),
+    [{ code: '4F7Q' }],
+  );
+  assert.ok(
+    fake.subscribeRequests(REPLY_TOPIC).every((r) => r.query.since !== undefined),
+    'every subscription resumes from a cursor',
+  );
   assert.equal(core.state.cursor, third);
   assert.equal(core.savedCursors.filter((c) => c === whileDown).length, 1, 'the reply sent during the outage was handled once');
   assert.deepEqual(replies(fake), ['ran /status', 'Approved.', 'ran /help'], 'each reply answered exactly once');
@@ -214,7 +235,10 @@ test('ntfy: a restarted adapter resumes from the saved cursor, and a redelivered
   const after = await listening(t, fake, recordingInbound(state));
   await waitFor(() => after.core.commands.length === 1, { what: 'the command sent while the bot was down' });
   assert.equal(fake.subscribeRequests(REPLY_TOPIC).at(-1)!.query.since, handled);
-  assert.deepEqual(after.core.commands.map((c) => c.text), ['/mute worker 2h']);
+  assert.deepEqual(
+    after.core.commands.map((c) => c.text),
+    ['/mute worker 2h'],
+  );
   await after.ntfy.stop();
 
   // A cursor the server no longer knows (its cache was wiped): ntfy sends everything; the seen ids stop a replay.
@@ -222,7 +246,11 @@ test('ntfy: a restarted adapter resumes from the saved cursor, and a redelivered
   const replayed = await listening(t, fake, recordingInbound(state));
   const fresh = fake.publishAsUser(REPLY_TOPIC, 'help');
   await waitFor(() => replayed.core.state.cursor === fresh, { what: 'the cursor to reach the newest message' });
-  assert.deepEqual(replayed.core.commands.map((c) => c.text), ['/help'], 'old messages are not run again');
+  assert.deepEqual(
+    replayed.core.commands.map((c) => c.text),
+    ['/help'],
+    'old messages are not run again',
+  );
 });
 
 test('ntfy: the first start ever ignores replies left on the topic by an earlier life, and keeps no gap', async (t) => {
@@ -233,7 +261,10 @@ test('ntfy: the first start ever ignores replies left on the topic by an earlier
 
   fake.publishAsUser(REPLY_TOPIC, 'status');
   await waitFor(() => core.commands.length === 1, { what: 'the new command' });
-  assert.deepEqual(core.commands.map((c) => c.text), ['/status']);
+  assert.deepEqual(
+    core.commands.map((c) => c.text),
+    ['/status'],
+  );
   await ntfy.stop();
 
   // An empty topic: the cursor becomes "all", so a reply sent before the first message is not lost either.
@@ -248,7 +279,10 @@ test('ntfy: the first start ever ignores replies left on the topic by an earlier
   const { ntfy: ntfy3 } = channel(t, fake, { replyTopic: empty });
   await ntfy3.start(core2.inbound);
   await waitFor(() => core2.commands.length === 1, { what: 'the reply sent while the bot was down' });
-  assert.deepEqual(core2.commands.map((c) => c.text), ['/help']);
+  assert.deepEqual(
+    core2.commands.map((c) => c.text),
+    ['/help'],
+  );
 });
 
 test('ntfy: 429, 401, 403, 500 and a dead server become DeliveryErrors the outbox understands', async (t) => {
@@ -256,7 +290,10 @@ test('ntfy: 429, 401, 403, 500 and a dead server become DeliveryErrors the outbo
   const { ntfy, logLines } = channel(t, fake, { token: TOKEN });
   const alert = { severity: 'critical' as const, title: 'worker is down' };
   const deliveryError = async (what: string) => {
-    const err = await ntfy.send(alert).then(() => assert.fail(`${what}: expected a DeliveryError`), (e: unknown) => e);
+    const err = await ntfy.send(alert).then(
+      () => assert.fail(`${what}: expected a DeliveryError`),
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof DeliveryError, `${what}: ${String(err)}`);
     return err;
   };
@@ -315,7 +352,10 @@ test('ntfy: with the server down at start, start() resolves at once and replies 
   fake.publishAsUser(REPLY_TOPIC, 'status');
   await waitFor(() => core.commands.length === 1, { what: 'the command' });
   const warnings = logLines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40);
-  assert.ok(warnings.every((l) => l.msg.includes('reconnecting')), 'failures are logged once per attempt');
+  assert.ok(
+    warnings.every((l) => l.msg.includes('reconnecting')),
+    'failures are logged once per attempt',
+  );
   assert.ok(!logLines.join('').includes(TOKEN), 'the token never reaches the log');
 });
 
@@ -326,7 +366,10 @@ test('ntfy: a refused token on the reply topic is logged as an error, never show
   const { ntfy, logLines } = channel(t, fake, { replyTopic: REPLY_TOPIC, token: wrong });
   await ntfy.start(core.inbound);
   await waitFor(() => logLines.filter((l) => l.includes('"level":50')).length >= 2, { what: 'two refused attempts' });
-  assert.match(logLines.find((l) => l.includes('"level":50'))!, /HTTP 403 \(forbidden\)/);
+  assert.match(
+    logLines.find((l) => l.includes('"level":50'))!,
+    /HTTP 403 \(forbidden\)/,
+  );
   assert.equal(core.state.cursor, undefined, 'nothing was read, so no cursor was invented');
   assert.ok(!logLines.join('').includes(wrong), 'the token never reaches the log');
 });
@@ -338,12 +381,19 @@ test('ntfy: lines split across chunks are reassembled; a stream gone silent is r
 
   fake.publishAsUser(REPLY_TOPIC, 'mute worker 2h');
   await waitFor(() => core.commands.length === 1, { what: 'the command sent in two halves' });
-  assert.deepEqual(core.commands.map((c) => c.text), ['/mute worker 2h']);
+  assert.deepEqual(
+    core.commands.map((c) => c.text),
+    ['/mute worker 2h'],
+  );
 
   await waitFor(() => fake.subscribeRequests(REPLY_TOPIC).length >= 3, { what: 'idle streams to be replaced' });
   const last = fake.publishAsUser(REPLY_TOPIC, 'status');
   await waitFor(() => core.state.cursor === last, { what: 'the command after the reconnects' });
-  assert.deepEqual(core.commands.map((c) => c.text), ['/mute worker 2h', '/status'], 'nothing handled twice across reconnects');
+  assert.deepEqual(
+    core.commands.map((c) => c.text),
+    ['/mute worker 2h', '/status'],
+    'nothing handled twice across reconnects',
+  );
 });
 
 test('ntfy: stop() returns promptly and closes the stream', async (t) => {
@@ -386,7 +436,13 @@ test('fake ntfy: header publishing, poll=1 and since=<unix time> behave as ntfy 
   const fake = await fakeNtfy(t);
   const response = await fetch(`${fake.url}/${TOPIC}`, {
     method: 'PUT',
-    headers: { Title: 'Backup done', Priority: 'high', Tags: 'floppy_disk, white_check_mark', Click: 'https://example.com/b', Actions: 'http, Retry, https://example.com/retry, method=PUT, clear=true; view, Open, https://example.com/o' },
+    headers: {
+      Title: 'Backup done',
+      Priority: 'high',
+      Tags: 'floppy_disk, white_check_mark',
+      Click: 'https://example.com/b',
+      Actions: 'http, Retry, https://example.com/retry, method=PUT, clear=true; view, Open, https://example.com/o',
+    },
     body: 'backup of /srv finished',
   });
   const published = (await response.json()) as NtfyMessage;

@@ -89,7 +89,10 @@ function makeChannel(t: TestContext, fake: FakeTelegram, overrides: Partial<Tele
   return { channel, logs: lines };
 }
 
-async function harness(t: TestContext, options: { token?: string; inbound?: RecordingInbound; beforeStart?: (fake: FakeTelegram) => void } = {}): Promise<Harness> {
+async function harness(
+  t: TestContext,
+  options: { token?: string; inbound?: RecordingInbound; beforeStart?: (fake: FakeTelegram) => void } = {},
+): Promise<Harness> {
   const fake = await startFake(t, options.token);
   options.beforeStart?.(fake);
   const { channel, logs } = makeChannel(t, fake);
@@ -114,7 +117,9 @@ test('/status round trip: the core gets "/status" with who sent it, the user get
 
   const reply = await waitFor(() => repliesTo(fake, '/status@nightshift_test_bot'), { what: 'the reply' });
   assert.equal(reply.text, 'ran /status');
-  assert.deepEqual(inbound.commands, [{ text: '/status', from: { channel: 'telegram', userId: String(OPERATOR), displayName: 'Ada', chatId: String(OPERATOR) } }]);
+  assert.deepEqual(inbound.commands, [
+    { text: '/status', from: { channel: 'telegram', userId: String(OPERATOR), displayName: 'Ada', chatId: String(OPERATOR) } },
+  ]);
   assert.equal(fake.calls('deleteWebhook').length, 1);
 });
 
@@ -146,7 +151,10 @@ test('"yes" in reply to a question answers it; "yes" on its own gets a hint and 
   fake.pushMessage({ chatId: OPERATOR, fromId: OPERATOR, text: '  Yes ', replyTo: Number(platformId) });
   const confirmation = await waitFor(() => repliesTo(fake, '  Yes '), { what: 'the confirmation' });
   assert.equal(confirmation.text, 'Recorded: yes');
-  assert.deepEqual(inbound.answers.map((a) => [a.target, a.answer]), [[{ replyTo: platformId }, 'yes']]);
+  assert.deepEqual(
+    inbound.answers.map((a) => [a.target, a.answer]),
+    [[{ replyTo: platformId }, 'yes']],
+  );
 
   fake.pushMessage({ chatId: OPERATOR, fromId: OPERATOR, text: 'n' });
   const hint = await waitFor(() => repliesTo(fake, 'n'), { what: 'the hint' });
@@ -154,7 +162,7 @@ test('"yes" in reply to a question answers it; "yes" on its own gets a hint and 
   assert.equal(inbound.answers.length, 1);
 });
 
-test('a button press answers the question, answers the callback and removes the buttons; a stranger\'s press changes nothing', async (t) => {
+test("a button press answers the question, answers the callback and removes the buttons; a stranger's press changes nothing", async (t) => {
   const { fake, channel, inbound } = await harness(t);
   const { platformId } = await channel.send(QUESTION);
   const messageId = Number(platformId);
@@ -189,7 +197,10 @@ test('an update Telegram delivers twice is handled once', async (t) => {
   fake.redeliver(updateId);
   fake.pushMessage({ chatId: OPERATOR, fromId: OPERATOR, text: '/help' });
   await waitFor(() => repliesTo(fake, '/help'), { what: 'the reply to the later message' });
-  assert.deepEqual(inbound.commands.map((c) => c.text), ['/status', '/help']);
+  assert.deepEqual(
+    inbound.commands.map((c) => c.text),
+    ['/status', '/help'],
+  );
   assert.equal(fake.sent().filter((m) => m.reply_to_message?.text === '/status').length, 1);
   assert.ok(logs().some((l) => l['updateId'] === updateId && String(l['msg']).includes('seen before')));
 });
@@ -221,7 +232,10 @@ test('the offset is persisted: a new adapter resumes from it and nothing is hand
   await after.start(second);
   fake.pushMessage({ chatId: OPERATOR, fromId: OPERATOR, text: '/help' });
   await waitFor(() => repliesTo(fake, '/help'), { what: 'the second adapter to answer /help' });
-  assert.deepEqual(second.commands.map((c) => c.text), ['/help']);
+  assert.deepEqual(
+    second.commands.map((c) => c.text),
+    ['/help'],
+  );
   assert.equal(fake.calls('getUpdates')[callsBefore]?.params['offset'], statusUpdate + 1);
 });
 
@@ -316,7 +330,9 @@ test('two pollers on one token: the conflict is logged as a warning and updates 
   const { channel: twin, logs: twinLogs } = makeChannel(t, fake);
   const twinInbound = new RecordingInbound();
   await twin.start(twinInbound);
-  const conflict = await waitFor(() => [...logs(), ...twinLogs()].find((l) => l['msg'] === 'telegram: another poller or a webhook holds this bot token'), { what: 'the 409 warning' });
+  const conflict = await waitFor(() => [...logs(), ...twinLogs()].find((l) => l['msg'] === 'telegram: another poller or a webhook holds this bot token'), {
+    what: 'the 409 warning',
+  });
   assert.equal(conflict['level'], 40);
   fake.pushMessage({ chatId: OPERATOR, fromId: OPERATOR, text: '/status' });
   await waitFor(() => inbound.commands.length + twinInbound.commands.length === 1, { what: 'one of them to handle /status' });

@@ -37,6 +37,9 @@ test('allow-lists: Discord users and roles, Telegram users and chats', () => {
 });
 
 test('a token without the ids it needs is a named configuration error', () => {
-  assert.throws(() => parseConfig('', 'f.yml', { DISCORD_TOKEN: 'x' }, '/'), /DISCORD_APPLICATION_ID \(environment\): expected it to be set because DISCORD_TOKEN is set/);
+  assert.throws(
+    () => parseConfig('', 'f.yml', { DISCORD_TOKEN: 'x' }, '/'),
+    /DISCORD_APPLICATION_ID \(environment\): expected it to be set because DISCORD_TOKEN is set/,
+  );
   assert.throws(() => parseConfig('', 'f.yml', { NTFY_URL: 'http://n', NTFY_TOPIC: 'a', NTFY_REPLY_TOPIC: 'a' }, '/'), /NTFY_REPLY_TOPIC/);
 });

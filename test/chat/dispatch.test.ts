@@ -21,8 +21,24 @@ const mute = defineCommand({
     return { text: `muted ${args.check}` };
   },
 });
-const explode = defineCommand({ name: 'explode', description: 'Throws', args: z.object({}), role: 'viewer', run: () => { throw new Error('disk I/O error at /var/lib'); } });
-const refuse = defineCommand({ name: 'refuse', description: 'User error', args: z.object({}), role: 'viewer', run: () => { throw new UserError('nope', 'No such incident: 42'); } });
+const explode = defineCommand({
+  name: 'explode',
+  description: 'Throws',
+  args: z.object({}),
+  role: 'viewer',
+  run: () => {
+    throw new Error('disk I/O error at /var/lib');
+  },
+});
+const refuse = defineCommand({
+  name: 'refuse',
+  description: 'User error',
+  args: z.object({}),
+  role: 'viewer',
+  run: () => {
+    throw new UserError('nope', 'No such incident: 42');
+  },
+});
 
 function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explode, refuse]) {
   const { logger, lines } = createCapturedLogger(new Redactor());
@@ -124,5 +140,8 @@ test('/help lists only what the asker may run, generated from the command list',
 
 test('/status answers with the summary line', async () => {
   const { dispatcher } = makeDispatcher();
-  assert.equal((await dispatcher.dispatch('/status', viewer)).text, 'SUMMARY: OK  core=active  checks=0  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0');
+  assert.equal(
+    (await dispatcher.dispatch('/status', viewer)).text,
+    'SUMMARY: OK  core=active  checks=0  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0',
+  );
 });

@@ -35,7 +35,13 @@ test('command: a non-zero exit fails with the last stderr line and a short tail'
 test('command: argv form runs without a shell, in cwd, with env merged over the environment minus the bot tokens and channel settings', async (t) => {
   const dir = tempDir(t);
   // On a token-less ntfy server the topic names are the credential: they go with the tokens.
-  const hidden = { TELEGRAM_TOKEN: '123456:bot-token-the-command-must-not-see', NTFY_TOPIC: 'alerts-x7', NTFY_REPLY_TOPIC: 'replies-x7', NTFY_URL: 'http://ntfy.lan', NIGHTSHIFT_HTTP_TOKEN: 'http-token-0123456789' };
+  const hidden = {
+    TELEGRAM_TOKEN: '123456:bot-token-the-command-must-not-see',
+    NTFY_TOPIC: 'alerts-x7',
+    NTFY_REPLY_TOPIC: 'replies-x7',
+    NTFY_URL: 'http://ntfy.lan',
+    NIGHTSHIFT_HTTP_TOKEN: 'http-token-0123456789',
+  };
   const previous = Object.fromEntries(Object.keys(hidden).map((name) => [name, process.env[name]]));
   Object.assign(process.env, hidden);
   t.after(() => {
@@ -44,7 +50,9 @@ test('command: argv form runs without a shell, in cwd, with env merged over the 
       else process.env[name] = value;
     }
   });
-  const script = `console.log(process.env.GREETING, process.cwd(), process.argv.at(-1), Boolean(process.env.PATH), ${Object.keys(hidden).map((n) => `process.env.${n}`).join(', ')}); process.exit(3)`;
+  const script = `console.log(process.env.GREETING, process.cwd(), process.argv.at(-1), Boolean(process.env.PATH), ${Object.keys(hidden)
+    .map((n) => `process.env.${n}`)
+    .join(', ')}); process.exit(3)`;
   const result = await probe(t, {
     run: [process.execPath, '-e', script, '$HOME'],
     cwd: dir,
@@ -62,7 +70,10 @@ test('command: a hanging command and its children are killed on abort', async (t
   const childPidFile = join(dir, 'child.pid');
   const controller = new AbortController();
   t.after(() => controller.abort());
-  const running = probe(t, { run: `sleep 60 & echo $! > ${childPidFile}; echo $$ > ${shellPidFile}; echo started; wait` }).run({ signal: controller.signal, now: Date.now });
+  const running = probe(t, { run: `sleep 60 & echo $! > ${childPidFile}; echo $$ > ${shellPidFile}; echo started; wait` }).run({
+    signal: controller.signal,
+    now: Date.now,
+  });
   const readPid = (file: string) => Number(readFileSync(file, 'utf8').trim());
   const shellPid = await waitFor(() => readPid(shellPidFile), { what: 'the shell to write its pid' });
   const childPid = await waitFor(() => readPid(childPidFile), { what: 'the shell to start its child' });

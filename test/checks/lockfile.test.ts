@@ -102,7 +102,12 @@ test('lockfile: a lock held longer than maxAge is stale even with a live owner',
 
 test('lockfile: junk or empty content is a lock without a pid', async (t) => {
   const dir = tempDir(t);
-  for (const [name, content] of [['junk', 'locked by cron\n'], ['empty', ''], ['group', '0\n'], ['json', '{"owner":"me"}']] as const) {
+  for (const [name, content] of [
+    ['junk', 'locked by cron\n'],
+    ['empty', ''],
+    ['group', '0\n'],
+    ['json', '{"owner":"me"}'],
+  ] as const) {
     const path = join(dir, `${name}.lock`);
     writeFileSync(path, content);
     const result = await probe(t, { path }).run(ctx());

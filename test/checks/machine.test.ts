@@ -42,6 +42,14 @@ test('self: fails on a slow event loop, on runaway memory, and when the store ca
   assert.equal(slow.message, 'event loop p99 delay 2500ms > 100ms');
   const fat = await createProbe('self', { maxRssMiB: 10 }, env(dir)).run(ctx);
   assert.match(fat.message, /rss 50\.0 MiB > 10 MiB/);
-  const broken = createProbe('self', {}, env(dir, { storeRoundTrip: () => { throw new Error('SQLITE_FULL: database or disk is full'); } }));
+  const broken = createProbe(
+    'self',
+    {},
+    env(dir, {
+      storeRoundTrip: () => {
+        throw new Error('SQLITE_FULL: database or disk is full');
+      },
+    }),
+  );
   await assert.rejects(broken.run(ctx), /SQLITE_FULL/);
 });

@@ -28,7 +28,10 @@ test('ollama: up with every configured model pulled; "qwen2.5" matches qwen2.5:l
   assert.deepEqual(result.details!.missing, []);
   assert.equal(result.details!.httpStatus, 200);
   assert.equal(typeof result.details!.latencyMs, 'number');
-  assert.deepEqual(fake.requests().map((r) => `${r.method} ${r.path}`), ['GET /api/tags']);
+  assert.deepEqual(
+    fake.requests().map((r) => `${r.method} ${r.path}`),
+    ['GET /api/tags'],
+  );
 
   const untagged = await probe(t, { host: fake.url, models: ['qwen2.5', 'llama3:8b'] }).run(runContext());
   assert.equal(untagged.message, 'Ollama up, 3 models (qwen2.5 ok, llama3:8b ok)');

@@ -107,9 +107,14 @@ test('pm2: an unknown app, a missing pm2 binary and a daemon that was not runnin
 });
 
 test('pm2: the process list is found behind pm2 notices and colour codes', () => {
-  const list = JSON.stringify([{ pid: 42, name: 'a [b] "c"', pm2_env: { status: 'online', restart_time: 2, unstable_restarts: 0, env: { X: '[{]' } }, monit: { memory: 1, cpu: 0 } }]);
+  const list = JSON.stringify([
+    { pid: 42, name: 'a [b] "c"', pm2_env: { status: 'online', restart_time: 2, unstable_restarts: 0, env: { X: '[{]' } }, monit: { memory: 1, cpu: 0 } },
+  ]);
   const stdout = `\u001b[32m[PM2] \u001b[39mSpawning PM2 daemon with pm2_home=/x\n[PM2] PM2 Successfully daemonized\n${list}`;
-  assert.deepEqual(parseJlist(stdout)?.map((p) => [p.name, p.pid, p.pm2_env.restart_time]), [['a [b] "c"', 42, 2]]);
+  assert.deepEqual(
+    parseJlist(stdout)?.map((p) => [p.name, p.pid, p.pm2_env.restart_time]),
+    [['a [b] "c"', 42, 2]],
+  );
   assert.deepEqual(parseJlist('[PM2] Spawning PM2 daemon\n[]'), []);
   assert.equal(parseJlist('[PM2][ERROR] Daemon not launched'), undefined);
   assert.equal(parseJlist(list.slice(0, -10)), undefined, 'a truncated list is no list');

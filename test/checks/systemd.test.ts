@@ -25,8 +25,22 @@ function clockContext(start: number) {
 
 test('systemd: the stand-in prints what real `systemctl show` prints for these states, byte for byte', async (t) => {
   const fake = fakeSystemd(t);
-  fake.setUnit('worker.service', { activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 1, activeEnterTimestamp: SUN_0300 });
-  fake.setUnit('backup.timer', { activeState: 'active', subState: 'waiting', result: 'success', nextElapse: SUN_0300 + 24 * HOUR, lastTrigger: SUN_0300, activeEnterTimestamp: Date.UTC(2025, 10, 22, 8, 12, 40) });
+  fake.setUnit('worker.service', {
+    activeState: 'failed',
+    subState: 'failed',
+    result: 'exit-code',
+    execMainCode: 1,
+    execMainStatus: 1,
+    activeEnterTimestamp: SUN_0300,
+  });
+  fake.setUnit('backup.timer', {
+    activeState: 'active',
+    subState: 'waiting',
+    result: 'success',
+    nextElapse: SUN_0300 + 24 * HOUR,
+    lastTrigger: SUN_0300,
+    activeEnterTimestamp: Date.UTC(2025, 10, 22, 8, 12, 40),
+  });
   const show = async (unit: string) => (await runCommand([fake.bin, 'show', unit, `--property=${SHOW_PROPERTIES.join(',')}`])).stdout;
   const fixture = (name: string) => readFileSync(new URL(`../fakes/systemctl/fixtures/${name}`, import.meta.url), 'utf8');
   assert.equal(await show('worker.service'), fixture('failed-service.txt'));
@@ -68,12 +82,22 @@ test('systemd: an active service is ok; a failed one says why; restart() makes t
   assert.equal((await probe.run(runContext())).message, 'worker.service is failed (failed), Result=signal, killed by SIGKILL');
 });
 
-test('systemd: a restart that systemd refuses or that fails comes back as a failed heal with systemctl\'s words', async (t) => {
+test("systemd: a restart that systemd refuses or that fails comes back as a failed heal with systemctl's words", async (t) => {
   const fake = fakeSystemd(t);
-  fake.setUnit('worker.service', { activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 1, restartFails: { exitStatus: 2 } });
+  fake.setUnit('worker.service', {
+    activeState: 'failed',
+    subState: 'failed',
+    result: 'exit-code',
+    execMainCode: 1,
+    execMainStatus: 1,
+    restartFails: { exitStatus: 2 },
+  });
   const failing = await systemdProbe(t, fake, { unit: 'worker.service' }).restart!(runContext());
   assert.equal(failing.ok, false);
-  assert.equal(failing.message, 'systemctl restart worker.service failed: exit 1: Job for worker.service failed because the control process exited with error code.');
+  assert.equal(
+    failing.message,
+    'systemctl restart worker.service failed: exit 1: Job for worker.service failed because the control process exited with error code.',
+  );
   assert.equal(failing.details!.exitCode, 1);
   assert.match(failing.details!.stderrTail as string, /journalctl -xeu worker\.service/);
 
@@ -117,7 +141,9 @@ test('systemd: an unknown unit, and a systemctl that cannot reach systemd, say s
 
   // The stand-in without its state folder answers like systemctl on this machine (no systemd as PID 1).
   const { env } = testCheckEnv({ dataDir: tempDir(t) });
-  const noBus = await systemdCheck.create(systemdCheck.params.parse({ unit: 'worker.service', systemctlBin: new URL('../fakes/systemctl/systemctl', import.meta.url).pathname }), env).run(runContext());
+  const noBus = await systemdCheck
+    .create(systemdCheck.params.parse({ unit: 'worker.service', systemctlBin: new URL('../fakes/systemctl/systemctl', import.meta.url).pathname }), env)
+    .run(runContext());
   assert.equal(noBus.ok, false);
   assert.equal(noBus.message, "systemctl show worker.service failed: exit 1: System has not been booted with systemd as init system (PID 1). Can't operate.");
   assert.match(noBus.details!.stderrTail as string, /Failed to connect to bus: Host is down/);

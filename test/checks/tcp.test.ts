@@ -26,7 +26,6 @@ async function listeningPort(t: TestContext): Promise<{ port: number; accepted: 
   return { port: (server.address() as { port: number }).port, accepted: () => accepted };
 }
 
-
 test('tcp: a listening port is healthy and the connection is closed again', async (t) => {
   const { port, accepted } = await listeningPort(t);
   const result = await probe(t, { port }).run(ctx());
@@ -71,7 +70,9 @@ test('tcp: an abort ends a connection attempt that the target never answers', as
 
   const controller = new AbortController();
   let settled = false;
-  const running = probe(t, { port }).run({ signal: controller.signal, now: Date.now }).finally(() => (settled = true));
+  const running = probe(t, { port })
+    .run({ signal: controller.signal, now: Date.now })
+    .finally(() => (settled = true));
   // Proving that nothing happens needs a window; no event marks "still waiting".
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(settled, false, 'the connection attempt should still be pending');

@@ -13,7 +13,10 @@ test('kill -9 of Nightshift with an alert still undelivered: after restart it is
   const telegram = await FakeTelegram.start({ token: TOKEN, chats: [CHAT] });
   t.after(() => telegram.close());
   const cwd = tempDir(t);
-  writeFileSync(join(cwd, 'nightshift.yml'), `chat: { groupWait: 0s }\nchecks:\n  - name: report\n    kind: file\n    path: ${JSON.stringify(join(cwd, 'missing-report.json'))}\n`);
+  writeFileSync(
+    join(cwd, 'nightshift.yml'),
+    `chat: { groupWait: 0s }\nchecks:\n  - name: report\n    kind: file\n    path: ${JSON.stringify(join(cwd, 'missing-report.json'))}\n`,
+  );
   const env = botEnv(cwd, { TELEGRAM_TOKEN: TOKEN, TELEGRAM_CHAT_ID: String(CHAT), TELEGRAM_API_ROOT: telegram.apiRoot });
   await telegram.down();
   const first = startBot(t, cwd, env, ['start'], 'ignore');

@@ -20,13 +20,23 @@ test('start on the embedded default: console /status, HTTP endpoints, `nightshif
   bot.send('/status');
   bot.send('/help');
   await bot.waitForOutput(/Nightshift commands:\n\/status .*\n(?:.*\n)*\/help /);
-  assert.match(bot.stdout, /SUMMARY: OK  core=active  checks=3  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0\n(?:.*\n)*?Nightshift commands/);
+  assert.match(
+    bot.stdout,
+    /SUMMARY: OK  core=active  checks=3  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0\n(?:.*\n)*?Nightshift commands/,
+  );
 
   const health = await fetch(`http://${http}/healthz`);
   assert.equal(health.status, 200);
-  const status = (await (await fetch(`http://${http}/status.json`)).json()) as { state: string; checks: number; details: Array<{ name: string; status: string }> };
+  const status = (await (await fetch(`http://${http}/status.json`)).json()) as {
+    state: string;
+    checks: number;
+    details: Array<{ name: string; status: string }>;
+  };
   assert.equal(status.checks, 3);
-  assert.deepEqual(status.details.map((d) => d.name), ['disk-data', 'memory', 'self']);
+  assert.deepEqual(
+    status.details.map((d) => d.name),
+    ['disk-data', 'memory', 'self'],
+  );
   const metrics = await (await fetch(`http://${http}/metrics`)).text();
   assert.match(metrics, /nightshift_check_up\{check="self",kind="self",severity="critical"\} 1/);
   assert.match(metrics, /nightshift_check_runs_total\{check="disk-data",result="ok"\} \d+/);

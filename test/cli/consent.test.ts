@@ -27,14 +27,19 @@ test('the analysis consent is asked exactly once across a kill -9 between the qu
   await first.started();
   const question = await first.waitForOutput(/May Nightshift analyse its error patterns\?[\s\S]*?answer: "yes ([A-Z2-9]{8})"/);
   // Killed once the console delivery is recorded (before that, a restart would print the same question again: at-least-once).
-  await waitFor(() => read<{ status: string }>(dbFile, "SELECT status FROM outbox WHERE key LIKE 'question:%'")[0]?.status === 'sent', { what: 'the delivery to be recorded' });
+  await waitFor(() => read<{ status: string }>(dbFile, "SELECT status FROM outbox WHERE key LIKE 'question:%'")[0]?.status === 'sent', {
+    what: 'the delivery to be recorded',
+  });
   first.kill('SIGKILL');
   await first.exit();
 
   const second = startBot(t, cwd, env);
   await second.started();
   // Keep patrolling well past askAfter: the pending question is not asked again.
-  await waitFor(() => read<{ n: number }>(dbFile, "SELECT count(*) AS n FROM events WHERE type = 'check.failed'")[0]!.n >= 8, { timeoutMs: 20_000, what: 'more failures' });
+  await waitFor(() => read<{ n: number }>(dbFile, "SELECT count(*) AS n FROM events WHERE type = 'check.failed'")[0]!.n >= 8, {
+    timeoutMs: 20_000,
+    what: 'more failures',
+  });
   assert.equal(read<{ n: number }>(dbFile, "SELECT count(*) AS n FROM questions WHERE kind = 'consent.analysis'")[0]!.n, 1);
   second.send(`yes ${question[1]}`);
   await second.waitForOutput(/Recorded: yes to "May Nightshift analyse its error patterns\?"\. Analysis allowed/);
@@ -44,5 +49,5 @@ test('the analysis consent is asked exactly once across a kill -9 between the qu
     read<{ to: string }>(dbFile, "SELECT json_extract(context, '$.to') AS \"to\" FROM events WHERE type = 'consent.changed' ORDER BY id").map((r) => r.to),
     ['asked', 'granted'],
   );
-  assert.doesNotMatch(second.stdout, /\[WARN\] May Nightshift analyse its error patterns\?/, "not asked again after the restart");
+  assert.doesNotMatch(second.stdout, /\[WARN\] May Nightshift analyse its error patterns\?/, 'not asked again after the restart');
 });

@@ -51,10 +51,13 @@ test('kill -9 of Nightshift while it supervises a child leaves exactly one child
   const second = startBot(t, cwd, env, ['start'], 'ignore');
   await second.started();
   await second.waitForOutput(/stopped an orphaned child from a previous run/);
-  const survivors = await waitFor(() => {
-    const now = processesWith(marker);
-    return now.length === 1 && now[0] !== original ? now : undefined;
-  }, { what: 'exactly one, new, child' });
+  const survivors = await waitFor(
+    () => {
+      const now = processesWith(marker);
+      return now.length === 1 && now[0] !== original ? now : undefined;
+    },
+    { what: 'exactly one, new, child' },
+  );
   assert.equal(survivors.length, 1);
   assert.equal(processesWith(marker).includes(original!), false, 'the orphan is gone');
 

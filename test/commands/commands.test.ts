@@ -35,5 +35,8 @@ test('/disable-surgery is immediate and survives; /enable-surgery; /consent show
   assert.match(await bot.run('/enable-surgery', /Surgery enabled/), /Surgery enabled/);
   assert.match(await bot.run('/approve p1', /No such proposal/), /No such proposal: p1/);
   assert.match(await bot.run('/reject', /Usage/), /Usage: \/reject <id>/);
-  assert.deepEqual(bot.events.ofType('surgery.changed').map((e) => e.context.enabled), [false, true]);
+  assert.deepEqual(
+    bot.events.ofType('surgery.changed').map((e) => e.context.enabled),
+    [false, true],
+  );
 });

@@ -37,7 +37,9 @@ test('an invalid errorPattern is refused by check-config and start, naming the p
     const result = runCli([command], cwd, env);
     assert.equal(result.code, 2, `${command}: ${result.stdout}${result.stderr}`);
     assert.ok(
-      result.stderr.includes('checks[2].errorPattern: expected a valid regular expression, found "(unclosed": Invalid regular expression: /(unclosed/: Unterminated group'),
+      result.stderr.includes(
+        'checks[2].errorPattern: expected a valid regular expression, found "(unclosed": Invalid regular expression: /(unclosed/: Unterminated group',
+      ),
       result.stderr,
     );
     assert.doesNotMatch(result.stderr, /"code":|ZodError/, 'no raw zod output');
@@ -48,7 +50,10 @@ test('an invalid errorPattern is refused by check-config and start, naming the p
 test('a Perl-style inline (?i) is refused with a hint to use ignoreCase', () => {
   const problems = problemsOf('checks:\n  - { name: l, kind: log, path: /x.log, errorPattern: "(?i)error" }\n');
   assert.equal(problems.length, 1);
-  assert.match(problems[0]!, /^checks\[0\]\.errorPattern: expected a valid regular expression, found "\(\?i\)error": Invalid regular expression: .*; set ignoreCase: true instead\)$/);
+  assert.match(
+    problems[0]!,
+    /^checks\[0\]\.errorPattern: expected a valid regular expression, found "\(\?i\)error": Invalid regular expression: .*; set ignoreCase: true instead\)$/,
+  );
 });
 
 test('zero durations are refused: patrol.interval 0, timeout 0s, and any other field without a meaning for 0', () => {
@@ -144,7 +149,9 @@ checks:
   assert.equal(config.checks[1]!.heal[0]!.params.olderThan, '90d');
   assert.equal(healActions['clean-files'].params.parse(config.checks[1]!.heal[0]!.params).olderThan, 90 * 86_400_000);
   assert.equal(config.retention.eventsMs, 365 * 86_400_000);
-  assert.deepEqual(problemsOf('checks:\n  - { name: f, kind: file, path: /x, maxAge: 40000d }\n'), ['checks[0].maxAge: expected at most 36500d (100 years), found "40000d"']);
+  assert.deepEqual(problemsOf('checks:\n  - { name: f, kind: file, path: /x, maxAge: 40000d }\n'), [
+    'checks[0].maxAge: expected at most 36500d (100 years), found "40000d"',
+  ]);
   // So large it overflows to Infinity: still a clear bound, never a timer that fires at once.
   const huge = problemsOf(`retention: { events: 1${'0'.repeat(400)}d }\n`);
   assert.equal(huge.length, 1);
@@ -181,7 +188,10 @@ test('a config file over 1 MiB exits 2 before it is read, naming the limit, and 
 
 test('a small file whose aliases expand without bound is a configuration error, not a crash', () => {
   let yaml = 'a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n';
-  for (let i = 1; i < 30; i++) yaml += `a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]\n`;
+  for (let i = 1; i < 30; i++)
+    yaml += `a${i}: &a${i} [${Array(10)
+      .fill(`*a${i - 1}`)
+      .join(', ')}]\n`;
   assert.deepEqual(problemsOf(yaml), ['YAML: Excessive alias count indicates a resource exhaustion attack']);
 });
 
@@ -211,7 +221,10 @@ checks:
   const env = { REDIS_HOST: 'db; rm -rf ~', UNIT: 'api.service', SPOOL: '/srv/spool' };
   const config = parseConfig(yaml, 'n.yml', env, '/tmp');
   assert.equal(config.warnings.length, 2, config.warnings.join('\n'));
-  assert.match(config.warnings[0]!, /^checks\[0\]\.run: \$\{REDIS_HOST\}, \$\{QUEUE:-tasks\} are put into a shell command line as is, unquoted .*prefer an argv list/);
+  assert.match(
+    config.warnings[0]!,
+    /^checks\[0\]\.run: \$\{REDIS_HOST\}, \$\{QUEUE:-tasks\} are put into a shell command line as is, unquoted .*prefer an argv list/,
+  );
   assert.match(config.warnings[1]!, /^checks\[0\]\.heal\[0\]\.run: \$\{UNIT\} is put into a shell command line as is/);
   // The substitution itself is unchanged: literal.
   assert.equal(config.checks[0]!.params.run, 'redis-cli -h db; rm -rf ~ llen tasks');
@@ -254,7 +267,27 @@ checks:
 });
 
 test("a source accepted without flags compiles with ignoreCase's i flag too", () => {
-  const sources = ['(unclosed', 'a{2,1}', '[z-a]', '\\', '*x', '(?i)x', '\\p{L}', '\\u{61}', '[\\w-]', '\\k<n>', '(?<n>a)\\k<n>', '\\1(a)', ']', '{', 'a{,5}', '\\c', '[\\d-z]', '(?=a)*', '\\b(ERROR|FATAL)\\b'];
+  const sources = [
+    '(unclosed',
+    'a{2,1}',
+    '[z-a]',
+    '\\',
+    '*x',
+    '(?i)x',
+    '\\p{L}',
+    '\\u{61}',
+    '[\\w-]',
+    '\\k<n>',
+    '(?<n>a)\\k<n>',
+    '\\1(a)',
+    ']',
+    '{',
+    'a{,5}',
+    '\\c',
+    '[\\d-z]',
+    '(?=a)*',
+    '\\b(ERROR|FATAL)\\b',
+  ];
   for (const source of sources) assert.equal(regexError(source, 'i') === undefined, regexError(source) === undefined, source);
 });
 
@@ -277,16 +310,38 @@ test('a clean-files glob can never produce an invalid regular expression', () =>
  * not, both exit 2 and create nothing. None may pass check-config and stop start.
  */
 const MALFORMED: Array<{ name: string; checks: (dir: string) => string; top?: string; env?: Record<string, string>; refusedFor?: RegExp }> = [
-  { name: 'an invalid errorPattern', checks: (dir) => `  - { name: l, kind: log, path: ${JSON.stringify(join(dir, 'a.log'))}, errorPattern: "(unclosed" }\n`, refusedFor: /checks\[0\]\.errorPattern: expected a valid regular expression/ },
-  { name: 'an inline (?i) flag', checks: (dir) => `  - { name: l, kind: log, path: ${JSON.stringify(join(dir, 'a.log'))}, errorPattern: "(?i)error" }\n`, refusedFor: /checks\[0\]\.errorPattern: .*set ignoreCase: true instead/ },
+  {
+    name: 'an invalid errorPattern',
+    checks: (dir) => `  - { name: l, kind: log, path: ${JSON.stringify(join(dir, 'a.log'))}, errorPattern: "(unclosed" }\n`,
+    refusedFor: /checks\[0\]\.errorPattern: expected a valid regular expression/,
+  },
+  {
+    name: 'an inline (?i) flag',
+    checks: (dir) => `  - { name: l, kind: log, path: ${JSON.stringify(join(dir, 'a.log'))}, errorPattern: "(?i)error" }\n`,
+    refusedFor: /checks\[0\]\.errorPattern: .*set ignoreCase: true instead/,
+  },
   {
     name: 'a valid but unusual errorPattern with ignoreCase',
-    checks: (dir) => `  - { name: l, kind: log, path: ${JSON.stringify(join(dir, 'a.log'))}, errorPattern: "^\\\\[(?:err|crit)\\\\]\\\\s*(?<what>[^\\\\]]+)$", ignoreCase: true, window: 60d }\n`,
+    checks: (dir) =>
+      `  - { name: l, kind: log, path: ${JSON.stringify(join(dir, 'a.log'))}, errorPattern: "^\\\\[(?:err|crit)\\\\]\\\\s*(?<what>[^\\\\]]+)$", ignoreCase: true, window: 60d }\n`,
   },
   { name: 'patrol.interval 0', top: 'patrol: { interval: 0 }\n', checks: () => '', refusedFor: /patrol\.interval: expected at least 100ms/ },
-  { name: 'a check timeout of 30d', checks: (dir) => `  - { name: f, kind: file, path: ${JSON.stringify(dir)}, timeout: 30d }\n`, refusedFor: /checks\[0\]\.timeout: expected at most 24d 20h/ },
-  { name: 'a heal timeout of 30d', checks: (dir) => `  - { name: f, kind: file, path: ${JSON.stringify(dir)}, heal: [{ action: command, run: ["true"], timeout: 30d }] }\n`, refusedFor: /checks\[0\]\.heal\[0\]\.timeout: expected at most 24d 20h/ },
-  { name: 'chat.publicUrl javascript:', top: 'chat: { publicUrl: "javascript:alert(1)" }\n', checks: () => '', refusedFor: /chat\.publicUrl: expected an http:\/\/ or https:\/\/ URL/ },
+  {
+    name: 'a check timeout of 30d',
+    checks: (dir) => `  - { name: f, kind: file, path: ${JSON.stringify(dir)}, timeout: 30d }\n`,
+    refusedFor: /checks\[0\]\.timeout: expected at most 24d 20h/,
+  },
+  {
+    name: 'a heal timeout of 30d',
+    checks: (dir) => `  - { name: f, kind: file, path: ${JSON.stringify(dir)}, heal: [{ action: command, run: ["true"], timeout: 30d }] }\n`,
+    refusedFor: /checks\[0\]\.heal\[0\]\.timeout: expected at most 24d 20h/,
+  },
+  {
+    name: 'chat.publicUrl javascript:',
+    top: 'chat: { publicUrl: "javascript:alert(1)" }\n',
+    checks: () => '',
+    refusedFor: /chat\.publicUrl: expected an http:\/\/ or https:\/\/ URL/,
+  },
   { name: 'retention.events 0', top: 'retention: { events: 0 }\n', checks: () => '', refusedFor: /retention\.events: expected a duration longer than 0/ },
   {
     name: 'long ages, a glob full of regex characters, groupWait 0',
@@ -334,13 +389,27 @@ test('a configuration check-config accepts always gets start past the configurat
 });
 
 test('the HTTP server off loopback needs NIGHTSHIFT_HTTP_TOKEN (16+ characters); allowedHosts takes host names only', () => {
-  assert.match(problemsOf('{}', { NIGHTSHIFT_HTTP: '0.0.0.0:8787' }).join('\n'), /NIGHTSHIFT_HTTP_TOKEN \(environment\): expected it to be set because the HTTP server listens on 0\.0\.0\.0:8787 \(off loopback/);
-  assert.match(problemsOf('{}', { NIGHTSHIFT_HTTP: '100.64.1.2:8787', NIGHTSHIFT_HTTP_TOKEN: 'short' }).join('\n'), /NIGHTSHIFT_HTTP_TOKEN \(environment\): expected at least 16 characters/);
-  const config = parseConfig('http: { allowedHosts: [Nightshift.Tailnet.ts.net] }', 'nightshift.yml', { NIGHTSHIFT_HTTP: '0.0.0.0:8787', NIGHTSHIFT_HTTP_TOKEN: 'a-long-enough-token-123' }, '/tmp');
+  assert.match(
+    problemsOf('{}', { NIGHTSHIFT_HTTP: '0.0.0.0:8787' }).join('\n'),
+    /NIGHTSHIFT_HTTP_TOKEN \(environment\): expected it to be set because the HTTP server listens on 0\.0\.0\.0:8787 \(off loopback/,
+  );
+  assert.match(
+    problemsOf('{}', { NIGHTSHIFT_HTTP: '100.64.1.2:8787', NIGHTSHIFT_HTTP_TOKEN: 'short' }).join('\n'),
+    /NIGHTSHIFT_HTTP_TOKEN \(environment\): expected at least 16 characters/,
+  );
+  const config = parseConfig(
+    'http: { allowedHosts: [Nightshift.Tailnet.ts.net] }',
+    'nightshift.yml',
+    { NIGHTSHIFT_HTTP: '0.0.0.0:8787', NIGHTSHIFT_HTTP_TOKEN: 'a-long-enough-token-123' },
+    '/tmp',
+  );
   assert.equal(config.http.token, 'a-long-enough-token-123');
   assert.deepEqual(config.http.allowedHosts, ['nightshift.tailnet.ts.net']);
   assert.equal(config.secrets.httpToken, 'a-long-enough-token-123', 'the token is redacted wherever it appears');
   // Loopback needs no token.
   assert.equal(parseConfig('{}', 'nightshift.yml', { NIGHTSHIFT_HTTP: '127.0.0.1:8787' }, '/tmp').http.token, undefined);
-  assert.match(problemsOf('http: { allowedHosts: ["http://x.lan:8787"] }').join('\n'), /http\.allowedHosts\[0\]: expected a host name such as nightshift\.tailnet\.ts\.net/);
+  assert.match(
+    problemsOf('http: { allowedHosts: ["http://x.lan:8787"] }').join('\n'),
+    /http\.allowedHosts\[0\]: expected a host name such as nightshift\.tailnet\.ts\.net/,
+  );
 });

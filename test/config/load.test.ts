@@ -66,7 +66,10 @@ checks:
 
 test('duplicate check names are named with the place of the first one', () => {
   const yaml = `checks:\n  - {name: a, kind: memory}\n  - {name: a, kind: self}\n`;
-  assert.deepEqual(problemsOf(() => parseConfig(yaml, 'f.yml', {}, '/')), ['checks[1].name: expected a unique check name, found "a" again (first at checks[0])']);
+  assert.deepEqual(
+    problemsOf(() => parseConfig(yaml, 'f.yml', {}, '/')),
+    ['checks[1].name: expected a unique check name, found "a" again (first at checks[0])'],
+  );
 });
 
 test('${VAR} and ${VAR:-default} are filled from the environment; an unset variable is a named problem', () => {
@@ -74,9 +77,10 @@ test('${VAR} and ${VAR:-default} are filled from the environment; an unset varia
   const config = parseConfig(yaml, 'f.yml', { STACK_DIR: '/srv/stack' }, '/');
   assert.equal(config.checks[0]!.params.path, '/srv/stack/data');
   assert.equal(config.checks[1]!.params.path, '/var');
-  assert.deepEqual(problemsOf(() => parseConfig(yaml, 'f.yml', {}, '/')), [
-    'checks[0].path: expected environment variable STACK_DIR to be set (used as ${STACK_DIR}), found it unset',
-  ]);
+  assert.deepEqual(
+    problemsOf(() => parseConfig(yaml, 'f.yml', {}, '/')),
+    ['checks[0].path: expected environment variable STACK_DIR to be set (used as ${STACK_DIR}), found it unset'],
+  );
 });
 
 test('YAML syntax errors give the line', () => {
@@ -88,9 +92,10 @@ test('environment overrides: NIGHTSHIFT_HTTP and NIGHTSHIFT_DATA_DIR, with a bad
   const config = parseConfig('http:\n  listen: 127.0.0.1:9000\n', 'f.yml', { NIGHTSHIFT_HTTP: '[::1]:9100', NIGHTSHIFT_DATA_DIR: 'state' }, '/srv');
   assert.deepEqual(config.http.listen, { host: '::1', port: 9100 });
   assert.equal(config.dataDir, '/srv/state');
-  assert.deepEqual(problemsOf(() => parseConfig('', 'f.yml', { NIGHTSHIFT_HTTP: 'localhost' }, '/')), [
-    'NIGHTSHIFT_HTTP (environment): expected host:port such as 127.0.0.1:8787, found "localhost"',
-  ]);
+  assert.deepEqual(
+    problemsOf(() => parseConfig('', 'f.yml', { NIGHTSHIFT_HTTP: 'localhost' }, '/')),
+    ['NIGHTSHIFT_HTTP (environment): expected host:port such as 127.0.0.1:8787, found "localhost"'],
+  );
 });
 
 test('NIGHTSHIFT_CONFIG naming a missing file is an error, not a silent default', (t) => {

@@ -38,10 +38,29 @@ function eventLog(t: TestContext) {
   const consecutive = new Map<string, number>();
 
   const evidence: Record<string, (n: number) => Record<string, unknown> & { message: string }> = {
-    process: (n) => ({ message: `exited with code 1 after ${n === 1 ? '4h 2m' : `${2 + (n % 3)}s`}`, pid: 4100 + n, exitCode: 1, signal: null, uptimeMs: 2000, stderrTail: 'FATAL:  could not connect to server: Connection refused' }),
-    http: (n) => ({ message: `HTTP 502 after ${3 + (n % 7)} ms (expected 200-299)`, httpStatus: 502, latencyMs: 3 + (n % 7), bytes: 42, url: 'http://127.0.0.1:8080/health', bodySnippet: 'upstream database unavailable' }),
+    process: (n) => ({
+      message: `exited with code 1 after ${n === 1 ? '4h 2m' : `${2 + (n % 3)}s`}`,
+      pid: 4100 + n,
+      exitCode: 1,
+      signal: null,
+      uptimeMs: 2000,
+      stderrTail: 'FATAL:  could not connect to server: Connection refused',
+    }),
+    http: (n) => ({
+      message: `HTTP 502 after ${3 + (n % 7)} ms (expected 200-299)`,
+      httpStatus: 502,
+      latencyMs: 3 + (n % 7),
+      bytes: 42,
+      url: 'http://127.0.0.1:8080/health',
+      bodySnippet: 'upstream database unavailable',
+    }),
     command: () => ({ message: 'timed out after 5s', timedOut: true, timeoutMs: 5000 }),
-    log: (n) => ({ message: `error spike: ${40 + n} errors in the last 5m (max 10)`, path: '/var/log/worker.log', errorsInWindow: 40 + n, sampleErrors: ['ERROR consume: queue unreachable'] }),
+    log: (n) => ({
+      message: `error spike: ${40 + n} errors in the last 5m (max 10)`,
+      path: '/var/log/worker.log',
+      errorsInWindow: 40 + n,
+      sampleErrors: ['ERROR consume: queue unreachable'],
+    }),
     disk: (n) => ({ message: `/data ${91 + (n % 5)}% full (max 90%), 1.${n % 9} GiB free`, path: '/data', usedPercent: 91 + (n % 5) }),
   };
 
@@ -54,7 +73,13 @@ function eventLog(t: TestContext) {
       consecutive.set(check, n);
       if (n === 1) failingSince.set(check, when);
       const details = evidence[kind]?.(n) ?? { message: 'failed' };
-      events.append(when, 'check.failed', check, 'critical', { ...details, kind, message: message ?? details.message, durationMs: 12.5, consecutiveFailures: n });
+      events.append(when, 'check.failed', check, 'critical', {
+        ...details,
+        kind,
+        message: message ?? details.message,
+        durationMs: 12.5,
+        consecutiveFailures: n,
+      });
     },
     /** Failed runs every `everyMs` from `start` while before or at `end`; returns how many. */
     failEvery(check: string, start: number, end: number, everyMs: number): number {
@@ -66,7 +91,11 @@ function eventLog(t: TestContext) {
     recover(check: string, when: number): void {
       const since = failingSince.get(check);
       consecutive.set(check, 0);
-      events.append(when, 'check.recovered', check, 'info', { kind: kinds.get(check) ?? 'command', message: 'ok', downForMs: since === undefined ? null : when - since });
+      events.append(when, 'check.recovered', check, 'info', {
+        kind: kinds.get(check) ?? 'command',
+        message: 'ok',
+        downForMs: since === undefined ? null : when - since,
+      });
     },
   };
 }
@@ -83,7 +112,10 @@ function assertAccounted(analysis: CausalAnalysis): void {
   assert.equal(explained + unexplained, analysis.totalFailures, 'every failure event is accounted for once');
   for (const chain of analysis.chains) {
     const nodes = [chain.root, ...chain.effects, ...chain.cascade, ...chain.symptoms];
-    assert.equal(nodes.reduce((sum, n) => sum + n.failures, 0), chain.explainedFailures);
+    assert.equal(
+      nodes.reduce((sum, n) => sum + n.failures, 0),
+      chain.explainedFailures,
+    );
   }
 }
 
@@ -112,8 +144,20 @@ function databaseCascade(log: ReturnType<typeof eventLog>, offset = 0): Record<s
   every('queue', at(3, 14) + offset, at(3, 26) + offset, MINUTE, at(3, 27) + offset);
   every('worker-log', at(3, 15) + offset, at(3, 28) + offset, MINUTE, at(3, 29) + offset);
   // What else the bot writes meanwhile: incidents, a heal, a cron ping. None of it is evidence of failure.
-  steps.push([at(3, 12) + offset, () => log.events.append(at(3, 12) + offset, 'incident.opened', 'db', 'critical', { incidentId: 1, message: 'exited with code 1', symptomOf: null, rootIncidentId: null })]);
-  steps.push([at(3, 12, 5) + offset, () => log.events.append(at(3, 12, 5) + offset, 'heal.attempted', 'db', 'info', { incidentId: 1, steps: ['restart'], delayMs: 0, attempt: 1 })]);
+  steps.push([
+    at(3, 12) + offset,
+    () =>
+      log.events.append(at(3, 12) + offset, 'incident.opened', 'db', 'critical', {
+        incidentId: 1,
+        message: 'exited with code 1',
+        symptomOf: null,
+        rootIncidentId: null,
+      }),
+  ]);
+  steps.push([
+    at(3, 12, 5) + offset,
+    () => log.events.append(at(3, 12, 5) + offset, 'heal.attempted', 'db', 'info', { incidentId: 1, steps: ['restart'], delayMs: 0, attempt: 1 }),
+  ]);
   steps.push([at(3, 20) + offset, () => log.events.append(at(3, 20) + offset, 'heartbeat.received', 'nightly-backup', 'debug', { kind: 'ping' })]);
   inTimeOrder(steps);
   return counts;
@@ -154,7 +198,12 @@ test('db dies, both APIs answer 502, the queue stalls, the worker log spikes: db
   assert.match(chain.summary, /Then queue failed \(timed out after 5s\)/);
   assert.match(chain.summary, /worker-log \(error spike: .*\) is a symptom, not a cause/);
   assert.match(chain.summary, new RegExp(`This chain explains ${total} of ${total} failure events\\.$`));
-  assert.match(analysis.summary, new RegExp(`^One root cause: db, which explains ${total} of ${total} failure events \\(api-1, api-2 and queue failed after it; worker-log is a symptom\\)\\.$`));
+  assert.match(
+    analysis.summary,
+    new RegExp(
+      `^One root cause: db, which explains ${total} of ${total} failure events \\(api-1, api-2 and queue failed after it; worker-log is a symptom\\)\\.$`,
+    ),
+  );
 });
 
 test('two independent problems: the database chain outranks a disk that failed more often on its own', (t) => {
@@ -175,7 +224,10 @@ test('two independent problems: the database chain outranks a disk that failed m
   assert.equal(disk.explainedFailures, diskRuns);
   assert.deepEqual([disk.effects, disk.cascade, disk.symptoms], [[], [], []]);
   assert.equal(disk.root.signature, '/data <n>% full (max <n>%), <size> free');
-  assert.match(disk.summary, /No dependency of disk-data was failing when it failed \(it has none configured\): the cause is inside disk-data or outside what Nightshift watches\./);
+  assert.match(
+    disk.summary,
+    /No dependency of disk-data was failing when it failed \(it has none configured\): the cause is inside disk-data or outside what Nightshift watches\./,
+  );
   assert.match(analysis.summary, /^Two independent problems, ranked by how many of the \d+ failure events each explains: db \(\d+\), disk-data \(40\)\./);
   assert.match(analysis.summary, /Nothing Nightshift watches explains disk-data/);
   assert.doesNotMatch(analysis.summary, /share a cause/, 'they failed hours apart: no hint of a shared cause');
@@ -203,7 +255,10 @@ test('a dependent that fails a minute before its dependency is its own root: the
   const api1 = analysis.chains[1]!;
   assert.match(api1.summary, /No dependency of api-1 was failing when it failed \(db was fine\)/);
   // The honest caveat: db's check may just have noticed later.
-  assert.match(api1.summary, /Its dependency db began failing 1m after it, too late to have caused it by the log's order; if db's check runs less often than api-1's, db may have failed first\./);
+  assert.match(
+    api1.summary,
+    /Its dependency db began failing 1m after it, too late to have caused it by the log's order; if db's check runs less often than api-1's, db may have failed first\./,
+  );
   assertAccounted(analysis);
 });
 
@@ -239,7 +294,10 @@ test('a standalone failure: the summary says nothing watched explains it and inv
       'No dependency of api-1 was failing when it failed (db was fine): the cause is inside api-1 or outside what Nightshift watches. ' +
       'This accounts for 11 of 11 failure events.',
   );
-  assert.equal(analysis.summary, 'One root cause: api-1, which explains 11 of 11 failure events. Nothing Nightshift watches explains api-1: no dependency was failing when it failed.');
+  assert.equal(
+    analysis.summary,
+    'One root cause: api-1, which explains 11 of 11 failure events. Nothing Nightshift watches explains api-1: no dependency was failing when it failed.',
+  );
   assert.doesNotMatch(chain.summary + analysis.summary, /\bdb (failed|caused)/);
 });
 
@@ -361,7 +419,10 @@ test('two checks failing together with nothing failing upstream: a possible shar
     analysis.chains.map((c) => c.root.check),
     ['api-1', 'api-2'],
   );
-  assert.match(analysis.summary, /api-1 and api-2 began failing together, within 15s, with nothing they depend on failing: they may share a cause Nightshift does not watch\./);
+  assert.match(
+    analysis.summary,
+    /api-1 and api-2 began failing together, within 15s, with nothing they depend on failing: they may share a cause Nightshift does not watch\./,
+  );
   assert.doesNotMatch(analysis.summary, /\bdb\b/, 'db was healthy: it is not blamed');
 });
 
@@ -399,15 +460,18 @@ test('failures of a check that is no longer configured are left unexplained, not
   );
   assert.equal(analysis.unexplained.length, 1);
   const [orphan] = analysis.unexplained;
-  assert.deepEqual({ ...orphan, sampleMessage: undefined }, {
-    check: 'old-worker',
-    kind: 'pm2',
-    failures: 2,
-    firstSeen: at(3, 1),
-    lastSeen: at(3, 2),
-    signature: 'errored (restarts <n>)',
-    sampleMessage: undefined,
-  });
+  assert.deepEqual(
+    { ...orphan, sampleMessage: undefined },
+    {
+      check: 'old-worker',
+      kind: 'pm2',
+      failures: 2,
+      firstSeen: at(3, 1),
+      lastSeen: at(3, 2),
+      signature: 'errored (restarts <n>)',
+      sampleMessage: undefined,
+    },
+  );
   assert.match(analysis.summary, /2 failure events are left unexplained: old-worker is not in the configuration, so its dependencies are unknown\./);
   assertAccounted(analysis);
 });

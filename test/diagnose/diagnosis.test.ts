@@ -52,7 +52,7 @@ checks:
   return { ...bot, telegram, breakStack };
 }
 
-test('/diagnose needs the analysis consent; then names the root, its effects, and the model\'s explanation with a proposed fix', async (t) => {
+test("/diagnose needs the analysis consent; then names the root, its effects, and the model's explanation with a proposed fix", async (t) => {
   const ollama = await FakeOllamaServer.start({ models: [MODEL] });
   t.after(() => ollama.close());
   const bot = await cascadeBot(t, { ollama });
@@ -102,5 +102,8 @@ test('with Ollama down the diagnosis goes out alone, saying why', async (t) => {
   const bot = await cascadeBot(t, { ollama: 'absent' });
   await bot.breakStack();
   await bot.run('/consent analysis on', /analysis:/);
-  assert.match(await bot.run('/diagnose db', /posted on every channel/, 30_000), /Deterministic diagnosis only: Ollama not reachable at http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(
+    await bot.run('/diagnose db', /posted on every channel/, 30_000),
+    /Deterministic diagnosis only: Ollama not reachable at http:\/\/127\.0\.0\.1:\d+/,
+  );
 });

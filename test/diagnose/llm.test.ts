@@ -19,7 +19,15 @@ const T0 = Date.UTC(2025, 5, 3, 2, 0, 0);
 const minute = 60_000;
 
 function node(check: string, kind: string, failures: number, atMinute: number, message: string): ChainNode {
-  return { check, kind, failures, firstSeen: T0 + atMinute * minute, lastSeen: T0 + (atMinute + 20) * minute, signature: message.replace(/\d+/g, 'N'), sampleMessage: message };
+  return {
+    check,
+    kind,
+    failures,
+    firstSeen: T0 + atMinute * minute,
+    lastSeen: T0 + (atMinute + 20) * minute,
+    signature: message.replace(/\d+/g, 'N'),
+    sampleMessage: message,
+  };
 }
 
 /** postgres → api → worker (critical), a log spike as symptom; an optional NAS chain; one unexplained critical failure and one optional. */
@@ -77,9 +85,24 @@ function scenario(overrides: Partial<LlmInput> = {}): LlmInput {
         dependsOn: ['postgres'],
         params: { url: `http://admin:${URL_PASSWORD}@127.0.0.1:8080/health`, headers: { Authorization: BEARER, 'X-Trace': 'on' } },
       },
-      { name: 'worker', kind: 'process', severity: 'critical', dependsOn: ['api'], params: { command: ['node', 'worker.js'], env: { TELEGRAM_TOKEN: TELEGRAM, MODE: 'prod' } } },
+      {
+        name: 'worker',
+        kind: 'process',
+        severity: 'critical',
+        dependsOn: ['api'],
+        params: { command: ['node', 'worker.js'], env: { TELEGRAM_TOKEN: TELEGRAM, MODE: 'prod' } },
+      },
       { name: 'api-errors', kind: 'log', severity: 'critical', dependsOn: ['api'], params: { path: '/var/log/api.log', pattern: 'ERROR' } },
-      { name: 'gpu-temp', kind: 'command', severity: 'critical', dependsOn: [], params: { command: ['nvidia-smi', '--query-gpu=temperature.gpu'], notes: 'fan curve from https://fanuser-0a9b8c7d6e@gitlab.lan/ops/fans.git?private_token=zz998877' } },
+      {
+        name: 'gpu-temp',
+        kind: 'command',
+        severity: 'critical',
+        dependsOn: [],
+        params: {
+          command: ['nvidia-smi', '--query-gpu=temperature.gpu'],
+          notes: 'fan curve from https://fanuser-0a9b8c7d6e@gitlab.lan/ops/fans.git?private_token=zz998877',
+        },
+      },
       { name: 'nas-mount', kind: 'file', severity: 'optional', dependsOn: [], params: { path: '/mnt/nas/ready' } },
       { name: 'backup', kind: 'command', severity: 'optional', dependsOn: ['nas-mount'], params: { command: ['rsync', '-a', '/srv/db', '/mnt/nas/backup'] } },
       { name: 'cron-cleanup', kind: 'heartbeat', severity: 'optional', dependsOn: [], params: { every: 3_600_000 } },
@@ -101,7 +124,6 @@ function explainOptions(host: string, overrides: Partial<Parameters<typeof expla
   return { options: { host, model: MODEL, redactor, log: logger, ...overrides }, logLines: lines };
 }
 
-
 type ChatBody = { model: string; stream: boolean; format: unknown; options: { temperature: number }; messages: Array<{ role: string; content: string }> };
 
 test('a valid answer (not streamed) is parsed and validated; the request carries the schema, stream:false and temperature 0', async (t) => {
@@ -120,14 +142,23 @@ test('a valid answer (not streamed) is parsed and validated; the request carries
   assert.equal(body.stream, false);
   assert.equal(body.options.temperature, 0);
   assert.deepEqual(body.format, llmAnswerFormat);
-  assert.deepEqual(body.messages.map((m) => m.role), ['system', 'user']);
+  assert.deepEqual(
+    body.messages.map((m) => m.role),
+    ['system', 'user'],
+  );
   assert.equal(body.messages[1]!.content, buildPrompt(scenario(), { redactor }).user, 'the prompt sent is the one buildPrompt builds');
   assert.ok(logLines().some((line) => line.msg === 'LLM explanation received'));
 });
 
 test('a streamed answer split over several NDJSON chunks is assembled, parsed and validated', async (t) => {
   const fake = await fakeOllama(t, { streamChunks: 5 });
-  const answer = { rootCause: 'disk full', whyItCascades: 'everything writes to it', whatToCheck: ['df -h'], fix: { kind: 'steps', steps: ['free space', 'restart postgres'] }, confidence: 'high' };
+  const answer = {
+    rootCause: 'disk full',
+    whyItCascades: 'everything writes to it',
+    whatToCheck: ['df -h'],
+    fix: { kind: 'steps', steps: ['free space', 'restart postgres'] },
+    confidence: 'high',
+  };
   fake.respondWith({ content: JSON.stringify(answer) });
   const result = await explain(scenario(), explainOptions(fake.url, { stream: true }).options);
   assert.ok(result.ok, result.ok ? '' : result.reason);
@@ -148,7 +179,9 @@ test('garbage from the model gives ok:false with a short reason, never a throw',
 
 test('JSON that does not match the schema gives ok:false naming the problem fields', async (t) => {
   const fake = await fakeOllama(t);
-  fake.respondWith({ content: JSON.stringify({ rootCause: 'disk', whyItCascades: 'x', whatToCheck: Array.from({ length: 9 }, (_, i) => `item ${i}`), confidence: 'certain' }) });
+  fake.respondWith({
+    content: JSON.stringify({ rootCause: 'disk', whyItCascades: 'x', whatToCheck: Array.from({ length: 9 }, (_, i) => `item ${i}`), confidence: 'certain' }),
+  });
   const result = await explain(scenario(), explainOptions(fake.url).options);
   assert.ok(!result.ok);
   assert.match(result.reason, /^the answer does not match the schema: /);
@@ -195,7 +228,10 @@ test('a model that is not pulled (404): the reason names the model', async (t) =
   const fake = await fakeOllama(t, { models: ['llama3:8b'] });
   const result = await explain(scenario(), explainOptions(fake.url).options);
   assert.ok(!result.ok);
-  assert.match(result.reason, /^model qwen2\.5:7b is not available on Ollama at http:\/\/127\.0\.0\.1:\d+: model "qwen2\.5:7b" not found, try pulling it first \(ollama pull qwen2\.5:7b\)$/);
+  assert.match(
+    result.reason,
+    /^model qwen2\.5:7b is not available on Ollama at http:\/\/127\.0\.0\.1:\d+: model "qwen2\.5:7b" not found, try pulling it first \(ollama pull qwen2\.5:7b\)$/,
+  );
 
   // A scripted server error is reported with its status.
   const healthy = await fakeOllama(t);
@@ -208,8 +244,10 @@ test('a model that is not pulled (404): the reason names the model', async (t) =
 test('only critical incidents are asked about: optional incidents, their chains, logs and configs stay out', async (t) => {
   const fake = await fakeOllama(t);
   const prompt = buildPrompt(scenario(), { redactor });
-  for (const name of ['backup', 'nas-mount', 'cron-cleanup', '/mnt/nas', 'rsync']) assert.equal(prompt.user.includes(name), false, `${name} leaked into the prompt`);
-  for (const name of ['postgres', 'api', 'worker', 'api-errors', 'gpu-temp']) assert.ok(prompt.user.includes(`- ${name}`) || prompt.user.includes(`cause ${name}`), name);
+  for (const name of ['backup', 'nas-mount', 'cron-cleanup', '/mnt/nas', 'rsync'])
+    assert.equal(prompt.user.includes(name), false, `${name} leaked into the prompt`);
+  for (const name of ['postgres', 'api', 'worker', 'api-errors', 'gpu-temp'])
+    assert.ok(prompt.user.includes(`- ${name}`) || prompt.user.includes(`cause ${name}`), name);
   assert.match(prompt.user, /## Critical incidents \(4\)/);
   assert.match(prompt.user, /### Chain 1: root cause postgres \(explains 81 failed runs\)/);
   assert.doesNotMatch(prompt.user, /Chain 2/);
@@ -228,7 +266,8 @@ test('secrets in log tails and check params never reach the model', async (t) =>
   const fake = await fakeOllama(t);
   await explain(scenario(), explainOptions(fake.url).options);
   const sent = fake.chatRequests()[0]!.raw;
-  for (const secret of [TELEGRAM, '9f8e7d6c5b4a39281706f5e4d3c2b1a0', URL_PASSWORD, 'AAH4k2Jd8sPq', 'fanuser-0a9b8c7d6e', 'zz998877']) assert.equal(sent.includes(secret), false, `${secret} was sent to the model`);
+  for (const secret of [TELEGRAM, '9f8e7d6c5b4a39281706f5e4d3c2b1a0', URL_PASSWORD, 'AAH4k2Jd8sPq', 'fanuser-0a9b8c7d6e', 'zz998877'])
+    assert.equal(sent.includes(secret), false, `${secret} was sent to the model`);
 
   const prompt = buildPrompt(scenario(), { redactor });
   // The log tail keeps its meaning, with markers where the secrets were.
@@ -240,12 +279,17 @@ test('secrets in log tails and check params never reach the model', async (t) =>
   assert.match(prompt.user, /"url":"http:\/\/admin:\[redacted:password\]@127\.0\.0\.1:8080\/health"/);
   assert.match(prompt.user, /https:\/\/redacted@gitlab\.lan\/ops\/fans\.git\?private_token=\[?redacted/);
   // A secret the bot was configured with is removed whatever its shape.
-  const configured = buildPrompt(scenario({ logTails: { api: 'login as svc with x-odd-shaped-secret-1 ok' } }), { redactor: new Redactor(['x-odd-shaped-secret-1']) });
+  const configured = buildPrompt(scenario({ logTails: { api: 'login as svc with x-odd-shaped-secret-1 ok' } }), {
+    redactor: new Redactor(['x-odd-shaped-secret-1']),
+  });
   assert.match(configured.user, /login as svc with \[redacted\] ok/);
 });
 
 test('a huge log tail is cut to its newest lines; the prompt stays within the bound and says so', () => {
-  const hugeTail = Array.from({ length: 5_000 }, (_, i) => `02:${String(Math.floor(i / 60) % 60).padStart(2, '0')} ERROR line ${String(i).padStart(4, '0')} could not connect to postgres`).join('\n');
+  const hugeTail = Array.from(
+    { length: 5_000 },
+    (_, i) => `02:${String(Math.floor(i / 60) % 60).padStart(2, '0')} ERROR line ${String(i).padStart(4, '0')} could not connect to postgres`,
+  ).join('\n');
   const input = scenario({ logTails: { api: hugeTail, worker: 'worker: retrying in 5 s\nworker: giving up' } });
   const prompt = buildPrompt(input, { redactor, maxPromptChars: 6_000 });
   assert.ok(prompt.system.length + prompt.user.length <= 6_000, `${prompt.system.length + prompt.user.length} chars`);
@@ -281,12 +325,17 @@ test('as the bound shrinks, logs go first, then unexplained failures, then casca
     const hasCascadeDetail = prompt.user.includes('Cascade:\n- worker');
     if (!hasUnexplained) assert.equal(hasLogs, false, `at ${limit}: unexplained dropped while logs remain`);
     if (!hasCascadeDetail) assert.equal(hasUnexplained, false, `at ${limit}: cascade dropped while unexplained remain`);
-    assert.equal(prompt.truncated, prompt.user.includes('## Left out to fit the prompt size limit') || prompt.user.includes('(cut at the size limit)'), `at ${limit}: truncated must match what the prompt says`);
+    assert.equal(
+      prompt.truncated,
+      prompt.user.includes('## Left out to fit the prompt size limit') || prompt.user.includes('(cut at the size limit)'),
+      `at ${limit}: truncated must match what the prompt says`,
+    );
     if (!hasLogs) assert.match(prompt.user, /- the log tails of api/);
     if (!hasUnexplained) assert.match(prompt.user, /- 1 failure the dependency graph does not explain/);
     seen.add(`${hasLogs}/${hasUnexplained}/${hasCascadeDetail}`);
   }
-  for (const stage of ['true/true/true', 'false/true/true', 'false/false/true', 'false/false/false']) assert.ok(seen.has(stage), `stage ${stage} never reached`);
+  for (const stage of ['true/true/true', 'false/true/true', 'false/false/true', 'false/false/false'])
+    assert.ok(seen.has(stage), `stage ${stage} never reached`);
   assert.throws(() => buildPrompt(manyChains, { redactor, maxPromptChars: 500 }), RangeError);
 });
 
@@ -311,10 +360,25 @@ test('the answer renders as plain lines: root cause, why it cascades, what to ch
     'Proposed fix: run sudo journalctl --vacuum-size=200M',
     'Verify with: pg_isready -h 127.0.0.1',
   ]);
-  const withSteps = renderLlmSection({ rootCause: 'r', whyItCascades: 'w', whatToCheck: ['c'], confidence: 'low', fix: { kind: 'steps', steps: ['one', 'two'] } });
+  const withSteps = renderLlmSection({
+    rootCause: 'r',
+    whyItCascades: 'w',
+    whatToCheck: ['c'],
+    confidence: 'low',
+    fix: { kind: 'steps', steps: ['one', 'two'] },
+  });
   assert.deepEqual(withSteps.slice(-3), ['Proposed fix:', '1. one', '2. two']);
-  const withDiff = renderLlmSection({ rootCause: 'r', whyItCascades: 'w', whatToCheck: ['c'], confidence: 'high', fix: { kind: 'diff', repository: '/srv/api', diff: '--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n' } });
+  const withDiff = renderLlmSection({
+    rootCause: 'r',
+    whyItCascades: 'w',
+    whatToCheck: ['c'],
+    confidence: 'high',
+    fix: { kind: 'diff', repository: '/srv/api', diff: '--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n' },
+  });
   assert.deepEqual(withDiff.slice(-6), ['Proposed fix: a patch to /srv/api', '--- a/x', '+++ b/x', '@@ -1 +1 @@', '-a', '+b']);
-  assert.equal(renderLlmSection({ rootCause: 'r', whyItCascades: 'w', whatToCheck: ['c'], confidence: 'low' }).some((l) => l.startsWith('Proposed fix')), false);
+  assert.equal(
+    renderLlmSection({ rootCause: 'r', whyItCascades: 'w', whatToCheck: ['c'], confidence: 'low' }).some((l) => l.startsWith('Proposed fix')),
+    false,
+  );
   assert.equal(renderLlmUnavailable('no answer within 60 s'), 'LLM explanation unavailable (no answer within 60 s): deterministic diagnosis only.');
 });

@@ -57,7 +57,8 @@ test('clean-files: deletes only old regular files matching the pattern; a second
   assert.deepEqual(result.details!.examples, ['old.tmp']);
   assert.deepEqual([result.details!.deleted, result.details!.freedBytes], [1, 100]);
   assert.equal(existsSync(files.oldTmp), false);
-  for (const kept of [files.newTmp, files.oldLog, files.hidden, files.nestedOld, files.victim, files.link, files.dir]) assert.ok(existsSync(kept), `${kept} is kept`);
+  for (const kept of [files.newTmp, files.oldLog, files.hidden, files.nestedOld, files.victim, files.link, files.dir])
+    assert.ok(existsSync(kept), `${kept} is kept`);
   const again = await run();
   assert.deepEqual([again.ok, again.message], [true, 'nothing to delete (no *.tmp older than 1h)']);
 });

@@ -45,7 +45,8 @@ test("command: the argv form runs without a shell, in cwd, with env added and th
   const previousToken = process.env.DISCORD_TOKEN;
   process.env.DISCORD_TOKEN = 'secret-bot-token';
   t.after(() => (previousToken === undefined ? delete process.env.DISCORD_TOKEN : (process.env.DISCORD_TOKEN = previousToken)));
-  const script = 'process.stdout.write([process.cwd(), process.env.NIGHTSHIFT_TEST_FLAG, typeof process.env.PATH, typeof process.env.DISCORD_TOKEN, process.argv[1]].join(" "))';
+  const script =
+    'process.stdout.write([process.cwd(), process.env.NIGHTSHIFT_TEST_FLAG, typeof process.env.PATH, typeof process.env.DISCORD_TOKEN, process.argv[1]].join(" "))';
   const run = commandStep(dir, { run: [process.execPath, '-e', script, '$(not expanded)'], cwd: dir, env: { NIGHTSHIFT_TEST_FLAG: 'on' } });
   const result = await run();
   assert.equal(result.ok, true, result.message);

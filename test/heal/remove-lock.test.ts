@@ -51,7 +51,10 @@ test('remove-lock: a lock whose owner is dead is removed; a second run finds no 
 test('remove-lock: a lock held by a live process is never removed, in either format', async (t) => {
   const dir = tempDir(t);
   const pid = await liveProcess(t);
-  for (const [name, content] of [['plain.lock', `${pid}\n`], ['json.lock', JSON.stringify({ pid, host: 'box' })]] as const) {
+  for (const [name, content] of [
+    ['plain.lock', `${pid}\n`],
+    ['json.lock', JSON.stringify({ pid, host: 'box' })],
+  ] as const) {
     const path = join(dir, name);
     writeFileSync(path, content);
     const run = removeLockStep(dir, { path, maxAge: '1h' });

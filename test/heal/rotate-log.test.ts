@@ -65,7 +65,9 @@ test('rotate-log: rotations while a writer keeps appending lose no line and repe
   if (joined !== expected) {
     const got = joined.split('\n');
     const firstBad = got.findIndex((line, i) => line !== `line ${String(i + 1).padStart(6, '0')}`);
-    assert.fail(`lines lost, repeated or out of order from line ${firstBad + 1}: ${JSON.stringify(got.slice(firstBad, firstBad + 3))} (${got.length - 1} lines instead of ${total})`);
+    assert.fail(
+      `lines lost, repeated or out of order from line ${firstBad + 1}: ${JSON.stringify(got.slice(firstBad, firstBad + 3))} (${got.length - 1} lines instead of ${total})`,
+    );
   }
   for (let n = 1; n <= 5; n++) assert.ok(statSync(`${path}.${n}`).size > 0);
 });
@@ -128,6 +130,9 @@ test('rotate-log: where collapse-range is unsupported (tmpfs) it falls back to c
   assert.equal(result.details!.rotatedBytes, Buffer.byteLength(content));
   assert.equal(readFileSync(`${path}.1`, 'utf8'), content);
   assert.equal(statSync(path).size, 0);
-  assert.ok(logLines().some((line) => line.level === 40 && String(line.msg).includes('fell back to copy-truncate')), 'a warning is logged');
+  assert.ok(
+    logLines().some((line) => line.level === 40 && String(line.msg).includes('fell back to copy-truncate')),
+    'a warning is logged',
+  );
   assert.equal((await run()).message, 'nothing to rotate');
 });

@@ -7,7 +7,13 @@ import { Redactor } from '../../src/log/redact.js';
  * heartbeats set by the test, and a count of requestRun calls. Pass a shared
  * `state` map to simulate a restart of Nightshift (a new probe, same state).
  */
-export function testCheckEnv(options: { checkName?: string; dataDir: string; state?: Map<string, unknown>; heartbeats?: Record<string, HeartbeatSnapshot>; now?: () => number }) {
+export function testCheckEnv(options: {
+  checkName?: string;
+  dataDir: string;
+  state?: Map<string, unknown>;
+  heartbeats?: Record<string, HeartbeatSnapshot>;
+  now?: () => number;
+}) {
   const { logger, lines } = createCapturedLogger(new Redactor());
   const state = options.state ?? new Map<string, unknown>();
   const checkName = options.checkName ?? 'test-check';

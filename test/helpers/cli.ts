@@ -8,7 +8,13 @@ export const BIN = join(packageRoot, 'bin', 'nightshift.js');
 
 /** Environment for a child bot: no inherited tokens or config, ephemeral HTTP port, its own data dir. */
 export function botEnv(cwd: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, TZ: 'UTC', NIGHTSHIFT_HTTP: '127.0.0.1:0', NIGHTSHIFT_DATA_DIR: join(cwd, 'data') };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TZ: 'UTC',
+    NIGHTSHIFT_HTTP: '127.0.0.1:0',
+    NIGHTSHIFT_DATA_DIR: join(cwd, 'data'),
+  };
   return { ...env, ...extra };
 }
 

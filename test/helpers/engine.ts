@@ -65,14 +65,41 @@ export function createEngine(t: TestContext, checks: CheckConfig[], options: { b
   const notify = (m: OutgoingMessage) => void alerts.push(m);
   const verifyRequests: string[] = [];
   const patrol = new Patrol({ checks, probes, db, checkState, events, clock, log: logger, intervalMs: 10_000, concurrency: 8 });
-  const steps = new Map<string, HealStep[]>(checks.map((c) => [c.name, c.heal.map((s) => createHealStep(s.action, s.params, { log: logger, dataDir, now: () => clock.now() }))]));
+  const steps = new Map<string, HealStep[]>(
+    checks.map((c) => [c.name, c.heal.map((s) => createHealStep(s.action, s.params, { log: logger, dataDir, now: () => clock.now() }))]),
+  );
   // Group wait 0: each notice becomes a message at once (grouping has its own tests).
   const composer = new Composer({ clock, incidents, groupWaitMs: 0, stormThreshold: 20, repeatIntervalMs: 4 * 3_600_000, send: (m) => notify(m) });
-  const tracker = new IncidentTracker({ db, checks, incidents, checkState, events, clock, log: logger, flapping: { maxChanges: 5, windowMs: 600_000 }, notify, notice: (n) => composer.notice(n) });
+  const tracker = new IncidentTracker({
+    db,
+    checks,
+    incidents,
+    checkState,
+    events,
+    clock,
+    log: logger,
+    flapping: { maxChanges: 5, windowMs: 600_000 },
+    notify,
+    notice: (n) => composer.notice(n),
+  });
   const regret = new RegretIndex({ db, store: new RegretStore(db), events, clock, log: logger, checks, notify });
   const recovery = new Recovery({
-    db, dataDir, timezone: 'UTC', probes, steps, checkState, incidents, actions, escalations: new EscalationStore(db), events, clock, log: logger,
-    redactor: new Redactor(), healTimeoutMs: 5_000, notify, requestRun: (name) => verifyRequests.push(name),
+    db,
+    dataDir,
+    timezone: 'UTC',
+    probes,
+    steps,
+    checkState,
+    incidents,
+    actions,
+    escalations: new EscalationStore(db),
+    events,
+    clock,
+    log: logger,
+    redactor: new Redactor(),
+    healTimeoutMs: 5_000,
+    notify,
+    requestRun: (name) => verifyRequests.push(name),
     flagged: (check) => regret.flaggedReason(check),
     onAction: (action) => regret.onAction(action),
     ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
@@ -92,5 +119,22 @@ export function createEngine(t: TestContext, checks: CheckConfig[], options: { b
     await patrol.runAll();
     await recovery.settled();
   };
-  return { db, dataDir, clock, patrol, recovery, regret, probes, alerts, events, incidents, actions, checkState, lines, verifyRequests, patrolOnce, probe: (name: string) => probes.get(name)! };
+  return {
+    db,
+    dataDir,
+    clock,
+    patrol,
+    recovery,
+    regret,
+    probes,
+    alerts,
+    events,
+    incidents,
+    actions,
+    checkState,
+    lines,
+    verifyRequests,
+    patrolOnce,
+    probe: (name: string) => probes.get(name)!,
+  };
 }

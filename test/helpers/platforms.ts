@@ -20,7 +20,12 @@ export function platformEnv(options: {
 }): Record<string, string> {
   const env: Record<string, string> = { NIGHTSHIFT_DATA_DIR: options.dataDir, NIGHTSHIFT_HTTP: '127.0.0.1:0', TZ: 'UTC' };
   if (options.telegram) Object.assign(env, { TELEGRAM_TOKEN, TELEGRAM_CHAT_ID: String(options.telegram.chatId), TELEGRAM_API_ROOT: options.telegram.apiRoot });
-  if (options.ntfy) Object.assign(env, { NTFY_URL: options.ntfy.url, NTFY_TOPIC: options.ntfy.topic, ...(options.ntfy.replyTopic ? { NTFY_REPLY_TOPIC: options.ntfy.replyTopic } : {}) });
+  if (options.ntfy)
+    Object.assign(env, {
+      NTFY_URL: options.ntfy.url,
+      NTFY_TOPIC: options.ntfy.topic,
+      ...(options.ntfy.replyTopic ? { NTFY_REPLY_TOPIC: options.ntfy.replyTopic } : {}),
+    });
   if (options.discord) {
     Object.assign(env, {
       DISCORD_TOKEN: DISCORD.token,

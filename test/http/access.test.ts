@@ -23,7 +23,8 @@ test('the bearer token is compared whole, and only /healthz, /ping and /answer a
   const token = 'a-long-http-token-1234';
   assert.equal(bearerMatches(`Bearer ${token}`, token), true);
   assert.equal(bearerMatches(`bearer ${token}`, token), true);
-  for (const header of [undefined, '', token, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, `Basic ${token}`]) assert.equal(bearerMatches(header, token), false, String(header));
+  for (const header of [undefined, '', token, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, `Basic ${token}`])
+    assert.equal(bearerMatches(header, token), false, String(header));
   for (const path of ['/healthz', '/ping/backup', '/ping/backup/fail', '/answer/abc.def']) assert.equal(isOpenPath(path), true, path);
   for (const path of ['/status.json', '/metrics', '/', '/healthz/x', '/answerx']) assert.equal(isOpenPath(path), false, path);
 });

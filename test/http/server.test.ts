@@ -36,7 +36,11 @@ test('/healthz answers 503 once the patrol loop has not run within two intervals
 });
 
 /** One request with full control of its headers (fetch does not let a test set Host). */
-function rawRequest(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
+function rawRequest(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
       let body = '';
@@ -107,7 +111,8 @@ test('a flood of pings for one name is cut at 60 a minute (429, not stored), and
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
   t.after(() => server.close());
   const statuses: number[] = [];
-  for (let i = 0; i < 100; i++) statuses.push((await rawRequest(port, '/ping/backup/fail', { method: 'POST', body: `pg_dump failed: password=hunter2 run ${i}` })).status);
+  for (let i = 0; i < 100; i++)
+    statuses.push((await rawRequest(port, '/ping/backup/fail', { method: 'POST', body: `pg_dump failed: password=hunter2 run ${i}` })).status);
   assert.equal(statuses.filter((s) => s === 200).length, 60);
   assert.equal(statuses.filter((s) => s === 429).length, 40);
   assert.equal(bodies.length, 60);

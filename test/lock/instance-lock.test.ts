@@ -46,7 +46,10 @@ test('a lock held by a live process is refused, naming its pid, and left untouch
   const pid = await liveProcess(t);
   const content = JSON.stringify({ pid, procStart: procStart(pid), startedAt: new Date().toISOString(), version: '1', http: null });
   writeFileSync(file, content);
-  assert.throws(() => acquireInstanceLock(file, '1'), (err: unknown) => err instanceof InstanceLockedError && err.ownerPid === pid && err.message.includes(`pid ${pid}`));
+  assert.throws(
+    () => acquireInstanceLock(file, '1'),
+    (err: unknown) => err instanceof InstanceLockedError && err.ownerPid === pid && err.message.includes(`pid ${pid}`),
+  );
   assert.equal(readFileSync(file, 'utf8'), content);
 });
 

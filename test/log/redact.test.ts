@@ -26,7 +26,12 @@ test('Telegram bot tokens are removed, also inside Bot API URLs', () => {
 });
 
 test('ntfy tk_ tokens, Bearer headers and Authorization values are removed', () => {
-  for (const text of [`token=${NTFY}`, `Authorization: Bearer ${NTFY}`, `{"authorization":"Bearer ${NTFY}"}`, `curl -H "Authorization: Basic dXNlcjpwYXNzd29yZA=="`]) {
+  for (const text of [
+    `token=${NTFY}`,
+    `Authorization: Bearer ${NTFY}`,
+    `{"authorization":"Bearer ${NTFY}"}`,
+    `curl -H "Authorization: Basic dXNlcjpwYXNzd29yZA=="`,
+  ]) {
     const out = redactor.redact(text);
     assert.equal(out.includes(NTFY), false, out);
     assert.equal(out.includes('dXNlcjpwYXNzd29yZA'), false, out);

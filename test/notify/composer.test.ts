@@ -16,8 +16,16 @@ function setup(t: TestContext, stormThreshold = 20) {
   const sent: OutgoingMessage[] = [];
   const composer = new Composer({ clock, incidents, groupWaitMs: 60_000, stormThreshold, repeatIntervalMs: 4 * 3_600_000, send: (m) => void sent.push(m) });
   t.after(() => composer.stop());
-  const open = (check: string, rootId: number | null = null) => incidents.open({ checkName: check, severity: 'critical', at: clock.now(), rootId, message: `${check} down`, failures: 1 });
-  const opened = (id: number, check: string, rootCheck: string | null = null): IncidentNotice => ({ kind: 'opened', check, severity: 'critical', incidentId: id, rootCheck, message: `${check} down` });
+  const open = (check: string, rootId: number | null = null) =>
+    incidents.open({ checkName: check, severity: 'critical', at: clock.now(), rootId, message: `${check} down`, failures: 1 });
+  const opened = (id: number, check: string, rootCheck: string | null = null): IncidentNotice => ({
+    kind: 'opened',
+    check,
+    severity: 'critical',
+    incidentId: id,
+    rootCheck,
+    message: `${check} down`,
+  });
   return { composer, sent, incidents, clock, open, opened };
 }
 
@@ -40,7 +48,10 @@ test('a dependent noticed before its root was known is folded under the root onc
   incidents.setRoot(dependent.id, root.id);
   composer.notice(opened(root.id, 'db'));
   composer.flush();
-  assert.deepEqual(sent.map((m) => m.title), ['db is failing: db down; 1 dependent check failing with it']);
+  assert.deepEqual(
+    sent.map((m) => m.title),
+    ['db is failing: db down; 1 dependent check failing with it'],
+  );
 });
 
 test('a storm of 500 incidents with one root cause is one message', (t) => {
@@ -59,7 +70,10 @@ test('recoveries fold the same way', (t) => {
   composer.notice({ kind: 'recovered', check: 'db', severity: 'critical', incidentId: 1, rootCheck: null, message: 'ok', durationMs: 180_000 });
   composer.notice({ kind: 'recovered', check: 'api', severity: 'critical', incidentId: 2, rootCheck: 'db', message: 'ok', durationMs: 170_000 });
   composer.flush();
-  assert.deepEqual(sent.map((m) => m.title), ['db recovered after 3m: ok; 1 dependent check recovered with it']);
+  assert.deepEqual(
+    sent.map((m) => m.title),
+    ['db recovered after 3m: ok; 1 dependent check recovered with it'],
+  );
 });
 
 test('an unacknowledged critical root incident is reminded every repeat interval; /ack stops it', (t) => {
@@ -86,5 +100,8 @@ test('incidents committed but never announced (a crash inside the group wait) ar
   incidents.markNotified(announced.id, 0);
   composer.start();
   composer.flush();
-  assert.deepEqual(sent.map((m) => m.title), ['db is failing: db down; 1 dependent check failing with it']);
+  assert.deepEqual(
+    sent.map((m) => m.title),
+    ['db is failing: db down; 1 dependent check failing with it'],
+  );
 });

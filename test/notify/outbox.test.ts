@@ -31,7 +31,13 @@ class ScriptedChannel implements ChatChannel {
 function setup(t: TestContext, dataDir = tempDir(t)) {
   const db = openDatabase(join(dataDir, 'n.db'));
   const { logger, lines } = createCapturedLogger(new Redactor(['sekrit-token-value']));
-  const outbox = new Outbox({ store: new OutboxStore(db), clock: systemClock, log: logger, redactor: new Redactor(['sekrit-token-value']), backoff: { baseMs: 20, maxMs: 100 } });
+  const outbox = new Outbox({
+    store: new OutboxStore(db),
+    clock: systemClock,
+    log: logger,
+    redactor: new Redactor(['sekrit-token-value']),
+    backoff: { baseMs: 20, maxMs: 100 },
+  });
   t.after(async () => {
     await outbox.stop();
     db.close();
@@ -50,7 +56,11 @@ test('messages are delivered in order per channel, retried with backoff, once ea
   await outbox.drained();
   assert.deepEqual(flaky.delivered, ['one', 'two', 'three']);
   assert.deepEqual(steady.delivered, ['one', 'two', 'three']);
-  assert.deepEqual(flaky.attempts.map((a) => a.title), ['one', 'one', 'one', 'two', 'three'], 'nothing overtakes the failing head');
+  assert.deepEqual(
+    flaky.attempts.map((a) => a.title),
+    ['one', 'one', 'one', 'two', 'three'],
+    'nothing overtakes the failing head',
+  );
 });
 
 test('the same key is sent once; every string is redacted before it is stored', async (t) => {
@@ -77,7 +87,11 @@ test('a 429 waits retry_after; a 400 drops only that message; a 401 stops the ch
   await outbox.drained();
   const [a, b] = limited.attempts;
   assert.ok(b!.at - a!.at >= 290, `waited ${b!.at - a!.at} ms`);
-  assert.deepEqual(limited.delivered.filter((m) => m === 'first' || m === 'second'), ['second'], 'the rejected message was dropped, the next one delivered');
+  assert.deepEqual(
+    limited.delivered.filter((m) => m === 'first' || m === 'second'),
+    ['second'],
+    'the rejected message was dropped, the next one delivered',
+  );
   assert.deepEqual(locked.delivered, []);
   assert.equal(locked.attempts.length, 1, 'no retries after 401');
   assert.ok(witness.delivered.some((t) => /locked refused Nightshift's credentials/.test(t)));

@@ -21,7 +21,17 @@ function setup(t: TestContext, checks: CheckConfig[], probes: Record<string, Pro
   const checkState = new CheckStateStore(db);
   const events = new EventLog(db);
   const { logger, lines } = createCapturedLogger(new Redactor());
-  const patrol = new Patrol({ checks, probes: new Map(Object.entries(probes)), db, checkState, events, clock: systemClock, log: logger, intervalMs: 60_000, concurrency: 4 });
+  const patrol = new Patrol({
+    checks,
+    probes: new Map(Object.entries(probes)),
+    db,
+    checkState,
+    events,
+    clock: systemClock,
+    log: logger,
+    intervalMs: 60_000,
+    concurrency: 4,
+  });
   t.after(async () => {
     await patrol.stop();
     db.close();
@@ -66,7 +76,9 @@ test('a check that throws or returns garbage is a failed check; the patrol goes 
 
 test('every run leaves evidence; failure and recovery are events and transitions', async (t) => {
   let ok = false;
-  const flips: Probe = { run: async () => (ok ? { ok: true, message: 'back', details: { latencyMs: 4 } } : { ok: false, message: 'down', details: { status: 503 } }) };
+  const flips: Probe = {
+    run: async () => (ok ? { ok: true, message: 'back', details: { latencyMs: 4 } } : { ok: false, message: 'down', details: { status: 503 } }),
+  };
   const { patrol, checkState, events } = setup(t, [check('svc', { severity: 'optional' })], { svc: flips });
   const outcomes: RunOutcome[] = [];
   patrol.on('result', (outcome) => outcomes.push(outcome));
@@ -80,11 +92,20 @@ test('every run leaves evidence; failure and recovery are events and transitions
   assert.equal(state.failures, 2);
   assert.equal(state.status, 'ok');
   assert.ok(state.lastRunAt! > 0 && state.lastOkAt === state.lastRunAt);
-  assert.deepEqual(outcomes.map((o) => `${o.previousStatus}->${o.state.status}`), ['unknown->failing', 'failing->failing', 'failing->ok']);
+  assert.deepEqual(
+    outcomes.map((o) => `${o.previousStatus}->${o.state.status}`),
+    ['unknown->failing', 'failing->failing', 'failing->ok'],
+  );
   assert.equal(typeof outcomes[2]!.downForMs, 'number');
   assert.deepEqual(state.lastDetails, { latencyMs: 4 });
   const failed = events.ofType('check.failed');
-  assert.deepEqual(failed.map((e) => [e.severity, e.context.consecutiveFailures, e.context.status]), [['warning', 1, 503], ['warning', 2, 503]]);
+  assert.deepEqual(
+    failed.map((e) => [e.severity, e.context.consecutiveFailures, e.context.status]),
+    [
+      ['warning', 1, 503],
+      ['warning', 2, 503],
+    ],
+  );
   const recovered = events.ofType('check.recovered');
   assert.equal(recovered.length, 1);
   assert.equal(typeof recovered[0]!.context.downForMs, 'number');
@@ -102,8 +123,22 @@ test('the loop wakes on its own and keeps running checks on their interval', asy
 test('the summary: DEGRADED only for a failing critical check, stale after two intervals, DOWN when the loop stalls', () => {
   const checks = [check('crit'), check('opt', { severity: 'optional' }), check('late', { intervalMs: 1_000 })];
   const base = {
-    name: '', kind: 'memory', severity: 'critical' as const, consecutiveFailures: 0, lastOkAt: null, lastChangeAt: null, lastDurationMs: 1, lastMessage: 'x',
-    lastDetails: null, runs: 1, failures: 0, flapping: false, mutedUntil: null, lastHealAt: null, healHeld: false, unheldHeals: 0,
+    name: '',
+    kind: 'memory',
+    severity: 'critical' as const,
+    consecutiveFailures: 0,
+    lastOkAt: null,
+    lastChangeAt: null,
+    lastDurationMs: 1,
+    lastMessage: 'x',
+    lastDetails: null,
+    runs: 1,
+    failures: 0,
+    flapping: false,
+    mutedUntil: null,
+    lastHealAt: null,
+    healHeld: false,
+    unheldHeals: 0,
   };
   const now = 100_000;
   const states = [
@@ -113,7 +148,14 @@ test('the summary: DEGRADED only for a failing critical check, stale after two i
   ];
   const ok = buildSummary({ now, startedAt: 0, lastPatrolAt: now, patrolAlive: true, checks, states });
   assert.deepEqual([ok.state, ok.failing, ok.stale], ['OK', 1, 1]);
-  const degraded = buildSummary({ now, startedAt: 0, lastPatrolAt: now, patrolAlive: true, checks, states: [{ ...states[0]!, status: 'failing' }, ...states.slice(1)] });
+  const degraded = buildSummary({
+    now,
+    startedAt: 0,
+    lastPatrolAt: now,
+    patrolAlive: true,
+    checks,
+    states: [{ ...states[0]!, status: 'failing' }, ...states.slice(1)],
+  });
   assert.equal(degraded.state, 'DEGRADED');
   assert.equal(buildSummary({ now, startedAt: 0, lastPatrolAt: 0, patrolAlive: false, checks, states }).state, 'DOWN');
 });

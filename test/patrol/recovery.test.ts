@@ -22,7 +22,17 @@ test('a dependency failure yields one root incident with its dependents as sympt
   const open = engine.incidents.allOpen();
   const root = open.find((i) => i.checkName === 'db')!;
   assert.equal(root.rootId, null);
-  assert.deepEqual(open.filter((i) => i.id !== root.id).map((i) => [i.checkName, i.rootId]).sort(), [['api-1', root.id], ['api-2', root.id], ['queue', root.id]]);
+  assert.deepEqual(
+    open
+      .filter((i) => i.id !== root.id)
+      .map((i) => [i.checkName, i.rootId])
+      .sort(),
+    [
+      ['api-1', root.id],
+      ['api-2', root.id],
+      ['queue', root.id],
+    ],
+  );
   assert.equal(engine.probe('db').restarts, 1, 'the root was healed');
   for (const name of ['api-1', 'api-2', 'queue']) assert.equal(engine.probe(name).restarts, 0, `${name} is a symptom and must not be healed`);
   const failingAlerts = engine.alerts.filter((a) => / is failing/.test(a.title));
@@ -38,7 +48,11 @@ test('a dependency failure yields one root incident with its dependents as sympt
   assert.equal(engine.incidents.allOpen().length, 0);
   const recoveries = engine.alerts.filter((a) => /recovered/.test(a.title)).map((a) => a.title);
   assert.equal(recoveries.filter((t) => t.startsWith('db recovered')).length, 1);
-  assert.deepEqual(recoveries.filter((t) => /^(api-1|api-2|queue) recovered/.test(t)), [], 'symptoms recover under their root, not as roots');
+  assert.deepEqual(
+    recoveries.filter((t) => /^(api-1|api-2|queue) recovered/.test(t)),
+    [],
+    'symptoms recover under their root, not as roots',
+  );
 });
 
 test('a dependency checked after its dependents still becomes the root (incidents re-filed as symptoms)', async (t) => {

@@ -49,14 +49,23 @@ test('questions: first answer wins, expired and unauthorised answers change noth
   assert.deepEqual(refusals, [`bob: answer ${q.id}`, `mallory: answer ${q.id}`], 'every refusal goes to the refusal gate');
   assert.deepEqual(acted, []);
   assert.match(questions.answer({ code: 'ZZZZ' }, 'yes', { channel: 'ntfy', userId: 'phone' }).text, /No question has the code ZZZZ/);
-  assert.match(questions.answer({ questionId: q.id }, 'no', { channel: 'telegram', userId: 'alice', displayName: 'Alice' }).text, /^Recorded: no to "May I analyse\?"\. Noted\./);
-  assert.match(questions.answer({ code: q.code.toLowerCase() }, 'yes', { channel: 'ntfy', userId: 'phone' }).text, /^Already answered: no by Alice \(alice\) on telegram/);
+  assert.match(
+    questions.answer({ questionId: q.id }, 'no', { channel: 'telegram', userId: 'alice', displayName: 'Alice' }).text,
+    /^Recorded: no to "May I analyse\?"\. Noted\./,
+  );
+  assert.match(
+    questions.answer({ code: q.code.toLowerCase() }, 'yes', { channel: 'ntfy', userId: 'phone' }).text,
+    /^Already answered: no by Alice \(alice\) on telegram/,
+  );
   assert.deepEqual(acted, ['no']);
 
   const late = questions.ask({ kind: 'consent.analysis', subject: 'consent', title: 'Later?', ttlMs: 1_000 });
   clock.advance(2_000);
   assert.match(questions.answer({ questionId: late.id }, 'yes', { channel: 'telegram', userId: 'alice' }).text, /expired 1s ago\. Nothing was changed/);
-  assert.deepEqual(questions.expire().map((x) => x.id), [late.id]);
+  assert.deepEqual(
+    questions.expire().map((x) => x.id),
+    [late.id],
+  );
 });
 
 test('guessing codes: the fifth wrong code locks the sender out (audited, announced); even the right code is refused until the lock ends', (t) => {
@@ -86,7 +95,11 @@ test('guessing codes: the fifth wrong code locks the sender out (audited, announ
   assert.match(locking.text, /Too many wrong codes.*blocked for 30m/);
   const [locked] = events.ofType('chat.locked_out');
   assert.equal(locked!.context.wrongCodes, 5);
-  assert.equal((db.prepare("SELECT count(*) AS n FROM audit WHERE type = 'chat.locked_out'").get() as { n: number }).n, 1, 'the lock-out is in the audit trail');
+  assert.equal(
+    (db.prepare("SELECT count(*) AS n FROM audit WHERE type = 'chat.locked_out'").get() as { n: number }).n,
+    1,
+    'the lock-out is in the audit trail',
+  );
   assert.match(sent.at(-1)!.title, /5 wrong answer codes from ntfy:replies on ntfy within 15m/);
   // The right code now changes nothing, and is not even answered (no push per guess).
   const right = questions.answer({ code: q.code }, 'yes', phone);

@@ -38,14 +38,15 @@ test('scoring: a heal that holds for 3 patrols is +1; one whose failure comes ba
 test('flags at exactly the thresholds: category average below -0.4 (not at it), an action at its third score of -1 or worse', (t) => {
   const engine = createEngine(t, [checkConfig('a', { heal: restart }), checkConfig('b', { heal: restart })]);
   const actions = new ActionStore(engine.db);
-  const act = (target: string) => actions.record({ at: engine.clock.now(), category: 'restart', target, trigger: 'test', incidentId: null, result: 'ok', message: 'x', details: {} });
+  const act = (target: string) =>
+    actions.record({ at: engine.clock.now(), category: 'restart', target, trigger: 'test', incidentId: null, result: 'ok', message: 'x', details: {} });
   const flags = () => engine.db.prepare('SELECT kind, category, target FROM flags WHERE cleared_at IS NULL ORDER BY id').all();
   // -2, 0, 0, 0, 0 averages exactly -0.4: not below it.
   for (const score of [-2, 0, 0, 0, 0]) engine.regret.override(act('b'), score, undefined, 'test', 'test');
   assert.deepEqual(flags(), []);
   engine.regret.override(act('b'), -1, undefined, 'test', 'test');
   assert.deepEqual(flags(), [{ kind: 'category', category: 'restart', target: '' }], '-0.5 is below -0.4');
-  engine.db.exec('UPDATE flags SET cleared_at = 1, cleared_by = \'test\'');
+  engine.db.exec("UPDATE flags SET cleared_at = 1, cleared_by = 'test'");
   engine.clock.advance(1_000);
   // After the clear only new scores count: ten good restarts of b keep the category healthy...
   for (let i = 0; i < 10; i++) engine.regret.override(act('b'), 1, undefined, 'test', 'test');
@@ -62,7 +63,16 @@ test('a flagged action is skipped and escalated instead; clearing the flag resto
   const engine = createEngine(t, [checkConfig('w', { heal: restart, cooldownMs: 0, maxHeals: { count: 100, windowMs: 900_000 } })]);
   const actions = new ActionStore(engine.db);
   for (let i = 0; i < 3; i++) {
-    const id = actions.record({ at: engine.clock.now(), category: 'restart', target: 'w', trigger: 'test', incidentId: null, result: 'ok', message: 'x', details: {} });
+    const id = actions.record({
+      at: engine.clock.now(),
+      category: 'restart',
+      target: 'w',
+      trigger: 'test',
+      incidentId: null,
+      result: 'ok',
+      message: 'x',
+      details: {},
+    });
     engine.regret.override(id, -1, undefined, 'test', 'test');
   }
   const [flag] = engine.db.prepare('SELECT id FROM flags').all() as Array<{ id: number }>;

@@ -24,7 +24,12 @@ const at = (day: number, hh: number, mm: number) => MONDAY + day * 86_400_000 + 
 /** A bot started at a given (fake) time on a data dir, as a restart of Nightshift would be. */
 async function startAt(t: TestContext, dataDir: string, now: number, env: Record<string, string> = {}) {
   const clock = new ManualClock(now);
-  const config = parseConfig('chat: { groupWait: 0s }\nchecks: []\n', 't.yml', { NIGHTSHIFT_DATA_DIR: dataDir, NIGHTSHIFT_HTTP: '127.0.0.1:0', TZ: 'UTC', ...env }, dataDir);
+  const config = parseConfig(
+    'chat: { groupWait: 0s }\nchecks: []\n',
+    't.yml',
+    { NIGHTSHIFT_DATA_DIR: dataDir, NIGHTSHIFT_HTTP: '127.0.0.1:0', TZ: 'UTC', ...env },
+    dataDir,
+  );
   const stdout = new PassThrough();
   const stdin = new PassThrough();
   let out = '';
@@ -89,8 +94,19 @@ test('the briefing arrives on every channel, the lock-screen line first, details
   // Some history: a failing check yesterday and today.
   const seed = openDatabase(join(dataDir, 'nightshift.db'));
   const events = new EventLog(seed);
-  for (let i = 0; i < 4; i++) events.append(at(0, 8, i), 'check.failed', 'worker', 'critical', { kind: 'process', message: `exited with code 1 after ${i + 3}s`, durationMs: 1, consecutiveFailures: i + 1 });
-  events.append(at(1, 2, 0), 'check.failed', 'worker', 'critical', { kind: 'process', message: 'exited with code 1 after 9s', durationMs: 1, consecutiveFailures: 1 });
+  for (let i = 0; i < 4; i++)
+    events.append(at(0, 8, i), 'check.failed', 'worker', 'critical', {
+      kind: 'process',
+      message: `exited with code 1 after ${i + 3}s`,
+      durationMs: 1,
+      consecutiveFailures: i + 1,
+    });
+  events.append(at(1, 2, 0), 'check.failed', 'worker', 'critical', {
+    kind: 'process',
+    message: 'exited with code 1 after 9s',
+    durationMs: 1,
+    consecutiveFailures: 1,
+  });
   // Nightshift has been running here since the day before.
   new KeyValueStore(seed).set('briefing.installed', String(at(0, 6, 0)));
   seed.close();
@@ -98,7 +114,12 @@ test('the briefing arrives on every channel, the lock-screen line first, details
     t,
     dataDir,
     at(1, 7, 45),
-    platformEnv({ dataDir, telegram: { apiRoot: telegram.apiRoot, chatId: CHAT }, ntfy: { url: ntfy.url, topic: 'alerts' }, discord: { apiUrl: discord.apiUrl } }),
+    platformEnv({
+      dataDir,
+      telegram: { apiRoot: telegram.apiRoot, chatId: CHAT },
+      ntfy: { url: ntfy.url, topic: 'alerts' },
+      discord: { apiUrl: discord.apiUrl },
+    }),
   );
   // The bot stops before its servers close (stop is idempotent; startAt's own hook finds it stopped).
   t.after(async () => {

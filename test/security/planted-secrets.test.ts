@@ -77,7 +77,12 @@ test('planted secrets of every shape reach no surface: stdout, HTTP, the CLI, th
     ].join('\n'),
   );
   const env = {
-    ...platformEnv({ dataDir: join(cwd, 'data'), telegram: { apiRoot: telegram.apiRoot, chatId: CHAT }, ntfy: { url: ntfy.url, topic: 'alerts', replyTopic: 'replies' }, discord: { apiUrl: discord.apiUrl } }),
+    ...platformEnv({
+      dataDir: join(cwd, 'data'),
+      telegram: { apiRoot: telegram.apiRoot, chatId: CHAT },
+      ntfy: { url: ntfy.url, topic: 'alerts', replyTopic: 'replies' },
+      discord: { apiUrl: discord.apiUrl },
+    }),
     PATH: process.env.PATH!,
     HOME: process.env.HOME!,
     NTFY_TOKEN: ntfyToken,
@@ -101,11 +106,16 @@ test('planted secrets of every shape reach no surface: stdout, HTTP, the CLI, th
   bot.send('/diagnose');
   await waitFor(() => ntfy.messages('alerts').some((m) => /Diagnosis #/.test(m.title ?? '')), { timeoutMs: 30_000, what: 'the diagnosis on ntfy' });
   await waitFor(() => ollama.chatRequests().length > 0, { what: 'the prompt' });
-  await waitFor(() => telegram.sent().some((m) => /Diagnosis #/.test(m.text ?? '')) && discord.messages().some((m) => /Diagnosis #/.test(JSON.stringify(m.embeds))), {
-    timeoutMs: 30_000,
-    what: 'the diagnosis on Telegram and Discord',
+  await waitFor(
+    () => telegram.sent().some((m) => /Diagnosis #/.test(m.text ?? '')) && discord.messages().some((m) => /Diagnosis #/.test(JSON.stringify(m.embeds))),
+    {
+      timeoutMs: 30_000,
+      what: 'the diagnosis on Telegram and Discord',
+    },
+  );
+  await waitFor(async () => /LEAK-PROBE/.test(JSON.stringify(await (await fetch(`http://${address}/status.json`, { headers: auth })).json())), {
+    what: 'the heartbeat failure in the status',
   });
-  await waitFor(async () => /LEAK-PROBE/.test(JSON.stringify(await (await fetch(`http://${address}/status.json`, { headers: auth })).json())), { what: 'the heartbeat failure in the status' });
 
   const statusJson = await (await fetch(`http://${address}/status.json`, { headers: auth })).text();
   const metrics = await (await fetch(`http://${address}/metrics`, { headers: auth })).text();
@@ -121,7 +131,9 @@ test('planted secrets of every shape reach no surface: stdout, HTTP, the CLI, th
     '/metrics': metrics,
     'nightshift status': cliStatus.stdout + cliStatus.stderr,
     'database file': ['nightshift.db', 'nightshift.db-wal'].map((f) => (existsSync(join(dataDir, f)) ? readFileSync(join(dataDir, f), 'latin1') : '')).join(''),
-    'escalation files': readdirSync(escalations).map((f) => readFileSync(join(escalations, f), 'utf8')).join('\n'),
+    'escalation files': readdirSync(escalations)
+      .map((f) => readFileSync(join(escalations, f), 'utf8'))
+      .join('\n'),
     telegram: JSON.stringify(telegram.sent()),
     ntfy: JSON.stringify(ntfy.messages('alerts')),
     discord: JSON.stringify(discord.messages()),
@@ -133,7 +145,11 @@ test('planted secrets of every shape reach no surface: stdout, HTTP, the CLI, th
     assert.match(text, /LEAK-PROBE/, `${surface} never received the planted output`);
   }
   // ...and not one secret did.
-  const leaks = Object.entries(surfaces).flatMap(([surface, text]) => Object.entries(secrets).filter(([, s]) => text.includes(s.value)).map(([name]) => `${name} on ${surface}`));
+  const leaks = Object.entries(surfaces).flatMap(([surface, text]) =>
+    Object.entries(secrets)
+      .filter(([, s]) => text.includes(s.value))
+      .map(([name]) => `${name} on ${surface}`),
+  );
   assert.deepEqual(leaks, []);
   // Redaction markers show what was removed.
   assert.match(surfaces['database file']!, /\[redacted:secret\]/);

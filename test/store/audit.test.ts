@@ -18,9 +18,22 @@ test('consent changes and approvals go into a hash-chained trail; any tampering 
   mkdirSync(dataDir, { recursive: true });
   const store = openDatabase(join(dataDir, 'nightshift.db'));
   const events = new EventLog(store);
-  events.append(1_000, 'consent.changed', 'consent.analysis', 'info', { name: 'analysis', from: 'unasked', to: 'asked', event: 'ask', by: 'nightshift', channel: 'nightshift' });
+  events.append(1_000, 'consent.changed', 'consent.analysis', 'info', {
+    name: 'analysis',
+    from: 'unasked',
+    to: 'asked',
+    event: 'ask',
+    by: 'nightshift',
+    channel: 'nightshift',
+  });
   events.append(2_000, 'check.failed', 'worker', 'critical', { kind: 'process', message: 'exit 1', durationMs: 1, consecutiveFailures: 1 });
-  events.append(3_000, 'question.answered', 'consent.analysis', 'info', { questionId: 'q1', kind: 'consent.analysis', answer: 'yes', by: 'alice', channel: 'telegram' });
+  events.append(3_000, 'question.answered', 'consent.analysis', 'info', {
+    questionId: 'q1',
+    kind: 'consent.analysis',
+    answer: 'yes',
+    by: 'alice',
+    channel: 'telegram',
+  });
   events.append(4_000, 'proposal.decided', 'p7', 'info', { proposalId: 'p7', status: 'approved', by: 'alice', channel: 'discord' });
   assert.deepEqual(new AuditLog(store).verify(), { ok: true, rows: 3 }, 'only the audited types, not every event');
   assert.throws(() => store.prepare("UPDATE audit SET subject = 'x' WHERE id = 2").run(), /append-only/);

@@ -15,11 +15,13 @@ test('retention: events older than the limit go in bounded batches; newer events
   const events = new EventLog(db);
   const now = 200 * DAY;
   db.transaction(() => {
-    for (let i = 0; i < 12_000; i++) events.append(now - 120 * DAY + i, 'check.failed', 'worker', 'critical', { kind: 'file', message: 'missing', durationMs: 1, consecutiveFailures: i });
+    for (let i = 0; i < 12_000; i++)
+      events.append(now - 120 * DAY + i, 'check.failed', 'worker', 'critical', { kind: 'file', message: 'missing', durationMs: 1, consecutiveFailures: i });
     // Audited decisions, old and new: the audit trail is never pruned.
     events.append(now - 150 * DAY, 'check.muted', 'worker', 'info', { until: 0, by: 'alice', channel: 'telegram' });
     events.append(now - DAY, 'check.muted', 'worker', 'info', { until: 0, by: 'alice', channel: 'telegram' });
-    for (let i = 0; i < 10; i++) events.append(now - DAY + i, 'check.failed', 'worker', 'critical', { kind: 'file', message: 'missing', durationMs: 1, consecutiveFailures: i });
+    for (let i = 0; i < 10; i++)
+      events.append(now - DAY + i, 'check.failed', 'worker', 'critical', { kind: 'file', message: 'missing', durationMs: 1, consecutiveFailures: i });
   })();
   const before = now - 90 * DAY;
   // A bounded call removes at most its batches; the next one carries on.

@@ -47,7 +47,16 @@ const NO_FLAGS = 0;
 
 /** A user object (bots have `bot: true`). */
 export function user(id: string, username: string, bot = false): APIUser {
-  return { id, username, discriminator: '0', global_name: bot ? null : username, avatar: null, bot, public_flags: NO_FLAGS as UserFlags, flags: NO_FLAGS as UserFlags };
+  return {
+    id,
+    username,
+    discriminator: '0',
+    global_name: bot ? null : username,
+    avatar: null,
+    bot,
+    public_flags: NO_FLAGS as UserFlags,
+    flags: NO_FLAGS as UserFlags,
+  };
 }
 
 /** A role object; the @everyone role has the guild's id. */
@@ -86,7 +95,19 @@ export function textChannel(id: string, guildId: string, name: string): APITextC
 
 /** A guild member as listed in GUILD_CREATE. */
 export function member(of: APIUser, roleIds: readonly string[], joinedAt: string): APIGuildMember {
-  return { user: of, roles: [...roleIds], joined_at: joinedAt, deaf: false, mute: false, flags: NO_FLAGS as GuildMemberFlags, nick: null, avatar: null, premium_since: null, pending: false, communication_disabled_until: null };
+  return {
+    user: of,
+    roles: [...roleIds],
+    joined_at: joinedAt,
+    deaf: false,
+    mute: false,
+    flags: NO_FLAGS as GuildMemberFlags,
+    nick: null,
+    avatar: null,
+    premium_since: null,
+    pending: false,
+    communication_disabled_until: null,
+  };
 }
 
 /** The member field of an interaction: a guild member plus their permissions in the channel. */
@@ -168,7 +189,18 @@ export function ready(bot: APIUser, applicationId: string, guildIds: readonly st
 }
 
 /** A message object as returned by POST /channels/{id}/messages and sent in MESSAGE_CREATE. */
-export function message(fields: { id: string; channelId: string; author: APIUser; content?: string; embeds?: APIMessage['embeds']; components?: APIMessage['components']; flags?: number; type?: MessageType; webhookId?: string; applicationId?: string }): APIMessage {
+export function message(fields: {
+  id: string;
+  channelId: string;
+  author: APIUser;
+  content?: string;
+  embeds?: APIMessage['embeds'];
+  components?: APIMessage['components'];
+  flags?: number;
+  type?: MessageType;
+  webhookId?: string;
+  applicationId?: string;
+}): APIMessage {
   return {
     id: fields.id,
     channel_id: fields.channelId,
@@ -209,7 +241,20 @@ function interactionCommon(base: InteractionBase) {
     guild_id: base.guildId,
     guild: { id: base.guildId, locale: LOCALE, features: [] },
     channel_id: base.channel.id,
-    channel: { id: base.channel.id, type: base.channel.type, guild_id: base.guildId, name: base.channel.name, nsfw: false, parent_id: null, permissions: MEMBER_PERMISSIONS, position: 0, flags: 0, last_message_id: null, rate_limit_per_user: 0, topic: null },
+    channel: {
+      id: base.channel.id,
+      type: base.channel.type,
+      guild_id: base.guildId,
+      name: base.channel.name,
+      nsfw: false,
+      parent_id: null,
+      permissions: MEMBER_PERMISSIONS,
+      position: 0,
+      flags: 0,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      topic: null,
+    },
     member: base.member,
     app_permissions: MEMBER_PERMISSIONS,
     locale: LOCALE,
@@ -223,7 +268,11 @@ function interactionCommon(base: InteractionBase) {
 }
 
 /** INTERACTION_CREATE for a slash command (type 2, data.type 1 CHAT_INPUT, STRING options). */
-export function slashCommandInteraction(base: InteractionBase, command: APIApplicationCommand, options: ReadonlyArray<{ name: string; value: string }>): APIChatInputApplicationCommandGuildInteraction {
+export function slashCommandInteraction(
+  base: InteractionBase,
+  command: APIApplicationCommand,
+  options: ReadonlyArray<{ name: string; value: string }>,
+): APIChatInputApplicationCommandGuildInteraction {
   const dataOptions: APIApplicationCommandInteractionDataOption[] = options.map((o) => ({ name: o.name, type: 3, value: o.value }));
   return {
     ...interactionCommon(base),

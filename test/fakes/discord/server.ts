@@ -22,7 +22,19 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { APIApplicationCommand, APIInteraction, APIMessage, APIRole, APITextChannel, APIUser } from 'discord.js';
-import { buttonInteraction, guildCreate, interactionMember, member, message, ready, role, slashCommandInteraction, snowflake, textChannel, user } from './payloads.js';
+import {
+  buttonInteraction,
+  guildCreate,
+  interactionMember,
+  member,
+  message,
+  ready,
+  role,
+  slashCommandInteraction,
+  snowflake,
+  textChannel,
+  user,
+} from './payloads.js';
 import { checkCommandList, checkMessageBody, formErrorBody } from './validate.js';
 
 export interface FakeDiscordOptions {
@@ -383,7 +395,15 @@ export class FakeDiscord {
 
   private guildPayload() {
     const members = [member(this.bot, [], this.joinedAt)];
-    return guildCreate({ id: this.options.guildId, name: 'Nightshift test guild', ownerId: snowflake(), roles: this.roles, channels: [this.channel], members, joinedAt: this.joinedAt });
+    return guildCreate({
+      id: this.options.guildId,
+      name: 'Nightshift test guild',
+      ownerId: snowflake(),
+      roles: this.roles,
+      channels: [this.channel],
+      members,
+      joinedAt: this.joinedAt,
+    });
   }
 
   private interactionBase(input: { userId: string; username?: string; roleIds?: readonly string[] }) {
@@ -467,12 +487,21 @@ export class FakeDiscord {
     if (failure.status === 429) {
       return new HttpFailure(429, { message: 'You are being rate limited.', retry_after: failure.retryAfter, global: failure.global ?? false });
     }
-    const bodies = { 401: errors.unauthorized, 403: errors.missingAccess, 500: errors.serverError, 502: { message: '502: Bad Gateway', code: 0 }, 503: { message: '503: Service Unavailable', code: 0 } };
+    const bodies = {
+      401: errors.unauthorized,
+      403: errors.missingAccess,
+      500: errors.serverError,
+      502: { message: '502: Bad Gateway', code: 0 },
+      503: { message: '503: Service Unavailable', code: 0 },
+    };
     return new HttpFailure(failure.status, bodies[failure.status]);
   }
 
   private route(method: string, path: string, query: URLSearchParams, authorization: string | undefined, body: unknown): { status: number; body?: unknown } {
-    const parts = path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+    const parts = path
+      .split('/')
+      .filter(Boolean)
+      .map((p) => decodeURIComponent(p));
     // Interaction callbacks and interaction webhooks are authorised by the interaction token in the URL.
     if (parts[0] === 'interactions' && parts.length === 4 && parts[3] === 'callback' && method === 'POST') {
       return this.interactionCallback(parts[1]!, parts[2]!, body);
@@ -530,7 +559,10 @@ export class FakeDiscord {
         type: 1,
         name: definition.name,
         description: definition.description,
-        options: (definition.options ?? []).map((o) => ({ ...o, required: (o as { required?: boolean }).required ?? false })) as APIApplicationCommand['options'],
+        options: (definition.options ?? []).map((o) => ({
+          ...o,
+          required: (o as { required?: boolean }).required ?? false,
+        })) as APIApplicationCommand['options'],
         default_member_permissions: null,
         nsfw: false,
         version: snowflake(),
@@ -554,7 +586,9 @@ export class FakeDiscord {
       embeds: (body.embeds as APIMessage['embeds']) ?? [],
       components: (body.components as APIMessage['components']) ?? [],
       flags,
-      ...(interaction ? { type: interaction.payload.type === 2 ? 20 : 19, webhookId: this.options.applicationId, applicationId: this.options.applicationId } : {}),
+      ...(interaction
+        ? { type: interaction.payload.type === 2 ? 20 : 19, webhookId: this.options.applicationId, applicationId: this.options.applicationId }
+        : {}),
     });
     if (interaction) {
       created.interaction_metadata = {
@@ -606,14 +640,26 @@ export class FakeDiscord {
           break;
         case 5: {
           const flags = LOADING | (Number(data?.flags ?? 0) & EPHEMERAL);
-          const placeholder = message({ id: snowflake(), channelId, author: this.bot, flags, type: isComponent ? 19 : 20, webhookId: this.options.applicationId, applicationId: this.options.applicationId });
+          const placeholder = message({
+            id: snowflake(),
+            channelId,
+            author: this.bot,
+            flags,
+            type: isComponent ? 19 : 20,
+            webhookId: this.options.applicationId,
+            applicationId: this.options.applicationId,
+          });
           this.stored.set(placeholder.id, { message: placeholder, origin: 'interaction', ephemeral: Boolean(flags & EPHEMERAL), deleted: false });
           record.originalId = placeholder.id;
           break;
         }
         case 6:
         case 7: {
-          if (!isComponent || record.payload.type !== 3) return fail(400, formErrorBody({ path: 'type', code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: 'Interaction response type is invalid for this interaction' }));
+          if (!isComponent || record.payload.type !== 3)
+            return fail(
+              400,
+              formErrorBody({ path: 'type', code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: 'Interaction response type is invalid for this interaction' }),
+            );
           const onMessage = this.stored.get(record.payload.message.id);
           if (!onMessage || onMessage.deleted) return fail(404, errors.unknownMessage);
           if (type === 7) this.editMessage(onMessage, data ?? {});
@@ -686,9 +732,17 @@ function asObject(value: unknown): Json {
 
 /** The bucket headers Discord sends on every response, and the 429 ones (Retry-After rounded up, as Discord does). */
 function rateLimitHeaders(path: string, limited: { retry_after: number; global?: boolean } | undefined): Record<string, string> {
-  const bucket = Buffer.from(path.replace(/\d{5,}/g, ':id')).toString('hex').slice(0, 32);
+  const bucket = Buffer.from(path.replace(/\d{5,}/g, ':id'))
+    .toString('hex')
+    .slice(0, 32);
   if (!limited) {
-    return { 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '4', 'x-ratelimit-reset': String(Date.now() / 1000 + 1), 'x-ratelimit-reset-after': '1.000', 'x-ratelimit-bucket': bucket };
+    return {
+      'x-ratelimit-limit': '5',
+      'x-ratelimit-remaining': '4',
+      'x-ratelimit-reset': String(Date.now() / 1000 + 1),
+      'x-ratelimit-reset-after': '1.000',
+      'x-ratelimit-bucket': bucket,
+    };
   }
   const headers: Record<string, string> = {
     'retry-after': String(Math.ceil(limited.retry_after)),

@@ -57,13 +57,16 @@ function checkComponents(rows: unknown, path: string): FormProblem | undefined {
     const rowPath = `${path}.${r}`;
     if (!isObject(row) || row.type !== 1) return { path: `${rowPath}.type`, code: 'UNION_TYPE_CHOICES', message: 'Value of field "type" must be one of (1,).' };
     const children = row.components;
-    if (!Array.isArray(children) || children.length === 0) return { path: `${rowPath}.components`, code: 'BASE_TYPE_MIN_LENGTH', message: 'Must be 1 or more in length.' };
+    if (!Array.isArray(children) || children.length === 0)
+      return { path: `${rowPath}.components`, code: 'BASE_TYPE_MIN_LENGTH', message: 'Must be 1 or more in length.' };
     if (children.length > 5) return tooLong(`${rowPath}.components`, 5);
     for (const [c, child] of children.entries()) {
       const childPath = `${rowPath}.components.${c}`;
-      if (!isObject(child) || child.type !== 2) return { path: `${childPath}.type`, code: 'UNION_TYPE_CHOICES', message: 'Only buttons are modelled by this fake.' };
+      if (!isObject(child) || child.type !== 2)
+        return { path: `${childPath}.type`, code: 'UNION_TYPE_CHOICES', message: 'Only buttons are modelled by this fake.' };
       const style = child.style;
-      if (typeof style !== 'number' || style < 1 || style > 6) return { path: `${childPath}.style`, code: 'BASE_TYPE_CHOICES', message: 'Value must be one of {1, 2, 3, 4, 5, 6}.' };
+      if (typeof style !== 'number' || style < 1 || style > 6)
+        return { path: `${childPath}.style`, code: 'BASE_TYPE_CHOICES', message: 'Value must be one of {1, 2, 3, 4, 5, 6}.' };
       if (style === 5) {
         if (typeof child.url !== 'string') return required(`${childPath}.url`);
         continue;
@@ -71,7 +74,8 @@ function checkComponents(rows: unknown, path: string): FormProblem | undefined {
       const problem = checkString(child.label, `${childPath}.label`, 80) ?? checkString(child.custom_id, `${childPath}.custom_id`, 100, 1);
       if (problem) return problem;
       const customId = child.custom_id as string;
-      if (customIds.has(customId)) return { path: `${childPath}.custom_id`, code: 'COMPONENT_CUSTOM_ID_DUPLICATED', message: 'Component custom id cannot be duplicated' };
+      if (customIds.has(customId))
+        return { path: `${childPath}.custom_id`, code: 'COMPONENT_CUSTOM_ID_DUPLICATED', message: 'Component custom id cannot be duplicated' };
       customIds.add(customId);
     }
   }
@@ -123,8 +127,10 @@ export function checkCommandList(body: unknown): FormProblem | undefined {
     if (!isObject(command)) return { path, code: 'MODEL_TYPE_CONVERT', message: 'Only dictionaries may be used in a ModelType' };
     const problem = checkName(command.name, `${path}.name`) ?? checkString(command.description, `${path}.description`, 100, 1);
     if (problem) return problem;
-    if (command.type !== undefined && command.type !== 1) return { path: `${path}.type`, code: 'BASE_TYPE_CHOICES', message: 'Only CHAT_INPUT commands are modelled by this fake.' };
-    if (names.has(command.name as string)) return { path: `${path}.name`, code: 'APPLICATION_COMMANDS_DUPLICATE_NAME', message: 'Application command names must be unique' };
+    if (command.type !== undefined && command.type !== 1)
+      return { path: `${path}.type`, code: 'BASE_TYPE_CHOICES', message: 'Only CHAT_INPUT commands are modelled by this fake.' };
+    if (names.has(command.name as string))
+      return { path: `${path}.name`, code: 'APPLICATION_COMMANDS_DUPLICATE_NAME', message: 'Application command names must be unique' };
     names.add(command.name as string);
     const options = command.options ?? [];
     if (!Array.isArray(options)) return { path: `${path}.options`, code: 'LIST_TYPE_CONVERT', message: 'Must be an array.' };
@@ -137,10 +143,15 @@ export function checkCommandList(body: unknown): FormProblem | undefined {
       const optionProblem = checkName(option.name, `${optionPath}.name`) ?? checkString(option.description, `${optionPath}.description`, 100, 1);
       if (optionProblem) return optionProblem;
       if (option.type !== 3) return { path: `${optionPath}.type`, code: 'BASE_TYPE_CHOICES', message: 'Only STRING options are modelled by this fake.' };
-      if (optionNames.has(option.name as string)) return { path: `${optionPath}.name`, code: 'APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS', message: 'Option names must be unique' };
+      if (optionNames.has(option.name as string))
+        return { path: `${optionPath}.name`, code: 'APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS', message: 'Option names must be unique' };
       optionNames.add(option.name as string);
       if (option.required === true && optionalSeen) {
-        return { path: `${path}.options`, code: 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID', message: 'Required options must be placed before non-required options' };
+        return {
+          path: `${path}.options`,
+          code: 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID',
+          message: 'Required options must be placed before non-required options',
+        };
       }
       if (option.required !== true) optionalSeen = true;
     }

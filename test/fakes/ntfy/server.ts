@@ -253,11 +253,15 @@ export class FakeNtfyServer {
 
   private sendFailure(res: ServerResponse, failure: Failure): void {
     const error =
-      failure.status === 429 ? ERRORS.tooManyRequests
-      : failure.status === 401 ? ERRORS.unauthorized
-      : failure.status === 403 ? ERRORS.forbidden
-      : failure.status === 503 ? ERRORS.unavailable
-      : ERRORS.internal;
+      failure.status === 429
+        ? ERRORS.tooManyRequests
+        : failure.status === 401
+          ? ERRORS.unauthorized
+          : failure.status === 403
+            ? ERRORS.forbidden
+            : failure.status === 503
+              ? ERRORS.unavailable
+              : ERRORS.internal;
     const headers: Record<string, string> = failure.retryAfterSeconds !== undefined ? { 'retry-after': String(failure.retryAfterSeconds) } : {};
     this.sendError(res, error, headers);
   }
@@ -310,7 +314,10 @@ export class FakeNtfyServer {
       message: body,
       title: header(headers, 'x-title', 'title', 't'),
       priority,
-      tags: tagsText?.split(',').map((t) => t.trim()).filter(Boolean),
+      tags: tagsText
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
       click: header(headers, 'x-click', 'click'),
       actions,
     });

@@ -119,7 +119,14 @@ function restart() {
     state.restartCalls = (state.restartCalls ?? 0) + 1;
     if (state.restartFails) {
       // A start job that fails (Type=oneshot/notify/forking): the unit ends failed and systemctl reports the job.
-      Object.assign(state, { activeState: 'failed', subState: 'failed', result: 'exit-code', mainPid: 0, execMainCode: 1, execMainStatus: state.restartFails.exitStatus ?? 1 });
+      Object.assign(state, {
+        activeState: 'failed',
+        subState: 'failed',
+        result: 'exit-code',
+        mainPid: 0,
+        execMainCode: 1,
+        execMainStatus: state.restartFails.exitStatus ?? 1,
+      });
       writeFileSync(unitFile(unit), JSON.stringify(state, null, 2));
       process.stderr.write(
         `Job for ${unit} failed because the control process exited with error code.\nSee "systemctl${scope === 'user' ? ' --user' : ''} status ${unit}" and "journalctl${scope === 'user' ? ' --user' : ''} -xeu ${unit}" for details.\n`,
@@ -129,7 +136,16 @@ function restart() {
     if (unit.endsWith('.timer')) {
       Object.assign(state, { activeState: 'active', subState: 'waiting', result: 'success', activeEnterTimestamp: now });
     } else {
-      Object.assign(state, { activeState: 'active', subState: 'running', result: 'success', nRestarts: 0, mainPid: (state.mainPid || 4000) + 17, execMainCode: 0, execMainStatus: 0, activeEnterTimestamp: now });
+      Object.assign(state, {
+        activeState: 'active',
+        subState: 'running',
+        result: 'success',
+        nRestarts: 0,
+        mainPid: (state.mainPid || 4000) + 17,
+        execMainCode: 0,
+        execMainStatus: 0,
+        activeEnterTimestamp: now,
+      });
     }
     writeFileSync(unitFile(unit), JSON.stringify(state, null, 2));
   }

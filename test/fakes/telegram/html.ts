@@ -47,7 +47,10 @@ export function parseTelegramHtml(html: string): ParsedHtml {
   const entities: MessageEntity[] = [];
   const open: OpenTag[] = [];
   let i = 0;
-  const refuse = (why: string): ParsedHtml => ({ ok: false, description: `Bad Request: can't parse entities: ${why} at byte offset ${Buffer.byteLength(html.slice(0, i))}` });
+  const refuse = (why: string): ParsedHtml => ({
+    ok: false,
+    description: `Bad Request: can't parse entities: ${why} at byte offset ${Buffer.byteLength(html.slice(0, i))}`,
+  });
   while (i < html.length) {
     const ch = html[i]!;
     if (ch === '&') {

@@ -310,7 +310,8 @@ export class FakeTelegram {
   }
 
   private getUpdates(params: Record<string, unknown>, res: ServerResponse): void {
-    if (this.webhookUrl) throw new ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
+    if (this.webhookUrl)
+      throw new ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
     const offset = optionalInt(params['offset'], 'offset');
     const limit = Math.min(100, Math.max(1, optionalInt(params['limit'], 'limit') ?? 100));
     const timeoutSeconds = Math.max(0, optionalInt(params['timeout'], 'timeout') ?? 0);
@@ -337,7 +338,12 @@ export class FakeTelegram {
         const ready = this.ready(limit);
         if (ready.length > 0) finish(200, { ok: true, result: ready });
       },
-      terminate: () => finish(409, { ok: false, error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' }),
+      terminate: () =>
+        finish(409, {
+          ok: false,
+          error_code: 409,
+          description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running',
+        }),
     };
     const ready = this.ready(limit);
     if (ready.length > 0 || timeoutSeconds === 0) return finish(200, { ok: true, result: ready });
@@ -400,7 +406,8 @@ export class FakeTelegram {
       const command = isRecord(entry) ? entry['command'] : undefined;
       const description = isRecord(entry) ? entry['description'] : undefined;
       if (typeof command !== 'string' || !/^[a-z0-9_]{1,32}$/.test(command)) throw new ApiError(400, 'Bad Request: BOT_COMMAND_INVALID');
-      if (typeof description !== 'string' || description.length < 1 || description.length > 256) throw new ApiError(400, 'Bad Request: BOT_COMMAND_DESCRIPTION_INVALID');
+      if (typeof description !== 'string' || description.length < 1 || description.length > 256)
+        throw new ApiError(400, 'Bad Request: BOT_COMMAND_DESCRIPTION_INVALID');
       return { command, description };
     });
     this.myCommands = commands;
@@ -430,7 +437,10 @@ export class FakeTelegram {
     if (message.from?.id !== this.bot.id) throw new ApiError(400, "Bad Request: message can't be edited");
     const markup = inlineKeyboard(params['reply_markup']);
     if (JSON.stringify(markup) === JSON.stringify(message.reply_markup)) {
-      throw new ApiError(400, 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+      throw new ApiError(
+        400,
+        'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message',
+      );
     }
     if (markup) message.reply_markup = markup;
     else delete message.reply_markup;
@@ -525,7 +535,8 @@ function inlineKeyboard(value: unknown): InlineKeyboardMarkup | undefined {
     if (!Array.isArray(row)) throw new ApiError(400, 'Bad Request: field "inline_keyboard" must be an Array of Arrays');
     const buttons: InlineKeyboardMarkup['inline_keyboard'][number] = [];
     for (const button of row) {
-      if (!isRecord(button) || typeof button['text'] !== 'string') throw new ApiError(400, "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard");
+      if (!isRecord(button) || typeof button['text'] !== 'string')
+        throw new ApiError(400, "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard");
       const data = button['callback_data'];
       if (typeof data === 'string') {
         const bytes = Buffer.byteLength(data);
@@ -543,9 +554,17 @@ function inlineKeyboard(value: unknown): InlineKeyboardMarkup | undefined {
 }
 
 function failureError(failure: InjectedFailure): ApiError {
-  if (failure.status === 429 && 'retryAfter' in failure) return new ApiError(429, `Too Many Requests: retry after ${failure.retryAfter}`, { retry_after: failure.retryAfter });
+  if (failure.status === 429 && 'retryAfter' in failure)
+    return new ApiError(429, `Too Many Requests: retry after ${failure.retryAfter}`, { retry_after: failure.retryAfter });
   if (failure.status === 401) return new ApiError(401, 'Unauthorized');
-  const description = 'description' in failure && failure.description ? failure.description : failure.status === 403 ? 'Forbidden: bot was blocked by the user' : failure.status >= 500 ? 'Bad Gateway' : 'Bad Request';
+  const description =
+    'description' in failure && failure.description
+      ? failure.description
+      : failure.status === 403
+        ? 'Forbidden: bot was blocked by the user'
+        : failure.status >= 500
+          ? 'Bad Gateway'
+          : 'Bad Request';
   return new ApiError(failure.status, description);
 }
 
