@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApplicationCommandOptionType,
   ApplicationCommandType,
@@ -27,6 +26,8 @@ import type { ChatChannel, CommandSummary, Delivery, Identity, Inbound, Outgoing
 import { DeliveryError } from '../src/chat/channel.js';
 import type { Reply } from '../src/chat/command.js';
 import type { Logger } from '../src/log/logger.js';
+import { sleep, TIMED_OUT, within } from '../src/util/abort.js';
+import { clip } from '../src/util/text.js';
 
 export interface DiscordChannelOptions {
   token: string;
@@ -57,8 +58,6 @@ const EMBED_DESCRIPTION_MAX = 4096;
 const BUTTON_LABEL_MAX = 80;
 const COMMAND_DESCRIPTION_MAX = 100;
 const COMMAND_NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
-
-const TIMED_OUT = Symbol('timed out');
 
 /**
  * The Discord channel (discord.js 14): slash commands and Approve/Reject
@@ -155,11 +154,7 @@ export class DiscordChannel implements ChatChannel {
         if (isRejectedToken(err)) this.log.error({ attempt, retryInMs: delay }, 'discord rejected the bot token (check DISCORD_TOKEN); retrying');
         else this.log.warn({ attempt, retryInMs: delay, err: describeError(err) }, 'discord login failed; retrying');
       }
-      try {
-        await sleep(delay, undefined, { signal: this.stopping.signal });
-      } catch {
-        return; // stop() was called during the wait
-      }
+      if (!(await sleep(delay, this.stopping.signal))) return; // stop() was called during the wait
       delay = Math.min(delay * 2, max);
     }
   }
@@ -216,11 +211,7 @@ export class DiscordChannel implements ChatChannel {
         );
         if (refused) return;
         const wait = err instanceof RateLimitError ? Math.max(err.retryAfter, delay) : delay;
-        try {
-          await sleep(wait, undefined, { signal: this.stopping.signal });
-        } catch {
-          return; // stop() was called during the wait
-        }
+        if (!(await sleep(wait, this.stopping.signal))) return; // stop() was called during the wait
         delay = Math.min(delay * 2, max);
       }
     }
@@ -463,23 +454,6 @@ export function inert(text: string): string {
 /** Discord names are lowercase; "checkName" becomes "check-name". */
 function optionName(arg: string): string {
   return arg.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-}
-
-function clip(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** login() fails with TokenInvalid when GET /gateway/bot answers 401. */

@@ -1,5 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../src/log/logger.js';
+import { sleep } from '../src/util/abort.js';
+import { describeNetworkError } from '../src/util/network.js';
+import { errorMessage } from '../src/errors.js';
 import {
   DeliveryError,
   type AlertSeverity,
@@ -411,24 +414,9 @@ function retryAfterMs(value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** undici hides the useful part (ECONNREFUSED, a timeout) in `cause`. */
+/** "fetch failed: connect ECONNREFUSED 127.0.0.1:1": undici hides the useful part in `cause`. */
 function describeFetchError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  if (!(err.cause instanceof Error)) return err.message;
-  const code = (err.cause as NodeJS.ErrnoException).code;
-  const detail = code && !err.cause.message.includes(code) ? `${err.cause.message} (${code})` : err.cause.message;
-  return `${err.message}: ${detail}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  if (!(err instanceof Error) || err.cause === undefined) return errorMessage(err);
+  const { message, code } = describeNetworkError(err);
+  return `${err.message}: ${code && !message.includes(code) ? `${message} (${code})` : message}`;
 }

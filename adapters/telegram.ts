@@ -12,6 +12,8 @@ import {
 } from '../src/chat/channel.js';
 import type { Reply } from '../src/chat/command.js';
 import type { Logger } from '../src/log/logger.js';
+import { sleep } from '../src/util/abort.js';
+import { clip } from '../src/util/text.js';
 
 /**
  * Telegram, through grammY and the Bot API's long polling.
@@ -396,15 +398,6 @@ function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** At most `max` UTF-16 units, ending in "…" when cut, never splitting a surrogate pair. */
-function clip(text: string, max: number): string {
-  if (text.length <= max) return text;
-  if (max <= 1) return text.slice(0, max);
-  let cut = max - 1;
-  if (/[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut -= 1;
-  return `${text.slice(0, cut)}…`;
-}
-
 function splitText(text: string, max: number): string[] {
   const chunks: string[] = [];
   let rest = text;
@@ -463,18 +456,4 @@ type GrammySignal = NonNullable<Parameters<Api['getMe']>[0]>;
  */
 function toGrammySignal(signal: AbortSignal): GrammySignal {
   return signal as unknown as GrammySignal;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/chat/command.js';
-import { formatDuration } from '../src/config/duration.js';
+import { formatDuration } from '../src/util/duration.js';
 
 /** /incidents: every open incident, roots first with their symptoms under them. */
 export const incidentsCommand = defineCommand({

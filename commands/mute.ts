@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/chat/command.js';
-import { formatDuration, parseDuration } from '../src/config/duration.js';
+import { formatDuration, parseDuration } from '../src/util/duration.js';
 import { UserError } from '../src/errors.js';
 
 /** /mute <check> <duration>: a maintenance window; the check still runs and records, but does not alert. */

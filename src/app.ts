@@ -45,11 +45,12 @@ import { CheckStateStore } from './store/check-state.js';
 import { DATABASE_FILE, ensureDataDir, openDatabase, type Db } from './store/database.js';
 import { EventLog } from './store/events.js';
 import { StoreHealth } from './store/health.js';
-import { formatDuration } from './config/duration.js';
+import { formatDuration } from './util/duration.js';
 import { KeyValueStore } from './store/kv.js';
 import { ProbeStateStore } from './store/probe-state.js';
 import { HeartbeatStore } from './store/heartbeats.js';
 import { version } from './version.js';
+import { childEnvironment } from './config/child-env.js';
 
 const DAY_MS = 86_400_000;
 const REFUSAL_WINDOW_MS = 10 * 60_000;
@@ -165,7 +166,7 @@ export class App {
         health,
       });
       this.patrol = patrol;
-      const healEnv = { log: this.log, dataDir: config.dataDir, now: () => this.clock.now() };
+      const healEnv = { log: this.log, dataDir: config.dataDir, now: () => this.clock.now(), childEnv: childEnvironment };
       const healSteps = new Map<string, HealStep[]>();
       for (const check of config.checks) {
         const env: CheckEnvironment = {
@@ -177,6 +178,7 @@ export class App {
           requestRun: () => patrol.requestRun(check.name),
           state: probeStates.for(check.name),
           heartbeats,
+          childEnv: childEnvironment,
         };
         this.probes.set(check.name, createProbe(check.kind, check.params, env));
         healSteps.set(

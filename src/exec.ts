@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { childEnvironment } from './config/child-env.js';
-import { dropPartialFirstWord } from './text.js';
+import { dropPartialFirstWord } from './util/text.js';
 
 export interface ExecOptions {
   cwd?: string;
-  env?: NodeJS.ProcessEnv;
+  /** The whole environment of the command (the bot's child environment: see CheckEnvironment.childEnv). */
+  env: NodeJS.ProcessEnv;
   /** Kill the command (SIGTERM, then SIGKILL after 1 s) when this fires. */
   signal?: AbortSignal;
   /** Bytes of stdout/stderr kept (the tail). */
@@ -30,7 +30,7 @@ export interface ExecResult {
  * start comes back with `spawnError`. The whole process group is killed on
  * abort, so a shell's children do not outlive it.
  */
-export function runCommand(command: string | readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+export function runCommand(command: string | readonly string[], options: ExecOptions): Promise<ExecResult> {
   const [file, args] = typeof command === 'string' ? ['/bin/sh', ['-c', command]] : [command[0]!, command.slice(1)];
   const keep = options.keepBytes ?? 8192;
   const started = performance.now();
@@ -41,7 +41,7 @@ export function runCommand(command: string | readonly string[], options: ExecOpt
     let stdoutCut = false;
     let stderrCut = false;
     let settled = false;
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? childEnvironment(), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const finish = (result: Omit<ExecResult, 'durationMs' | 'stdout' | 'stderr'>) => {
       if (settled) return;
       settled = true;

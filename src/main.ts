@@ -14,6 +14,7 @@ import { judge, LOCK_FILE, readLock } from './lock/instance-lock.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { Redactor } from './log/redact.js';
 import { version } from './version.js';
+import { TIMED_OUT, within } from './util/abort.js';
 
 const HELP = `nightshift ${version}: keeps a one-machine stack of agents and services alive
 
@@ -197,15 +198,10 @@ async function alertChannels(config: Config, log: Logger, message: OutgoingMessa
       (err: unknown) => log.error({ err, channel: channel.name }, 'could not send the start-up failure alert'),
     ),
   );
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ALERT_TIMEOUT_MS);
-  });
-  if ((await Promise.race([Promise.allSettled(sends), timedOut])) === 'timeout') {
+  if ((await within(Promise.allSettled(sends), ALERT_TIMEOUT_MS)) === TIMED_OUT) {
     log.error({ timeoutMs: ALERT_TIMEOUT_MS }, 'the start-up failure alert did not reach every channel in time');
   }
-  clearTimeout(timer);
-  await Promise.race([Promise.allSettled(channels.map((c) => c.stop())), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+  await within(Promise.allSettled(channels.map((c) => c.stop())), 2_000);
 }
 
 /** Checks the database file read-only (safe while the bot runs): integrity, schema version, mode. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clipAtWord, clipStrings, dropPartialFirstWord, tailAtWord } from '../src/text.js';
+import { clipAtWord, clipStrings, dropPartialFirstWord, tailAtWord } from '../src/util/text.js';
 import { Redactor } from '../src/log/redact.js';
 
 const TOKEN = 'tk_ab3d9f0k2m4n6p8q1r3s5t7v9x0z2';

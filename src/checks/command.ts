@@ -1,9 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
-import { childEnvironment } from '../config/child-env.js';
 import { describeExit, runCommand, tail } from '../exec.js';
 import type { CheckKind } from './types.js';
-import { clipAtWord, tailAtWord } from '../text.js';
+import { clipAtWord, tailAtWord } from '../util/text.js';
 
 const params = z.strictObject({
   /** A shell line (run through /bin/sh -c) or an argv array (run without a shell). */
@@ -32,8 +31,8 @@ export const commandCheck: CheckKind<z.output<typeof params>> = {
   kind: 'command',
   description: 'a command (shell line or argv) exits 0',
   params,
-  create(p) {
-    const env = childEnvironment(p.env);
+  create(p, environment) {
+    const env = environment.childEnv(p.env);
     return {
       async run(ctx) {
         if (p.cwd !== undefined) {

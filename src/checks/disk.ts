@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { z } from 'zod';
 import type { CheckKind } from './types.js';
+import { formatBytes } from '../util/format.js';
 
 const params = z.strictObject({
   /** Any path on the filesystem to measure. */
@@ -37,15 +38,3 @@ export const diskCheck: CheckKind<z.output<typeof params>> = {
     };
   },
 };
-
-/** 1536 → "1.5 KiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}

@@ -1,9 +1,9 @@
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
-import { ageDuration, formatDuration } from '../config/duration.js';
-import { formatBytes } from './disk.js';
+import { ageDuration, formatDuration } from '../util/duration.js';
 import type { CheckKind } from './types.js';
+import { formatBytes } from '../util/format.js';
 
 const params = z.strictObject({
   path: z.string().min(1),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ageDuration, ageDurationOrZero, formatDuration } from '../config/duration.js';
+import { ageDuration, ageDurationOrZero, formatDuration } from '../util/duration.js';
 import type { CheckKind } from './types.js';
-import { clipAtWord } from '../text.js';
+import { clipAtWord } from '../util/text.js';
 
 const params = z.strictObject({
   /** The name jobs ping (/ping/<name>); the check's own name by default. */

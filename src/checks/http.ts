@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { ageDuration } from '../config/duration.js';
-import { formatBytes } from './disk.js';
-import { describeNetworkError } from './tcp.js';
+import { ageDuration } from '../util/duration.js';
+import { LiteralSecrets, maskUrlSecrets } from '../log/redact.js';
 import type { CheckKind, CheckResult } from './types.js';
-import { clipAtWord } from '../text.js';
+import { clipAtWord } from '../util/text.js';
+import { formatBytes } from '../util/format.js';
+import { describeNetworkError } from '../util/network.js';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -77,7 +78,9 @@ export const httpCheck: CheckKind<HttpParams> = {
       target.password = '';
     }
     secrets.push(...headers.values());
-    const scrub = makeScrubber(secrets);
+    // Values shorter than 3 characters are too common to mask.
+    const literals = new LiteralSecrets(secrets, 3);
+    const scrub = (text: string) => literals.redact(text);
     const reportedUrl = safeUrl(target);
     const method = p.method.toUpperCase();
     return {
@@ -152,24 +155,11 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-/** Query parameters whose names suggest a credential; their values are masked in reported URLs. */
-const SECRET_QUERY_KEY = /token|key|secret|pass|auth|sig|session|code|credential/i;
-
 /** The URL as it may be shown: no userinfo, secret-looking query values masked. */
 function safeUrl(url: URL): string {
   const copy = new URL(url);
-  copy.username = '';
-  copy.password = '';
-  for (const key of [...copy.searchParams.keys()]) {
-    if (SECRET_QUERY_KEY.test(key)) copy.searchParams.set(key, '***');
-  }
+  maskUrlSecrets(copy, '***', 'drop');
   return copy.toString();
-}
-
-/** Replaces every occurrence of the given secret values; values shorter than 3 characters are too common to mask. */
-function makeScrubber(secrets: string[]): (text: string) => string {
-  const values = [...new Set(secrets.filter((s) => s.length >= 3))].sort((a, b) => b.length - a.length);
-  return (text) => values.reduce((acc, secret) => acc.split(secret).join('[redacted]'), text);
 }
 
 /** Reads at most `limit` bytes of the body, then cancels the rest of the download. */

@@ -1,9 +1,10 @@
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
-import { isProcessRunning } from '../proc.js';
-import { ageDuration, formatDuration } from '../config/duration.js';
+import { isProcessRunning } from '../util/proc.js';
+import { ageDuration, formatDuration } from '../util/duration.js';
+import { parsePid } from '../util/proc.js';
 import type { CheckKind } from './types.js';
-import { clipAtWord } from '../text.js';
+import { clipAtWord } from '../util/text.js';
 
 const params = z.strictObject({
   /** The lock file another program writes while it runs (its pid inside). */
@@ -14,7 +15,6 @@ const params = z.strictObject({
 
 /** Lock files hold a pid or a small JSON object; anything longer is not a lock file, and only its head is read. */
 const READ_LIMIT = 4096;
-const LARGEST_PID = 2 ** 31 - 1;
 
 /** Why a lock is judged stale; the `remove-lock` heal and diagnosis read it from details.stale. */
 export type LockStaleness = 'owner-dead' | 'too-old' | 'no-pid';
@@ -78,26 +78,4 @@ async function readLockFile(path: string): Promise<{ text: string; mtimeMs: numb
   } finally {
     await handle.close();
   }
-}
-
-/** The owner pid written in a lock file: a number on the first line, or JSON with a `pid` field (number or digits). */
-export function parsePid(text: string): number | undefined {
-  const firstLine = text.trim().split('\n', 1)[0]?.trim() ?? '';
-  if (/^\d+$/.test(firstLine)) return validPid(Number(firstLine));
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === 'object' && 'pid' in parsed) {
-      const { pid } = parsed;
-      if (typeof pid === 'number') return validPid(pid);
-      if (typeof pid === 'string' && /^\d+$/.test(pid.trim())) return validPid(Number(pid.trim()));
-    }
-  } catch {
-    // Not JSON either: the lock carries no pid we can read.
-  }
-  return undefined;
-}
-
-/** Zero and negative numbers address process groups in kill(2); they are never a lock owner. */
-function validPid(pid: number): number | undefined {
-  return Number.isInteger(pid) && pid > 0 && pid <= LARGEST_PID ? pid : undefined;
 }

@@ -1,11 +1,11 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { z } from 'zod';
-import { ageDuration, formatDuration } from '../config/duration.js';
-import { regexSource } from '../config/regex.js';
-import { formatBytes } from './disk.js';
+import { ageDuration, formatDuration } from '../util/duration.js';
+import { regexSource } from '../util/regex.js';
 import type { CheckKind, CheckResult } from './types.js';
-import { clipAtWord } from '../text.js';
+import { clipAtWord } from '../util/text.js';
+import { formatBytes } from '../util/format.js';
 
 const DEFAULT_ERROR_PATTERN = String.raw`\b(ERROR|FATAL|CRITICAL|Traceback|panic)\b`;
 

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { z } from 'zod';
-import { formatBytes } from './disk.js';
 import type { CheckKind } from './types.js';
+import { formatBytes } from '../util/format.js';
 
 const params = z.strictObject({
   /** Fail when available memory drops below this share of total (percent). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { describeNetworkError } from './tcp.js';
 import type { CheckKind, CheckResult } from './types.js';
-import { clipAtWord } from '../text.js';
+import { clipAtWord } from '../util/text.js';
+import { describeNetworkError } from '../util/network.js';
 
 const params = z.strictObject({
   /** Ollama's address, as OLLAMA_HOST is written: "http://127.0.0.1:11434", "127.0.0.1:11434", ":11434". */

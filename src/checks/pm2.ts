@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { childEnvironment } from '../config/child-env.js';
 import { describeExit, runCommand, tail, type ExecResult } from '../exec.js';
-import { formatBytes } from './disk.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import { RestartLoopDetector, restartLoopParams } from './restart-loop.js';
 import type { CheckKind, CheckResult, HealResult } from './types.js';
+import { formatBytes } from '../util/format.js';
 
 const params = z.strictObject({
   /** The pm2 app name (the `name` column of `pm2 list`). */
@@ -34,7 +33,7 @@ export const pm2Check: CheckKind<z.output<typeof params>> = {
   create(p, env) {
     const loopDetector = new RestartLoopDetector(env.state, p.restartLoop);
     // The child inherits the bot's environment (PATH, HOME) and only PM2_HOME changes when another daemon is watched.
-    const commandEnv = p.pm2Home === undefined ? undefined : childEnvironment({ PM2_HOME: p.pm2Home });
+    const commandEnv = env.childEnv(p.pm2Home === undefined ? {} : { PM2_HOME: p.pm2Home });
 
     return {
       async run(ctx): Promise<CheckResult> {

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { childEnvironment } from '../config/child-env.js';
-import { isProcessRunning, processStartTime } from '../proc.js';
-import { formatDuration, timerDuration } from '../config/duration.js';
+import { isProcessRunning, processStartTime } from '../util/proc.js';
+import { formatDuration, timerDuration } from '../util/duration.js';
 import { tail } from '../exec.js';
-import { dropPartialFirstWord } from '../text.js';
+import { dropPartialFirstWord } from '../util/text.js';
+import { sleep, within } from '../util/abort.js';
 import type { CheckEnvironment, CheckKind, CheckResult, HealResult, HealRunContext, Probe } from './types.js';
 
 const params = z.strictObject({
@@ -199,7 +199,7 @@ class ProcessSupervisor implements Probe {
   private async spawnChild(): Promise<{ ok: true; child: ChildRun } | { ok: false; error: string }> {
     // The schema guarantees a non-empty program.
     const [program = '', ...args] = this.p.command;
-    const child = spawn(program, args, { cwd: this.p.cwd, env: childEnvironment(this.p.env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(program, args, { cwd: this.p.cwd, env: this.env.childEnv(this.p.env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let spawned = false;
     const startOutcome = new Promise<Error | null>((resolve) => {
       child.once('spawn', () => {
@@ -370,21 +370,14 @@ async function waitUntil(condition: () => boolean, ms: number, wake?: Promise<vo
 
 /** Waits for `promise` (if any), at most `ms`, and no longer than `signal` allows. Never rejects. */
 async function waitAtMost(promise: Promise<unknown> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return;
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort = () => {};
-  const bounds = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    onAbort = () => resolve();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    // A rejected promise only means "done waiting" here; its owner reports the error.
-    await Promise.race([promise?.catch(() => undefined), bounds].filter((p) => p !== undefined));
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
-  }
+  // A rejected promise only means "done waiting" here; its owner reports the error.
+  if (promise)
+    await within(
+      promise.catch(() => undefined),
+      ms,
+      signal,
+    );
+  else await sleep(ms, signal);
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

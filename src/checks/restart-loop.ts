@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ageDuration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../util/duration.js';
 import type { ProbeState } from './types.js';
 
 const DEFAULT_MAX_RESTARTS = 5;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { formatBytes } from './disk.js';
 import type { CheckKind } from './types.js';
+import { formatBytes } from '../util/format.js';
 
 const params = z.strictObject({
   /** Fail when the event loop's p99 delay exceeds this many ms (the bot is too busy to patrol on time). */

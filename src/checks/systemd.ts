@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import { childEnvironment } from '../config/child-env.js';
 import { z } from 'zod';
 import { describeExit, runCommand, tail, type ExecResult } from '../exec.js';
 import { RestartLoopDetector, restartLoopParams } from './restart-loop.js';
@@ -51,7 +50,7 @@ export const systemdCheck: CheckKind<z.output<typeof params>> = {
     const loopDetector = new RestartLoopDetector(env.state, p.restartLoop);
     const isTimer = p.unit.endsWith('.timer');
     const scope = p.user ? ['--user'] : [];
-    const commandEnv = p.user ? userManagerEnv() : undefined;
+    const commandEnv = p.user ? userManagerEnv(env.childEnv()) : env.childEnv();
 
     return {
       async run(ctx): Promise<CheckResult> {
@@ -207,9 +206,8 @@ function signalName(signal: number | undefined): string {
  * a system service or cron job running Nightshift usually lacks; the user's
  * runtime folder is /run/user/<uid> on every systemd machine.
  */
-function userManagerEnv(): NodeJS.ProcessEnv | undefined {
-  const env = childEnvironment();
-  if (env.XDG_RUNTIME_DIR || process.getuid === undefined) return undefined;
+function userManagerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.XDG_RUNTIME_DIR || process.getuid === undefined) return env;
   return { ...env, XDG_RUNTIME_DIR: `/run/user/${process.getuid()}` };
 }
 

@@ -72,6 +72,11 @@ export interface CheckEnvironment {
   /** Persisted state of this check's probe. */
   state: ProbeState;
   heartbeats: HeartbeatBoard;
+  /**
+   * The environment for a program this check starts: the bot's own without
+   * its chat and HTTP secrets, with `extra` over it.
+   */
+  childEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
 }
 
 export interface SelfProbe {

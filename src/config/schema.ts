@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkKindNames, checkKinds, type CheckKindName } from '../checks/index.js';
-import { ageDuration, ageDurationOrZero, intervalDuration, timerDuration, timerDurationOrZero } from './duration.js';
+import { ageDuration, ageDurationOrZero, intervalDuration, timerDuration, timerDurationOrZero } from '../util/duration.js';
 import { healActions, type HealActionName } from '../heal/index.js';
 
 /** Keys every check has, whatever its kind. */

@@ -57,7 +57,7 @@
  * enough: with STAT4 statistics SQLite often prefers `events(subject, at)`
  * for it and reads the rows again.)
  */
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import { Redactor } from '../log/redact.js';
 import type { Db } from '../store/database.js';
 import { normalizeError } from './signature.js';

@@ -1,10 +1,13 @@
 import { Ollama, type ChatRequest, type ChatResponse } from 'ollama';
 import { z } from 'zod';
 import { ollamaEndpoint } from '../checks/ollama.js';
-import { describeNetworkError } from '../checks/tcp.js';
 import type { Logger } from '../log/logger.js';
-import type { Redactor } from '../log/redact.js';
+import { maskUrlsIn, type Redactor } from '../log/redact.js';
+import { errorMessage } from '../errors.js';
+import { formatDuration } from '../util/duration.js';
+import { clip } from '../util/text.js';
 import type { CausalAnalysis, CausalChain, ChainNode } from './types.js';
+import { describeNetworkError } from '../util/network.js';
 
 /*
  * The LLM layer of a diagnosis. The deterministic causal analysis is the
@@ -333,7 +336,7 @@ function collectParts(input: LlmInput, redactor: Redactor): PromptParts {
   for (const name of involved) {
     const config = configsByName.get(name);
     if (!config) continue;
-    const params = cap(redact(JSON.stringify(safeParams(config.params))), PARAMS_CHARS);
+    const params = clip(redact(JSON.stringify(safeParams(config.params, redactor))), PARAMS_CHARS);
     const needs = config.dependsOn.length > 0 ? `, depends on ${config.dependsOn.map(redact).join(', ')}` : '';
     configs.push(`- ${redact(config.name)}: kind ${redact(config.kind)}, ${config.severity}${needs}; params ${params}`);
   }
@@ -347,7 +350,7 @@ function collectParts(input: LlmInput, redactor: Redactor): PromptParts {
       .split('\n')
       .map((line) => line.replace(/\s+$/, ''))
       .filter((line) => line.length > 0);
-    if (all.length > 0) logs.push({ check: name, lines: all.slice(-LOG_LINES_PER_CHECK).map((line) => cap(line, LOG_LINE_CHARS)), totalLines: all.length });
+    if (all.length > 0) logs.push({ check: name, lines: all.slice(-LOG_LINES_PER_CHECK).map((line) => clip(line, LOG_LINE_CHARS)), totalLines: all.length });
   }
 
   const { analysis } = input;
@@ -355,7 +358,7 @@ function collectParts(input: LlmInput, redactor: Redactor): PromptParts {
     window: `${isoTime(analysis.from)} to ${isoTime(analysis.to)}, ${analysis.totalFailures} failed check runs in all`,
     incidents: critical.map(
       (incident) =>
-        `- ${redact(incident.check)}: open since ${isoTime(incident.openedAt)}, ${incident.failures} failed run${incident.failures === 1 ? '' : 's'}: ${cap(redact(incident.message), MESSAGE_CHARS)}`,
+        `- ${redact(incident.check)}: open since ${isoTime(incident.openedAt)}, ${incident.failures} failed run${incident.failures === 1 ? '' : 's'}: ${clip(redact(incident.message), MESSAGE_CHARS)}`,
     ),
     chains,
     unexplained,
@@ -376,7 +379,7 @@ function renderUser(parts: PromptParts, plan: PromptPlan): RenderedUser {
   let droppedDownstream = 0;
   parts.chains.forEach((chain, index) => {
     out.push('', `### Chain ${index + 1}: root cause ${redact(chain.root.check)} (explains ${chain.explainedFailures} failed runs)`);
-    out.push(`Summary: ${cap(redact(chain.summary), SUMMARY_CHARS)}`);
+    out.push(`Summary: ${clip(redact(chain.summary), SUMMARY_CHARS)}`);
     out.push(`Root: ${renderNode(chain.root, redact)}`);
     const groups: Array<[string, ChainNode[]]> = [
       ['Immediate effects', chain.effects],
@@ -455,62 +458,33 @@ function keepNewestLines(tails: LogTail[], budget: number | undefined): LogTail[
 function renderNode(node: ChainNode, redact: (text: string) => string): string {
   const span = node.firstSeen === node.lastSeen ? `at ${isoTime(node.firstSeen)}` : `${isoTime(node.firstSeen)} to ${isoTime(node.lastSeen)}`;
   // The sample message, not the signature: the model reads a real error better than its folded pattern.
-  return `${redact(node.check)} [${redact(node.kind)}]: ${node.failures} failed run${node.failures === 1 ? '' : 's'}, ${span}: ${cap(redact(node.sampleMessage), MESSAGE_CHARS)}`;
+  return `${redact(node.check)} [${redact(node.kind)}]: ${node.failures} failed run${node.failures === 1 ? '' : 's'}, ${span}: ${clip(redact(node.sampleMessage), MESSAGE_CHARS)}`;
 }
 
 function chainNodes(chain: CausalChain): ChainNode[] {
   return [chain.root, ...chain.effects, ...chain.cascade, ...chain.symptoms];
 }
 
-/** Parameter keys whose values are credentials or carry them (headers, environments). */
-const SECRET_KEY = /token|secret|passw|api[_-]?key|apikey|access[_-]?key|auth|credential|cookie|session|private/i;
+/** Parameters that map names to values (request headers, a child's environment): their values are masked, their names kept. */
 const VALUE_MAPS = new Set(['headers', 'env', 'environment']);
-const SECRET_QUERY_KEY = /token|key|secret|pass|auth|sig|session|code|credential/i;
 
 /**
- * A copy of a check's params fit for a prompt: values of headers and
- * environment maps and of secret-named keys become "[redacted]" (their names
- * stay, they help a diagnosis), URLs lose credentials and secret query values.
+ * A check's params fit for a prompt: the values of header and environment
+ * maps become "[redacted]" (their names stay, they help a diagnosis), URLs
+ * lose credentials and secret query values; the redactor then removes
+ * secret-named keys' values and every token shape.
  */
-function safeParams(value: unknown, key = ''): unknown {
-  if (typeof value === 'string') return SECRET_KEY.test(key) ? '[redacted]' : safeUrlsIn(value);
-  if (Array.isArray(value)) return value.map((item) => safeParams(item, key));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [name, inner] of Object.entries(value)) {
-      if (VALUE_MAPS.has(name) && inner && typeof inner === 'object' && !Array.isArray(inner)) {
-        out[name] = Object.fromEntries(Object.keys(inner).map((innerName) => [innerName, '[redacted]']));
-      } else {
-        out[name] = safeParams(inner, name);
-      }
+function safeParams(params: Record<string, unknown>, redactor: Redactor): unknown {
+  const mask = (value: unknown, key: string): unknown => {
+    if (typeof value === 'string') return maskUrlsIn(value, 'redacted');
+    if (Array.isArray(value)) return value.map((item) => mask(item, key));
+    if (value && typeof value === 'object') {
+      if (VALUE_MAPS.has(key)) return Object.fromEntries(Object.keys(value).map((name) => [name, '[redacted]']));
+      return Object.fromEntries(Object.entries(value).map(([name, inner]) => [name, mask(inner, name)]));
     }
-    return out;
-  }
-  return value;
-}
-
-function safeUrlsIn(text: string): string {
-  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (candidate) => {
-    try {
-      const url = new URL(candidate);
-      let changed = false;
-      // A lone user name is the token in URLs such as https://<token>@github.com/...; with a password, the password is.
-      if (url.password) url.password = 'redacted';
-      else if (url.username) url.username = 'redacted';
-      changed = Boolean(url.username || url.password);
-      for (const name of [...url.searchParams.keys()]) {
-        if (SECRET_QUERY_KEY.test(name)) {
-          url.searchParams.set(name, 'redacted');
-          changed = true;
-        }
-      }
-      // Unchanged URLs keep their exact spelling (URL() would add a trailing slash to "http://host").
-      return changed ? url.toString() : candidate;
-    } catch {
-      // Looked like a URL but is not one: left to the text redactor.
-      return candidate;
-    }
-  });
+    return value;
+  };
+  return redactor.redactValue(mask(params, ''));
 }
 
 /** Parses and validates the model's text; the reason is short enough for a chat line. */
@@ -523,7 +497,7 @@ function parseAnswer(content: string, doneReason: string | undefined): { ok: tru
   } catch {
     // The parser's position is noise; what the operator needs is what the model sent.
     if (doneReason === 'length') return { ok: false, reason: 'the answer was cut off at the token limit (incomplete JSON)' };
-    return { ok: false, reason: text ? `the answer is not JSON: ${JSON.stringify(cap(text, 80))}` : 'the answer was empty' };
+    return { ok: false, reason: text ? `the answer is not JSON: ${JSON.stringify(clip(text, 80))}` : 'the answer was empty' };
   }
   const result = llmAnswerSchema.safeParse(document);
   if (result.success) return { ok: true, answer: result.data };
@@ -534,11 +508,11 @@ function parseAnswer(content: string, doneReason: string | undefined): { ok: tru
 
 function describeRequestError(err: unknown, host: string, model: string): string {
   const status = responseStatus(err);
-  if (status === 404) return `model ${model} is not available on Ollama at ${host}: ${cap(errorMessage(err), 200)} (ollama pull ${model})`;
-  if (status !== undefined) return `Ollama at ${host} refused the request (HTTP ${status}): ${cap(errorMessage(err), 200)}`;
+  if (status === 404) return `model ${model} is not available on Ollama at ${host}: ${clip(errorMessage(err), 200)} (ollama pull ${model})`;
+  if (status !== undefined) return `Ollama at ${host} refused the request (HTTP ${status}): ${clip(errorMessage(err), 200)}`;
   const network = describeNetworkError(err);
   if (network.code !== undefined) return `Ollama not reachable at ${host} (${network.message})`;
-  return `Ollama request failed: ${cap(network.message, 200)}`;
+  return `Ollama request failed: ${clip(network.message, 200)}`;
 }
 
 /** The HTTP status of ollama-js's ResponseError (not exported by the package, recognised by shape). */
@@ -550,22 +524,8 @@ function responseStatus(err: unknown): number | undefined {
   return undefined;
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 const ANSI_ESCAPE = /\x1b\[[0-9;?]*[A-Za-z]/g;
-
-function cap(text: string, max: number): string {
-  return text.length > max ? text.slice(0, max - 1) + CUT_MARK : text;
-}
 
 function isoTime(ms: number): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : 'unknown time';
-}
-
-/** 60000 → "60 s", 300 → "300 ms", 1500 → "1.5 s". */
-function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${ms} ms`;
-  return ms % 1_000 === 0 ? `${ms / 1_000} s` : `${(ms / 1_000).toFixed(1)} s`;
 }

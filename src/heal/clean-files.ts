@@ -1,9 +1,9 @@
 import { lstat, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { formatBytes } from '../checks/disk.js';
-import { ageDuration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../util/duration.js';
 import type { HealAction } from './types.js';
+import { formatBytes } from '../util/format.js';
 
 const params = z.strictObject({
   /** The directory to clean; it is never deleted itself. */

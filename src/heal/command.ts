@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { childEnvironment } from '../config/child-env.js';
-import { formatDuration, timerDuration } from '../config/duration.js';
+import { formatDuration, timerDuration } from '../util/duration.js';
 import { describeExit, runCommand } from '../exec.js';
 import type { HealAction } from './types.js';
-import { tailAtWord } from '../text.js';
+import { tailAtWord } from '../util/text.js';
 
 const params = z.strictObject({
   /** A shell command line (run with /bin/sh -c) or an argv array (run without a shell). */
@@ -29,12 +28,12 @@ export const commandAction: HealAction<CommandParams> = {
   action: 'command',
   description: 'run a command (sh -c string or argv array); ok on exit 0',
   params,
-  create(p) {
+  create(p, environment) {
     return {
       async run(_target, ctx) {
         const deadline = AbortSignal.timeout(p.timeout);
         const signal = AbortSignal.any([ctx.signal, deadline]);
-        const result = await runCommand(p.run, { cwd: p.cwd, env: childEnvironment(p.env), signal, keepBytes: TAIL_CHARS * 2 });
+        const result = await runCommand(p.run, { cwd: p.cwd, env: environment.childEnv(p.env), signal, keepBytes: TAIL_CHARS * 2 });
         const details = {
           exitCode: result.exitCode,
           signal: result.signal,

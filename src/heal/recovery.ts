@@ -17,6 +17,7 @@ import type { IncidentRow, IncidentStore } from '../store/incidents.js';
 import { eventsForTask, fixHint, localDay, writeEscalationFile } from './escalation.js';
 import { decideHeal } from './policy.js';
 import type { HealStep } from './types.js';
+import { sleep } from '../util/abort.js';
 
 export interface RecoveryOptions {
   db: Db;
@@ -158,7 +159,7 @@ export class Recovery {
     const { checkState, events, clock, log, db } = this.options;
     if (delayMs > 0) {
       log.info({ check: check.name, delayMs, attempt }, 'backing off before healing again');
-      if (!(await this.sleep(delayMs))) return;
+      if (!(await sleep(delayMs, this.stopController.signal))) return;
     }
     const startedAt = clock.now();
     const previous = checkState.get(check.name);
@@ -325,22 +326,5 @@ export class Recovery {
     } catch (err) {
       this.options.log.error({ err }, 'scoring hook failed');
     }
-  }
-
-  /** Resolves true after `ms`, or false at once when Nightshift stops. */
-  private sleep(ms: number): Promise<boolean> {
-    const signal = this.stopController.signal;
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve(false);
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(true);
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 }

@@ -1,9 +1,9 @@
 import { lstat, open, unlink } from 'node:fs/promises';
 import { z } from 'zod';
-import { ageDuration, formatDuration } from '../config/duration.js';
+import { ageDuration, formatDuration } from '../util/duration.js';
 import type { HealAction } from './types.js';
-import { parsePid } from '../checks/lockfile.js';
-import { isProcessRunning } from '../proc.js';
+import { isProcessRunning } from '../util/proc.js';
+import { parsePid } from '../util/proc.js';
 
 const params = z.strictObject({
   /** The lock file (a pid on its first line, or JSON with a `pid` field). */

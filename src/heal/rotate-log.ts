@@ -2,10 +2,10 @@ import { existsSync, type Stats } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { formatBytes } from '../checks/disk.js';
 import { runCommand } from '../exec.js';
 import type { HealAction, HealResult } from './types.js';
-import { tailAtWord } from '../text.js';
+import { tailAtWord } from '../util/text.js';
+import { formatBytes } from '../util/format.js';
 
 const params = z.strictObject({
   /** The live log file; its writer keeps it open with O_APPEND. */
@@ -68,6 +68,7 @@ export const rotateLogAction: HealAction<RotateLogParams> = {
             await copyRange(handle, staged, 0, cut, ctx.signal);
             await staged.sync();
             const collapse = await runCommand([FALLOCATE, '--collapse-range', '--offset', '0', '--length', String(cut), sameFile(p.path, handle)], {
+              env: env.childEnv(),
               signal: ctx.signal,
               keepBytes: 2048,
             });

@@ -16,6 +16,8 @@ export interface HealEnvironment {
   log: Logger;
   dataDir: string;
   now: () => number;
+  /** The environment for a program this step starts (see CheckEnvironment.childEnv). */
+  childEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
 }
 
 /** A configured heal step, bound to its parameters. Running it twice is harmless (idempotent). */

@@ -6,7 +6,7 @@ import { renderSummary, type StatusSummary } from '../patrol/summary.js';
 import { UserError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import { Redactor } from '../log/redact.js';
-import { clipAtWord } from '../text.js';
+import { clipAtWord } from '../util/text.js';
 import { bearerMatches, hostAllowed, isOpenPath, type AccessPolicy } from './access.js';
 
 /** Where /ping/<name> requests go. */

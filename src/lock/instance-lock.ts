@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { InstanceLockedError } from '../errors.js';
-import { isProcessRunning, processStartTime } from '../proc.js';
+import { isProcessRunning, processStartTime } from '../util/proc.js';
 
 /** What the lock file records about the instance that holds the data directory. */
 export interface LockInfo {

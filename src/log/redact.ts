@@ -25,7 +25,7 @@ const SECRET_KEY = String.raw`[A-Za-z0-9_.-]*(?:api[_-]?key|apikey|secret|token|
 const JSON_LITERAL = String.raw`(?:null|true|false|-?\d+(?:\.\d+)?)(?=[,}\]\s]|$)`;
 const SECRET_KEY_HINT = /api[_-]?key|apikey|secret|token|passw|passphrase|access[_-]?key|private[_-]?key|credential|session/i;
 /** An object key that names a secret, as a whole (for structured values). */
-const SECRET_KEY_EXACT = new RegExp(`^${SECRET_KEY}$|^(?:proxy-)?authorization$|^(?:set-)?cookie$`, 'i');
+const SECRET_KEY_EXACT = new RegExp(`^${SECRET_KEY}$|^(?:proxy-)?authorization$|^auth$|^(?:set-)?cookie$`, 'i');
 
 const PATTERNS: Pattern[] = [
   { kind: 'private-key', regex: /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, hint: /PRIVATE KEY/ },
@@ -76,11 +76,83 @@ const PATTERNS: Pattern[] = [
   },
 ];
 
-/** Secret values shorter than this are not matched literally (too many false hits). */
+/** A value that is already a redaction marker stays as it is: redacting twice changes nothing. */
+const MARKER = /^\[redacted(?::[a-z-]+)?\]$/;
+
+/** Secret values shorter than this are not matched literally by default (too many false hits). */
 const MIN_LITERAL_LENGTH = 6;
 
+/**
+ * Exact secret values, removed wherever they appear: the strongest layer,
+ * for secrets Nightshift knows (its tokens, a check's header values).
+ */
+export class LiteralSecrets {
+  private values: string[] = [];
+
+  /** `minLength`: shorter values are ignored (a 2-letter value would mask half of every text). */
+  constructor(
+    values: Iterable<string | undefined> = [],
+    private readonly minLength = MIN_LITERAL_LENGTH,
+  ) {
+    this.add(values);
+  }
+
+  add(values: Iterable<string | undefined>): void {
+    for (const value of values) {
+      if (value && value.length >= this.minLength && !this.values.includes(value)) this.values.push(value);
+    }
+    // Longest first, so a secret that contains another is removed whole.
+    this.values.sort((a, b) => b.length - a.length);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const value of this.values) if (out.includes(value)) out = out.split(value).join('[redacted]');
+    return out;
+  }
+}
+
+/** Query parameters whose names suggest a credential. */
+const SECRET_QUERY_KEY = /token|key|secret|pass|auth|sig|session|code|credential/i;
+
+/**
+ * Masks a URL's credentials in place: its userinfo (dropped, or replaced by
+ * `mask`: the password when there is one, else the user name, which is the
+ * token in URLs such as https://<token>@github.com) and the values of
+ * secret-named query parameters. True when anything was masked.
+ */
+export function maskUrlSecrets(url: URL, mask: string, userinfo: 'drop' | 'mask'): boolean {
+  let changed = Boolean(url.username || url.password);
+  if (userinfo === 'drop') {
+    url.username = '';
+    url.password = '';
+  } else if (url.password) url.password = mask;
+  else if (url.username) url.username = mask;
+  for (const name of [...url.searchParams.keys()]) {
+    if (SECRET_QUERY_KEY.test(name)) {
+      url.searchParams.set(name, mask);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** Every URL in `text` with its credentials masked (maskUrlSecrets); unchanged URLs keep their exact spelling. */
+export function maskUrlsIn(text: string, mask: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (candidate) => {
+    try {
+      const url = new URL(candidate);
+      // URL() would add a trailing slash to "http://host": only a masked URL is rewritten.
+      return maskUrlSecrets(url, mask, 'mask') ? url.toString() : candidate;
+    } catch {
+      // Looked like a URL but is not one: left to the text patterns.
+      return candidate;
+    }
+  });
+}
+
 export class Redactor {
-  private literals: string[] = [];
+  private readonly literals = new LiteralSecrets();
 
   constructor(secrets: Iterable<string | undefined> = []) {
     this.addSecrets(secrets);
@@ -88,19 +160,12 @@ export class Redactor {
 
   /** Registers exact secret values (tokens from the environment) to be removed wherever they appear. */
   addSecrets(secrets: Iterable<string | undefined>): void {
-    for (const secret of secrets) {
-      if (secret && secret.length >= MIN_LITERAL_LENGTH && !this.literals.includes(secret)) this.literals.push(secret);
-    }
-    // Longest first, so a secret that contains another is removed whole.
-    this.literals.sort((a, b) => b.length - a.length);
+    this.literals.add(secrets);
   }
 
   /** The text with every known secret and every token-shaped or secret-named value replaced by a marker. */
   redact(text: string): string {
-    let out = text;
-    for (const literal of this.literals) {
-      if (out.includes(literal)) out = out.split(literal).join('[redacted]');
-    }
+    let out = this.literals.redact(text);
     for (const { kind, regex, keepGroup, hint } of PATTERNS) {
       if (hint && !hint.test(out)) continue;
       regex.lastIndex = 0;
@@ -127,7 +192,7 @@ export class Redactor {
     if (value && typeof value === 'object') {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value))
-        out[k] = typeof v === 'string' && v !== '' && SECRET_KEY_EXACT.test(k) ? '[redacted:secret]' : this.redactValue(v);
+        out[k] = typeof v === 'string' && v !== '' && !MARKER.test(v) && SECRET_KEY_EXACT.test(k) ? '[redacted:secret]' : this.redactValue(v);
       return out as T;
     }
     return value;

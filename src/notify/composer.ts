@@ -1,6 +1,6 @@
 import type { OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import type { IncidentStore } from '../store/incidents.js';
 
 /** An incident opened or closed: what the incident tracker tells the composer. */

@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import type { Redactor } from '../log/redact.js';
 import type { OutboxRow, OutboxStore } from '../store/outbox.js';
 import type { StoreHealth } from '../store/health.js';
+import { sleep, TIMED_OUT, within } from '../util/abort.js';
 
 export interface OutboxOptions {
   store: OutboxStore;
@@ -150,7 +151,7 @@ export class Outbox {
       } catch (err) {
         if (!(this.options.health?.failed(err, `outbox:${channel.name}`) ?? false))
           this.options.log.error({ err, channel: channel.name }, 'outbox worker error; retrying');
-        await this.sleep(this.options.writeRetryMs ?? 2_000);
+        await sleep(this.options.writeRetryMs ?? 2_000, signal);
       }
     }
   }
@@ -170,12 +171,15 @@ export class Outbox {
     }
     const wait = row.nextAttemptAt - clock.now();
     if (wait > 0) {
-      await this.sleep(wait);
+      await sleep(wait, this.stopController.signal);
       return;
     }
     let delivery: Delivery;
     try {
-      delivery = await this.withTimeout(channel.send(row.message));
+      const sendTimeoutMs = this.options.sendTimeoutMs ?? 30_000;
+      const sent = await within(channel.send(row.message), sendTimeoutMs);
+      if (sent === TIMED_OUT) throw new DeliveryError(`no answer from the platform within ${sendTimeoutMs} ms`);
+      delivery = sent;
     } catch (err) {
       if (!this.stopController.signal.aborted) this.failedDelivery(channel.name, row, err);
       return;
@@ -237,27 +241,5 @@ export class Outbox {
       }
       this.wakers.set(channel, done);
     });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    const signal = this.stopController.signal;
-    return new Promise((resolve) => {
-      const timer = setTimeout(finish, ms);
-      function finish() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', finish);
-        resolve();
-      }
-      signal.addEventListener('abort', finish, { once: true });
-    });
-  }
-
-  private withTimeout<T>(promise: Promise<T>): Promise<T> {
-    const ms = this.options.sendTimeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DeliveryError(`no answer from the platform within ${ms} ms`)), ms);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 }

@@ -1,7 +1,7 @@
 import type { OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import type { CheckConfig } from '../config/schema.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import type { Logger } from '../log/logger.js';
 import type { CheckStateStore } from '../store/check-state.js';
 import type { Db } from '../store/database.js';

@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { Redactor } from '../log/redact.js';
 import type { StoreHealth } from '../store/health.js';
 import { MAX_EVENT_STRING } from '../store/events.js';
-import { clipAtWord, clipStrings } from '../text.js';
+import { clipAtWord, clipStrings } from '../util/text.js';
 
 /** A check's one-line message as stored and shown. */
 const MAX_MESSAGE_CHARS = 2_000;

@@ -1,7 +1,7 @@
 import type { CheckConfig } from '../config/schema.js';
 import type { CheckStateRow } from '../store/check-state.js';
 import type { IncidentRow } from '../store/incidents.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 
 export type OverallState = 'OK' | 'DEGRADED' | 'DOWN';
 

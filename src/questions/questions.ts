@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { describeIdentity, type AnswerTarget, type Identity, type OutgoingMessage } from '../chat/channel.js';
 import { roleAllows, type Reply, type Role } from '../chat/command.js';
 import type { Clock } from '../clock.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import type { Logger } from '../log/logger.js';
 import type { EventLog } from '../store/events.js';
 import type { QuestionRow, QuestionStore } from '../store/questions.js';

@@ -1,7 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import { normalizeError } from '../diagnose/signature.js';
 import type { Logger } from '../log/logger.js';
 import { summaryLine, type StatusSummary } from '../patrol/summary.js';

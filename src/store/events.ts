@@ -1,7 +1,7 @@
 import type { Db } from './database.js';
 import { AUDITED_EVENT_TYPES, AuditLog } from './audit.js';
 import { Redactor } from '../log/redact.js';
-import { clipStrings } from '../text.js';
+import { clipStrings } from '../util/text.js';
 
 /** No string in a stored event is longer than this (a service's stderr, a ping body): the log stays bounded. */
 export const MAX_EVENT_STRING = 4_000;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { commandCheck } from '../../src/checks/command.js';
-import { isProcessRunning } from '../../src/proc.js';
+import { isProcessRunning } from '../../src/util/proc.js';
 import type { Probe } from '../../src/checks/types.js';
 import { testCheckEnv } from '../helpers/check-env.js';
 import { tempDir, waitFor } from '../helpers/temp.js';

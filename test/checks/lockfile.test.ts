@@ -4,10 +4,11 @@ import { once } from 'node:events';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { lockfileCheck, parsePid } from '../../src/checks/lockfile.js';
+import { lockfileCheck } from '../../src/checks/lockfile.js';
 import type { Probe } from '../../src/checks/types.js';
 import { testCheckEnv } from '../helpers/check-env.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
+import { parsePid } from '../../src/util/proc.js';
 
 function probe(t: TestContext, params: Record<string, unknown>): Probe {
   return lockfileCheck.create(lockfileCheck.params.parse(params), testCheckEnv({ dataDir: tempDir(t) }).env);

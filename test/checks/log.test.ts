@@ -10,6 +10,7 @@ import { Redactor } from '../../src/log/redact.js';
 import { checkConfig } from '../helpers/check-config.js';
 import { testCheckEnv } from '../helpers/check-env.js';
 import { tempDir } from '../helpers/temp.js';
+import { childEnvironment } from '../../src/config/child-env.js';
 
 /** A log probe on a clock the test moves; `state` shared between probes simulates a Nightshift restart. */
 function logProbe(dataDir: string, params: Record<string, unknown>, clock = { now: Date.UTC(2026, 0, 1, 3, 0, 0) }, state = new Map<string, unknown>()) {
@@ -218,7 +219,12 @@ test("log: Nightshift's own rotate-log (collapse-range) loses and repeats no lin
   const dir = tempDir(t);
   const path = join(dir, 'app.log');
   const { logger } = createCapturedLogger(new Redactor());
-  const rotate = rotateLogAction.create(rotateLogAction.params.parse({ path, keep: 5 }), { log: logger, dataDir: dir, now: Date.now });
+  const rotate = rotateLogAction.create(rotateLogAction.params.parse({ path, keep: 5 }), {
+    log: logger,
+    dataDir: dir,
+    now: Date.now,
+    childEnv: childEnvironment,
+  });
   const target = { check: checkConfig('app-log'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   const healCtx = { signal: new AbortController().signal, now: Date.now };
   writeFileSync(path, '');

@@ -8,6 +8,7 @@ import type { Probe } from '../../src/checks/types.js';
 import { runContext, testCheckEnv } from '../helpers/check-env.js';
 import { tempDir } from '../helpers/temp.js';
 import { fakeSystemd, type FakeSystemd } from '../fakes/systemctl/state.js';
+import { childEnvironment } from '../../src/config/child-env.js';
 
 const SUN_0300 = Date.UTC(2025, 10, 23, 3, 0, 0);
 const HOUR = 3_600_000;
@@ -41,7 +42,8 @@ test('systemd: the stand-in prints what real `systemctl show` prints for these s
     lastTrigger: SUN_0300,
     activeEnterTimestamp: Date.UTC(2025, 10, 22, 8, 12, 40),
   });
-  const show = async (unit: string) => (await runCommand([fake.bin, 'show', unit, `--property=${SHOW_PROPERTIES.join(',')}`])).stdout;
+  const show = async (unit: string) =>
+    (await runCommand([fake.bin, 'show', unit, `--property=${SHOW_PROPERTIES.join(',')}`], { env: childEnvironment() })).stdout;
   const fixture = (name: string) => readFileSync(new URL(`../fakes/systemctl/fixtures/${name}`, import.meta.url), 'utf8');
   assert.equal(await show('worker.service'), fixture('failed-service.txt'));
   assert.equal(await show('backup.timer'), fixture('waiting-timer.txt'));

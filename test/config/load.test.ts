@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig, parseConfig, parseListen } from '../../src/config/load.js';
-import { parseDuration } from '../../src/config/duration.js';
+import { parseDuration } from '../../src/util/duration.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/temp.js';
 

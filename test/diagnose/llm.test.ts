@@ -198,7 +198,7 @@ test('a model that never answers: ok:false within the timeout, and the request i
   const result = await explain(scenario(), options);
   const elapsed = Date.now() - started;
   assert.ok(!result.ok);
-  assert.equal(result.reason, 'no answer within 300 ms');
+  assert.equal(result.reason, 'no answer within 300ms');
   assert.ok(elapsed >= 290 && elapsed < 3_000, `took ${elapsed} ms`);
   await waitFor(() => fake.chatRequests()[0]?.closedEarly, { timeoutMs: 2_000, what: 'the fake to see the connection closed' });
   assert.ok(logLines().some((line) => line.level === 40 && String(line.msg).includes('deterministic diagnosis goes out alone')));
@@ -210,7 +210,7 @@ test('a stream that stalls mid-answer is aborted at the timeout too', async (t) 
   const started = Date.now();
   const result = await explain(scenario(), explainOptions(fake.url, { timeoutMs: 300, stream: true }).options);
   assert.ok(!result.ok);
-  assert.equal(result.reason, 'no answer within 300 ms');
+  assert.equal(result.reason, 'no answer within 300ms');
   assert.ok(Date.now() - started < 3_000);
   await waitFor(() => fake.chatRequests()[0]?.closedEarly, { timeoutMs: 2_000, what: 'the stalled stream to be closed' });
 });

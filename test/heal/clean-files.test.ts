@@ -8,10 +8,11 @@ import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { checkConfig } from '../helpers/check-config.js';
 import { tempDir } from '../helpers/temp.js';
+import { childEnvironment } from '../../src/config/child-env.js';
 
 function cleanStep(dir: string, params: Record<string, unknown>) {
   const { logger } = createCapturedLogger(new Redactor());
-  const step = cleanFilesAction.create(cleanFilesAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now });
+  const step = cleanFilesAction.create(cleanFilesAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now, childEnv: childEnvironment });
   const target = { check: checkConfig('scratch'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   return (): Promise<HealResult> => step.run(target, { signal: new AbortController().signal, now: Date.now });
 }

@@ -8,10 +8,11 @@ import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { checkConfig } from '../helpers/check-config.js';
 import { tempDir } from '../helpers/temp.js';
+import { childEnvironment } from '../../src/config/child-env.js';
 
 function commandStep(dir: string, params: Record<string, unknown>) {
   const { logger } = createCapturedLogger(new Redactor());
-  const step = commandAction.create(commandAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now });
+  const step = commandAction.create(commandAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now, childEnv: childEnvironment });
   const target = { check: checkConfig('worker'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   return (signal = new AbortController().signal): Promise<HealResult> => step.run(target, { signal, now: Date.now });
 }

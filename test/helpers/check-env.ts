@@ -1,6 +1,7 @@
 import type { CheckEnvironment, HeartbeatSnapshot } from '../../src/checks/types.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
+import { childEnvironment } from '../../src/config/child-env.js';
 
 /**
  * A CheckEnvironment for testing one probe alone: probe state in memory,
@@ -30,6 +31,7 @@ export function testCheckEnv(options: {
       set: <T>(value: T) => void state.set(checkName, value),
     },
     heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {}, expect: () => {} },
+    childEnv: childEnvironment,
   };
   return { env, logLines: lines, runRequests, state };
 }

@@ -21,6 +21,7 @@ import { EscalationStore } from '../../src/store/escalations.js';
 import { EventLog } from '../../src/store/events.js';
 import { IncidentStore } from '../../src/store/incidents.js';
 import { tempDir } from './temp.js';
+import { childEnvironment } from '../../src/config/child-env.js';
 
 /**
  * A probe the test steers: it answers what `health` says and counts
@@ -66,7 +67,10 @@ export function createEngine(t: TestContext, checks: CheckConfig[], options: { b
   const verifyRequests: string[] = [];
   const patrol = new Patrol({ checks, probes, db, checkState, events, clock, log: logger, intervalMs: 10_000, concurrency: 8 });
   const steps = new Map<string, HealStep[]>(
-    checks.map((c) => [c.name, c.heal.map((s) => createHealStep(s.action, s.params, { log: logger, dataDir, now: () => clock.now() }))]),
+    checks.map((c) => [
+      c.name,
+      c.heal.map((s) => createHealStep(s.action, s.params, { log: logger, dataDir, now: () => clock.now(), childEnv: childEnvironment })),
+    ]),
   );
   // Group wait 0: each notice becomes a message at once (grouping has its own tests).
   const composer = new Composer({ clock, incidents, groupWaitMs: 0, stormThreshold: 20, repeatIntervalMs: 4 * 3_600_000, send: (m) => notify(m) });

@@ -1,4 +1,4 @@
-/** Text helpers shared by the core (no I/O). */
+/** Cutting and bounding text (no I/O). */
 
 /** A deep copy of a JSON-like value with every string clipped to `max` characters (what is stored stays bounded). */
 export function clipStrings<T>(value: T, max: number): T {
@@ -47,4 +47,17 @@ export function tailAtWord(text: string, max: number, mark = '…'): string {
 export function dropPartialFirstWord(text: string): string {
   const boundary = text.search(BOUNDARY);
   return boundary < 0 ? text : text.slice(boundary + 1);
+}
+
+/**
+ * The start of `text`, at most `max` UTF-16 units, ended with `mark` when cut;
+ * never splits a surrogate pair. For display limits (a platform's field size)
+ * on text that is already redacted: it cuts where the limit falls.
+ */
+export function clip(text: string, max: number, mark = '…'): string {
+  if (text.length <= max) return text;
+  if (max <= mark.length) return text.slice(0, Math.max(0, max));
+  let cut = max - mark.length;
+  if (/[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut -= 1;
+  return `${text.slice(0, cut)}${mark}`;
 }

@@ -38,3 +38,27 @@ export function isProcessRunning(pid: number): boolean {
   }
   return statFields(pid)?.[0] !== 'Z';
 }
+/** The largest pid Linux can hand out (pid_max is at most 2^22, but the type allows this). */
+const LARGEST_PID = 2 ** 31 - 1;
+
+/** The owner pid written in a lock file: a number on the first line, or JSON with a `pid` field (number or digits). */
+export function parsePid(text: string): number | undefined {
+  const firstLine = text.trim().split('\n', 1)[0]?.trim() ?? '';
+  if (/^\d+$/.test(firstLine)) return validPid(Number(firstLine));
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object' && 'pid' in parsed) {
+      const { pid } = parsed;
+      if (typeof pid === 'number') return validPid(pid);
+      if (typeof pid === 'string' && /^\d+$/.test(pid.trim())) return validPid(Number(pid.trim()));
+    }
+  } catch {
+    // Not JSON either: the lock carries no pid we can read.
+  }
+  return undefined;
+}
+
+/** Zero and negative numbers address process groups in kill(2); they are never a lock owner. */
+function validPid(pid: number): number | undefined {
+  return Number.isInteger(pid) && pid > 0 && pid <= LARGEST_PID ? pid : undefined;
+}
