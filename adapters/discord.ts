@@ -24,10 +24,10 @@ import {
 } from 'discord.js';
 import type { ChatChannel, CommandSummary, Delivery, Identity, Inbound, OutgoingMessage } from '../src/chat/channel.js';
 import { DeliveryError } from '../src/chat/channel.js';
-import type { Reply } from '../src/chat/command.js';
 import type { Logger } from '../src/log/logger.js';
 import { sleep, TIMED_OUT, within } from '../src/util/abort.js';
 import { clip } from '../src/util/text.js';
+import type { Reply } from '../src/chat/channel.js';
 
 export interface DiscordChannelOptions {
   token: string;

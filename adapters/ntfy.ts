@@ -13,7 +13,7 @@ import {
   type Inbound,
   type OutgoingMessage,
 } from '../src/chat/channel.js';
-import type { Reply } from '../src/chat/command.js';
+import type { Reply } from '../src/chat/channel.js';
 
 /** ntfy priorities: 5 "max" buzzes through Do Not Disturb on most phones, 3 is the default. */
 const PRIORITY: Record<AlertSeverity, number> = { critical: 5, warning: 4, info: 3 };

@@ -10,10 +10,10 @@ import {
   type Inbound,
   type OutgoingMessage,
 } from '../src/chat/channel.js';
-import type { Reply } from '../src/chat/command.js';
 import type { Logger } from '../src/log/logger.js';
 import { sleep } from '../src/util/abort.js';
 import { clip } from '../src/util/text.js';
+import type { Reply } from '../src/chat/channel.js';
 
 /**
  * Telegram, through grammY and the Bot API's long polling.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
 import { UserError } from '../src/errors.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /ack <incident>: quiets an incident's reminders until it recovers. */
 export const ackCommand = defineCommand({

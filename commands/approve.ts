@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /approve <id>: approves a proposed fix. */
 export const approveCommand = defineCommand({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { defineCommand, roleAllows } from '../src/chat/command.js';
 import { UserError } from '../src/errors.js';
+import { defineCommand } from '../src/bot/command.js';
+import { roleAllows } from '../src/chat/roles.js';
 
 /** /consent: what Nightshift may do on its own and who said so; `/consent analysis on|off` (admin) changes it. */
 export const consentCommand = defineCommand({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
 import { UserError } from '../src/errors.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /diagnose [check]: a diagnosis now (the causal chain, explained by the local model when it answers). */
 export const diagnoseCommand = defineCommand({

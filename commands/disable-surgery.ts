@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /disable-surgery: stops all self-repair at once, from any channel; never argued with. */
 export const disableSurgeryCommand = defineCommand({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /enable-surgery: re-enables self-repair; admins only, on purpose. */
 export const enableSurgeryCommand = defineCommand({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { defineCommand, roleAllows } from '../src/chat/command.js';
 import { UserError } from '../src/errors.js';
+import { defineCommand } from '../src/bot/command.js';
+import { roleAllows } from '../src/chat/roles.js';
 
 /** /flags: what the regret index stopped Nightshift from doing; `/flags clear <id>` (operator) lets it try again. */
 export const flagsCommand = defineCommand({

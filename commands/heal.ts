@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
 import { UserError } from '../src/errors.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /heal <check>: runs the check's heal steps now, whatever the cooldown says. */
 export const healCommand = defineCommand({

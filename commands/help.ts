@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { defineCommand, roleAllows } from '../src/chat/command.js';
-import { usage } from '../src/chat/dispatch.js';
+import { defineCommand } from '../src/bot/command.js';
+import { roleAllows } from '../src/chat/roles.js';
+import { usage } from '../src/bot/dispatch.js';
 
 /** /help: every command the asker may run, with its usage; generated from the command list. */
 export const helpCommand = defineCommand({

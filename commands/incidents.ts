@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
 import { formatDuration } from '../src/util/duration.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /incidents: every open incident, roots first with their symptoms under them. */
 export const incidentsCommand = defineCommand({

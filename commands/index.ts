@@ -1,4 +1,3 @@
-import type { AnyCommand } from '../src/chat/command.js';
 import { ackCommand } from './ack.js';
 import { approveCommand } from './approve.js';
 import { consentCommand } from './consent.js';
@@ -16,6 +15,7 @@ import { incidentsCommand } from './incidents.js';
 import { muteCommand } from './mute.js';
 import { rejectCommand } from './reject.js';
 import { statusCommand } from './status.js';
+import type { AnyCommand } from '../src/bot/command.js';
 
 /**
  * Every chat command, in the order /help lists them. Discord slash commands,

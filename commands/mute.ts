@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
 import { formatDuration, parseDuration } from '../src/util/duration.js';
 import { UserError } from '../src/errors.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /mute <check> <duration>: a maintenance window; the check still runs and records, but does not alert. */
 export const muteCommand = defineCommand({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /proposals: fixes proposed by diagnoses and what became of them. */
 export const proposalsCommand = defineCommand({

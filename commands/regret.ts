@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /regret: how Nightshift's own actions turned out, per category. */
 export const regretCommand = defineCommand({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /reject <id>: rejects a proposed fix. */
 export const rejectCommand = defineCommand({

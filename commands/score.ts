@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /score <action> <-2..1> [note]: an operator's verdict on one of Nightshift's actions replaces its automatic score. */
 export const scoreCommand = defineCommand({

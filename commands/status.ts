@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
 import { renderSummary } from '../src/patrol/summary.js';
+import { defineCommand } from '../src/bot/command.js';
 
 /** /status: the one-line summary, then one line per failing or stale check. */
 export const statusCommand = defineCommand({

@@ -2,8 +2,6 @@ import { join } from 'node:path';
 import { ConsoleChannel } from '../adapters/console.js';
 import { commands } from '../commands/index.js';
 import { describeIdentity, type ChatChannel, type CommandSummary, type Inbound, type OutgoingMessage } from './chat/channel.js';
-import type { CommandServices, Reply } from './chat/command.js';
-import { Dispatcher, describeCommands } from './chat/dispatch.js';
 import { createAuthorizer } from './chat/authorize.js';
 import { RefusalGate } from './chat/refusals.js';
 import { Outbox } from './notify/outbox.js';
@@ -51,6 +49,9 @@ import { ProbeStateStore } from './store/probe-state.js';
 import { HeartbeatStore } from './store/heartbeats.js';
 import { version } from './version.js';
 import { childEnvironment } from './config/child-env.js';
+import type { CommandServices } from './bot/command.js';
+import type { Reply } from './chat/channel.js';
+import { Dispatcher, describeCommands } from './bot/dispatch.js';
 
 const DAY_MS = 86_400_000;
 const REFUSAL_WINDOW_MS = 10 * 60_000;

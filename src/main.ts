@@ -6,7 +6,6 @@ import { checkDatabase, classifyDatabaseError, DATABASE_FILE } from './store/dat
 import { App, createChatChannels } from './app.js';
 import { commands } from '../commands/index.js';
 import type { OutgoingMessage } from './chat/channel.js';
-import { describeCommands } from './chat/dispatch.js';
 import { loadConfig, loadDotEnv } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ConfigError, DatabaseError, ExitCode, InstanceLockedError, MigrationError, UserError, errorMessage } from './errors.js';
@@ -15,6 +14,7 @@ import { createLogger, type Logger } from './log/logger.js';
 import { Redactor } from './log/redact.js';
 import { version } from './version.js';
 import { TIMED_OUT, within } from './util/abort.js';
+import { describeCommands } from './bot/dispatch.js';
 
 const HELP = `nightshift ${version}: keeps a one-machine stack of agents and services alive
 

@@ -1,6 +1,6 @@
 import type { ChannelSettings, ChatConfig } from '../config/schema.js';
 import type { Identity } from './channel.js';
-import type { Role } from './command.js';
+import type { Role } from './roles.js';
 
 /**
  * The role a person holds, from the allow-lists in nightshift.yml. Fails

@@ -1,5 +1,3 @@
-import type { Reply } from './command.js';
-
 export type AlertSeverity = 'info' | 'warning' | 'critical';
 
 /** A question attached to a message: adapters render Approve/Reject buttons for it. */
@@ -52,6 +50,18 @@ export class DeliveryError extends Error {
     this.permanent = options.permanent ?? false;
     this.rejected = options.rejected ?? false;
   }
+}
+
+/** What the bot answers to something a person sent; adapters render it for their platform. */
+export interface Reply {
+  text: string;
+  /** A refusal or a usage error, which adapters may show privately. */
+  kind?: 'answer' | 'usage' | 'refused' | 'error';
+  /**
+   * Send nothing back where the platform allows it: a stranger's refusal
+   * that was already answered within the rate-limit window.
+   */
+  silent?: boolean;
 }
 
 /** Who sent something, as the platform identifies them; the core decides what they may do. */

@@ -113,3 +113,29 @@ export interface CheckKind<Params = unknown> {
 /** A registry holds kinds of different parameter types; each is checked where it is defined. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCheckKind = CheckKind<any>;
+
+/** One heal step as configured: an action and its (already validated) parameters. */
+export interface HealStepConfig<Action extends string = string> {
+  action: Action;
+  /** The step's keys as written (already validated); the action parses them with its schema. */
+  params: Record<string, unknown>;
+}
+
+/**
+ * A configured check, as every part of the bot sees it. config/ narrows
+ * `kind` and the heal actions to the registered names.
+ */
+export interface CheckConfig<Kind extends string = string, Action extends string = string> {
+  name: string;
+  kind: Kind;
+  severity: 'critical' | 'optional';
+  intervalMs: number;
+  timeoutMs: number;
+  dependsOn: string[];
+  failAfter: number;
+  heal: HealStepConfig<Action>[];
+  cooldownMs: number;
+  maxHeals: { count: number; windowMs: number };
+  /** The kind-specific keys as written (already validated); the probe parses them with its schema. */
+  params: Record<string, unknown>;
+}

@@ -5,19 +5,10 @@ import cron from 'node-cron';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { EMBEDDED_DEFAULT } from './default.js';
-import {
-  fileSchema,
-  validateCheckEntry,
-  validateHealStep,
-  type CheckConfig,
-  type Config,
-  type ChannelSettings,
-  type HealStepConfig,
-  type ListenAddress,
-} from './schema.js';
+import { fileSchema, validateCheckEntry, validateHealStep, type CheckConfig, type Config, type ChannelSettings, type HealStepConfig } from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
-import { isLoopback } from '../http/access.js';
+import { isLoopback, type ListenAddress } from '../http/access.js';
 
 export const DEFAULT_CONFIG_FILE = 'nightshift.yml';
 export const EMBEDDED_SOURCE = '(embedded default)';

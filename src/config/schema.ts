@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { checkKindNames, checkKinds, type CheckKindName } from '../checks/index.js';
+import type { CheckConfig as ConfiguredCheck, HealStepConfig as ConfiguredHealStep } from '../checks/types.js';
+import type { ListenAddress } from '../http/access.js';
 import { ageDuration, ageDurationOrZero, intervalDuration, timerDuration, timerDurationOrZero } from '../util/duration.js';
 import { healActions, type HealActionName } from '../heal/index.js';
 
@@ -211,32 +213,11 @@ export function validateHealStep(action: HealActionName, step: Record<string, un
   return own.success ? { success: true, params } : { success: false, issues: own.error.issues };
 }
 
-/** One heal step: an action and its (validated) parameters. */
-export interface HealStepConfig {
-  action: HealActionName;
-  /** The step's keys as written (already validated); the action parses them with its schema. */
-  params: Record<string, unknown>;
-}
+/** A configured check, its kind and heal actions narrowed to the registered names. */
+export type CheckConfig = ConfiguredCheck<CheckKindName, HealActionName>;
 
-export interface CheckConfig {
-  name: string;
-  kind: keyof typeof checkKinds;
-  severity: 'critical' | 'optional';
-  intervalMs: number;
-  timeoutMs: number;
-  dependsOn: string[];
-  failAfter: number;
-  heal: HealStepConfig[];
-  cooldownMs: number;
-  maxHeals: { count: number; windowMs: number };
-  /** The kind-specific keys as written (already validated); the probe parses them with its schema. */
-  params: Record<string, unknown>;
-}
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
+/** One configured heal step, its action narrowed to the registered names. */
+export type HealStepConfig = ConfiguredHealStep<HealActionName>;
 
 /** Secrets and platform settings from the environment; absent means that channel is off. */
 export interface Secrets {

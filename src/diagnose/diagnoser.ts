@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
 import { describeIdentity, type Identity, type OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
-import type { CheckConfig } from '../config/schema.js';
+import type { CheckConfig } from '../checks/types.js';
 import type { Consent } from '../consent/consent.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';

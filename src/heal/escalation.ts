@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckConfig } from '../config/schema.js';
+import type { CheckConfig } from '../checks/types.js';
 import type { Redactor } from '../log/redact.js';
 import type { EventRow } from '../store/events.js';
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import type { Probe } from '../checks/types.js';
-import type { CheckConfig } from '../config/schema.js';
+import type { CheckConfig } from '../checks/types.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Redactor } from '../log/redact.js';

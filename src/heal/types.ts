@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.js';
-import type { CheckConfig } from '../config/schema.js';
+import type { CheckConfig } from '../checks/types.js';
 import type { HealResult, HealRunContext, Probe } from '../checks/types.js';
 
 export type { HealResult, HealRunContext };

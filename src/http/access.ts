@@ -57,3 +57,9 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 export function isOpenPath(pathname: string): boolean {
   return OPEN_PATHS.some((pattern) => pattern.test(pathname));
 }
+
+/** Where the HTTP server listens. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log/logger.js';
-import type { ListenAddress } from '../config/schema.js';
+import type { ListenAddress } from './access.js';
 import { renderSummary, type StatusSummary } from '../patrol/summary.js';
 import { UserError } from '../errors.js';
 import type { Metrics } from './metrics.js';

@@ -1,7 +1,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import type { Probe } from '../checks/types.js';
-import type { CheckConfig } from '../config/schema.js';
+import type { CheckConfig } from '../checks/types.js';
 import type { Logger } from '../log/logger.js';
 import { Redactor } from '../log/redact.js';
 import type { StoreHealth } from '../store/health.js';

@@ -1,4 +1,4 @@
-import type { CheckConfig } from '../config/schema.js';
+import type { CheckConfig } from '../checks/types.js';
 import type { CheckStateRow } from '../store/check-state.js';
 import type { IncidentRow } from '../store/incidents.js';
 import { formatDuration } from '../util/duration.js';

@@ -1,6 +1,5 @@
 import { randomInt } from 'node:crypto';
 import { describeIdentity, type AnswerTarget, type Identity, type OutgoingMessage } from '../chat/channel.js';
-import { roleAllows, type Reply, type Role } from '../chat/command.js';
 import type { Clock } from '../clock.js';
 import { formatDuration } from '../util/duration.js';
 import type { Logger } from '../log/logger.js';
@@ -8,6 +7,8 @@ import type { EventLog } from '../store/events.js';
 import type { QuestionRow, QuestionStore } from '../store/questions.js';
 import type { ActionTokens } from './action-tokens.js';
 import { CodeGuard } from './code-guard.js';
+import { roleAllows, type Role } from '../chat/roles.js';
+import { type Reply } from '../chat/channel.js';
 
 /** What happens when a question of a kind is answered; returns a line for the person who answered. */
 export type AnswerHandler = (question: QuestionRow, answer: 'yes' | 'no', from: Identity) => string | void;

@@ -1,6 +1,6 @@
 import type { OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
-import type { CheckConfig } from '../config/schema.js';
+import type { CheckConfig } from '../checks/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RunOutcome } from '../patrol/patrol.js';
 import type { Db } from '../store/database.js';

@@ -1,5 +1,5 @@
-import type { Role } from '../chat/command.js';
 import type { Db } from './database.js';
+import type { Role } from '../chat/roles.js';
 
 export type QuestionStatus = 'pending' | 'answered' | 'expired';
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { DiscordChannel, commandText, parseButtonId, renderMessage, slashCommandDefinitions } from '../../adapters/discord.js';
 import { DeliveryError, type AnswerTarget, type CommandSummary, type Identity, type Inbound, type OutgoingMessage } from '../../src/chat/channel.js';
-import type { Reply } from '../../src/chat/command.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { FakeDiscord } from '../fakes/discord/server.js';
 import { waitFor } from '../helpers/temp.js';
+import type { Reply } from '../../src/chat/channel.js';
 
 // Shaped like a real bot token, so both the literal and the pattern redaction would catch a leak.
 const TOKEN = 'MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ';

@@ -3,11 +3,11 @@ import { test, type TestContext } from 'node:test';
 import type { Message } from 'grammy/types';
 import { TelegramChannel, type TelegramChannelOptions } from '../../adapters/telegram.js';
 import { DeliveryError, type AnswerTarget, type CommandSummary, type Identity, type Inbound, type OutgoingMessage } from '../../src/chat/channel.js';
-import type { Reply } from '../../src/chat/command.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { FakeTelegram } from '../fakes/telegram/server.js';
 import { waitFor } from '../helpers/temp.js';
+import type { Reply } from '../../src/chat/channel.js';
 
 const OPERATOR = 5001;
 const STRANGER = 666;

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { defineCommand, type AnyCommand, type CommandServices, type Invoker, type Role } from '../../src/chat/command.js';
-import { Dispatcher, argsFromTokens, parseCommandText, usage } from '../../src/chat/dispatch.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { systemClock } from '../../src/clock.js';
 import { buildSummary } from '../../src/patrol/summary.js';
 import { commands } from '../../commands/index.js';
 import { UserError } from '../../src/errors.js';
+import { defineCommand, type AnyCommand, type CommandServices } from '../../src/bot/command.js';
+import { type Invoker, type Role } from '../../src/chat/roles.js';
+import { Dispatcher, argsFromTokens, parseCommandText, usage } from '../../src/bot/dispatch.js';
 
 const muted: string[] = [];
 const mute = defineCommand({

@@ -2,9 +2,9 @@ import type { z } from 'zod';
 import { errorMessage, UserError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../clock.js';
-import type { AnyCommand, CommandServices, Invoker, Reply, Role } from './command.js';
-import type { CommandSummary, Identity } from './channel.js';
-import { roleAllows } from './command.js';
+import type { AnyCommand, CommandServices } from './command.js';
+import type { CommandSummary, Identity, Reply } from '../chat/channel.js';
+import { roleAllows, type Invoker, type Role } from '../chat/roles.js';
 
 export type ParsedInput = { name: string; tokens: string[] } | null;
 

@@ -1,33 +1,8 @@
 import type { z } from 'zod';
 import type { StatusSummary } from '../patrol/summary.js';
-import type { Identity } from './channel.js';
+import type { Reply } from '../chat/channel.js';
+import type { Invoker, Role } from '../chat/roles.js';
 import type { IncidentRow } from '../store/incidents.js';
-
-/** Who may run a command; each role includes the ones before it. */
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** True when `held` is at least `required`. A missing role (not allow-listed) holds nothing. */
-export function roleAllows(held: Role | null, required: Role): boolean {
-  return held !== null && ROLES.indexOf(held) >= ROLES.indexOf(required);
-}
-
-/** Who sent a command, from where, and the role the channel's allow-list grants them (null: not on it). */
-export interface Invoker extends Identity {
-  role: Role | null;
-}
-
-/** What a command answers; adapters render it for their platform. */
-export interface Reply {
-  text: string;
-  /** A refusal or a usage error, which adapters may show privately. */
-  kind?: 'answer' | 'usage' | 'refused' | 'error';
-  /**
-   * Send nothing back where the platform allows it: a stranger's refusal
-   * that was already answered within the rate-limit window.
-   */
-  silent?: boolean;
-}
 
 /** What commands may use of the running bot; the composition root provides it. */
 export interface CommandServices {
