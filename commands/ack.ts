@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { UserError } from '../src/errors.js';
 import { defineCommand } from '../src/bot/command.js';
+import { UserError } from '../src/errors.js';
 
 /** /ack <incident>: quiets an incident's reminders until it recovers. */
 export const ackCommand = defineCommand({
@@ -15,7 +15,7 @@ export const ackCommand = defineCommand({
   role: 'operator',
   run({ services, invoker }, args) {
     const id = Number(args.incident.replace('#', ''));
-    if (!services.ack(id, invoker)) throw new UserError('no_such_incident', `No open incident #${id}. /incidents lists them.`);
+    if (!services.incidents.ack(id, invoker)) throw new UserError('no_such_incident', `No open incident #${id}. /incidents lists them.`);
     return { text: `Incident #${id} acknowledged: no reminders until it recovers.` };
   },
 });

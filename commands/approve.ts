@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/bot/command.js';
+import { proposalReply } from './reject.js';
 
 /** /approve <id>: approves a proposed fix. */
 export const approveCommand = defineCommand({
@@ -8,6 +9,6 @@ export const approveCommand = defineCommand({
   args: z.object({ id: z.string().describe('proposal id') }),
   role: 'operator',
   run({ services, invoker }, args) {
-    return { text: services.decideProposal(args.id, true, invoker) };
+    return proposalReply(args.id, services.diagnosis.decideProposal(args.id, true, invoker));
   },
 });

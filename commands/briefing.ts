@@ -7,7 +7,8 @@ export const briefingCommand = defineCommand({
   description: 'The briefing since the last one, now',
   args: z.object({}),
   role: 'viewer',
-  run({ services }) {
-    return { text: services.briefing() };
+  run({ services, now }) {
+    const { message } = services.briefing.compose(now);
+    return { text: message.body ? `${message.title}\n${message.body}` : message.title };
   },
 });

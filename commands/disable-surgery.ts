@@ -8,7 +8,9 @@ export const disableSurgeryCommand = defineCommand({
   args: z.object({}),
   role: 'operator',
   run({ services, invoker }) {
-    services.setSurgery(false, invoker);
-    return { text: 'Surgery disabled: no repair will start; any repair not yet applied is cancelled. An admin can turn it back on with /enable-surgery.' };
+    services.consent.setSurgery(false, invoker);
+    return {
+      text: 'Surgery disabled: no repair will start; any repair not yet applied is cancelled. An admin can turn it back on with /enable-surgery.',
+    };
   },
 });

@@ -8,7 +8,7 @@ export const enableSurgeryCommand = defineCommand({
   args: z.object({}),
   role: 'admin',
   run({ services, invoker }) {
-    services.setSurgery(true, invoker);
+    services.consent.setSurgery(true, invoker);
     return { text: 'Surgery enabled: approved repairs may be applied again.' };
   },
 });

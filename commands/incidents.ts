@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { formatDuration } from '../src/util/duration.js';
 import { defineCommand } from '../src/bot/command.js';
+import { formatDuration } from '../src/util/duration.js';
 
 /** /incidents: every open incident, roots first with their symptoms under them. */
 export const incidentsCommand = defineCommand({
@@ -9,7 +9,7 @@ export const incidentsCommand = defineCommand({
   args: z.object({}),
   role: 'viewer',
   run({ services, now }) {
-    const open = services.openIncidents();
+    const open = services.incidents.open();
     if (open.length === 0) return { text: 'No open incidents.' };
     const byId = new Map(open.map((i) => [i.id, i]));
     const line = (i: (typeof open)[number], indent: string) =>

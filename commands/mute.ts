@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { defineCommand } from '../src/bot/command.js';
 import { formatDuration, parseDuration } from '../src/util/duration.js';
 import { UserError } from '../src/errors.js';
-import { defineCommand } from '../src/bot/command.js';
 
 /** /mute <check> <duration>: a maintenance window; the check still runs and records, but does not alert. */
 export const muteCommand = defineCommand({
@@ -16,13 +16,13 @@ export const muteCommand = defineCommand({
   }),
   role: 'operator',
   run({ services, invoker, now }, args) {
-    if (!services.checkNames().includes(args.check)) throw new UserError('no_such_check', `No check named "${args.check}". /status lists them.`);
+    if (!services.status.checkNames().includes(args.check)) throw new UserError('no_such_check', `No check named "${args.check}". /status lists them.`);
     if (args.duration === 'off') {
-      services.mute(args.check, 0, invoker);
+      services.incidents.mute(args.check, null, invoker);
       return { text: `${args.check} unmuted.` };
     }
     const ms = parseDuration(args.duration)!;
-    services.mute(args.check, now + ms, invoker);
+    services.incidents.mute(args.check, now + ms, invoker);
     return { text: `${args.check} muted for ${formatDuration(ms)}: it keeps running and recording, without alerts.` };
   },
 });

@@ -8,7 +8,15 @@ export const proposalsCommand = defineCommand({
   args: z.object({}),
   role: 'viewer',
   run({ services }) {
-    const lines = services.proposals();
-    return { text: lines.length ? lines.join('\n') : 'No proposals yet: they come with diagnoses that find a fix.' };
+    const proposals = services.diagnosis.proposals();
+    if (proposals.length === 0) return { text: 'No proposals yet: they come with diagnoses that find a fix.' };
+    return {
+      text: proposals
+        .map(
+          (p) =>
+            `${p.id} [${p.status}${p.decidedBy ? ` by ${p.decidedBy}` : ''}] ${p.summary} (diagnosis #${p.diagnosisId}, ${new Date(p.createdAt).toISOString()})`,
+        )
+        .join('\n'),
+    };
   },
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/bot/command.js';
+import { categoryLines } from '../src/regret/wording.js';
 
 /** /regret: how Nightshift's own actions turned out, per category. */
 export const regretCommand = defineCommand({
@@ -8,6 +9,6 @@ export const regretCommand = defineCommand({
   args: z.object({}),
   role: 'viewer',
   run({ services }) {
-    return { text: services.regret().join('\n') };
+    return { text: categoryLines(services.regret.categories()).join('\n') };
   },
 });

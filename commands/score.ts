@@ -15,6 +15,10 @@ export const scoreCommand = defineCommand({
   }),
   role: 'operator',
   run({ services, invoker }, args) {
-    return { text: services.score(Number(args.action.replace('#', '')), Number(args.score), args.note, invoker) };
+    const id = Number(args.action.replace('#', ''));
+    const outcome = services.regret.override(id, Number(args.score), args.note, invoker);
+    if (outcome.kind === 'unknown-action') return { text: `No action #${id}.` };
+    const { action, score } = outcome;
+    return { text: `Action #${id} (${action.category} of ${action.target}) scored ${score > 0 ? '+' : ''}${score}.` };
   },
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { renderSummary } from '../src/patrol/summary.js';
 import { defineCommand } from '../src/bot/command.js';
+import { renderSummary } from '../src/patrol/summary.js';
 
 /** /status: the one-line summary, then one line per failing or stale check. */
 export const statusCommand = defineCommand({
@@ -9,6 +9,6 @@ export const statusCommand = defineCommand({
   args: z.object({}),
   role: 'viewer',
   run({ services }) {
-    return { text: renderSummary(services.status()) };
+    return { text: renderSummary(services.status.summary()) };
   },
 });

@@ -1,53 +1,44 @@
 import type { z } from 'zod';
-import type { StatusSummary } from '../patrol/summary.js';
 import type { Reply } from '../chat/channel.js';
 import type { Invoker, Role } from '../chat/roles.js';
-import type { IncidentRow } from '../store/incidents.js';
+import type { ConsentService } from '../consent/consent.js';
+import type { DiagnosisService } from '../diagnose/diagnoser.js';
+import type { HealService } from '../heal/recovery.js';
+import type { IncidentService } from '../patrol/incidents.js';
+import type { StatusService } from '../patrol/summary.js';
+import type { RegretService } from '../regret/regret.js';
+import type { BriefingService } from '../report/briefing.js';
 
-/** What commands may use of the running bot; the composition root provides it. */
+/**
+ * What commands may use of the running bot, one group per feature; each
+ * group's interface is owned by its feature module, and every method
+ * returns data: what the operator reads is worded by the command.
+ */
 export interface CommandServices {
-  /** Current status, computed from the store. */
-  status(): StatusSummary;
-  /** Every registered command, for /help. */
-  commands(): readonly AnyCommand[];
-  /** Open incidents, oldest first. */
-  openIncidents(): IncidentRow[];
-  /** Quiets an incident's reminders until it recovers; false when no such open incident. */
-  ack(incidentId: number, by: Invoker): boolean;
-  /** Configured check names. */
-  checkNames(): string[];
-  /** Silences a check's alerts until a time (a maintenance window); 0 unmutes. */
-  mute(check: string, until: number, by: Invoker): void;
-  /** Runs a check's heal steps now, whatever the cooldown; resolves to what each step did. */
-  healNow(check: string, by: Invoker): Promise<string>;
-  surgery(): { enabled: boolean; changedBy?: string; channel?: string; changedAt?: number };
-  setSurgery(enabled: boolean, by: Invoker): void;
-  /** Consent states, one line each. */
-  consent(): string[];
-  /** Answers a proposal (approve/reject); the text to show. */
-  decideProposal(id: string, approve: boolean, by: Invoker): string;
-  /** Runs a diagnosis now (only while analysis is granted); resolves to its text. */
-  diagnose(check: string | undefined, by: Invoker): Promise<string>;
-  /** Recent proposals, one line each. */
-  proposals(): string[];
-  /** An admin sets a consent; the text to show. */
-  setConsent(name: 'analysis' | 'auto-repair', on: boolean, by: Invoker): string;
-  /** An operator overrides an action's score (-2..1). */
-  score(actionId: number, score: number, note: string | undefined, by: Invoker): string;
-  /** Per-category regret lines. */
-  regret(): string[];
-  /** Active regret flags, one line each. */
-  flags(): string[];
-  clearFlag(id: number, by: Invoker): string;
-  /** The morning briefing, composed now. */
-  briefing(): string;
+  status: StatusService;
+  incidents: IncidentService;
+  heal: HealService;
+  consent: ConsentService;
+  diagnosis: DiagnosisService;
+  regret: RegretService;
+  briefing: BriefingService;
 }
 
 export interface CommandContext {
   invoker: Invoker;
   services: CommandServices;
   now: number;
+  /** Every registered command, in /help order. */
+  commands: readonly AnyCommand[];
 }
+
+/**
+ * Who may run a command: one role, or one that depends on the (parsed)
+ * arguments: `/consent` shows to viewers, `/consent analysis on` is for
+ * admins. The dispatcher enforces it and audits every refusal, so a handler
+ * never checks a role by hand.
+ */
+export type RoleRule<Args> = Role | ((args: Args) => Role);
 
 /**
  * A chat command: one module under commands/, listed in commands/index.ts.
@@ -57,9 +48,9 @@ export interface CommandContext {
 export interface Command<Args extends z.ZodObject = z.ZodObject> {
   name: string;
   description: string;
-  /** Positional arguments, in the order the user types them. */
+  /** Positional arguments, in the order the user types them; a refinement on the object gives the usage too. */
   args: Args;
-  role: Role;
+  role: RoleRule<z.output<Args>>;
   run(ctx: CommandContext, args: z.output<Args>): Promise<Reply> | Reply;
 }
 
@@ -70,4 +61,16 @@ export type AnyCommand = Command<any>;
 /** Defines a command with its argument types inferred from the schema. */
 export function defineCommand<Args extends z.ZodObject>(command: Command<Args>): Command<Args> {
   return command;
+}
+
+/**
+ * The role a command needs when it is typed bare (no arguments): what /help
+ * filters by. A rule that depends on the arguments is asked with the bare
+ * command's arguments; a command that needs arguments is listed for anyone
+ * with a role, and the dispatcher judges the full command.
+ */
+export function bareRole(command: AnyCommand): Role {
+  if (typeof command.role === 'string') return command.role;
+  const bare = command.args.safeParse({});
+  return bare.success ? command.role(bare.data) : 'viewer';
 }

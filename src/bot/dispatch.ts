@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { errorMessage, UserError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../clock.js';
-import type { AnyCommand, CommandServices } from './command.js';
+import { bareRole, type AnyCommand, type CommandServices } from './command.js';
 import type { CommandSummary, Identity, Reply } from '../chat/channel.js';
 import { roleAllows, type Invoker, type Role } from '../chat/roles.js';
 
@@ -61,7 +61,10 @@ export interface DispatcherOptions {
 
 /**
  * The one path every chat message takes, whatever the channel: parse, look
- * up, authorise, validate arguments, run inside an error boundary.
+ * up, authorise, validate arguments, run inside an error boundary. Every
+ * refusal goes through one place, so each is answered the same way and
+ * audited once (a sub-command's role too); every usage error reads the same
+ * on every channel.
  */
 export class Dispatcher {
   private readonly byName: Map<string, AnyCommand>;
@@ -88,26 +91,34 @@ export class Dispatcher {
         );
       return { kind: 'usage', text: `${what} Try /help:\n${this.helpText(invoker)}` };
     }
-    if (!roleAllows(invoker.role, command.role)) {
-      return this.refuse(
-        invoker,
-        `/${command.name}`,
-        `Sorry, /${command.name} needs the ${command.role} role, and you are not on this channel's ${command.role} list. Nothing was changed.`,
-      );
-    }
-    const args = command.args.safeParse(argsFromTokens(command, parsed.tokens));
-    if (!args.success) {
-      const problem = args.error.issues.map((i: z.core.$ZodIssue) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; ');
-      return { kind: 'usage', text: `Usage: ${usage(command)}\n${command.description}\n(${problem})` };
+    const schema: z.ZodObject = command.args;
+    // A fixed role is judged before the arguments are read: someone who may not run the command learns nothing from its usage.
+    if (typeof command.role === 'string' && !roleAllows(invoker.role, command.role)) return this.refuseCommand(invoker, `/${command.name}`, command.role);
+    if (invoker.role === null) return this.refuseCommand(invoker, `/${command.name}`, bareRole(command));
+    const args = schema.safeParse(argsFromTokens(command, parsed.tokens));
+    if (!args.success) return this.usageReply(command, args.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; '));
+    if (typeof command.role === 'function') {
+      const needed = command.role(args.data);
+      const typed = [`/${command.name}`, ...parsed.tokens].join(' ');
+      if (!roleAllows(invoker.role, needed)) return this.refuseCommand(invoker, typed, needed);
     }
     try {
-      return await command.run({ invoker, services: this.options.services, now: this.options.clock.now() }, args.data);
+      return await command.run({ invoker, services: this.options.services, now: this.options.clock.now(), commands: this.options.commands }, args.data);
     } catch (err) {
-      if (err instanceof UserError) return { kind: 'error', text: err.message };
+      // A handler that finds the arguments wrong only once it has looked (no such check) says so like a usage error.
+      if (err instanceof UserError) return err.code === 'usage' ? this.usageReply(command, err.message) : { kind: 'error', text: err.message };
       this.options.log.error({ err, command: command.name, channel: invoker.channel }, 'command failed');
       this.options.onFailed?.(invoker, command.name, errorMessage(err));
       return { kind: 'error', text: `Sorry, /${command.name} failed inside Nightshift; the error is in its log.` };
     }
+  }
+
+  private usageReply(command: AnyCommand, problem: string): Reply {
+    return { kind: 'usage', text: `Usage: ${usage(command)}\n${command.description}\n(${problem})` };
+  }
+
+  private refuseCommand(invoker: Invoker, what: string, needed: Role): Reply {
+    return this.refuse(invoker, what, `Sorry, ${what} needs the ${needed} role, and you are not on this channel's ${needed} list. Nothing was changed.`);
   }
 
   private refuse(invoker: Invoker, what: string, text: string): Reply {
@@ -115,13 +126,15 @@ export class Dispatcher {
     return answer ? { kind: 'refused', text } : { kind: 'refused', text, silent: true };
   }
 
-  /** One line per command the invoker may run. */
+  /** One line per command the invoker may run (as typed bare). */
   helpText(invoker: Pick<Invoker, 'role'>): string {
-    return this.options.commands
-      .filter((c) => roleAllows(invoker.role, c.role))
-      .map((c) => `${usage(c)}  ${c.description}`)
-      .join('\n');
+    return helpLines(this.options.commands, invoker.role).join('\n');
   }
+}
+
+/** `/mute <check> <duration> [note]  Silence a check...`: one line per command the role may run, as /help lists them. */
+export function helpLines(commands: readonly AnyCommand[], role: Role | null): string[] {
+  return commands.filter((c) => roleAllows(role, bareRole(c))).map((c) => `${usage(c)}  ${c.description}`);
 }
 
 /** The command list as platform menus need it (Discord slash options, Telegram menu, ntfy reply words). */

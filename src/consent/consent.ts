@@ -1,3 +1,4 @@
+import { describeIdentity, type Identity } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/database.js';
 import type { EventLog } from '../store/events.js';
@@ -8,11 +9,30 @@ import { transition, type ConsentEvent, type ConsentState } from './transitions.
 export type ConsentName = 'analysis' | 'auto-repair';
 export const CONSENT_NAMES: readonly ConsentName[] = ['analysis', 'auto-repair'];
 
+/** A consent's state and who brought it there, from where, when (absent while unasked). */
 export interface ConsentRecord {
   state: ConsentState;
   changedBy?: string;
   channel?: string;
   changedAt?: number;
+}
+
+/** The surgery switch: enabled until someone disables it. */
+export interface SurgeryRecord {
+  enabled: boolean;
+  changedBy?: string;
+  channel?: string;
+  changedAt?: number;
+}
+
+/** What /consent, /disable-surgery and /enable-surgery may do. */
+export interface ConsentService {
+  get(name: ConsentName): ConsentRecord;
+  /** An admin's decision, whatever was asked: false (nothing changed) when the consent is already in that state. */
+  set(name: ConsentName, on: boolean, by: Identity): boolean;
+  surgery(): SurgeryRecord;
+  /** Immediate and persisted; audited with who and where. */
+  setSurgery(enabled: boolean, by: Identity): void;
 }
 
 /**
@@ -22,7 +42,7 @@ export interface ConsentRecord {
  * immediate from any operator on any channel and survives restarts;
  * re-enabling is for admins. Every change is an event: who, where, when.
  */
-export class Consent {
+export class Consent implements ConsentService {
   constructor(
     private readonly db: Db,
     private readonly switches: SwitchStore,
@@ -38,6 +58,10 @@ export class Consent {
 
   granted(name: ConsentName): boolean {
     return this.get(name).state === 'granted';
+  }
+
+  set(name: ConsentName, on: boolean, by: Identity): boolean {
+    return this.apply(name, on ? 'admin-on' : 'admin-off', describeIdentity(by), by.channel);
   }
 
   /**
@@ -57,27 +81,16 @@ export class Consent {
     })();
   }
 
-  surgery(): { enabled: boolean; changedBy?: string; channel?: string; changedAt?: number } {
+  surgery(): SurgeryRecord {
     const row = this.switches.get('surgery');
     if (!row) return { enabled: true };
     return { enabled: row.value === 'enabled', changedBy: row.changedBy, channel: row.channel, changedAt: row.changedAt };
   }
 
-  setSurgery(enabled: boolean, by: string, channel: string): void {
+  setSurgery(enabled: boolean, by: Identity): void {
     const now = this.clock.now();
-    this.switches.set('surgery', enabled ? 'enabled' : 'disabled', by, channel, now);
-    this.events.append(now, 'surgery.changed', 'surgery', enabled ? 'info' : 'warning', { enabled, by, channel });
-  }
-
-  /** One line per consent, for /consent. */
-  describe(): string[] {
-    const line = (label: string, record: ConsentRecord, hint: string) =>
-      `${label}: ${record.state}${record.changedBy ? ` (by ${record.changedBy} on ${record.channel}, ${new Date(record.changedAt!).toISOString()})` : ` (${hint})`}`;
-    const surgery = this.surgery();
-    return [
-      line('analysis', this.get('analysis'), 'asked after repeated critical failures'),
-      line('auto-repair', this.get('auto-repair'), 'asked after the first diagnosis that proposes a fix'),
-      `surgery: ${surgery.enabled ? 'enabled' : 'disabled'}${surgery.changedBy ? ` (by ${surgery.changedBy} on ${surgery.channel}, ${new Date(surgery.changedAt!).toISOString()})` : ''}`,
-    ];
+    const who = describeIdentity(by);
+    this.switches.set('surgery', enabled ? 'enabled' : 'disabled', who, by.channel, now);
+    this.events.append(now, 'surgery.changed', 'surgery', enabled ? 'info' : 'warning', { enabled, by: who, channel: by.channel });
   }
 }

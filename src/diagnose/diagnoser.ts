@@ -1,17 +1,19 @@
-import { randomInt } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
-import { describeIdentity, type Identity, type OutgoingMessage } from '../chat/channel.js';
+import type { OutgoingMessage } from '../chat/channel.js';
+import type { Invoker } from '../chat/roles.js';
 import type { Clock } from '../clock.js';
 import type { CheckConfig } from '../checks/types.js';
 import type { Consent } from '../consent/consent.js';
+import type { ConsentQuestions } from '../consent/questions.js';
+import type { ConsentState } from '../consent/transitions.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Redactor } from '../log/redact.js';
 import type { IncidentUpdate } from '../patrol/incidents.js';
 import type { RunOutcome } from '../patrol/patrol.js';
-import type { Questions } from '../questions/questions.js';
 import type { Db } from '../store/database.js';
 import type { DiagnosisStore, ProposalRow } from '../store/diagnoses.js';
+import type { ProposalDecision, Proposals } from './proposals.js';
 import type { EventLog } from '../store/events.js';
 import type { IncidentStore } from '../store/incidents.js';
 import { analyzeCausality } from './causal.js';
@@ -26,7 +28,8 @@ export interface DiagnoserOptions {
   incidents: IncidentStore;
   store: DiagnosisStore;
   consent: Consent;
-  questions: Questions;
+  consentQuestions: ConsentQuestions;
+  proposals: Proposals;
   clock: Clock;
   log: Logger;
   redactor: Redactor;
@@ -42,10 +45,30 @@ export interface DiagnoserOptions {
   lookbackMs: number;
   /** Weekly diagnosis, a cron expression in `timezone`; null: off. */
   weekly: string | null;
-  proposalTtlMs: number;
 }
 
 export type DiagnosisTrigger = 'recurrence' | 'weekly' | 'command';
+
+/** What asking for a diagnosis gave. */
+export type DiagnoseOutcome =
+  /** Analysis is not granted: Nightshift does not analyse error patterns. */
+  | { kind: 'not-granted'; state: ConsentState }
+  /** The same diagnosis is running; its result is posted when it is done. */
+  | { kind: 'already-running' }
+  /** The causal analysis itself failed. */
+  | { kind: 'failed'; error: string }
+  /** Made and posted on every channel; with the fix it proposes, waiting for approval. */
+  | { kind: 'made'; diagnosisId: number; title: string; proposal?: ProposalRow };
+
+/** What /diagnose, /proposals, /approve and /reject may do. */
+export interface DiagnosisService {
+  /** A diagnosis now (of one check, or of everything), only while analysis is granted. */
+  diagnoseNow(check: string | undefined): Promise<DiagnoseOutcome>;
+  /** Recent proposals, newest first. */
+  proposals(): ProposalRow[];
+  /** Approves or rejects a proposal, by answering its question. */
+  decideProposal(id: string, approve: boolean, by: Invoker): ProposalDecision;
+}
 
 /**
  * Level 2. Asks the analysis consent once, after repeated critical failures;
@@ -56,19 +79,14 @@ export type DiagnosisTrigger = 'recurrence' | 'weekly' | 'command';
  * posted for approval, and the auto-repair consent is asked once after the
  * first such proposal.
  */
-export class Diagnoser {
+export class Diagnoser implements DiagnosisService {
   private readonly opened = new Map<string, number[]>();
-  private readonly running = new Map<string, Promise<string>>();
+  private readonly running = new Map<string, Promise<DiagnoseOutcome>>();
   private criticalFailures: number | undefined;
   private analysisAsked = false;
   private weeklyTask: ScheduledTask | undefined;
 
-  constructor(private readonly options: DiagnoserOptions) {
-    const { questions } = options;
-    questions.onAnswer('consent.analysis', (_q, answer, from) => this.decideConsent('analysis', answer, from));
-    questions.onAnswer('consent.auto-repair', (_q, answer, from) => this.decideConsent('auto-repair', answer, from));
-    questions.onAnswer('proposal', (q, answer, from) => this.decideProposal(q.id, answer, from));
-  }
+  constructor(private readonly options: DiagnoserOptions) {}
 
   start(): void {
     if (!this.options.weekly) return;
@@ -107,19 +125,33 @@ export class Diagnoser {
   }
 
   /**
-   * Makes a diagnosis and posts it; resolves to its text. A diagnosis
+   * Makes a diagnosis and posts it; resolves to what it did. A diagnosis
    * already running for the same signature (or check) is not started twice.
    */
-  diagnose(trigger: DiagnosisTrigger, input: { signature?: string; check?: string; lookbackMs?: number } = {}): Promise<string> {
+  diagnose(trigger: DiagnosisTrigger, input: { signature?: string; check?: string; lookbackMs?: number } = {}): Promise<DiagnoseOutcome> {
     const key = input.signature ?? `${trigger}:${input.check ?? '*'}`;
     const running = this.running.get(key);
-    if (running) return running.then(() => 'A diagnosis of this is already running; its result is posted when it is done.');
+    if (running) return running.then((): DiagnoseOutcome => ({ kind: 'already-running' }));
     const run = this.run(trigger, input).finally(() => this.running.delete(key));
     this.running.set(key, run);
     return run;
   }
 
-  private async run(trigger: DiagnosisTrigger, input: { signature?: string; check?: string; lookbackMs?: number }): Promise<string> {
+  diagnoseNow(check: string | undefined): Promise<DiagnoseOutcome> {
+    const analysis = this.options.consent.get('analysis');
+    if (analysis.state !== 'granted') return Promise.resolve({ kind: 'not-granted', state: analysis.state });
+    return this.diagnose('command', check ? { check } : {});
+  }
+
+  proposals(): ProposalRow[] {
+    return this.options.proposals.list();
+  }
+
+  decideProposal(id: string, approve: boolean, by: Invoker): ProposalDecision {
+    return this.options.proposals.decide(id, approve, by);
+  }
+
+  private async run(trigger: DiagnosisTrigger, input: { signature?: string; check?: string; lookbackMs?: number }): Promise<DiagnoseOutcome> {
     const { db, checks, store, clock, log, events } = this.options;
     const to = clock.now();
     const from = to - (input.lookbackMs ?? this.options.lookbackMs);
@@ -133,7 +165,7 @@ export class Diagnoser {
       });
     } catch (err) {
       log.error({ err }, 'causal analysis failed');
-      return `The causal analysis failed: ${errorMessage(err)}`;
+      return { kind: 'failed', error: errorMessage(err) };
     }
     let llm: LlmAnswer | null = null;
     let llmError: string | null = null;
@@ -195,81 +227,11 @@ export class Diagnoser {
     // The diagnosis itself goes to every channel; whoever asked for it gets a pointer to it.
     if (!fix) {
       this.options.notify({ severity: analysis.totalFailures > 0 ? 'warning' : 'info', title, body: text });
-      return `${title} (posted on every channel).`;
+      return { kind: 'made', diagnosisId, title };
     }
-    const proposal = this.propose(diagnosisId, fix, title, text);
-    if (this.options.consent.get('auto-repair').state === 'unasked') this.askOnce('auto-repair');
-    return `${title} (posted on every channel); proposed fix ${proposal.id} waits for approval: ${proposal.summary}`;
-  }
-
-  private propose(diagnosisId: number, fix: NonNullable<LlmAnswer['fix']>, title: string, text: string): ProposalRow {
-    const { store, questions, clock, events } = this.options;
-    const id = this.newProposalId();
-    const summary = fix.kind === 'steps' ? fix.steps.join('; ') : fix.kind === 'command' ? `run: ${fix.command}` : `apply a patch to ${fix.repository}`;
-    const detail = fix.kind === 'diff' ? `\n${fix.diff.split('\n').slice(0, 40).join('\n')}` : '';
-    const now = clock.now();
-    return this.options.db.transaction(() => {
-      const question = questions.ask({
-        kind: 'proposal',
-        subject: id,
-        title: `${title} — proposed fix ${id}`,
-        body: `${text}\n\nProposed fix ${id} (${fix.kind}): ${summary}${detail}\nApprove or reject (/approve ${id}, /reject ${id}).`,
-        ttlMs: this.options.proposalTtlMs,
-        severity: 'warning',
-      });
-      store.addProposal({ id, diagnosisId, kind: fix.kind, content: fix, summary, questionId: question.id, createdAt: now, expiresAt: question.expiresAt });
-      events.append(now, 'proposal.made', id, 'info', { proposalId: id, diagnosisId, kind: fix.kind });
-      return store.proposal(id)!;
-    })();
-  }
-
-  /** /approve and /reject: answers the proposal's question, so the first answer wins wherever it comes from. */
-  answerProposal(id: string, approve: boolean, from: Identity): string {
-    const proposal = this.options.store.proposal(id);
-    if (!proposal) return `No such proposal: ${id}. /proposals lists them.`;
-    return this.options.questions.answer({ questionId: proposal.questionId }, approve ? 'yes' : 'no', from).text;
-  }
-
-  /** Expired proposal questions expire their proposals. */
-  expire(questionIds: string[]): void {
-    for (const qid of questionIds) {
-      const proposal = this.options.store.proposalForQuestion(qid);
-      if (proposal && this.options.store.decide(proposal.id, 'expired', 'nightshift', this.options.clock.now())) {
-        this.options.events.append(this.options.clock.now(), 'proposal.decided', proposal.id, 'info', {
-          proposalId: proposal.id,
-          status: 'expired',
-          by: 'nightshift',
-          channel: 'nightshift',
-        });
-      }
-    }
-  }
-
-  /** An admin changes a consent (/consent analysis on). */
-  setConsent(name: 'analysis' | 'auto-repair', on: boolean, by: string, channel: string): string {
-    const changed = this.options.consent.apply(name, on ? 'admin-on' : 'admin-off', by, channel);
-    return changed ? `${name}: ${on ? 'granted' : 'declined'}.` : `${name} is already ${this.options.consent.get(name).state}.`;
-  }
-
-  private decideConsent(name: 'analysis' | 'auto-repair', answer: 'yes' | 'no', from: Identity): string {
-    const ok = this.options.consent.apply(name, answer === 'yes' ? 'grant' : 'decline', describeIdentity(from), from.channel);
-    if (!ok) return `(${name} is already ${this.options.consent.get(name).state}; nothing changed.)`;
-    return answer === 'yes'
-      ? name === 'analysis'
-        ? 'Analysis allowed: recurring failures now trigger a diagnosis.'
-        : 'Auto-repair allowed for approved fixes.'
-      : `${name === 'analysis' ? 'Analysis' : 'Auto-repair'} declined; Nightshift will not ask again (/consent shows it; an admin can change it).`;
-  }
-
-  private decideProposal(questionId: string, answer: 'yes' | 'no', from: Identity): string {
-    const { store, clock, events } = this.options;
-    const proposal = store.proposalForQuestion(questionId);
-    if (!proposal) return '';
-    const status = answer === 'yes' ? 'approved' : 'rejected';
-    const who = describeIdentity(from);
-    if (!store.decide(proposal.id, status, who, clock.now())) return `Proposal ${proposal.id} was already ${store.proposal(proposal.id)?.status}.`;
-    events.append(clock.now(), 'proposal.decided', proposal.id, 'info', { proposalId: proposal.id, status, by: who, channel: from.channel });
-    return status === 'approved' ? `Proposal ${proposal.id} approved. It stays approved until repairs can be applied.` : `Proposal ${proposal.id} rejected.`;
+    const proposal = this.options.proposals.propose(diagnosisId, fix, title, text);
+    this.options.consentQuestions.askOnce('auto-repair');
+    return { kind: 'made', diagnosisId, title, proposal };
   }
 
   /** Counts critical failures until the analysis consent is asked, then asks it once. */
@@ -285,29 +247,10 @@ export class Diagnoser {
       (db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND severity = 'critical'").get() as { n: number }).n - 1;
     this.criticalFailures++;
     if (this.criticalFailures < this.options.askAnalysisAfter) return;
-    this.askOnce('analysis', `${this.criticalFailures} critical failures so far, the latest: ${outcome.check.name}: ${outcome.result.message}.`);
-  }
-
-  /** Moves the consent to "asked" and asks, in one transaction: a crash never leaves it asked without a question, or asks twice. */
-  private askOnce(name: 'analysis' | 'auto-repair', context = ''): void {
-    const model = this.options.llm ? `the local model ${this.options.llm.model}` : 'a local model, once one is configured';
-    const asked =
-      name === 'analysis'
-        ? {
-            title: 'May Nightshift analyse its error patterns?',
-            body: `${context} If you allow it, a failure that keeps coming back triggers a diagnosis: a causal analysis of the event log (which failure caused which), explained by ${model} on this machine, secrets redacted. Asked once; /consent shows the answer.`,
-            yesLabel: 'Allow analysis',
-            noLabel: 'Decline',
-          }
-        : {
-            title: 'May approved fixes be applied automatically?',
-            body: 'Nightshift just proposed its first fix. If you allow it, a fix you approve is applied with a git backup, verified, and rolled back if verification fails. Each fix still needs your approval. Asked once; /disable-surgery stops everything at any time.',
-            yesLabel: 'Allow auto-repair',
-            noLabel: 'Decline',
-          };
-    this.options.consent.apply(name, 'ask', 'nightshift', 'nightshift', () => {
-      this.options.questions.ask({ kind: `consent.${name}`, subject: `consent.${name}`, ...asked, ttlMs: 7 * 86_400_000 });
-    });
+    this.options.consentQuestions.askOnce(
+      'analysis',
+      `${this.criticalFailures} critical failures so far, the latest: ${outcome.check.name}: ${outcome.result.message}.`,
+    );
   }
 
   /** The recent stderr/log evidence the checks left in their failure events (already redacted by the prompt builder). */
@@ -327,13 +270,6 @@ export class Diagnoser {
       if (tail.length > 0) tails[name] = tail.join('\n');
     }
     return tails;
-  }
-
-  private newProposalId(): string {
-    for (;;) {
-      const id = `p${randomInt(10, 10_000)}`;
-      if (!this.options.store.proposal(id)) return id;
-    }
   }
 }
 

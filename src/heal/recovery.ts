@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { OutgoingMessage } from '../chat/channel.js';
+import { describeIdentity, type Identity, type OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import type { Probe } from '../checks/types.js';
 import type { CheckConfig } from '../checks/types.js';
@@ -19,10 +19,27 @@ import { decideHeal } from './policy.js';
 import type { HealStep } from './types.js';
 import { sleep } from '../util/abort.js';
 
+/** What an operator's /heal did. */
+export type HealNowResult =
+  | { kind: 'unknown-check' }
+  | { kind: 'no-steps' }
+  /** A heal of this check is running already (the patrol's or another operator's). */
+  | { kind: 'busy' }
+  /** Nightshift stopped while the steps ran; they were abandoned. */
+  | { kind: 'stopping' }
+  | { kind: 'done'; steps: HealStepOutcome[] };
+
+/** What /heal may do. */
+export interface HealService {
+  /** Runs a check's heal steps now, whatever the cooldown or caps say (a human decided). */
+  healNow(check: string, by: Identity): Promise<HealNowResult>;
+}
+
 export interface RecoveryOptions {
   db: Db;
   dataDir: string;
   timezone: string;
+  checks: readonly CheckConfig[];
   probes: ReadonlyMap<string, Probe>;
   /** Each check's heal steps, bound to their parameters. */
   steps: ReadonlyMap<string, HealStep[]>;
@@ -54,14 +71,18 @@ export interface RecoveryOptions {
  * does not hold, is capped, or cannot help. Heal steps run one at a time per
  * check; a check never has two heals in flight.
  */
-export class Recovery {
+export class Recovery implements HealService {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly skipNoted = new Map<string, string>();
   private readonly stopController = new AbortController();
   /** Failing checks whose heal waits until their dependencies have been checked since the failure began. */
   private readonly waitingOnDependencies = new Map<string, CheckConfig>();
 
-  constructor(private readonly options: RecoveryOptions) {}
+  private readonly byName: ReadonlyMap<string, CheckConfig>;
+
+  constructor(private readonly options: RecoveryOptions) {
+    this.byName = new Map(options.checks.map((c) => [c.name, c]));
+  }
 
   /** Called with every run and what it did to the check's incident. */
   onResult(outcome: RunOutcome, update: IncidentUpdate): void {
@@ -196,21 +217,25 @@ export class Recovery {
    * An operator's /heal: the steps run now, whatever the cooldown or caps
    * say (a human decided), recorded as actions triggered by that person.
    */
-  async healNow(check: CheckConfig, by: string): Promise<string> {
-    if (check.heal.length === 0) return `${check.name} has no heal steps configured.`;
-    if (this.inFlight.has(check.name)) return `${check.name} is being healed right now; /status shows the result shortly.`;
+  async healNow(checkName: string, by: Identity): Promise<HealNowResult> {
+    const check = this.byName.get(checkName);
+    if (!check) return { kind: 'unknown-check' };
+    const who = describeIdentity(by);
+    this.options.events.append(this.options.clock.now(), 'heal.requested', check.name, 'info', { by: who, channel: by.channel });
+    if (check.heal.length === 0) return { kind: 'no-steps' };
+    if (this.inFlight.has(check.name)) return { kind: 'busy' };
     const startedAt = this.options.clock.now();
     const incidentId = this.options.incidents.openFor(check.name)?.id ?? null;
-    const run = this.runSteps(check, startedAt, `operator:${by}`, incidentId, 0);
+    const run = this.runSteps(check, startedAt, `operator:${who}`, incidentId, 0);
     this.inFlight.set(
       check.name,
       run.then(() => undefined),
     );
     try {
-      const outcomes = await run;
-      if (!outcomes) return 'Nightshift is stopping; the heal was abandoned.';
+      const steps = await run;
+      if (!steps) return { kind: 'stopping' };
       this.options.requestRun(check.name);
-      return `${check.name}: ${outcomes.map((o) => `${o.action} ${o.ok ? 'ok' : 'FAILED'}: ${o.message}`).join('; ')}`;
+      return { kind: 'done', steps };
     } finally {
       this.inFlight.delete(check.name);
     }

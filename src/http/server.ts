@@ -15,19 +15,24 @@ export interface PingSink {
   record(name: string, kind: 'ping' | 'start' | 'fail', at: number, body?: string): void;
 }
 
-export interface HttpDeps {
+/** The server itself: who it answers to, and how it cleans what it sends. */
+export interface HttpServerOptions {
   log: Logger;
-  summary: () => StatusSummary;
-  patrolAlive: () => boolean;
-  metrics: Metrics;
-  pings?: PingSink;
   now?: () => number;
-  /** Answers a question from a signed single-use button token (ntfy http actions POST here). */
-  answer?: (token: string) => { status: number; text: string };
   /** Which Host names are this server's, and the bearer token (when one is needed). Default: IP literals and localhost, no token. */
   access?: AccessPolicy;
   /** Cleans what the server sends and what a ping's body leaves in the store. */
   redactor?: Redactor;
+}
+
+/** What the routes read and call: the running bot. */
+export interface HttpHandlers {
+  summary: () => StatusSummary;
+  patrolAlive: () => boolean;
+  metrics: Metrics;
+  pings?: PingSink;
+  /** Answers a question from a signed single-use button token (ntfy http actions POST here). */
+  answer?: (token: string) => { status: number; text: string };
   /** Why the bot is not healthy although its patrol runs (the store cannot write); empty when healthy. */
   problems?: () => string[];
 }
@@ -43,7 +48,7 @@ const MAX_PING_BODY = 10_000;
 const MAX_PINGS_PER_MINUTE = 60;
 
 /** A route answers a request or returns false to pass it on. */
-type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+type Route = (req: IncomingMessage, res: ServerResponse, url: URL, handlers: HttpHandlers) => Promise<boolean> | boolean;
 
 /**
  * The bot's HTTP server: /healthz for supervisors, /status.json for the CLI
@@ -58,16 +63,24 @@ export class HttpServer {
   /** Pings accepted per name in the current minute. */
   private readonly pingWindows = new Map<string, { startedAt: number; count: number }>();
 
-  constructor(private readonly deps: HttpDeps) {
-    this.access = deps.access ?? { allowedHosts: new Set() };
-    this.redactor = deps.redactor ?? new Redactor();
+  /** Set by serve(): until then every request is answered 503 (the port is bound first, so a taken port fails start early). */
+  private handlers: HttpHandlers | undefined;
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.access = options.access ?? { allowedHosts: new Set() };
+    this.redactor = options.redactor ?? new Redactor();
     this.routes = [
-      (req, res, url) => url.pathname === '/healthz' && isGet(req) && this.healthz(res),
-      (req, res, url) => url.pathname === '/status.json' && isGet(req) && this.status(res),
-      async (req, res, url) => url.pathname === '/metrics' && isGet(req) && (await this.metrics(res)),
-      async (req, res, url) => PING_PATH.test(url.pathname) && (await this.ping(req, res, url)),
-      (req, res, url) => ANSWER_PATH.test(url.pathname) && this.answer(req, res, url),
+      (req, res, url, h) => url.pathname === '/healthz' && isGet(req) && this.healthz(res, h),
+      (req, res, url, h) => url.pathname === '/status.json' && isGet(req) && this.status(res, h),
+      async (req, res, url, h) => url.pathname === '/metrics' && isGet(req) && (await this.metrics(res, h)),
+      async (req, res, url, h) => PING_PATH.test(url.pathname) && (await this.ping(req, res, url, h)),
+      (req, res, url, h) => ANSWER_PATH.test(url.pathname) && this.answer(req, res, url, h),
     ];
+  }
+
+  /** Starts answering with the running bot's handlers. */
+  serve(handlers: HttpHandlers): void {
+    this.handlers = handlers;
   }
 
   /** Listens; a taken port is a UserError with a clear message. Resolves to the bound address. */
@@ -104,7 +117,7 @@ export class HttpServer {
       });
       server.listen(address.port, address.host, () => resolve());
     });
-    server.on('error', (err) => this.deps.log.error({ err }, 'http server error'));
+    server.on('error', (err) => this.options.log.error({ err }, 'http server error'));
     const bound = server.address() as AddressInfo;
     return { host: address.host, port: bound.port };
   }
@@ -131,38 +144,43 @@ export class HttpServer {
         send(res, 401, 'text/plain; charset=utf-8', 'this needs Authorization: Bearer <NIGHTSHIFT_HTTP_TOKEN>\n');
         return;
       }
+      const handlers = this.handlers;
+      if (!handlers) {
+        send(res, 503, 'text/plain; charset=utf-8', 'Nightshift is starting; try again.\n');
+        return;
+      }
       for (const route of this.routes) {
-        if (await route(req, res, url)) return;
+        if (await route(req, res, url, handlers)) return;
       }
       send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     } catch (err) {
-      this.deps.log.error({ err, url: req.url }, 'http handler failed');
+      this.options.log.error({ err, url: req.url }, 'http handler failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.end();
     }
   }
 
-  private healthz(res: ServerResponse): true {
-    const alive = this.deps.patrolAlive();
-    const problems = this.deps.problems?.() ?? [];
+  private healthz(res: ServerResponse, handlers: HttpHandlers): true {
+    const alive = handlers.patrolAlive();
+    const problems = handlers.problems?.() ?? [];
     const ok = alive && problems.length === 0;
-    const summary = this.deps.summary();
+    const summary = handlers.summary();
     const reason = [...(alive ? [] : ['the patrol loop has not run within two intervals']), ...problems].join('; ');
     send(res, ok ? 200 : 503, 'application/json', JSON.stringify({ ok, core: summary.core, lastPatrolAt: summary.lastPatrolAt, ...(ok ? {} : { reason }) }));
     return true;
   }
 
   /** The summary as JSON; redacted on the way out too (rows stored by an older version may hold secrets). */
-  private status(res: ServerResponse): true {
-    const summary = this.deps.summary();
+  private status(res: ServerResponse, handlers: HttpHandlers): true {
+    const summary = handlers.summary();
     send(res, 200, 'application/json', JSON.stringify(this.redactor.redactValue({ ...summary, text: renderSummary(summary) })));
     return true;
   }
 
   /** A job's heartbeat: GET or POST /ping/<name>, /ping/<name>/start, /ping/<name>/fail (body = its error output). */
-  private async ping(req: IncomingMessage, res: ServerResponse, url: URL): Promise<true> {
+  private async ping(req: IncomingMessage, res: ServerResponse, url: URL, handlers: HttpHandlers): Promise<true> {
     const [, name, which] = PING_PATH.exec(url.pathname)!;
-    const sink = this.deps.pings;
+    const sink = handlers.pings;
     if (!sink || !sink.isExpected(name!)) {
       send(res, 404, 'text/plain; charset=utf-8', `no heartbeat check expects "${name}"\n`);
       return true;
@@ -171,7 +189,7 @@ export class HttpServer {
       send(res, 405, 'text/plain; charset=utf-8', 'use GET or POST\n');
       return true;
     }
-    const now = (this.deps.now ?? Date.now)();
+    const now = (this.options.now ?? Date.now)();
     const window = this.pingWindows.get(name!);
     if (window && now - window.startedAt < 60_000 && window.count >= MAX_PINGS_PER_MINUTE) {
       res.setHeader('retry-after', String(Math.ceil((window.startedAt + 60_000 - now) / 1000)));
@@ -188,20 +206,20 @@ export class HttpServer {
   }
 
   /** POST only: a link preview or a crawler fetching the URL must not answer a question. */
-  private answer(req: IncomingMessage, res: ServerResponse, url: URL): true {
+  private answer(req: IncomingMessage, res: ServerResponse, url: URL, handlers: HttpHandlers): true {
     if (req.method !== 'POST') {
       send(res, 405, 'text/plain; charset=utf-8', 'answer with POST\n');
       return true;
     }
     const [, token] = ANSWER_PATH.exec(url.pathname)!;
-    const outcome = this.deps.answer ? this.deps.answer(token!) : { status: 404, text: 'not found' };
+    const outcome = handlers.answer ? handlers.answer(token!) : { status: 404, text: 'not found' };
     send(res, outcome.status, 'text/plain; charset=utf-8', `${outcome.text}\n`);
     return true;
   }
 
-  private async metrics(res: ServerResponse): Promise<true> {
-    const body = await this.deps.metrics.render();
-    send(res, 200, this.deps.metrics.registry.contentType, body);
+  private async metrics(res: ServerResponse, handlers: HttpHandlers): Promise<true> {
+    const body = await handlers.metrics.render();
+    send(res, 200, handlers.metrics.registry.contentType, body);
     return true;
   }
 }

@@ -8,6 +8,15 @@ import type { OutboxRow, OutboxStore } from '../store/outbox.js';
 import type { StoreHealth } from '../store/health.js';
 import { sleep, TIMED_OUT, within } from '../util/abort.js';
 
+/** Where a message goes: every channel unless named, once per channel per key (a retried key is not sent twice). */
+export interface SendOptions {
+  key?: string;
+  channels?: readonly string[];
+}
+
+/** Queues a message for delivery (what features are given instead of the outbox itself). */
+export type Send = (message: OutgoingMessage, options?: SendOptions) => void;
+
 export interface OutboxOptions {
   store: OutboxStore;
   clock: Clock;
@@ -74,7 +83,7 @@ export class Outbox {
    * Queues a message for every channel (or the named ones), redacted. The key
    * makes it unique per channel: queuing the same key twice sends it once.
    */
-  enqueue(message: OutgoingMessage, options: { key?: string; channels?: readonly string[] } = {}): void {
+  enqueue(message: OutgoingMessage, options: SendOptions = {}): void {
     const channels = (options.channels ?? this.channelNames).filter((c) => this.channels.has(c));
     if (channels.length === 0) return;
     const safe = this.options.redactor.redactValue(message);

@@ -1,4 +1,4 @@
-import type { OutgoingMessage } from '../chat/channel.js';
+import { describeIdentity, type Identity, type OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import type { CheckConfig } from '../checks/types.js';
 import { formatDuration } from '../util/duration.js';
@@ -15,6 +15,19 @@ export type IncidentUpdate =
   | { kind: 'none' }
   | { kind: 'opened' | 'continued'; incident: IncidentRow; rootCheck: string | null }
   | { kind: 'closed'; incident: IncidentRow; durationMs: number };
+
+/** What an operator does to incidents from chat (/incidents, /ack, /mute). */
+export interface IncidentService {
+  /** Open incidents, oldest first. */
+  open(): IncidentRow[];
+  /** Quiets an incident's reminders until it recovers; false when there is no such open incident. */
+  ack(incidentId: number, by: Identity): boolean;
+  /**
+   * A maintenance window: until `until` the check keeps running and recording
+   * but neither alerts nor is healed; null ends it.
+   */
+  mute(check: string, until: number | null, by: Identity): void;
+}
 
 export interface IncidentTrackerOptions {
   db: Db;
@@ -38,7 +51,7 @@ export interface IncidentTrackerOptions {
  * failed first), and only root causes are announced. A check that keeps
  * changing state is flapping: one alert, then quiet until it is stable.
  */
-export class IncidentTracker {
+export class IncidentTracker implements IncidentService {
   private readonly byName: Map<string, CheckConfig>;
   private readonly changes = new Map<string, number[]>();
 
@@ -51,6 +64,24 @@ export class IncidentTracker {
     const muted = outcome.state.mutedUntil !== null && outcome.state.mutedUntil > now;
     const quiet = this.trackFlapping(outcome, now) || muted;
     return outcome.result.ok ? this.recovered(outcome, now, quiet) : this.failed(outcome, now, quiet);
+  }
+
+  open(): IncidentRow[] {
+    return this.options.incidents.allOpen();
+  }
+
+  ack(incidentId: number, by: Identity): boolean {
+    const { incidents, events, clock } = this.options;
+    const who = describeIdentity(by);
+    if (!incidents.ack(incidentId, who, clock.now())) return false;
+    events.append(clock.now(), 'incident.acked', incidents.get(incidentId)!.checkName, 'info', { incidentId, by: who, channel: by.channel });
+    return true;
+  }
+
+  mute(check: string, until: number | null, by: Identity): void {
+    const { checkState, events, clock } = this.options;
+    checkState.setMutedUntil(check, until);
+    events.append(clock.now(), 'check.muted', check, 'info', { until: until ?? 0, by: describeIdentity(by), channel: by.channel });
   }
 
   /** The failing dependency furthest upstream (whose own dependencies are fine), or null. */

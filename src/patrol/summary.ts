@@ -5,6 +5,14 @@ import { formatDuration } from '../util/duration.js';
 
 export type OverallState = 'OK' | 'DEGRADED' | 'DOWN';
 
+/** What /status and the commands that name a check read. */
+export interface StatusService {
+  /** The one-glance status, computed now from the store. */
+  summary(): StatusSummary;
+  /** The configured checks' names, in configuration order. */
+  checkNames(): readonly string[];
+}
+
 export interface CheckSummary {
   name: string;
   kind: string;

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { UsedTokenStore } from '../store/chat-state.js';
+import type { KeyValueStore } from '../store/kv.js';
 
 export interface ActionClaim {
   questionId: string;
@@ -49,4 +50,14 @@ export class ActionTokens {
   private sign(payload: string): string {
     return createHmac('sha256', this.secret).update(payload).digest('base64url');
   }
+}
+
+/** The HMAC key of the answer buttons: made once and kept in the store, so buttons in pushes survive a restart. */
+export function actionSecret(kv: KeyValueStore): Buffer {
+  let hex = kv.get('ntfy.action.secret');
+  if (!hex) {
+    hex = randomBytes(32).toString('hex');
+    kv.set('ntfy.action.secret', hex);
+  }
+  return Buffer.from(hex, 'hex');
 }

@@ -1,4 +1,4 @@
-import type { OutgoingMessage } from '../chat/channel.js';
+import { describeIdentity, type Identity, type OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import type { CheckConfig } from '../checks/types.js';
 import type { Logger } from '../log/logger.js';
@@ -29,6 +29,33 @@ export const ACTION_FLAG_AT = 3;
  */
 export const CATEGORY_MIN_SCORES = 5;
 
+/** How one category of Nightshift's actions has turned out. */
+export interface CategoryScore {
+  category: string;
+  /** Scored actions. */
+  count: number;
+  average: number;
+  /** The newest scores against the ones before them. */
+  trend: 'better' | 'worse' | 'steady';
+  /** Active flags on the category or on one of its actions. */
+  flags: FlagRow[];
+}
+
+/** What /score did. */
+export type ScoreOutcome = { kind: 'unknown-action' } | { kind: 'scored'; action: { id: number; category: string; target: string }; score: number };
+
+/** What /regret, /flags and /score may do. */
+export interface RegretService {
+  /** Per category, in name order. */
+  categories(): CategoryScore[];
+  /** Active flags, oldest first. */
+  flags(): FlagRow[];
+  /** An operator's score (-2..1) replaces the automatic one. */
+  override(actionId: number, score: number, note: string | undefined, by: Identity): ScoreOutcome;
+  /** Lets the flagged heals run again; undefined when there is no such active flag. */
+  clear(flagId: number, by: Identity): FlagRow | undefined;
+}
+
 interface Watch {
   actionId: number;
   category: string;
@@ -45,7 +72,7 @@ interface Watch {
  * (category + check) with 3 scores of -1 or worse, and flagged heals are
  * skipped (the check escalates instead) until an operator clears the flag.
  */
-export class RegretIndex {
+export class RegretIndex implements RegretService {
   private readonly watching = new Map<string, Watch[]>();
   private readonly byName: Map<string, CheckConfig>;
 
@@ -92,17 +119,16 @@ export class RegretIndex {
     this.watching.set(check.name, remaining);
   }
 
-  /** An operator's score replaces the automatic one. */
-  override(actionId: number, score: number, note: string | undefined, by: string, channel: string): string {
+  override(actionId: number, score: number, note: string | undefined, by: Identity): ScoreOutcome {
     const action = this.options.store.action(actionId);
-    if (!action) return `No action #${actionId}.`;
+    if (!action) return { kind: 'unknown-action' };
     for (const [check, watches] of this.watching)
       this.watching.set(
         check,
         watches.filter((w) => w.actionId !== actionId),
       );
-    this.score(actionId, score, `set by ${by} on ${channel}${note ? `: ${note}` : ''}`);
-    return `Action #${actionId} (${action.category} of ${action.target}) scored ${score > 0 ? '+' : ''}${score}.`;
+    this.score(actionId, score, `set by ${describeIdentity(by)} on ${by.channel}${note ? `: ${note}` : ''}`);
+    return { kind: 'scored', action: { id: action.id, category: action.category, target: action.target }, score };
   }
 
   /** Why a heal of this check is skipped (its step's category or this action is flagged), or null. */
@@ -115,25 +141,26 @@ export class RegretIndex {
     return null;
   }
 
-  clear(id: number, by: string, channel: string): string {
-    const flag = this.options.store.clear(id, by, this.options.clock.now());
-    if (!flag) return `No active flag #${id}. /flags lists them.`;
-    this.options.events.append(this.options.clock.now(), 'regret.cleared', describeFlag(flag), 'info', { flagId: id, by, channel });
-    return `Flag #${id} on ${describeFlag(flag)} cleared: those heals run again.`;
+  clear(flagId: number, by: Identity): FlagRow | undefined {
+    const who = describeIdentity(by);
+    const flag = this.options.store.clear(flagId, who, this.options.clock.now());
+    if (flag) this.options.events.append(this.options.clock.now(), 'regret.cleared', describeFlag(flag), 'info', { flagId, by: who, channel: by.channel });
+    return flag;
   }
 
-  /** /regret: per category count, average, trend and flags. */
-  report(): string[] {
+  categories(): CategoryScore[] {
     const flags = this.options.store.activeFlags();
-    const rows = this.options.store.categories().map((c) => {
-      const flagged = flags.filter((f) => f.category === c.category).map((f) => `flag #${f.id}${f.kind === 'action' ? ` (${f.target})` : ''}`);
-      return `${c.category}: ${c.count} scored, average ${signed(c.average)}, trend ${trend(c.recent)}${flagged.length ? `, ${flagged.join(', ')}` : ''}`;
-    });
-    return rows.length ? rows : ['No scored actions yet.'];
+    return this.options.store.categories().map((c) => ({
+      category: c.category,
+      count: c.count,
+      average: c.average,
+      trend: trend(c.recent),
+      flags: flags.filter((f) => f.category === c.category),
+    }));
   }
 
-  flagLines(): string[] {
-    return this.options.store.activeFlags().map((f) => `#${f.id} ${describeFlag(f)}: ${f.reason} (since ${new Date(f.flaggedAt).toISOString()})`);
+  flags(): FlagRow[] {
+    return this.options.store.activeFlags();
   }
 
   private watch(check: string, watch: Watch): void {
@@ -187,19 +214,21 @@ export class RegretIndex {
   }
 }
 
+/** "every restart" (a category flag) or "restart of worker" (an action flag). */
 export function describeFlag(flag: Pick<FlagRow, 'kind' | 'category' | 'target'>): string {
   return flag.kind === 'category' ? `every ${flag.category}` : `${flag.category} of ${flag.target}`;
 }
 
-function signed(n: number): string {
+/** "+0.50", "-1.25", "0.00". */
+export function signed(n: number): string {
   return `${n > 0 ? '+' : ''}${n.toFixed(2)}`;
 }
 
-/** ↑ when the newest 5 scores average better than the 5 before them, ↓ when worse, → otherwise. */
-function trend(recent: number[]): string {
-  if (recent.length < 4) return '→';
+/** Better when the newest 5 scores (newest first) average 0.2 above the 5 before them, worse when 0.2 below. */
+function trend(recent: number[]): CategoryScore['trend'] {
+  if (recent.length < 4) return 'steady';
   const half = Math.min(5, Math.floor(recent.length / 2));
   const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const diff = avg(recent.slice(0, half)) - avg(recent.slice(half, half * 2));
-  return diff > 0.2 ? '↑' : diff < -0.2 ? '↓' : '→';
+  return diff > 0.2 ? 'better' : diff < -0.2 ? 'worse' : 'steady';
 }

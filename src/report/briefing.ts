@@ -8,6 +8,12 @@ import { summaryLine, type StatusSummary } from '../patrol/summary.js';
 import type { Db } from '../store/database.js';
 import type { KeyValueStore } from '../store/kv.js';
 
+/** What /briefing may do. */
+export interface BriefingService {
+  /** The briefing since the last one, composed now; nothing is sent or recorded. */
+  compose(now: number): { message: OutgoingMessage };
+}
+
 export interface BriefingOptions {
   db: Db;
   kv: KeyValueStore;
@@ -36,7 +42,7 @@ const SPARKS = '▁▂▃▄▅▆▇█';
  * under a key made of that day, so neither a restart nor a catch-up can send
  * it twice, and a bot that was down at 07:30 sends it when it starts that day.
  */
-export class Briefings {
+export class Briefings implements BriefingService {
   private tasks: ScheduledTask[] = [];
   private retry: NodeJS.Timeout | undefined;
 

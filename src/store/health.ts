@@ -1,4 +1,6 @@
+import type { OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
+import { formatDuration } from '../util/duration.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 
@@ -110,4 +112,13 @@ export class StoreHealth {
     for (const count of this.backlogs.values()) n += count();
     return n;
   }
+}
+
+/** The notice that the database can be written again: for how long it could not, what was lost, where to look. */
+export function storeRecoveredNotice(outage: { since: number; failures: number; lastError: string }, now: number, dataDir: string): OutgoingMessage {
+  return {
+    severity: 'warning',
+    title: `Nightshift could not write its database for ${formatDuration(now - outage.since)} (disk full?); it can again`,
+    body: `${outage.failures} writes failed (last: ${outage.lastError}). Alerts held meanwhile have been sent; check runs of that time were not recorded. Look at the free space of ${dataDir}.`,
+  };
 }

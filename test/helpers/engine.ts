@@ -3,25 +3,14 @@ import type { TestContext } from 'node:test';
 import type { OutgoingMessage } from '../../src/chat/channel.js';
 import type { CheckResult, HealResult, Probe } from '../../src/checks/types.js';
 import type { CheckConfig } from '../../src/config/schema.js';
+import { parseConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/clock.js';
-import { createHealStep } from '../../src/heal/index.js';
-import { Recovery } from '../../src/heal/recovery.js';
-import type { HealStep } from '../../src/heal/types.js';
+import { Engine } from '../../src/engine.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
-import { IncidentTracker } from '../../src/patrol/incidents.js';
-import { Composer } from '../../src/notify/composer.js';
-import { RegretIndex } from '../../src/regret/regret.js';
-import { RegretStore } from '../../src/store/regret.js';
-import { Patrol } from '../../src/patrol/patrol.js';
-import { ActionStore } from '../../src/store/actions.js';
-import { CheckStateStore } from '../../src/store/check-state.js';
 import { openDatabase } from '../../src/store/database.js';
-import { EscalationStore } from '../../src/store/escalations.js';
 import { EventLog } from '../../src/store/events.js';
-import { IncidentStore } from '../../src/store/incidents.js';
 import { tempDir } from './temp.js';
-import { childEnvironment } from '../../src/config/child-env.js';
 
 /**
  * A probe the test steers: it answers what `health` says and counts
@@ -51,91 +40,71 @@ export class SteeredProbe implements Probe {
   }
 }
 
-/** The Level-1 engine on a real database with a hand-moved clock; runs happen when the test says. */
+/**
+ * The engine the bot runs (src/engine.ts), on a real database with a
+ * hand-moved clock and steered probes; runs happen when the test says (the
+ * patrol is not started). Messages the bot would send are collected.
+ */
 export function createEngine(t: TestContext, checks: CheckConfig[], options: { backoffBaseMs?: number } = {}) {
   const dataDir = tempDir(t);
   const db = openDatabase(join(dataDir, 'n.db'));
   const clock = new ManualClock();
-  const { logger, lines } = createCapturedLogger(new Redactor());
-  const checkState = new CheckStateStore(db);
-  const events = new EventLog(db);
-  const incidents = new IncidentStore(db);
-  const actions = new ActionStore(db);
+  const redactor = new Redactor();
+  const { logger, lines } = createCapturedLogger(redactor);
+  const events = new EventLog(db, redactor);
+  // Group wait 0: each notice becomes a message at once (grouping has its own tests).
+  const base = parseConfig(
+    'chat:\n  groupWait: 0s\npatrol:\n  healTimeout: 5s\n',
+    'test.yml',
+    { TZ: 'UTC', NIGHTSHIFT_HTTP: '127.0.0.1:0', NIGHTSHIFT_DATA_DIR: dataDir },
+    dataDir,
+  );
+  const config = { ...base, checks };
   const probes = new Map<string, SteeredProbe>(checks.map((c) => [c.name, new SteeredProbe()]));
   const alerts: OutgoingMessage[] = [];
-  const notify = (m: OutgoingMessage) => void alerts.push(m);
+  const engine = new Engine({
+    config,
+    db,
+    events,
+    clock,
+    log: logger,
+    redactor,
+    send: (message) => void alerts.push(message),
+    publicUrl: 'http://127.0.0.1:8787',
+    startedAt: clock.now(),
+    probeFor: (check) => probes.get(check.name)!,
+    ...(options.backoffBaseMs !== undefined ? { healBackoffBaseMs: options.backoffBaseMs } : {}),
+  });
+  // The runs the engine asks for (a heal's verification, a dependency checked first), recorded as they reach the patrol.
   const verifyRequests: string[] = [];
-  const patrol = new Patrol({ checks, probes, db, checkState, events, clock, log: logger, intervalMs: 10_000, concurrency: 8 });
-  const steps = new Map<string, HealStep[]>(
-    checks.map((c) => [
-      c.name,
-      c.heal.map((s) => createHealStep(s.action, s.params, { log: logger, dataDir, now: () => clock.now(), childEnv: childEnvironment })),
-    ]),
-  );
-  // Group wait 0: each notice becomes a message at once (grouping has its own tests).
-  const composer = new Composer({ clock, incidents, groupWaitMs: 0, stormThreshold: 20, repeatIntervalMs: 4 * 3_600_000, send: (m) => notify(m) });
-  const tracker = new IncidentTracker({
-    db,
-    checks,
-    incidents,
-    checkState,
-    events,
-    clock,
-    log: logger,
-    flapping: { maxChanges: 5, windowMs: 600_000 },
-    notify,
-    notice: (n) => composer.notice(n),
-  });
-  const regret = new RegretIndex({ db, store: new RegretStore(db), events, clock, log: logger, checks, notify });
-  const recovery = new Recovery({
-    db,
-    dataDir,
-    timezone: 'UTC',
-    probes,
-    steps,
-    checkState,
-    incidents,
-    actions,
-    escalations: new EscalationStore(db),
-    events,
-    clock,
-    log: logger,
-    redactor: new Redactor(),
-    healTimeoutMs: 5_000,
-    notify,
-    requestRun: (name) => verifyRequests.push(name),
-    flagged: (check) => regret.flaggedReason(check),
-    onAction: (action) => regret.onAction(action),
-    ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
-  });
-  patrol.on('result', (outcome) => {
-    const update = tracker.onResult(outcome);
-    regret.onResult(outcome);
-    recovery.onResult(outcome, update);
-  });
+  const requestRun = engine.patrol.requestRun.bind(engine.patrol);
+  engine.patrol.requestRun = (name: string) => {
+    verifyRequests.push(name);
+    requestRun(name);
+  };
   t.after(async () => {
-    await recovery.stop();
-    await patrol.stop();
+    await engine.stop();
     db.close();
   });
   /** One patrol of every check, then every heal it started. */
   const patrolOnce = async () => {
-    await patrol.runAll();
-    await recovery.settled();
+    await engine.patrol.runAll();
+    await engine.settled();
   };
   return {
     db,
     dataDir,
     clock,
-    patrol,
-    recovery,
-    regret,
+    engine,
+    patrol: engine.patrol,
+    recovery: engine.recovery,
+    regret: engine.regret,
     probes,
     alerts,
     events,
-    incidents,
-    actions,
-    checkState,
+    incidents: engine.incidents,
+    actions: engine.actions,
+    checkState: engine.checkState,
     lines,
     verifyRequests,
     patrolOnce,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { test } from 'node:test';
-import { HttpServer } from '../../src/http/server.js';
+import { HttpServer, type HttpHandlers, type HttpServerOptions } from '../../src/http/server.js';
 import { Metrics } from '../../src/http/metrics.js';
 import { buildSummary } from '../../src/patrol/summary.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
@@ -14,7 +14,8 @@ test('/healthz answers 503 once the patrol loop has not run within two intervals
     built++;
     return buildSummary({ now: 10, startedAt: 0, lastPatrolAt: alive ? 10 : 0, patrolAlive: alive, checks: [], states: [] });
   };
-  const server = new HttpServer({ log: createCapturedLogger(new Redactor()).logger, summary, patrolAlive: () => alive, metrics: new Metrics(summary) });
+  const server = new HttpServer({ log: createCapturedLogger(new Redactor()).logger });
+  server.serve({ summary, patrolAlive: () => alive, metrics: new Metrics(summary) });
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
   t.after(() => server.close());
   const url = `http://127.0.0.1:${port}`;
@@ -52,9 +53,17 @@ function rawRequest(
   });
 }
 
-function makeServer(deps: Partial<ConstructorParameters<typeof HttpServer>[0]> = {}) {
+function makeServer(deps: Partial<HttpServerOptions & HttpHandlers> = {}) {
   const summary = () => buildSummary({ now: 10, startedAt: 0, lastPatrolAt: 10, patrolAlive: true, checks: [], states: [] });
-  return new HttpServer({ log: createCapturedLogger(new Redactor()).logger, summary, patrolAlive: () => true, metrics: new Metrics(summary), ...deps });
+  const { access, redactor, now, ...handlers } = deps;
+  const server = new HttpServer({
+    log: createCapturedLogger(new Redactor()).logger,
+    ...(access ? { access } : {}),
+    ...(redactor ? { redactor } : {}),
+    ...(now ? { now } : {}),
+  });
+  server.serve({ summary, patrolAlive: () => true, metrics: new Metrics(summary), ...handlers });
+  return server;
 }
 
 test('a request naming another Host (DNS rebinding from a web page) gets nothing; IP literals, localhost and configured names do', async (t) => {

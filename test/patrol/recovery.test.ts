@@ -158,7 +158,8 @@ test('a flapping check alerts once, then stays quiet until it is stable', async 
   }
   const flappingAlerts = engine.alerts.filter((a) => /is flapping/.test(a.title));
   assert.equal(flappingAlerts.length, 1);
-  const afterFlapping = engine.alerts.slice(engine.alerts.indexOf(flappingAlerts[0]!) + 1);
+  // The engine is the bot's own, diagnoser included: its one-time analysis question may come meanwhile; no alert may.
+  const afterFlapping = engine.alerts.slice(engine.alerts.indexOf(flappingAlerts[0]!) + 1).filter((m) => m.question === undefined);
   assert.deepEqual(afterFlapping, [], 'no failing/recovered alerts while flapping');
   assert.equal(engine.checkState.get('flap')!.flapping, true);
   probe.recover();

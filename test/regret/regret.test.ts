@@ -6,6 +6,9 @@ import { createEngine } from '../helpers/engine.js';
 
 const restart = [{ action: 'restart' as const, params: {} }];
 
+/** Who scores in these tests. */
+const TESTER = { channel: 'test', userId: 'test' };
+
 test('scoring: a heal that holds for 3 patrols is +1; one whose failure comes back within the cooldown is -1; an escalation is -2', async (t) => {
   const engine = createEngine(t, [checkConfig('svc', { heal: restart, cooldownMs: 300_000 })]);
   const probe = engine.probe('svc');
@@ -31,7 +34,11 @@ test('scoring: a heal that holds for 3 patrols is +1; one whose failure comes ba
     { category: 'restart', score: -1 },
     { category: 'escalate', score: -2 },
   ]);
-  assert.match(engine.regret.override(2, 0, 'my fault, I was deploying', 'alice', 'telegram'), /scored 0/);
+  assert.deepEqual(engine.regret.override(2, 0, 'my fault, I was deploying', { channel: 'telegram', userId: 'alice' }), {
+    kind: 'scored',
+    action: { id: 2, category: 'restart', target: 'svc' },
+    score: 0,
+  });
   assert.equal(engine.db.prepare('SELECT score_note FROM actions WHERE id = 2').pluck().get(), 'set by alice on telegram: my fault, I was deploying');
 });
 
@@ -42,19 +49,19 @@ test('flags at exactly the thresholds: category average below -0.4 (not at it), 
     actions.record({ at: engine.clock.now(), category: 'restart', target, trigger: 'test', incidentId: null, result: 'ok', message: 'x', details: {} });
   const flags = () => engine.db.prepare('SELECT kind, category, target FROM flags WHERE cleared_at IS NULL ORDER BY id').all();
   // -2, 0, 0, 0, 0 averages exactly -0.4: not below it.
-  for (const score of [-2, 0, 0, 0, 0]) engine.regret.override(act('b'), score, undefined, 'test', 'test');
+  for (const score of [-2, 0, 0, 0, 0]) engine.regret.override(act('b'), score, undefined, TESTER);
   assert.deepEqual(flags(), []);
-  engine.regret.override(act('b'), -1, undefined, 'test', 'test');
+  engine.regret.override(act('b'), -1, undefined, TESTER);
   assert.deepEqual(flags(), [{ kind: 'category', category: 'restart', target: '' }], '-0.5 is below -0.4');
   engine.db.exec("UPDATE flags SET cleared_at = 1, cleared_by = 'test'");
   engine.clock.advance(1_000);
   // After the clear only new scores count: ten good restarts of b keep the category healthy...
-  for (let i = 0; i < 10; i++) engine.regret.override(act('b'), 1, undefined, 'test', 'test');
+  for (let i = 0; i < 10; i++) engine.regret.override(act('b'), 1, undefined, TESTER);
   // ...while restarting a fails: flagged at the third -1, not the second.
-  engine.regret.override(act('a'), -1, undefined, 'test', 'test');
-  engine.regret.override(act('a'), -1, undefined, 'test', 'test');
+  engine.regret.override(act('a'), -1, undefined, TESTER);
+  engine.regret.override(act('a'), -1, undefined, TESTER);
   assert.deepEqual(flags(), []);
-  engine.regret.override(act('a'), -1, undefined, 'test', 'test');
+  engine.regret.override(act('a'), -1, undefined, TESTER);
   assert.deepEqual(flags(), [{ kind: 'action', category: 'restart', target: 'a' }]);
   assert.ok(engine.alerts.some((m) => /Regret flag #\d+: restart of a keeps making things worse/.test(m.title)));
 });
@@ -73,7 +80,7 @@ test('a flagged action is skipped and escalated instead; clearing the flag resto
       message: 'x',
       details: {},
     });
-    engine.regret.override(id, -1, undefined, 'test', 'test');
+    engine.regret.override(id, -1, undefined, TESTER);
   }
   const [flag] = engine.db.prepare('SELECT id FROM flags').all() as Array<{ id: number }>;
   engine.probe('w').fail('exit 1');
@@ -83,7 +90,7 @@ test('a flagged action is skipped and escalated instead; clearing the flag resto
   assert.match(skipped!.context.reason, /^regret flag #\d+ on restart of w/);
   assert.equal(skipped!.context.byFlag, true);
   assert.equal(engine.events.ofType('escalated').length, 1);
-  assert.match(engine.regret.clear(flag!.id, 'alice', 'console'), /cleared/);
+  assert.equal(engine.regret.clear(flag!.id, { channel: 'console', userId: 'alice' })?.id, flag!.id, 'the flag was cleared');
   assert.equal(engine.events.ofType('regret.cleared').length, 1);
   // The next incident of w is healed again.
   engine.probe('w').recover();

@@ -44,26 +44,15 @@ const refuse = defineCommand({
 function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explode, refuse]) {
   const { logger, lines } = createCapturedLogger(new Redactor());
   const refused: string[] = [];
+  // Only /status and /help are run against these; every other group is present and inert.
   const services: CommandServices = {
-    status: () => buildSummary({ now: 1, startedAt: 0, lastPatrolAt: 1, patrolAlive: true, checks: [], states: [] }),
-    commands: () => list,
-    openIncidents: () => [],
-    ack: () => false,
-    checkNames: () => [],
-    mute: () => {},
-    healNow: async () => '',
-    surgery: () => ({ enabled: true }),
-    setSurgery: () => {},
-    consent: () => [],
-    decideProposal: () => '',
-    diagnose: async () => '',
-    proposals: () => [],
-    setConsent: () => '',
-    score: () => '',
-    regret: () => [],
-    flags: () => [],
-    clearFlag: () => '',
-    briefing: () => '',
+    status: { summary: () => buildSummary({ now: 1, startedAt: 0, lastPatrolAt: 1, patrolAlive: true, checks: [], states: [] }), checkNames: () => [] },
+    incidents: { open: () => [], ack: () => false, mute: () => {} },
+    heal: { healNow: async () => ({ kind: 'unknown-check' }) },
+    consent: { get: () => ({ state: 'unasked' }), set: () => false, surgery: () => ({ enabled: true }), setSurgery: () => {} },
+    diagnosis: { diagnoseNow: async () => ({ kind: 'already-running' }), proposals: () => [], decideProposal: () => ({ kind: 'unknown-proposal' }) },
+    regret: { categories: () => [], flags: () => [], override: () => ({ kind: 'unknown-action' }), clear: () => undefined },
+    briefing: { compose: () => ({ message: { severity: 'info', title: 'briefing' } }) },
   };
   const roles: Record<string, Role | null> = { op: 'operator', v: 'viewer', x: null };
   const dispatcher = new Dispatcher({
@@ -145,4 +134,37 @@ test('/status answers with the summary line', async () => {
     (await dispatcher.dispatch('/status', viewer)).text,
     'SUMMARY: OK  core=active  checks=0  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0',
   );
+});
+
+test("a sub-command's role is the dispatcher's to enforce: a viewer may read /consent and /flags, changing them is refused and audited like any refusal", async () => {
+  const { dispatcher, refused } = makeDispatcher();
+  assert.match((await dispatcher.dispatch('/consent', viewer)).text, /^analysis: unasked/);
+  assert.match((await dispatcher.dispatch('/flags', viewer)).text, /No regret flags/);
+  const consent = await dispatcher.dispatch('/consent analysis on', viewer);
+  assert.equal(consent.kind, 'refused');
+  assert.equal(consent.text, "Sorry, /consent analysis on needs the admin role, and you are not on this channel's admin list. Nothing was changed.");
+  const clear = await dispatcher.dispatch('/flags clear 3', viewer);
+  assert.equal(clear.kind, 'refused');
+  assert.match(clear.text, /\/flags clear 3 needs the operator role/);
+  // An operator is still not an admin.
+  assert.equal((await dispatcher.dispatch('/consent auto-repair off', operator)).kind, 'refused');
+  assert.deepEqual(refused, ['v:/consent analysis on', 'v:/flags clear 3', 'op:/consent auto-repair off']);
+});
+
+test('usage errors read the same whatever found them: the argument schema, its refinement, or the handler', async () => {
+  const { dispatcher, refused } = makeDispatcher();
+  const half = await dispatcher.dispatch('/consent analysis', viewer);
+  assert.equal(half.kind, 'usage');
+  assert.match(half.text, /^Usage: \/consent \[name\] \[value\]\n.*\n\(value: expected on or off after the consent name\)$/);
+  assert.equal((await dispatcher.dispatch('/flags clear', operator)).kind, 'usage');
+  assert.equal((await dispatcher.dispatch('/mute worker soon', operator)).kind, 'usage');
+  assert.deepEqual(refused, [], 'a usage error is no refusal');
+});
+
+test('a stranger learns nothing from a command whose role depends on its arguments: refused, not shown its usage', async () => {
+  const { dispatcher, refused } = makeDispatcher();
+  const reply = await dispatcher.dispatch('/consent analysis', stranger);
+  assert.equal(reply.kind, 'refused');
+  assert.doesNotMatch(reply.text, /Usage/);
+  assert.deepEqual(refused, ['x:/consent']);
 });

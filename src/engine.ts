@@ -1,0 +1,374 @@
+import type { CommandServices } from './bot/command.js';
+import { createAuthorizer } from './chat/authorize.js';
+import type { Identity } from './chat/channel.js';
+import { RefusalGate } from './chat/refusals.js';
+import type { Role } from './chat/roles.js';
+import { createProbe } from './checks/index.js';
+import type { CheckConfig, CheckEnvironment, Probe } from './checks/types.js';
+import type { Clock } from './clock.js';
+import { childEnvironment } from './config/child-env.js';
+import type { Config } from './config/schema.js';
+import { Consent } from './consent/consent.js';
+import { ConsentQuestions } from './consent/questions.js';
+import { Diagnoser } from './diagnose/diagnoser.js';
+import { Proposals } from './diagnose/proposals.js';
+import { createHealStep } from './heal/index.js';
+import { Recovery } from './heal/recovery.js';
+import type { HealStep } from './heal/types.js';
+import { Metrics } from './http/metrics.js';
+import type { Logger } from './log/logger.js';
+import type { Redactor } from './log/redact.js';
+import { Composer } from './notify/composer.js';
+import type { Send } from './notify/outbox.js';
+import { IncidentTracker } from './patrol/incidents.js';
+import { Patrol, type RunOutcome } from './patrol/patrol.js';
+import { buildSummary, type StatusSummary } from './patrol/summary.js';
+import { ActionTokens, actionSecret } from './questions/action-tokens.js';
+import { answerByButton } from './questions/buttons.js';
+import { Questions } from './questions/questions.js';
+import { RegretIndex } from './regret/regret.js';
+import { categoryLines } from './regret/wording.js';
+import { Briefings } from './report/briefing.js';
+import { createSelfProbe } from './self-probe.js';
+import { ActionStore } from './store/actions.js';
+import { QuestionStore } from './store/questions.js';
+import { SwitchStore, UsedTokenStore } from './store/chat-state.js';
+import { CheckStateStore } from './store/check-state.js';
+import type { Db } from './store/database.js';
+import { DiagnosisStore } from './store/diagnoses.js';
+import { EscalationStore } from './store/escalations.js';
+import type { EventLog } from './store/events.js';
+import type { StoreHealth } from './store/health.js';
+import { HeartbeatStore } from './store/heartbeats.js';
+import { IncidentStore } from './store/incidents.js';
+import { KeyValueStore } from './store/kv.js';
+import { ProbeStateStore } from './store/probe-state.js';
+import { RegretStore } from './store/regret.js';
+
+const DAY_MS = 86_400_000;
+/** A stranger's refusals: one answered and recorded per person per window, at most this many per channel. */
+const REFUSAL_WINDOW_MS = 10 * 60_000;
+const REFUSALS_PER_CHANNEL = 20;
+const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+
+export interface EngineOptions {
+  config: Config;
+  db: Db;
+  events: EventLog;
+  clock: Clock;
+  log: Logger;
+  redactor: Redactor;
+  /** Queues a message on the chat channels (the outbox). */
+  send: Send;
+  /** Base URL of the answer buttons in pushes: Nightshift's HTTP server as the operator's phone reaches it. */
+  publicUrl: string;
+  /** When this run of the bot started (uptime, staleness, the briefing). */
+  startedAt: number;
+  /** A check's probe; by default its kind's own. Tests stand a steered service in here: the engine around it is the real one. */
+  probeFor?: (check: CheckConfig, env: CheckEnvironment) => Probe;
+  /** The store's health: writers report write failures there (a full disk); absent, they are logged. */
+  health?: StoreHealth;
+  /** First wait between heals that do not hold (default 1 s; tests shorten it). */
+  healBackoffBaseMs?: number;
+}
+
+/**
+ * Everything that patrols, heals, judges and explains, wired once: the
+ * patrol and its one result pipeline (metrics, incidents, regret, recovery,
+ * diagnosis), the questions asked on chat and the consent they ask for, the
+ * proposals, the briefing. The app, the test helpers and the benches build
+ * it the same way; the app adds the process around it (lock, database,
+ * HTTP, channels).
+ */
+export class Engine {
+  readonly checkState: CheckStateStore;
+  readonly incidents: IncidentStore;
+  readonly actions: ActionStore;
+  readonly heartbeats: HeartbeatStore;
+  readonly kv: KeyValueStore;
+  readonly probes = new Map<string, Probe>();
+  readonly patrol: Patrol;
+  readonly composer: Composer;
+  readonly tracker: IncidentTracker;
+  readonly regret: RegretIndex;
+  readonly recovery: Recovery;
+  readonly consent: Consent;
+  readonly questions: Questions;
+  readonly proposals: Proposals;
+  readonly diagnoser: Diagnoser;
+  readonly briefings: Briefings;
+  readonly metrics: Metrics;
+  /** The role a person holds on their channel, from the allow-lists (fail closed). */
+  readonly roleOf: (from: Identity) => Role | null;
+  /** A stranger's refusals are answered and recorded once per window; the rest are counted. */
+  readonly refusals: RefusalGate;
+  /** What chat commands may use, one group per feature. */
+  readonly services: CommandServices;
+  private readonly tokens: ActionTokens;
+  private readonly selfProbe: ReturnType<typeof createSelfProbe>;
+
+  constructor(private readonly options: EngineOptions) {
+    const { config, db, events, clock, log, redactor, send } = options;
+    const now = () => clock.now();
+    const reportError = (err: unknown, what: string): void => {
+      if (!options.health?.failed(err, what)) log.error({ err, what }, 'background work failed (kept running)');
+    };
+    const notify = (message: Parameters<Send>[0]) => send(message);
+    this.checkState = new CheckStateStore(db);
+    this.incidents = new IncidentStore(db);
+    this.actions = new ActionStore(db);
+    this.heartbeats = new HeartbeatStore(db);
+    this.kv = new KeyValueStore(db);
+    this.selfProbe = createSelfProbe(this.kv, now);
+
+    this.patrol = new Patrol({
+      checks: config.checks,
+      probes: this.probes,
+      db,
+      checkState: this.checkState,
+      events,
+      clock,
+      log,
+      intervalMs: config.patrol.intervalMs,
+      concurrency: config.patrol.concurrency,
+      redactor,
+      ...(options.health ? { health: options.health } : {}),
+    });
+    const steps = this.createProbesAndSteps();
+
+    this.composer = new Composer({
+      clock,
+      incidents: this.incidents,
+      groupWaitMs: config.chat.groupWait,
+      stormThreshold: config.chat.stormThreshold,
+      repeatIntervalMs: config.chat.repeatInterval,
+      send: (message, key) => send(message, { key }),
+      onError: reportError,
+    });
+    this.tracker = new IncidentTracker({
+      db,
+      checks: config.checks,
+      incidents: this.incidents,
+      checkState: this.checkState,
+      events,
+      clock,
+      log,
+      flapping: config.patrol.flapping,
+      notify,
+      notice: (n) => this.composer.notice(n),
+    });
+    this.regret = new RegretIndex({ db, store: new RegretStore(db), events, clock, log, checks: config.checks, notify });
+    this.recovery = new Recovery({
+      db,
+      dataDir: config.dataDir,
+      timezone: config.timezone,
+      checks: config.checks,
+      probes: this.probes,
+      steps,
+      checkState: this.checkState,
+      incidents: this.incidents,
+      actions: this.actions,
+      escalations: new EscalationStore(db),
+      events,
+      clock,
+      log,
+      redactor,
+      healTimeoutMs: config.patrol.healTimeoutMs,
+      notify,
+      requestRun: (name) => this.patrol.requestRun(name),
+      flagged: (check) => this.regret.flaggedReason(check),
+      onAction: (action) => this.regret.onAction(action),
+      onError: reportError,
+      ...(options.healBackoffBaseMs !== undefined ? { backoffBaseMs: options.healBackoffBaseMs } : {}),
+    });
+
+    this.roleOf = createAuthorizer(config.chat, config.channels);
+    this.refusals = new RefusalGate({
+      windowMs: REFUSAL_WINDOW_MS,
+      perChannel: REFUSALS_PER_CHANNEL,
+      record: (from, what, suppressed) =>
+        events.append(clock.now(), 'chat.refused', from.channel, 'warning', {
+          channel: from.channel,
+          userId: from.userId,
+          what,
+          ...(suppressed > 0 ? { suppressed } : {}),
+        }),
+    });
+    this.tokens = new ActionTokens(actionSecret(this.kv), new UsedTokenStore(db));
+    this.questions = new Questions({
+      store: new QuestionStore(db),
+      events,
+      clock,
+      log,
+      tokens: this.tokens,
+      publicUrl: options.publicUrl,
+      defaultTtlMs: config.chat.questionTtl,
+      send: (message, key) => send(message, { key }),
+      roleOf: this.roleOf,
+      onRefused: (from, what) => this.refusals.refuse(from, what, clock.now()),
+    });
+    this.consent = new Consent(db, new SwitchStore(db), events, clock);
+    const diagnoses = new DiagnosisStore(db);
+    this.proposals = new Proposals({ db, store: diagnoses, questions: this.questions, events, clock, ttlMs: config.diagnose.proposalTtl });
+    this.diagnoser = new Diagnoser({
+      db,
+      checks: config.checks,
+      events,
+      incidents: this.incidents,
+      store: diagnoses,
+      consent: this.consent,
+      consentQuestions: new ConsentQuestions(this.consent, this.questions, config.ollama?.model ?? null),
+      proposals: this.proposals,
+      clock,
+      log,
+      redactor,
+      timezone: config.timezone,
+      notify,
+      llm: config.ollama ? { ...config.ollama, timeoutMs: config.diagnose.llmTimeout, maxPromptChars: config.diagnose.maxPromptChars } : null,
+      recurrence: { count: config.diagnose.recurrence.count, windowMs: config.diagnose.recurrence.window },
+      askAnalysisAfter: config.diagnose.askAfter,
+      lookbackMs: config.diagnose.lookback,
+      weekly: config.diagnose.weekly === 'off' ? null : config.diagnose.weekly,
+    });
+    this.briefings = new Briefings({
+      db,
+      kv: this.kv,
+      clock,
+      log,
+      timezone: config.timezone,
+      at: config.briefing.at,
+      weeklyDay: config.briefing.weekly === 'off' ? null : WEEKDAYS.indexOf(config.briefing.weekly),
+      startedAt: options.startedAt,
+      summary: () => this.summary(),
+      regretLines: () => categoryLines(this.regret.categories()),
+      send: (message, key) => send(message, { key }),
+      onError: reportError,
+    });
+    this.metrics = new Metrics(
+      () => this.summary(),
+      () => this.actions.healAttemptsByTarget(clock.now() - DAY_MS),
+    );
+    this.patrol.on('result', (outcome) => this.onResult(outcome));
+
+    const checkNames = config.checks.map((c) => c.name);
+    this.services = {
+      status: { summary: () => this.summary(), checkNames: () => checkNames },
+      incidents: this.tracker,
+      heal: this.recovery,
+      consent: this.consent,
+      diagnosis: this.diagnoser,
+      regret: this.regret,
+      briefing: this.briefings,
+    };
+  }
+
+  /**
+   * The one result pipeline: every committed check run is counted, turned
+   * into incidents, judges earlier heals, may start a heal, and may trigger
+   * a diagnosis, in that order (each step reads what the one before did).
+   */
+  private onResult(outcome: RunOutcome): void {
+    this.metrics.countRun(outcome.check.name, outcome.result.ok);
+    const update = this.tracker.onResult(outcome);
+    this.regret.onResult(outcome);
+    this.recovery.onResult(outcome, update);
+    this.diagnoser.onResult(outcome, update);
+  }
+
+  /** The one-glance status, from the store and the patrol's heartbeat. */
+  summary(): StatusSummary {
+    const now = this.options.clock.now();
+    return buildSummary({
+      now,
+      startedAt: this.options.startedAt,
+      lastPatrolAt: this.patrol.lastTickAt,
+      patrolAlive: this.patrol.isAlive(),
+      checks: this.options.config.checks,
+      states: this.checkState.all(),
+      openIncidents: this.incidents.allOpen(),
+      heals24h: this.actions.healAttemptsSince(now - DAY_MS),
+      escalations24h: this.actions.countCategory('escalate', now - DAY_MS),
+    });
+  }
+
+  /** Answers a question from a signed button token (the HTTP server's /answer route). */
+  answerButton(token: string): { status: number; text: string } {
+    return answerByButton(token, {
+      tokens: this.tokens,
+      questions: this.questions,
+      clock: this.options.clock,
+      send: this.options.send,
+      redact: (text) => this.options.redactor.redact(text),
+    });
+  }
+
+  /** Expires overdue questions, and the proposals they asked about. */
+  expireQuestions(): void {
+    this.proposals.expire(this.questions.expire().map((q) => q.id));
+  }
+
+  /**
+   * Starts probes (supervised children are spawned), the composer (incidents
+   * committed but never announced are announced), the regret index, the
+   * diagnoser's schedule, then the patrol, and after its first wake the
+   * briefing (so a briefing sent on start reports a live patrol).
+   */
+  async start(): Promise<void> {
+    for (const [name, probe] of this.probes) {
+      try {
+        await probe.start?.();
+      } catch (err) {
+        // Fail-open: a probe that cannot start fails its runs; the patrol records why.
+        this.options.log.error({ err, check: name }, 'check failed to start');
+      }
+    }
+    this.composer.start();
+    this.diagnoser.start();
+    this.regret.start();
+    this.patrol.start();
+    this.briefings.start();
+  }
+
+  /** Stops in reverse: no new heal or run, then schedules, then what was grouped goes to the outbox, then the probes. */
+  async stop(): Promise<void> {
+    await this.recovery.stop();
+    await this.patrol.stop();
+    await this.diagnoser.stop();
+    await this.briefings.stop();
+    // Whatever was grouped but not yet sent goes into the outbox; undelivered rows wait for the next start.
+    this.composer.stop();
+    await Promise.allSettled([...this.probes.values()].map((p) => p.dispose?.()));
+    this.selfProbe.close();
+  }
+
+  /** Waits for every heal in flight (tests and benchmarks). */
+  settled(): Promise<void> {
+    return this.recovery.settled();
+  }
+
+  private createProbesAndSteps(): Map<string, HealStep[]> {
+    const { config, clock, log } = this.options;
+    const probeStates = new ProbeStateStore(this.options.db);
+    const healEnv = { log, dataDir: config.dataDir, now: () => clock.now(), childEnv: childEnvironment };
+    const steps = new Map<string, HealStep[]>();
+    for (const check of config.checks) {
+      const env: CheckEnvironment = {
+        checkName: check.name,
+        log: log.child({ check: check.name }),
+        dataDir: config.dataDir,
+        now: () => clock.now(),
+        self: this.selfProbe,
+        requestRun: () => this.patrol.requestRun(check.name),
+        state: probeStates.for(check.name),
+        heartbeats: this.heartbeats,
+        childEnv: childEnvironment,
+      };
+      this.probes.set(check.name, this.options.probeFor ? this.options.probeFor(check, env) : createProbe(check.kind, check.params, env));
+      steps.set(
+        check.name,
+        check.heal.map((step) => createHealStep(step.action, step.params, healEnv)),
+      );
+    }
+    return steps;
+  }
+}
