@@ -63,6 +63,22 @@ export function defineCommand<Args extends z.ZodObject>(command: Command<Args>):
   return command;
 }
 
+/*
+ * AnyCommand erases each command's own argument type; these two accessors
+ * are the only places that look through the erasure, so nothing else
+ * handles an untyped value.
+ */
+
+/** The command's argument schema, as a plain object schema. */
+export function argsSchema(command: AnyCommand): z.ZodObject {
+  return command.args as z.ZodObject;
+}
+
+/** The role a command needs for arguments its own schema parsed. */
+export function roleFor(command: AnyCommand, args: unknown): Role {
+  return typeof command.role === 'string' ? command.role : (command.role as (parsed: unknown) => Role)(args);
+}
+
 /**
  * The role a command needs when it is typed bare (no arguments): what /help
  * filters by. A rule that depends on the arguments is asked with the bare
@@ -71,6 +87,6 @@ export function defineCommand<Args extends z.ZodObject>(command: Command<Args>):
  */
 export function bareRole(command: AnyCommand): Role {
   if (typeof command.role === 'string') return command.role;
-  const bare = command.args.safeParse({});
-  return bare.success ? command.role(bare.data) : 'viewer';
+  const bare = argsSchema(command).safeParse({});
+  return bare.success ? roleFor(command, bare.data) : 'viewer';
 }

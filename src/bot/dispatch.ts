@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { errorMessage, UserError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../clock.js';
-import { bareRole, type AnyCommand, type CommandServices } from './command.js';
+import { argsSchema, bareRole, roleFor, type AnyCommand, type CommandServices } from './command.js';
 import type { CommandSummary, Identity, Reply } from '../chat/channel.js';
 import { roleAllows, type Invoker, type Role } from '../chat/roles.js';
 
@@ -20,7 +20,7 @@ export function parseCommandText(text: string): ParsedInput {
 
 /** `/mute <check> <duration> [note]` */
 export function usage(command: AnyCommand): string {
-  const parts = Object.entries(command.args.shape).map(([key, schema]) => (isOptional(schema as z.ZodType) ? `[${key}]` : `<${key}>`));
+  const parts = Object.entries(argsSchema(command).shape).map(([key, schema]) => (isOptional(schema as z.ZodType) ? `[${key}]` : `<${key}>`));
   return [`/${command.name}`, ...parts].join(' ');
 }
 
@@ -33,7 +33,7 @@ function isOptional(schema: z.ZodType): boolean {
  * joined into the last key (so a free-text note may contain spaces).
  */
 export function argsFromTokens(command: AnyCommand, tokens: string[]): Record<string, string> {
-  const keys = Object.keys(command.args.shape);
+  const keys = Object.keys(argsSchema(command).shape);
   const args: Record<string, string> = {};
   keys.forEach((key, i) => {
     const isLast = i === keys.length - 1;
@@ -91,14 +91,14 @@ export class Dispatcher {
         );
       return { kind: 'usage', text: `${what} Try /help:\n${this.helpText(invoker)}` };
     }
-    const schema: z.ZodObject = command.args;
+    const schema = argsSchema(command);
     // A fixed role is judged before the arguments are read: someone who may not run the command learns nothing from its usage.
     if (typeof command.role === 'string' && !roleAllows(invoker.role, command.role)) return this.refuseCommand(invoker, `/${command.name}`, command.role);
     if (invoker.role === null) return this.refuseCommand(invoker, `/${command.name}`, bareRole(command));
     const args = schema.safeParse(argsFromTokens(command, parsed.tokens));
     if (!args.success) return this.usageReply(command, args.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; '));
     if (typeof command.role === 'function') {
-      const needed = command.role(args.data);
+      const needed = roleFor(command, args.data);
       const typed = [`/${command.name}`, ...parsed.tokens].join(' ');
       if (!roleAllows(invoker.role, needed)) return this.refuseCommand(invoker, typed, needed);
     }
@@ -143,7 +143,7 @@ export function describeCommands(commands: readonly AnyCommand[]): CommandSummar
     name: c.name,
     description: c.description,
     usage: usage(c),
-    args: Object.entries(c.args.shape).map(([name, schema]) => ({
+    args: Object.entries(argsSchema(c).shape).map(([name, schema]) => ({
       name,
       description: (schema as z.ZodType).description ?? name,
       required: !isOptional(schema as z.ZodType),
