@@ -45,7 +45,7 @@ export interface NtfyChannelOptions {
   /** Topic the operator replies on; without it the channel only sends. Must differ from `topic`. */
   replyTopic?: string;
   /** Access token (tk_...), sent as `Authorization: Bearer`. */
-  token?: string;
+  token?: string | undefined;
   /** The command list; its names are the words a reply may start with. */
   commands: CommandSummary[];
   log: Logger;
@@ -93,8 +93,8 @@ export function parseNtfyReply(text: string, commandNames: readonly string[]): N
 interface StreamEvent {
   id: string;
   event: string;
-  topic?: string;
-  message?: string;
+  topic?: string | undefined;
+  message?: string | undefined;
 }
 
 /**
@@ -231,7 +231,10 @@ export class NtfyChannel implements ChatChannel {
    * One subscription: bootstraps the cursor if there is none, opens the
    * stream and handles events until it ends, errors or goes idle. Never throws.
    */
-  private async connectOnce(replyTopic: string, inbound: Inbound): Promise<{ healthy: boolean; reason: string; retryAfterMs?: number; refused?: boolean }> {
+  private async connectOnce(
+    replyTopic: string,
+    inbound: Inbound,
+  ): Promise<{ healthy: boolean; reason: string; retryAfterMs?: number | undefined; refused?: boolean }> {
     const connection = new AbortController();
     const signal = AbortSignal.any([connection.signal, this.stopping.signal]);
     let idleTimer: NodeJS.Timeout | undefined;

@@ -141,7 +141,10 @@ export class TelegramChannel implements ChatChannel {
           await this.prepare(apiSignal);
           prepared = true;
         }
-        const updates = await this.bot.api.getUpdates({ offset, timeout: this.pollTimeoutSeconds, allowed_updates: ['message', 'callback_query'] }, apiSignal);
+        const updates = await this.bot.api.getUpdates(
+          { ...(offset !== undefined ? { offset } : {}), timeout: this.pollTimeoutSeconds, allowed_updates: ['message', 'callback_query'] },
+          apiSignal,
+        );
         if (failures > 0) this.log.info({ failures }, 'telegram: polling recovered');
         failures = 0;
         for (const update of updates) {

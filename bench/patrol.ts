@@ -102,8 +102,8 @@ async function main(): Promise<number> {
       const match = /"http":"([^"]+)"[^\n]*"msg":"nightshift started"/.exec(line);
       if (match) onStarted(match[1]!);
     };
-    const stdout = new OutputDrain(child.stdout!, watchForStart);
-    const stderr = new OutputDrain(child.stderr!, watchForStart);
+    const stdout = new OutputDrain(child.stdout, watchForStart);
+    const stderr = new OutputDrain(child.stderr, watchForStart);
     const fail = (why: string) => new Error(`${why}\nbot stdout tail:\n${stdout.tail()}\nbot stderr tail:\n${stderr.tail()}`);
 
     const launchedAt = performance.now();

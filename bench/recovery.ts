@@ -113,16 +113,16 @@ async function startBot(name: string, yaml: string, env: Record<string, string> 
   });
   children.push(bot);
   let out = '';
-  bot.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  bot.stderr.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    bot.stdout!.on('data', (d: Buffer) => {
+    bot.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('"msg":"nightshift started"')) resolve();
     });
     bot.once('exit', (code) => reject(new Error(`nightshift exited with ${code}:\n${out}`)));
   });
-  bot.stdout!.removeAllListeners('data');
-  bot.stdout!.resume();
+  bot.stdout.removeAllListeners('data');
+  bot.stdout.resume();
   const db = new Database(join(dir, 'data', 'nightshift.db'), { readonly: true, fileMustExist: true });
   return { bot, db };
 }

@@ -337,7 +337,7 @@ export class Engine {
     await this.briefings.stop();
     // Whatever was grouped but not yet sent goes into the outbox; undelivered rows wait for the next start.
     this.composer.stop();
-    await Promise.allSettled([...this.probes.values()].map((p) => p.dispose?.()));
+    await Promise.allSettled([...this.probes.values()].map(async (p) => p.dispose?.()));
     this.selfProbe.close();
   }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { dropPartialFirstWord } from './util/text.js';
 
 export interface ExecOptions {
-  cwd?: string;
+  cwd?: string | undefined;
   /** The whole environment of the command (the bot's child environment: see CheckEnvironment.childEnv). */
   env: NodeJS.ProcessEnv;
   /** Kill the command (SIGTERM, then SIGKILL after 1 s) when this fires. */

@@ -48,8 +48,8 @@ checks:
   assert.match(String(failed.context.stderrTail), /boom/);
 
   const status = (await (await fetch(`http://${bot.http}/status.json`)).json()) as { text: string };
-  assert.match(status.text, /^SUMMARY: DEGRADED  core=active  checks=1  failing=1  stale=0  inactive_timers=0  heals_24h=3  escalations=1/);
-  assert.match(status.text, /FAIL  crashy \(process, critical\): exited with code 3 .*escalated/);
+  assert.match(status.text, /^SUMMARY: DEGRADED {2}core=active {2}checks=1 {2}failing=1 {2}stale=0 {2}inactive_timers=0 {2}heals_24h=3 {2}escalations=1/);
+  assert.match(status.text, /FAIL {2}crashy \(process, critical\): exited with code 3 .*escalated/);
   const metrics = await (await fetch(`http://${bot.http}/metrics`)).text();
   assert.match(metrics, /nightshift_check_heals_24h\{check="crashy"\} 3/);
   assert.match(metrics, /nightshift_escalations_24h 1/);

@@ -29,7 +29,7 @@ export interface OutgoingMessage {
 /** What a platform returned for a delivered message. */
 export interface Delivery {
   /** The platform's id of the message (Telegram message_id, Discord message id, ntfy id). */
-  platformId?: string;
+  platformId?: string | undefined;
 }
 
 /**
@@ -43,7 +43,7 @@ export class DeliveryError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly permanent: boolean;
   readonly rejected: boolean;
-  constructor(message: string, options: { retryAfterMs?: number; permanent?: boolean; rejected?: boolean; cause?: unknown } = {}) {
+  constructor(message: string, options: { retryAfterMs?: number | undefined; permanent?: boolean; rejected?: boolean; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = 'DeliveryError';
     this.retryAfterMs = options.retryAfterMs;

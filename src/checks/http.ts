@@ -165,7 +165,8 @@ function safeUrl(url: URL): string {
 /** Reads at most `limit` bytes of the body, then cancels the rest of the download. */
 async function readLimited(response: Response, limit: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
   if (!response.body) return { bytes: new Uint8Array(0), truncated: false };
-  const reader = response.body.getReader();
+  // fetch() bodies are byte streams; the DOM typings leave the chunk type open.
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   let truncated = false;

@@ -149,15 +149,15 @@ export interface UnitState {
   loadState: string;
   activeState: string;
   subState: string;
-  result?: string;
-  nRestarts?: number;
-  execMainCode?: number;
-  execMainStatus?: number;
-  mainPid?: number;
+  result?: string | undefined;
+  nRestarts?: number | undefined;
+  execMainCode?: number | undefined;
+  execMainStatus?: number | undefined;
+  mainPid?: number | undefined;
   /** systemd's own text ("Sun 2025-11-23 03:00:00 UTC"), kept as printed: it carries the machine's time zone. */
-  activeEnterTimestamp?: string;
-  nextElapse?: string;
-  lastTrigger?: string;
+  activeEnterTimestamp?: string | undefined;
+  nextElapse?: string | undefined;
+  lastTrigger?: string | undefined;
 }
 
 function readUnitState(properties: Map<string, string>): UnitState {

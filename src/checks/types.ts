@@ -12,7 +12,7 @@ export interface CheckResult {
    * `restartLoop: true` (escalate, never restart again) and `timer: true`
    * (the check watches a timer; counted in inactive_timers while failing).
    */
-  details?: Record<string, unknown>;
+  details?: Record<string, unknown> | undefined;
 }
 
 /** Passed to every run: the abort signal fires when the check's timeout expires or the bot stops. */
@@ -25,7 +25,7 @@ export interface CheckRunContext {
 export interface HealResult {
   ok: boolean;
   message: string;
-  details?: Record<string, unknown>;
+  details?: Record<string, unknown> | undefined;
 }
 
 /** Passed to every heal step: aborted when the bot stops. */

@@ -221,10 +221,10 @@ export type HealStepConfig = ConfiguredHealStep<HealActionName>;
 
 /** Secrets and platform settings from the environment; absent means that channel is off. */
 export interface Secrets {
-  httpToken?: string;
-  discordToken?: string;
-  telegramToken?: string;
-  ntfyToken?: string;
+  httpToken?: string | undefined;
+  discordToken?: string | undefined;
+  telegramToken?: string | undefined;
+  ntfyToken?: string | undefined;
 }
 
 /** The chat channels that are on (their tokens are set), with their platform settings. */

@@ -35,8 +35,8 @@ export function fixHint(check: CheckConfig, reason: string, details: Record<stri
       `The heal (${check.heal.map((s) => s.action).join(', ') || 'none'}) brings it back only briefly: look for the cause that returns (resource exhaustion, a bad input it keeps reading, a dependency that is down).`,
     );
   if (details?.stderrTail) hints.push('The process wrote to stderr just before failing (see last_result.details.stderrTail).');
-  if (details?.httpStatus) hints.push(`It answered HTTP ${String(details.httpStatus)}.`);
-  if (details?.errorCode) hints.push(`The probe failed with ${String(details.errorCode)}.`);
+  if (details?.httpStatus) hints.push(`It answered HTTP ${printable(details.httpStatus)}.`);
+  if (details?.errorCode) hints.push(`The probe failed with ${printable(details.errorCode)}.`);
   hints.push(`When fixed, the incident closes by itself on the next healthy patrol of "${check.name}".`);
   return hints.join(' ');
 }
@@ -57,4 +57,9 @@ export function writeEscalationFile(dir: string, day: string, task: EscalationTa
 /** Events as they go into a task file. */
 export function eventsForTask(events: EventRow[]): EscalationTask['recent_events'] {
   return events.map((e) => ({ at: new Date(e.at).toISOString(), type: e.type, severity: e.severity, context: e.context }));
+}
+
+/** A detail value as text: scalars as they are, anything else as JSON (never "[object Object]"). */
+function printable(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
 }

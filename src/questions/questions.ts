@@ -148,7 +148,7 @@ export class Questions {
       return { kind: 'answer', text: `Already answered: ${current.answer} by ${current.answeredBy} on ${current.answeredChannel}. Nothing was changed.` };
     }
     events.append(now, 'question.answered', question.subject, 'info', { questionId: question.id, kind: question.kind, answer, by: who, channel: from.channel });
-    let outcome = '';
+    let outcome: string;
     try {
       outcome = this.handlers.get(question.kind)?.(store.get(question.id)!, answer, from) ?? '';
     } catch (err) {

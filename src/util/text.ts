@@ -3,7 +3,7 @@
 /** A deep copy of a JSON-like value with every string clipped to `max` characters (what is stored stays bounded). */
 export function clipStrings<T>(value: T, max: number): T {
   if (typeof value === 'string') return clipAtWord(value, max) as T;
-  if (Array.isArray(value)) return value.map((v) => clipStrings(v, max)) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => clipStrings(v, max)) as T;
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = clipStrings(v, max);

@@ -250,7 +250,7 @@ test('send() of a question: bold title, escaped text, the code, and two buttons 
   const message = lastSent(fake);
   assert.equal(String(message?.message_id), platformId);
   assert.equal(message?.text, '🔴 worker <api> down & out\nexit 1: &lt; is literal here\n\nReply yes/no to this message · code 4F7Q');
-  const text = message!.text!;
+  const text = message.text;
   const slices = (message?.entities ?? []).map((e) => [e.type, text.slice(e.offset, e.offset + e.length)]);
   assert.deepEqual(slices, [
     ['bold', 'worker <api> down & out'],

@@ -125,7 +125,7 @@ test('/help lists only what the asker may run, generated from the command list',
   const forViewer = (await dispatcher.dispatch('/help', viewer)).text;
   assert.match(forViewer, /\/status/);
   assert.doesNotMatch(forViewer, /\/mute/);
-  assert.match((await dispatcher.dispatch('/help', operator)).text, /\/mute <check> <duration> \[note\]  Silence a check/);
+  assert.match((await dispatcher.dispatch('/help', operator)).text, /\/mute <check> <duration> \[note\] {2}Silence a check/);
 });
 
 test('/status answers with the summary line', async () => {

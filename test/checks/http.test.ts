@@ -108,7 +108,7 @@ test('http: an answer slower than maxLatency fails as slow', async (t) => {
   const result = await probe(t, { url, maxLatency: '100ms' }).run(ctx());
   assert.equal(result.ok, false);
   assert.match(result.message, /^slow: \d+ ms > 100 ms$/);
-  assert.ok((result.details!.latencyMs as number) >= 240, `latency ${result.details!.latencyMs}`);
+  assert.ok((result.details!.latencyMs as number) >= 240, `latency ${String(result.details!.latencyMs)}`);
   assert.equal(result.details!.httpStatus, 200);
   const relaxed = await probe(t, { url, maxLatency: '10s' }).run(ctx());
   assert.equal(relaxed.ok, true, relaxed.message);
@@ -148,7 +148,7 @@ test('http: headers are sent, and their secret values never appear in the result
   // A misbehaving endpoint that echoes credentials back in an error page.
   const { url, requests } = await serve(t, (req, res) => {
     res.writeHead(401, { 'content-type': 'text/plain' });
-    res.end(`rejected ${req.headers.authorization} and ${req.headers['x-api-key']}`);
+    res.end(`rejected ${req.headers.authorization} and ${String(req.headers['x-api-key'])}`);
   });
   const result = await probe(t, { url, headers: { Authorization: `Bearer ${secret}`, 'X-Api-Key': apiKey } }).run(ctx());
   assert.equal(requests[0]!.headers.authorization, `Bearer ${secret}`);

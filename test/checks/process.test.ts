@@ -26,7 +26,7 @@ function harness(t: TestContext) {
   const dataDir = mkdtempSync(join(tmpdir(), 'nightshift-process-'));
   const probes: Probe[] = [];
   t.after(async () => {
-    await Promise.all(probes.map((p) => p.dispose?.()));
+    await Promise.all(probes.map(async (p) => p.dispose?.()));
     rmSync(dataDir, { recursive: true, force: true });
   });
   return {

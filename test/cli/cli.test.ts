@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { botEnv, runCli, startBot } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
-const SUMMARY = /SUMMARY: (OK|DEGRADED|DOWN)  core=active  checks=3  failing=\d+  stale=0/;
+const SUMMARY = /SUMMARY: (OK|DEGRADED|DOWN) {2}core=active {2}checks=3 {2}failing=\d+ {2}stale=0/;
 
 test('start on the embedded default: console /status, HTTP endpoints, `nightshift status`, clean SIGTERM', async (t) => {
   const cwd = tempDir(t);
@@ -22,7 +22,7 @@ test('start on the embedded default: console /status, HTTP endpoints, `nightshif
   await bot.waitForOutput(/Nightshift commands:\n\/status .*\n(?:.*\n)*\/help /);
   assert.match(
     bot.stdout,
-    /SUMMARY: OK  core=active  checks=3  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0\n(?:.*\n)*?Nightshift commands/,
+    /SUMMARY: OK {2}core=active {2}checks=3 {2}failing=0 {2}stale=0 {2}inactive_timers=0 {2}heals_24h=0 {2}escalations=0\n(?:.*\n)*?Nightshift commands/,
   );
 
   const health = await fetch(`http://${http}/healthz`);
@@ -44,7 +44,7 @@ test('start on the embedded default: console /status, HTTP endpoints, `nightshif
 
   const cli = runCli(['status'], cwd, env);
   assert.equal(cli.code, 0, cli.stderr);
-  assert.match(cli.stdout, /^SUMMARY: OK  core=active  checks=3  failing=0  stale=0  inactive_timers=0  heals_24h=0  escalations=0\n/);
+  assert.match(cli.stdout, /^SUMMARY: OK {2}core=active {2}checks=3 {2}failing=0 {2}stale=0 {2}inactive_timers=0 {2}heals_24h=0 {2}escalations=0\n/);
 
   const stopAsked = Date.now();
   bot.kill('SIGTERM');
@@ -118,7 +118,7 @@ test('check-config accepts a good file and describes it', (t) => {
   writeFileSync(join(cwd, 'nightshift.yml'), 'checks:\n  - name: root\n    kind: disk\n    path: /\n');
   const result = runCli(['check-config'], cwd, botEnv(cwd));
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /nightshift\.yml: OK\n(.*\n)*  1 checks: root \(disk, critical\)/);
+  assert.match(result.stdout, /nightshift\.yml: OK\n(.*\n)* {2}1 checks: root \(disk, critical\)/);
 });
 
 test('with stdin closed (a service, CI) the bot keeps running and patrolling', async (t) => {

@@ -11,7 +11,7 @@ import { childEnvironment } from '../../src/config/child-env.js';
 export function testCheckEnv(options: {
   checkName?: string;
   dataDir: string;
-  state?: Map<string, unknown>;
+  state?: Map<string, unknown> | undefined;
   heartbeats?: Record<string, HeartbeatSnapshot>;
   now?: () => number;
 }) {

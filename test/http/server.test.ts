@@ -26,7 +26,7 @@ test('/healthz answers 503 once the patrol loop has not run within two intervals
   assert.deepEqual(await stalled.json(), { ok: false, core: 'stalled', lastPatrolAt: 0, reason: 'the patrol loop has not run within two intervals' });
   const status = (await (await fetch(`${url}/status.json`)).json()) as { state: string; text: string };
   assert.equal(status.state, 'DOWN');
-  assert.match(status.text, /^SUMMARY: DOWN  core=stalled/);
+  assert.match(status.text, /^SUMMARY: DOWN {2}core=stalled/);
   const before = built;
   assert.match(await (await fetch(`${url}/metrics`)).text(), /nightshift_up 0/);
   assert.equal(built - before, 1, 'one summary per scrape, whatever the number of gauges');

@@ -3,13 +3,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { acquireInstanceLock, readLock } from '../../src/lock/instance-lock.js';
 import { InstanceLockedError } from '../../src/errors.js';
 import { tempDir } from '../helpers/temp.js';
 
 /** A real process that stays alive until the test ends. */
-async function liveProcess(t: import('node:test').TestContext): Promise<number> {
+async function liveProcess(t: TestContext): Promise<number> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   await once(child, 'spawn');
   t.after(() => child.kill('SIGKILL'));
@@ -59,7 +59,7 @@ test('a lock whose owner died (kill -9) is stale: taken over and reported', asyn
   writeFileSync(file, JSON.stringify({ pid, procStart: '1', startedAt: '2026-01-01T00:00:00.000Z', version: '1', http: null }));
   const lock = acquireInstanceLock(file, '1');
   assert.equal(lock.takenOver?.previous?.pid, pid);
-  assert.match(lock.takenOver!.reason, new RegExp(`pid ${pid}\\) is no longer running`));
+  assert.match(lock.takenOver.reason, new RegExp(`pid ${pid}\\) is no longer running`));
   assert.equal((readLock(file) as { pid: number }).pid, process.pid);
 });
 

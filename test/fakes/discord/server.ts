@@ -21,7 +21,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import type { APIApplicationCommand, APIInteraction, APIMessage, APIRole, APITextChannel, APIUser } from 'discord.js';
+import { InteractionType, type APIApplicationCommand, type APIInteraction, type APIMessage, type APIRole, type APITextChannel, type APIUser } from 'discord.js';
 import {
   buttonInteraction,
   guildCreate,
@@ -115,7 +115,7 @@ interface Session {
   id: string;
   seq: number;
   backlog: Array<{ s: number; payload: string }>;
-  connection?: WebSocket;
+  connection?: WebSocket | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -327,12 +327,12 @@ export class FakeDiscord {
     ws.on('message', (raw: RawData) => {
       let frame: { op?: number; d?: Json | number | null };
       try {
-        frame = JSON.parse(raw.toString()) as typeof frame;
+        frame = JSON.parse(textOf(raw)) as typeof frame;
       } catch {
         ws.close(4002, 'Error while decoding payload.');
         return;
       }
-      const d = (typeof frame.d === 'object' && frame.d !== null ? frame.d : {}) as Json;
+      const d = typeof frame.d === 'object' && frame.d !== null ? frame.d : {};
       switch (frame.op) {
         case 1:
           this.stats.heartbeats++;
@@ -451,7 +451,7 @@ export class FakeDiscord {
     const method = req.method ?? 'GET';
     const raw = await readBody(req);
     const path = url.pathname.startsWith('/api/v10/') ? url.pathname.slice('/api/v10'.length) : undefined;
-    let status = 500;
+    let status: number;
     let body: unknown;
     let parsed: unknown;
     try {
@@ -562,11 +562,11 @@ export class FakeDiscord {
         options: (definition.options ?? []).map((o) => ({
           ...o,
           required: (o as { required?: boolean }).required ?? false,
-        })) as APIApplicationCommand['options'],
+        })),
         default_member_permissions: null,
         nsfw: false,
         version: snowflake(),
-      } as APIApplicationCommand);
+      });
     }
     this.commands.clear();
     for (const [name, command] of next) this.commands.set(name, command);
@@ -587,7 +587,11 @@ export class FakeDiscord {
       components: (body.components as APIMessage['components']) ?? [],
       flags,
       ...(interaction
-        ? { type: interaction.payload.type === 2 ? 20 : 19, webhookId: this.options.applicationId, applicationId: this.options.applicationId }
+        ? {
+            type: interaction.payload.type === InteractionType.ApplicationCommand ? 20 : 19,
+            webhookId: this.options.applicationId,
+            applicationId: this.options.applicationId,
+          }
         : {}),
     });
     if (interaction) {
@@ -596,7 +600,7 @@ export class FakeDiscord {
         type: interaction.payload.type,
         user: (interaction.payload.member?.user ?? interaction.payload.user)!,
         authorizing_integration_owners: interaction.payload.authorizing_integration_owners,
-      } as APIMessage['interaction_metadata'];
+      } as NonNullable<APIMessage['interaction_metadata']>;
     }
     this.stored.set(created.id, { message: created, origin, ephemeral: Boolean(flags & EPHEMERAL), deleted: false });
     if (origin === 'channel') this.channel.last_message_id = created.id;
@@ -631,7 +635,7 @@ export class FakeDiscord {
     if (!record || record.payload.token !== token) return fail(404, errors.unknownInteraction);
     if (record.responseType !== undefined) return fail(400, errors.alreadyAcknowledged);
     if (elapsedMs > (this.options.interactionDeadlineMs ?? 3000)) return fail(404, errors.unknownInteraction);
-    const isComponent = record.payload.type === 3;
+    const isComponent = record.payload.type === InteractionType.MessageComponent;
     const channelId = record.payload.channel?.id ?? this.options.channelId;
     try {
       switch (type) {
@@ -655,7 +659,7 @@ export class FakeDiscord {
         }
         case 6:
         case 7: {
-          if (!isComponent || record.payload.type !== 3)
+          if (!isComponent || record.payload.type !== InteractionType.MessageComponent)
             return fail(
               400,
               formErrorBody({ path: 'type', code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: 'Interaction response type is invalid for this interaction' }),
@@ -755,4 +759,10 @@ function rateLimitHeaders(path: string, limited: { retry_after: number; global?:
   };
   if (limited.global) headers['x-ratelimit-global'] = 'true';
   return headers;
+}
+
+/** A WebSocket frame's payload as text (ws hands over a Buffer, an ArrayBuffer or fragments). */
+function textOf(raw: RawData): string {
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  return Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(new Uint8Array(raw)).toString('utf8');
 }

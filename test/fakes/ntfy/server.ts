@@ -31,11 +31,11 @@ export interface NtfyMessage {
   event: 'message';
   topic: string;
   message: string;
-  title?: string;
-  priority?: number;
-  tags?: string[];
-  click?: string;
-  actions?: NtfyAction[];
+  title?: string | undefined;
+  priority?: number | undefined;
+  tags?: string[] | undefined;
+  click?: string | undefined;
+  actions?: NtfyAction[] | undefined;
 }
 
 /** One request as the fake received it, for assertions on `since=` and headers. */
@@ -57,7 +57,7 @@ export interface FakeNtfyOptions {
 
 interface Failure {
   status: 429 | 401 | 403 | 500 | 503;
-  retryAfterSeconds?: number;
+  retryAfterSeconds?: number | undefined;
   on: 'publish' | 'subscribe' | 'any';
 }
 

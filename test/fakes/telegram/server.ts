@@ -325,6 +325,8 @@ export class FakeTelegram {
     this.poller = undefined;
 
     let answered = false;
+    // Assigned once the poll has to wait; finish() may run before that and must see `undefined`, not a TDZ error.
+    // eslint-disable-next-line prefer-const
     let timer: NodeJS.Timeout | undefined;
     const finish = (status: number, body: unknown): void => {
       if (answered) return;
@@ -375,7 +377,7 @@ export class FakeTelegram {
       text = parsed.text;
       if (parsed.entities.length > 0) entities = parsed.entities;
     } else if (params['parse_mode'] !== undefined) {
-      throw new ApiError(400, `Bad Request: the fake only implements parse_mode HTML, got ${String(params['parse_mode'])}`);
+      throw new ApiError(400, `Bad Request: the fake only implements parse_mode HTML, got ${JSON.stringify(params['parse_mode'])}`);
     }
     if (text.trim() === '') throw new ApiError(400, 'Bad Request: message text is empty');
     if (text.length > MAX_TEXT) throw new ApiError(400, 'Bad Request: message is too long');
@@ -415,7 +417,7 @@ export class FakeTelegram {
   }
 
   private answerCallbackQuery(params: Record<string, unknown>): true {
-    const id = String(params['callback_query_id'] ?? '');
+    const id = typeof params['callback_query_id'] === 'string' ? params['callback_query_id'] : '';
     const query = this.callbackQueries.get(id);
     if (!query || query.answered) throw new ApiError(400, 'Bad Request: query is too old and response timeout expired or query ID is invalid');
     const text = typeof params['text'] === 'string' ? params['text'] : undefined;
@@ -482,7 +484,7 @@ export class FakeTelegram {
 
   private store(message: Message): void {
     let inChat = this.messages.get(message.chat.id);
-    if (!inChat) this.messages.set(message.chat.id, (inChat = new Map()));
+    if (!inChat) this.messages.set(message.chat.id, (inChat = new Map<number, Message>()));
     inChat.set(message.message_id, message);
   }
 }
@@ -492,9 +494,10 @@ function userFor(id: number, name?: string, username?: string): User {
 }
 
 /** A replied-to message as Telegram nests it: one level deep, without its own reply. */
-function shallowCopy(original: Message): Message & { reply_to_message: undefined } {
+function shallowCopy(original: Message): NonNullable<Message['reply_to_message']> {
   const { reply_to_message: _nested, ...rest } = structuredClone(original);
-  return { ...rest, reply_to_message: undefined };
+  // grammY types "no nested reply" as `reply_to_message: undefined`, which exactOptionalPropertyTypes cannot build; on the wire the field is absent.
+  return rest as NonNullable<Message['reply_to_message']>;
 }
 
 function updateType(update: Update): string {
