@@ -394,7 +394,7 @@ export function toDeliveryError(err: unknown): DeliveryError {
 }
 
 function identityOf(interaction: ChatInputCommandInteraction | ButtonInteraction): Identity {
-  const identity: Identity = { channel: 'discord', userId: interaction.user.id, displayName: interaction.user.username, roleIds: roleIdsOf(interaction) };
+  const identity: Identity = { channel: 'discord', userId: interaction.user.id, displayName: interaction.user.username, groups: roleIdsOf(interaction) };
   if (interaction.guildId) identity.chatId = interaction.guildId;
   return identity;
 }

@@ -247,7 +247,7 @@ export class NtfyChannel implements ChatChannel {
       armIdle();
       if (this.since === undefined) await this.bootstrapCursor(replyTopic, inbound, signal);
       const query = new URLSearchParams({ since: this.since ?? SINCE_ALL });
-      const response = await this.fetch(`${this.base}/${encodeURIComponent(replyTopic)}/json?${query}`, { headers: this.authHeader(), signal });
+      const response = await this.fetch(`${this.base}/${encodeURIComponent(replyTopic)}/json?${query.toString()}`, { headers: this.authHeader(), signal });
       if (!response.ok || !response.body) throw await StreamRefusedError.from(response);
       openedAt = performance.now();
       this.log.info({ topic: replyTopic, since: this.since }, 'ntfy reply stream open');
@@ -255,7 +255,8 @@ export class NtfyChannel implements ChatChannel {
       let buffered = '';
       for await (const chunk of response.body) {
         armIdle();
-        buffered += decoder.decode(chunk, { stream: true });
+        // A fetch body yields bytes.
+        buffered += decoder.decode(chunk as Uint8Array, { stream: true });
         let newline: number;
         while ((newline = buffered.indexOf('\n')) >= 0) {
           const line = buffered.slice(0, newline).trim();

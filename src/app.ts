@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { ConsoleChannel } from '../adapters/console.js';
+import { createChatChannels } from '../adapters/index.js';
 import { commands } from '../commands/index.js';
 import { connectChannels } from './bot/channels.js';
 import { describeCommands, Dispatcher } from './bot/dispatch.js';
-import type { ChatChannel, CommandSummary, OutgoingMessage } from './chat/channel.js';
+import type { ChatChannel, OutgoingMessage } from './chat/channel.js';
 import { systemClock, type Clock } from './clock.js';
-import type { ChannelSettings, Config } from './config/schema.js';
+import type { Config } from './config/schema.js';
 import { Engine } from './engine.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AccessPolicy, ListenAddress } from './http/access.js';
@@ -248,27 +249,6 @@ function recordStart(events: EventLog, lock: InstanceLock, clock: Clock, where: 
     });
   }
   events.append(clock.now(), 'instance.started', 'nightshift', 'info', { pid: process.pid, version, ...where });
-}
-
-/**
- * The chat channels whose tokens are set. Each adapter module is loaded only
- * when its channel is on: discord.js alone adds about 40 MB to the process.
- */
-export async function createChatChannels(settings: ChannelSettings, commandList: CommandSummary[], log: Logger): Promise<ChatChannel[]> {
-  const channels: ChatChannel[] = [];
-  if (settings.discord) {
-    const { DiscordChannel } = await import('../adapters/discord.js');
-    channels.push(new DiscordChannel({ ...settings.discord, commands: commandList, log: log.child({ channel: 'discord' }) }));
-  }
-  if (settings.telegram) {
-    const { TelegramChannel } = await import('../adapters/telegram.js');
-    channels.push(new TelegramChannel({ ...settings.telegram, commands: commandList, log: log.child({ channel: 'telegram' }) }));
-  }
-  if (settings.ntfy) {
-    const { NtfyChannel } = await import('../adapters/ntfy.js');
-    channels.push(new NtfyChannel({ ...settings.ntfy, commands: commandList, log: log.child({ channel: 'ntfy' }) }));
-  }
-  return channels;
 }
 
 /** The HTTP server's own names (configured, the public URL's, the listen host's) and its token. */

@@ -71,8 +71,11 @@ export interface Identity {
   displayName?: string;
   /** The chat/channel/guild the message came from (Telegram chat id, Discord guild id). */
   chatId?: string;
-  /** Discord role ids of the member. */
-  roleIds?: readonly string[];
+  /**
+   * The platform's groups the person belongs to, as its allow-lists name them
+   * (a Discord member's role ids); each platform decides what they grant.
+   */
+  groups?: readonly string[];
 }
 
 /** "Alice (4242)": how a person is named in answers, audit rows and replies. */

@@ -9,6 +9,8 @@ import { fileSchema, validateCheckEntry, validateHealStep, type CheckConfig, typ
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
 import { isLoopback, type ListenAddress } from '../http/access.js';
+import { platformNames, platforms, platformSecretVariables, type PlatformName } from '../chat/platforms/index.js';
+import type { SettingsReader } from '../chat/platforms/types.js';
 
 export const DEFAULT_CONFIG_FILE = 'nightshift.yml';
 export const EMBEDDED_SOURCE = '(embedded default)';
@@ -18,7 +20,7 @@ export const EMBEDDED_SOURCE = '(embedded default)';
  */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-type Env = Record<string, string | undefined>;
+type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Loads `.env` from the working directory into the environment (values
@@ -214,9 +216,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     checks,
     secrets: {
       httpToken,
-      discordToken: env.DISCORD_TOKEN || undefined,
-      telegramToken: env.TELEGRAM_TOKEN || undefined,
-      ntfyToken: env.NTFY_TOKEN || undefined,
+      ...Object.fromEntries(platformSecretVariables.map((name) => [name, env[name] || undefined])),
     },
     channels,
     diagnose: parsed.data.diagnose,
@@ -233,51 +233,32 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
 type Path = Array<string | number>;
 
 /**
- * Which chat channels are on. A token turns its channel on; the ids it needs
- * must then be set too (named in the error when they are not).
+ * Which chat channels are on, each platform reading its own variables
+ * (src/chat/platforms/). A token turns its channel on; the ids it needs must
+ * then be set too (named in the error when they are not).
  */
 function channelSettings(env: Env, problems: string[]): ChannelSettings {
+  const reader: SettingsReader = {
+    env,
+    need: (names, because) => {
+      const missing = names.filter((n) => !env[n]);
+      for (const name of missing) problems.push(`${name} (environment): expected it to be set because ${because}, found it unset`);
+      return missing.length === 0;
+    },
+    url: (name) => {
+      const value = env[name];
+      if (!value) return undefined;
+      if (!/^https?:\/\/[^\s]+$/.test(value)) problems.push(`${name} (environment): expected an http(s) URL, found ${describe(value)}`);
+      return value.replace(/\/+$/, '');
+    },
+    problem: (line) => problems.push(line),
+    describe,
+  };
   const channels: ChannelSettings = {};
-  const need = (names: string[], because: string): boolean => {
-    const missing = names.filter((n) => !env[n]);
-    for (const name of missing) problems.push(`${name} (environment): expected it to be set because ${because}, found it unset`);
-    return missing.length === 0;
-  };
-  const url = (name: string): string | undefined => {
-    const value = env[name];
-    if (!value) return undefined;
-    if (!/^https?:\/\/[^\s]+$/.test(value)) problems.push(`${name} (environment): expected an http(s) URL, found ${describe(value)}`);
-    return value.replace(/\/+$/, '');
-  };
-  if (env.DISCORD_TOKEN && need(['DISCORD_APPLICATION_ID', 'DISCORD_GUILD_ID', 'DISCORD_CHANNEL_ID'], 'DISCORD_TOKEN is set')) {
-    const apiUrl = url('DISCORD_API_URL');
-    channels.discord = {
-      token: env.DISCORD_TOKEN,
-      applicationId: env.DISCORD_APPLICATION_ID!,
-      guildId: env.DISCORD_GUILD_ID!,
-      channelId: env.DISCORD_CHANNEL_ID!,
-      ...(apiUrl ? { apiUrl } : {}),
-    };
-  }
-  if (env.TELEGRAM_TOKEN && need(['TELEGRAM_CHAT_ID'], 'TELEGRAM_TOKEN is set')) {
-    const apiRoot = url('TELEGRAM_API_ROOT');
-    channels.telegram = { token: env.TELEGRAM_TOKEN, chatId: env.TELEGRAM_CHAT_ID!, ...(apiRoot ? { apiRoot } : {}) };
-  }
-  if (env.NTFY_URL || env.NTFY_TOPIC) {
-    const ntfyUrl = url('NTFY_URL');
-    if (env.NTFY_REPLY_TOPIC && env.NTFY_REPLY_TOPIC === env.NTFY_TOPIC) {
-      problems.push(
-        `NTFY_REPLY_TOPIC (environment): expected a topic other than NTFY_TOPIC (Nightshift would read its own alerts as replies), found ${describe(env.NTFY_REPLY_TOPIC)}`,
-      );
-    }
-    if (need(['NTFY_URL', 'NTFY_TOPIC'], 'ntfy needs both a server and a topic') && ntfyUrl) {
-      channels.ntfy = {
-        url: ntfyUrl,
-        topic: env.NTFY_TOPIC!,
-        ...(env.NTFY_REPLY_TOPIC ? { replyTopic: env.NTFY_REPLY_TOPIC } : {}),
-        ...(env.NTFY_TOKEN ? { token: env.NTFY_TOKEN } : {}),
-      };
-    }
+  for (const name of platformNames) {
+    const settings = platforms[name].readSettings(reader);
+    // Each platform's reader returns its own settings type; the name ties the two together.
+    if (settings) (channels as Record<PlatformName, unknown>)[name] = settings;
   }
   return channels;
 }
@@ -434,7 +415,9 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  // Neither YAML nor the environment yields anything else (a symbol, a function): its type says enough.
+  return typeof value;
 }
 
 /** "127.0.0.1:8787", "[::1]:8787", ":8787" (all interfaces is only by explicit "0.0.0.0:8787"). */

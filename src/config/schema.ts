@@ -4,6 +4,7 @@ import type { CheckConfig as ConfiguredCheck, HealStepConfig as ConfiguredHealSt
 import type { ListenAddress } from '../http/access.js';
 import { ageDuration, ageDurationOrZero, intervalDuration, timerDuration, timerDurationOrZero } from '../util/duration.js';
 import { healActions, type HealActionName } from '../heal/index.js';
+import { defaultPlatformLists, platformListsShape, type ChannelSettings } from '../chat/platforms/index.js';
 
 /** Keys every check has, whatever its kind. */
 export const checkCommonShape = {
@@ -31,12 +32,6 @@ export const checkCommonShape = {
     .strictObject({ count: z.number().int().min(0).max(1000).default(3), window: ageDuration.default(900_000) })
     .default({ count: 3, window: 900_000 }),
 };
-
-/** Platform ids are long numbers: written as strings or numbers in YAML, kept as strings. */
-const platformId = z.union([z.string().regex(/^-?\d+$/, 'expected a numeric id'), z.number().int()]).transform(String);
-const idList = z.array(platformId).default([]);
-/** Discord: user ids and role ids. */
-const allowList = z.strictObject({ users: idList, roles: idList }).default({ users: [], roles: [] });
 
 /** The document in nightshift.yml, after `${VAR}` interpolation. Checks are validated per kind in load.ts. */
 export const fileSchema = z.strictObject({
@@ -88,39 +83,15 @@ export const fileSchema = z.strictObject({
       questionTtl: ageDuration.default(24 * 3_600_000),
       /** Base URL of Nightshift's HTTP server as the operator's phone reaches it, for ntfy action buttons; it becomes a link, so http(s) only. */
       publicUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as http://nightshift.lan:8787' }).optional(),
-      discord: z
-        .strictObject({
-          admins: allowList,
-          operators: allowList,
-          viewers: allowList,
-          /** Anyone in DISCORD_GUILD_ID may run viewer commands (/status, /help). */
-          openViewers: z.boolean().default(true),
-        })
-        .default({ admins: { users: [], roles: [] }, operators: { users: [], roles: [] }, viewers: { users: [], roles: [] }, openViewers: true }),
-      telegram: z
-        .strictObject({
-          admins: idList,
-          operators: idList,
-          viewers: idList,
-          /** Anyone in TELEGRAM_CHAT_ID may run viewer commands (/status, /help). */
-          openViewers: z.boolean().default(true),
-        })
-        .default({ admins: [], operators: [], viewers: [], openViewers: true }),
-      ntfy: z
-        .strictObject({
-          /** What a message on NTFY_REPLY_TOPIC may run; answers to questions are checked by their one-time code. */
-          role: z.enum(['none', 'viewer', 'operator']).default('viewer'),
-        })
-        .default({ role: 'viewer' }),
+      /** Who holds which role on each chat platform: each platform's own schema (src/chat/platforms/). */
+      ...platformListsShape,
     })
     .default({
       groupWait: 10_000,
       stormThreshold: 20,
       repeatInterval: 4 * 3_600_000,
       questionTtl: 24 * 3_600_000,
-      discord: { admins: { users: [], roles: [] }, operators: { users: [], roles: [] }, viewers: { users: [], roles: [] }, openViewers: true },
-      telegram: { admins: [], operators: [], viewers: [], openViewers: true },
-      ntfy: { role: 'viewer' },
+      ...defaultPlatformLists,
     }),
   diagnose: z
     .strictObject({
@@ -219,20 +190,18 @@ export type CheckConfig = ConfiguredCheck<CheckKindName, HealActionName>;
 /** One configured heal step, its action narrowed to the registered names. */
 export type HealStepConfig = ConfiguredHealStep<HealActionName>;
 
-/** Secrets and platform settings from the environment; absent means that channel is off. */
+/**
+ * Secrets from the environment, removed literally wherever they appear:
+ * the HTTP token, and each chat platform's secret variables under their own
+ * names (DISCORD_TOKEN...; see ChatPlatform.secretVariables). Unset is undefined.
+ */
 export interface Secrets {
   httpToken?: string | undefined;
-  discordToken?: string | undefined;
-  telegramToken?: string | undefined;
-  ntfyToken?: string | undefined;
+  [variable: string]: string | undefined;
 }
 
 /** The chat channels that are on (their tokens are set), with their platform settings. */
-export interface ChannelSettings {
-  discord?: { token: string; applicationId: string; guildId: string; channelId: string; apiUrl?: string };
-  telegram?: { token: string; chatId: string; apiRoot?: string };
-  ntfy?: { url: string; topic: string; replyTopic?: string; token?: string };
-}
+export type { ChannelSettings };
 
 export type ChatConfig = FileConfig['chat'];
 

@@ -9,14 +9,13 @@
  * `Authorization: ...`, a URL's `user:password@`), so a secret that reached
  * us some other way (a service's stderr, an error message) is caught too.
  */
+import { platformSecretPatterns } from '../chat/platforms/index.js';
+import type { SecretPattern } from '../chat/platforms/types.js';
 
-interface Pattern {
-  kind: string;
-  regex: RegExp;
+/** A token shape (as chat platforms declare theirs), or a secret named by its context whose prefix is kept. */
+interface Pattern extends SecretPattern {
   /** Keep this capture group (a prefix such as "Authorization: Bearer ") and replace the rest. */
   keepGroup?: number;
-  /** Skip the regex unless this cheap test passes (most text names no secret at all). */
-  hint?: RegExp;
 }
 
 /** Key names whose value is a secret: `DB_PASSWORD=...`, `"api_key": "..."`, `X-Auth-Token: ...`. */
@@ -27,7 +26,7 @@ const SECRET_KEY_HINT = /api[_-]?key|apikey|secret|token|passw|passphrase|access
 /** An object key that names a secret, as a whole (for structured values). */
 const SECRET_KEY_EXACT = new RegExp(`^${SECRET_KEY}$|^(?:proxy-)?authorization$|^auth$|^(?:set-)?cookie$`, 'i');
 
-const PATTERNS: Pattern[] = [
+const PATTERNS: readonly Pattern[] = [
   { kind: 'private-key', regex: /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, hint: /PRIVATE KEY/ },
   // Authorization headers, whatever the credential looks like; the scheme word is kept.
   {
@@ -42,14 +41,10 @@ const PATTERNS: Pattern[] = [
   // Credentials in a URL (DSNs too): scheme://user:password@host keeps the user; a long bare userinfo is a token.
   { kind: 'password', regex: /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/?#[\]]*:)(?!\[redacted)[^\s@/?#]+(?=@)/gi, keepGroup: 1, hint: /:\/\/[^\s]*@/ },
   { kind: 'userinfo', regex: /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s:@/?#[\]]{16,}(?=@)/gi, keepGroup: 1, hint: /:\/\/[^\s]*@/ },
-  // Telegram bot token: <bot id>:<35 chars>, also inside API URLs (/bot<token>/).
-  { kind: 'telegram-token', regex: /(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}/g },
-  // Discord bot token: base64(user id).timestamp.hmac
-  { kind: 'discord-token', regex: /\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}\b/g },
+  // Each chat platform's token shapes (Telegram and Discord bot tokens, ntfy access tokens), declared with the platform.
+  ...platformSecretPatterns,
   // JSON web tokens.
   { kind: 'jwt', regex: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, hint: /eyJ/ },
-  // ntfy access tokens.
-  { kind: 'ntfy-token', regex: /\btk_[A-Za-z0-9]{20,}/g, hint: /tk_/ },
   // Provider API keys: OpenAI/Anthropic (sk-...), GitHub, Slack, AWS, Google, Hugging Face.
   { kind: 'api-key', regex: /\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}/g, hint: /sk-/ },
   { kind: 'api-key', regex: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}/g, hint: /gh[pousr]_|github_pat_/ },
@@ -188,7 +183,7 @@ export class Redactor {
    */
   redactValue<T>(value: T): T {
     if (typeof value === 'string') return this.redact(value) as T;
-    if (Array.isArray(value)) return value.map((v) => this.redactValue(v)) as T;
+    if (Array.isArray(value)) return (value as unknown[]).map((v) => this.redactValue(v)) as T;
     if (value && typeof value === 'object') {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value))

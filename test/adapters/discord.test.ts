@@ -158,7 +158,7 @@ test('/status: the reply text comes back as the interaction response, with who a
   assert.ok(!(Number(callback.data?.flags ?? 0) & EPHEMERAL), 'an answer is public');
   assert.ok(callback.elapsedMs < 3000);
   assert.deepEqual(recorded.commands, [
-    { text: '/status', from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, roleIds: [OPERATORS] } },
+    { text: '/status', from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, groups: [OPERATORS] } },
   ]);
 });
 
@@ -179,8 +179,8 @@ test('options are passed in the command’s argument order; refusals and usage e
   const status = fake.sendSlashCommand({ name: 'status', userId: ALICE });
   await waitFor(() => fake.callbacks(mute).length > 0 && fake.callbacks(status).length > 0, { what: 'both replies' });
   assert.equal(recorded.commands[0]!.text, '/mute worker 2h too noisy tonight');
-  assert.deepEqual(recorded.commands[0]!.from.roleIds, [NEW_ROLE]);
-  assert.deepEqual(recorded.commands[1]!.from.roleIds, [], 'no roles besides @everyone');
+  assert.deepEqual(recorded.commands[0]!.from.groups, [NEW_ROLE]);
+  assert.deepEqual(recorded.commands[1]!.from.groups, [], 'no roles besides @everyone');
   for (const id of [mute, status]) {
     const [callback] = fake.callbacks(id);
     assert.equal(callback!.type, 4);
@@ -244,7 +244,7 @@ test('a button press answers the question and removes the buttons in one call; a
   const { fake, channel, recorded } = await connect(t, {
     handlers: {
       answer: (_target, answer, from) =>
-        from.roleIds?.includes(OPERATORS) ? { text: `Approved by alice (${answer}).` } : { kind: 'refused', text: 'Only operators may answer.' },
+        from.groups?.includes(OPERATORS) ? { text: `Approved by alice (${answer}).` } : { kind: 'refused', text: 'Only operators may answer.' },
     },
   });
   const { platformId } = await channel.send(question('q7'));
@@ -263,7 +263,7 @@ test('a button press answers the question and removes the buttons in one call; a
   assert.deepEqual(recorded.answers.at(-1), {
     target: { questionId: 'q7' },
     answer: 'yes',
-    from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, roleIds: [OPERATORS] },
+    from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, groups: [OPERATORS] },
   });
   const [updated] = fake.messages();
   assert.deepEqual(updated!.components, []);

@@ -30,7 +30,7 @@ test('allow-lists: Discord users and roles, Telegram users and chats', () => {
   const config = parseConfig(yaml, 'f.yml', env, '/');
   const roleOf = createAuthorizer(config.chat, config.channels);
   assert.equal(roleOf({ channel: 'discord', userId: '11' }), 'admin');
-  assert.equal(roleOf({ channel: 'discord', userId: '12', roleIds: ['22'] }), 'operator');
+  assert.equal(roleOf({ channel: 'discord', userId: '12', groups: ['22'] }), 'operator');
   assert.equal(roleOf({ channel: 'telegram', userId: '33', chatId: '33' }), 'admin');
   assert.equal(roleOf({ channel: 'telegram', userId: '44', chatId: '-100' }), 'operator', 'everyone in a listed group chat');
   assert.equal(roleOf({ channel: 'console', userId: 'root' }), 'admin');
