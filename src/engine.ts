@@ -338,7 +338,8 @@ export class Engine {
     await this.briefings.stop();
     // Whatever was grouped but not yet sent goes into the outbox; undelivered rows wait for the next start.
     this.composer.stop();
-    await Promise.allSettled([...this.probes.values()].map((p) => p.dispose?.()));
+    // dispose() may return a promise, nothing, or be absent: each becomes a promise, so every probe has let go when this resolves.
+    await Promise.allSettled([...this.probes.values()].map((p) => Promise.resolve(p.dispose?.())));
     this.selfProbe.close();
   }
 
