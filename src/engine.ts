@@ -3,7 +3,7 @@ import { createAuthorizer } from './chat/authorize.js';
 import type { Identity } from './chat/channel.js';
 import { RefusalGate } from './chat/refusals.js';
 import type { Role } from './chat/roles.js';
-import { createProbe } from './checks/index.js';
+import { createProbe, isSymptomKind } from './checks/index.js';
 import type { CheckConfig, CheckEnvironment, Probe } from './checks/types.js';
 import type { Clock } from './clock.js';
 import { childEnvironment } from './config/child-env.js';
@@ -223,6 +223,7 @@ export class Engine {
       log,
       redactor,
       timezone: config.timezone,
+      isSymptom: isSymptomKind,
       notify,
       llm: config.ollama ? { ...config.ollama, timeoutMs: config.diagnose.llmTimeout, maxPromptChars: config.diagnose.maxPromptChars } : null,
       recurrence: { count: config.diagnose.recurrence.count, windowMs: config.diagnose.recurrence.window },
@@ -337,6 +338,7 @@ export class Engine {
     await this.briefings.stop();
     // Whatever was grouped but not yet sent goes into the outbox; undelivered rows wait for the next start.
     this.composer.stop();
+    // An async wrapper: a dispose() that returns nothing, or throws, still settles, so every probe is asked to let go.
     await Promise.allSettled([...this.probes.values()].map(async (p) => p.dispose?.()));
     this.selfProbe.close();
   }

@@ -44,3 +44,9 @@ export function createProbe(kindName: CheckKindName, params: unknown, env: Check
   const kind = checkKinds[kindName] as CheckKind<unknown>;
   return kind.create(kind.params.parse(params), env);
 }
+
+/** Whether failures of a kind are symptoms by its own declaration; unknown kinds (renamed, removed) can be causes. */
+export function isSymptomKind(kindName: string): boolean {
+  const kinds: Readonly<Record<string, AnyCheckKind | undefined>> = checkKinds;
+  return (Object.hasOwn(kinds, kindName) ? kinds[kindName]?.causalRole : undefined) === 'symptom';
+}

@@ -77,6 +77,8 @@ const FIRST_SIGHT_TAIL_BYTES = 64 * 1024;
 export const logCheck: CheckKind<LogParams> = {
   kind: 'log',
   description: 'size of a log file and the rate of error lines appended to it',
+  // An error spike in a log reports that the service writing it is in trouble; it never is the trouble.
+  causalRole: 'symptom',
   params,
   create(p, env) {
     const pattern = new RegExp(p.errorPattern, p.ignoreCase ? 'i' : '');

@@ -106,9 +106,18 @@ export interface Probe {
 export interface CheckKind<Params = unknown> {
   kind: string;
   description: string;
+  /**
+   * What a failure of this kind is to the causal analysis: `symptom` when it
+   * only reflects trouble elsewhere (a log's error spike), so it is never
+   * counted as an effect or cascade; `cause` (the default) when it can be
+   * the trouble itself.
+   */
+  causalRole?: CausalRole;
   params: z.ZodType<Params, Record<string, unknown>>;
   create(params: Params, env: CheckEnvironment): Probe;
 }
+
+export type CausalRole = 'symptom' | 'cause';
 
 /** A registry holds kinds of different parameter types; each is checked where it is defined. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

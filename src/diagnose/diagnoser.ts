@@ -12,11 +12,12 @@ import type { Redactor } from '../log/redact.js';
 import type { IncidentUpdate } from '../patrol/incidents.js';
 import type { RunOutcome } from '../patrol/patrol.js';
 import type { Db } from '../store/database.js';
+import { FailureLog } from '../store/failure-log.js';
 import type { DiagnosisStore, ProposalRow } from '../store/diagnoses.js';
 import type { ProposalDecision, Proposals } from './proposals.js';
 import type { EventLog } from '../store/events.js';
 import type { IncidentStore } from '../store/incidents.js';
-import { analyzeCausality } from './causal.js';
+import { analyzeFailureLog } from './causal.js';
 import { explain, renderLlmSection, type LlmAnswer } from './llm.js';
 import { failureSignature } from './signature.js';
 import type { CausalAnalysis } from './types.js';
@@ -34,6 +35,8 @@ export interface DiagnoserOptions {
   log: Logger;
   redactor: Redactor;
   timezone: string;
+  /** Whether a check kind's failures are symptoms, never causes (the registered kinds declare it); by default the registry's answer. */
+  isSymptom?: (kind: string) => boolean;
   notify: (message: OutgoingMessage) => void;
   /** The local model; null: deterministic diagnoses only. */
   llm: { host: string; model: string; timeoutMs: number; maxPromptChars: number } | null;
@@ -85,8 +88,12 @@ export class Diagnoser implements DiagnosisService {
   private criticalFailures: number | undefined;
   private analysisAsked = false;
   private weeklyTask: ScheduledTask | undefined;
+  /** The analysis's reads of the event log, prepared once for every diagnosis. */
+  private readonly failureLog: FailureLog;
 
-  constructor(private readonly options: DiagnoserOptions) {}
+  constructor(private readonly options: DiagnoserOptions) {
+    this.failureLog = new FailureLog(options.db);
+  }
 
   start(): void {
     if (!this.options.weekly) return;
@@ -152,15 +159,16 @@ export class Diagnoser implements DiagnosisService {
   }
 
   private async run(trigger: DiagnosisTrigger, input: { signature?: string; check?: string; lookbackMs?: number }): Promise<DiagnoseOutcome> {
-    const { db, checks, store, clock, log, events } = this.options;
+    const { checks, store, clock, log, events } = this.options;
     const to = clock.now();
     const from = to - (input.lookbackMs ?? this.options.lookbackMs);
     let analysis: CausalAnalysis;
     try {
-      analysis = analyzeCausality(db, checks, {
+      analysis = analyzeFailureLog(this.failureLog, checks, {
         from,
         to,
         redact: (text) => this.options.redactor.redact(text),
+        ...(this.options.isSymptom ? { isSymptom: this.options.isSymptom } : {}),
         ...(input.check ? { check: input.check } : {}),
       });
     } catch (err) {
@@ -236,15 +244,15 @@ export class Diagnoser implements DiagnosisService {
 
   /** Counts critical failures until the analysis consent is asked, then asks it once. */
   private countCriticalFailure(outcome: RunOutcome): void {
-    const { consent, db } = this.options;
+    const { consent, events } = this.options;
     // Once asked, it stays asked: no store read on every critical failure from then on.
     if (this.analysisAsked) return;
     if (consent.get('analysis').state !== 'unasked') {
       this.analysisAsked = true;
       return;
     }
-    this.criticalFailures ??=
-      (db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND severity = 'critical'").get() as { n: number }).n - 1;
+    // The failure being counted is already stored: the count so far leaves it out, the increment below adds it.
+    this.criticalFailures ??= events.criticalFailureCount() - 1;
     this.criticalFailures++;
     if (this.criticalFailures < this.options.askAnalysisAfter) return;
     this.options.consentQuestions.askOnce(

@@ -20,7 +20,7 @@ export interface CausalChain {
   effects: ChainNode[];
   /** Dependents of the effects (transitively) that followed them. */
   cascade: ChainNode[];
-  /** Log error spikes (kind `log`) of affected services: symptoms, not causes. */
+  /** Failures of kinds that declare themselves symptoms (a log's error spike) of affected services: symptoms, not causes. */
   symptoms: ChainNode[];
   /** Failure events this chain explains (root + downstream): the ranking key. */
   explainedFailures: number;

@@ -5,6 +5,7 @@ import { formatDuration } from '../util/duration.js';
 import { normalizeError } from '../diagnose/signature.js';
 import type { Logger } from '../log/logger.js';
 import { summaryLine, type StatusSummary } from '../patrol/summary.js';
+import { BriefingQueries } from '../store/briefing-queries.js';
 import type { Db } from '../store/database.js';
 import type { KeyValueStore } from '../store/kv.js';
 
@@ -45,8 +46,11 @@ const SPARKS = '▁▂▃▄▅▆▇█';
 export class Briefings implements BriefingService {
   private tasks: ScheduledTask[] = [];
   private retry: NodeJS.Timeout | undefined;
+  private readonly queries: BriefingQueries;
 
-  constructor(private readonly options: BriefingOptions) {}
+  constructor(private readonly options: BriefingOptions) {
+    this.queries = new BriefingQueries(options.db);
+  }
 
   start(): void {
     // The first start ever is remembered: a fresh install does not greet its operator with an empty briefing.
@@ -72,7 +76,8 @@ export class Briefings implements BriefingService {
 
   async stop(): Promise<void> {
     clearTimeout(this.retry);
-    await Promise.all(this.tasks.map((t) => t.stop()));
+    // node-cron's stop() returns a promise or nothing: each becomes a promise, so every task has stopped when this resolves.
+    await Promise.all(this.tasks.map((t) => Promise.resolve(t.stop())));
   }
 
   /** Sends today's briefing (and on the weekly day the weekly report) if it is time and they have not gone out. */
@@ -103,28 +108,16 @@ export class Briefings implements BriefingService {
   /** The briefing since the last one (or the last 24 h): the first line fits a lock screen, details below. */
   compose(now: number): { message: OutgoingMessage; text: string } {
     const since = Number(this.options.kv.get('briefing.daily.last') ?? now - DAY);
-    const q = <T>(sql: string, ...args: unknown[]) => this.options.db.prepare(sql).get(...args) as T;
-    const all = <T>(sql: string, ...args: unknown[]) => this.options.db.prepare(sql).all(...args) as T[];
-    const opened = q<{ n: number }>('SELECT count(*) AS n FROM incidents WHERE opened_at >= ?', since).n;
-    const closed = q<{ n: number }>('SELECT count(*) AS n FROM incidents WHERE closed_at >= ?', since).n;
-    const stillOpen = all<{ id: number; check_name: string; last_message: string; opened_at: number; escalated_at: number | null }>(
-      'SELECT id, check_name, last_message, opened_at, escalated_at FROM incidents WHERE closed_at IS NULL AND root_id IS NULL ORDER BY opened_at',
-    );
-    const heals = q<{ n: number; held: number; failed: number }>(
-      "SELECT count(DISTINCT target || at) AS n, count(DISTINCT CASE WHEN score = 1 THEN target || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || at END) AS failed FROM actions WHERE at >= ? AND category != 'escalate'",
-      since,
-    );
-    const escalations = all<{ target: string; message: string }>("SELECT target, message FROM actions WHERE at >= ? AND category = 'escalate'", since);
-    const pending = all<{ id: string; prompt: string; kind: string }>("SELECT id, prompt, kind FROM questions WHERE status = 'pending' ORDER BY created_at");
-    const proposals = all<{ id: string; summary: string }>("SELECT id, summary FROM proposals WHERE status = 'proposed' ORDER BY created_at");
-    const newFlags = all<{ id: number; kind: string; category: string; target: string; reason: string }>(
-      'SELECT id, kind, category, target, reason FROM flags WHERE flagged_at >= ?',
-      since,
-    );
-    const skipped = q<{ n: number }>(
-      "SELECT count(*) AS n FROM events WHERE type = 'heal.skipped' AND at >= ? AND json_extract(context, '$.byFlag') = 1",
-      since,
-    ).n;
+    const { queries } = this;
+    const opened = queries.incidentsOpenedSince(since);
+    const closed = queries.incidentsClosedSince(since);
+    const stillOpen = queries.openRootIncidents();
+    const heals = queries.healsSinceTime(since);
+    const escalations = queries.escalationsSinceTime(since);
+    const pending = queries.pendingQuestionLines();
+    const proposals = queries.openProposalLines();
+    const newFlags = queries.flagsRaisedSince(since);
+    const skipped = queries.healsSkippedByFlag(since);
     const signatures = this.topSignatures(since);
     const spark = this.sparkline(now, 7);
     const summary = this.options.summary();
@@ -133,7 +126,7 @@ export class Briefings implements BriefingService {
     const lines: string[] = [summaryLine(summary), `Since ${new Date(since).toISOString().slice(0, 16).replace('T', ' ')} UTC:`];
     lines.push(`- incidents: ${opened} opened, ${closed} closed`);
     for (const i of stillOpen.slice(0, 5))
-      lines.push(`  open #${i.id} ${i.check_name} for ${formatDuration(now - i.opened_at)}: ${i.last_message}${i.escalated_at ? ' [escalated]' : ''}`);
+      lines.push(`  open #${i.id} ${i.checkName} for ${formatDuration(now - i.openedAt)}: ${i.lastMessage}${i.escalatedAt ? ' [escalated]' : ''}`);
     lines.push(`- heals: ${heals.n} (${heals.held} held, ${heals.failed} did not, ${heals.n - heals.held - heals.failed} not judged yet)`);
     for (const e of escalations.slice(0, 5)) lines.push(`  escalated ${e.target}: ${e.message}`);
     if (pending.length)
@@ -157,17 +150,11 @@ export class Briefings implements BriefingService {
     const weeks = [3, 2, 1, 0].map((w) => {
       const to = now - w * 7 * DAY;
       const from = to - 7 * DAY;
-      const row = this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number };
-      return row.n;
+      return this.queries.failedRunsBetween(from, to);
     });
     const weekAgo = now - 7 * DAY;
-    const fixes = (this.options.db.prepare("SELECT count(*) AS n FROM proposals WHERE status = 'approved' AND decided_at >= ?").get(weekAgo) as { n: number })
-      .n;
-    const heals = this.options.db
-      .prepare(
-        "SELECT count(DISTINCT target || at) AS n, count(DISTINCT CASE WHEN score = 1 THEN target || at END) AS held FROM actions WHERE at >= ? AND category != 'escalate'",
-      )
-      .get(weekAgo) as { n: number; held: number };
+    const fixes = this.queries.fixesApprovedSince(weekAgo);
+    const heals = this.queries.healsSinceTime(weekAgo);
     const streak = this.errorFreeStreak(now);
     const title = `Weekly report: ${weeks[3]} errors this week (${weeks.map((n) => spark(n, Math.max(...weeks))).join('')} over 4 weeks), ${heals.held}/${heals.n} heals held, ${fixes} fix${fixes === 1 ? '' : 'es'} approved, ${streak} error-free day${streak === 1 ? '' : 's'} in a row`;
     const body = [
@@ -180,11 +167,7 @@ export class Briefings implements BriefingService {
   }
 
   private topSignatures(since: number): Array<{ signature: string; count: number }> {
-    const rows = this.options.db
-      .prepare(
-        "SELECT subject, json_extract(context, '$.message') AS message, count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? GROUP BY subject, message ORDER BY n DESC LIMIT 200",
-      )
-      .all(since) as Array<{ subject: string; message: string | null; n: number }>;
+    const rows = this.queries.failedMessageCounts(since);
     const counts = new Map<string, number>();
     for (const r of rows) {
       const signature = `${r.subject}: ${normalizeError(r.message ?? '')}`;
@@ -201,9 +184,7 @@ export class Briefings implements BriefingService {
     const counts: number[] = [];
     for (let d = days - 1; d >= 0; d--) {
       const [from, to] = dayBounds(now - d * DAY, this.options.timezone);
-      counts.push(
-        (this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number }).n,
-      );
+      counts.push(this.queries.failedRunsBetween(from, to));
     }
     const max = Math.max(...counts);
     return { counts, line: counts.map((n) => spark(n, max)).join('') };
@@ -214,17 +195,12 @@ export class Briefings implements BriefingService {
     let streak = 0;
     for (let d = 1; d <= 365; d++) {
       const [from, to] = dayBounds(now - d * DAY, this.options.timezone);
-      if (to <= this.firstEventAt()) break;
-      const n = (this.options.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?").get(from, to) as { n: number })
-        .n;
+      if (to <= this.queries.firstEventAt()) break;
+      const n = this.queries.failedRunsBetween(from, to);
       if (n > 0) break;
       streak++;
     }
     return streak;
-  }
-
-  private firstEventAt(): number {
-    return (this.options.db.prepare('SELECT min(at) AS at FROM events').get() as { at: number | null }).at ?? Number.POSITIVE_INFINITY;
   }
 }
 

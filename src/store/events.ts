@@ -84,6 +84,7 @@ export interface EventRow<T extends EventType = EventType> {
 export class EventLog {
   private readonly insert;
   private readonly selectRecent;
+  private readonly countCritical;
   private readonly audit: AuditLog;
 
   /**
@@ -99,6 +100,7 @@ export class EventLog {
     this.audit = new AuditLog(db);
     this.insert = db.prepare<[number, string, string, string, string]>('INSERT INTO events (at, type, subject, severity, context) VALUES (?, ?, ?, ?, ?)');
     this.selectRecent = db.prepare<[number]>('SELECT id, at, type, subject, severity, context FROM events ORDER BY id DESC LIMIT ?');
+    this.countCritical = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND severity = 'critical'");
   }
 
   /** Appends one event and returns its id; committed when this returns. */
@@ -128,6 +130,11 @@ export class EventLog {
       if (deleted < batch) break;
     }
     return total;
+  }
+
+  /** Failed runs of critical checks ever stored (as far back as retention keeps them). */
+  criticalFailureCount(): number {
+    return this.countCritical.get()!.n;
   }
 
   /** The newest events first. */

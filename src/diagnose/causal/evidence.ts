@@ -1,0 +1,77 @@
+/**
+ * The evidence of a chain node: the signature most seen among a check's
+ * failed runs and one real message with it, read from the event log.
+ */
+import type { FailureLog, SubjectFailures } from '../../store/failure-log.js';
+import { normalizeError } from '../signature.js';
+import type { ChainNode } from '../types.js';
+import type { NodeSpan, Stretch } from './algorithm.js';
+
+/** Messages are sampled from at most this many stretches of one check in one chain. */
+const MAX_SAMPLED_STRETCHES = 32;
+
+interface Sample {
+  at: number;
+  weight: number;
+}
+
+/** Reads a few real messages per node to find its most common signature. */
+export class Sampler {
+  constructor(
+    private readonly log: FailureLog,
+    private readonly redact: (text: string) => string,
+  ) {}
+
+  /**
+   * A node from a check's stretches. The signature "most seen" is judged from
+   * the first and last failed run of (at most 32, evenly spread) stretches,
+   * each weighted by half the stretch's failures: reading every message
+   * would parse every row's JSON, which a million rows cannot afford.
+   */
+  node(check: { name: string; kind: string }, stretches: readonly Stretch[], span: NodeSpan): ChainNode {
+    const samples: Sample[] = [];
+    const withFailures = stretches.filter((s) => s.failures > 0);
+    if (withFailures.length === 0) {
+      const carried = stretches.find((s) => s.carriedFrom !== null);
+      if (carried?.carriedFrom != null) samples.push({ at: carried.carriedFrom, weight: 1 });
+    }
+    const step = Math.max(1, withFailures.length / MAX_SAMPLED_STRETCHES);
+    for (let i = 0; i < withFailures.length; i += step) {
+      const s = withFailures[Math.floor(i)]!;
+      if (s.failures === 1) {
+        samples.push({ at: s.firstFailure, weight: 1 });
+      } else {
+        samples.push({ at: s.firstFailure, weight: Math.ceil(s.failures / 2) }, { at: s.lastFailure, weight: Math.floor(s.failures / 2) });
+      }
+    }
+    const { signature, sampleMessage } = this.pick(check.name, samples);
+    return { check: check.name, kind: check.kind, failures: span.failures, firstSeen: span.firstSeen, lastSeen: span.lastSeen, signature, sampleMessage };
+  }
+
+  /** A node for a subject that is not a configured check (its kind read from its first failure). */
+  unconfigured(row: SubjectFailures): ChainNode {
+    const kind = this.log.failedRun(row.subject, row.first).kind ?? 'unknown';
+    const { signature, sampleMessage } = this.pick(row.subject, [
+      { at: row.first, weight: 1 },
+      { at: row.last, weight: 1 },
+    ]);
+    return { check: row.subject, kind, failures: row.count, firstSeen: row.first, lastSeen: row.last, signature, sampleMessage };
+  }
+
+  private pick(subject: string, samples: Sample[]): { signature: string; sampleMessage: string } {
+    const bySignature = new Map<string, { weight: number; message: string; order: number }>();
+    for (const { at, weight } of samples) {
+      const message = this.log.failedRun(subject, at).message;
+      const signature = normalizeError(message);
+      const seen = bySignature.get(signature);
+      if (seen) seen.weight += weight;
+      else bySignature.set(signature, { weight, message, order: bySignature.size });
+    }
+    let best: [string, { weight: number; message: string; order: number }] | undefined;
+    for (const entry of bySignature) {
+      if (!best || entry[1].weight > best[1].weight || (entry[1].weight === best[1].weight && entry[1].order < best[1].order)) best = entry;
+    }
+    if (!best) return { signature: '', sampleMessage: '' };
+    return { signature: this.redact(best[0]), sampleMessage: this.redact(best[1].message) };
+  }
+}
