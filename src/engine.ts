@@ -3,7 +3,7 @@ import { createAuthorizer } from './chat/authorize.js';
 import type { Identity } from './chat/channel.js';
 import { RefusalGate } from './chat/refusals.js';
 import type { Role } from './chat/roles.js';
-import { createProbe, isSymptomKind } from './checks/index.js';
+import { createProbe } from './checks/index.js';
 import type { CheckConfig, CheckEnvironment, Probe } from './checks/types.js';
 import type { Clock } from './clock.js';
 import { childEnvironment } from './config/child-env.js';
@@ -195,8 +195,9 @@ export class Engine {
         }),
     });
     this.tokens = new ActionTokens(actionSecret(this.kv), new UsedTokenStore(db));
+    const questionStore = new QuestionStore(db);
     this.questions = new Questions({
-      store: new QuestionStore(db),
+      store: questionStore,
       events,
       clock,
       log,
@@ -223,7 +224,6 @@ export class Engine {
       log,
       redactor,
       timezone: config.timezone,
-      isSymptom: isSymptomKind,
       notify,
       llm: config.ollama ? { ...config.ollama, timeoutMs: config.diagnose.llmTimeout, maxPromptChars: config.diagnose.maxPromptChars } : null,
       recurrence: { count: config.diagnose.recurrence.count, windowMs: config.diagnose.recurrence.window },
@@ -234,6 +234,9 @@ export class Engine {
     this.briefings = new Briefings({
       db,
       kv: this.kv,
+      incidents: this.incidents,
+      actions: this.actions,
+      questions: questionStore,
       clock,
       log,
       timezone: config.timezone,

@@ -63,8 +63,6 @@ export interface CausalOptions {
   check?: string;
   /** Applied to every sample message; by default the pattern redactor (token shapes). */
   redact?: (text: string) => string;
-  /** Whether a check kind's failures are symptoms, never causes; by default what the registered kinds declare. */
-  isSymptom?: (kind: string) => boolean;
 }
 
 /** How long after its dependency began failing a dependent's failure counts as its effect. */
@@ -104,7 +102,8 @@ export function analyzeFailureLog(log: FailureLog, checks: readonly CausalCheck[
     from,
     effectWindowMs: windowMs,
     simultaneousMs,
-    isSymptom: options.isSymptom ?? isSymptomKind,
+    // What each registered kind declares (CheckKind.causalRole); the algorithm itself takes it as a parameter.
+    isSymptom: isSymptomKind,
   });
 
   const text = new Wording(from, to, totalFailures, windowMs, simultaneousMs);

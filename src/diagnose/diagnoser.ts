@@ -35,8 +35,6 @@ export interface DiagnoserOptions {
   log: Logger;
   redactor: Redactor;
   timezone: string;
-  /** Whether a check kind's failures are symptoms, never causes (the registered kinds declare it); by default the registry's answer. */
-  isSymptom?: (kind: string) => boolean;
   notify: (message: OutgoingMessage) => void;
   /** The local model; null: deterministic diagnoses only. */
   llm: { host: string; model: string; timeoutMs: number; maxPromptChars: number } | null;
@@ -168,7 +166,6 @@ export class Diagnoser implements DiagnosisService {
         from,
         to,
         redact: (text) => this.options.redactor.redact(text),
-        ...(this.options.isSymptom ? { isSymptom: this.options.isSymptom } : {}),
         ...(input.check ? { check: input.check } : {}),
       });
     } catch (err) {

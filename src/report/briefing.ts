@@ -5,9 +5,12 @@ import { formatDuration } from '../util/duration.js';
 import { normalizeError } from '../diagnose/signature.js';
 import type { Logger } from '../log/logger.js';
 import { summaryLine, type StatusSummary } from '../patrol/summary.js';
+import type { ActionStore } from '../store/actions.js';
 import { BriefingQueries } from '../store/briefing-queries.js';
 import type { Db } from '../store/database.js';
+import type { IncidentStore } from '../store/incidents.js';
 import type { KeyValueStore } from '../store/kv.js';
+import type { QuestionStore } from '../store/questions.js';
 
 /** What /briefing may do. */
 export interface BriefingService {
@@ -18,6 +21,9 @@ export interface BriefingService {
 export interface BriefingOptions {
   db: Db;
   kv: KeyValueStore;
+  incidents: IncidentStore;
+  actions: ActionStore;
+  questions: QuestionStore;
   clock: Clock;
   log: Logger;
   timezone: string;
@@ -109,12 +115,13 @@ export class Briefings implements BriefingService {
   compose(now: number): { message: OutgoingMessage; text: string } {
     const since = Number(this.options.kv.get('briefing.daily.last') ?? now - DAY);
     const { queries } = this;
+    const { incidents, actions, questions } = this.options;
     const opened = queries.incidentsOpenedSince(since);
     const closed = queries.incidentsClosedSince(since);
-    const stillOpen = queries.openRootIncidents();
-    const heals = queries.healsSinceTime(since);
-    const escalations = queries.escalationsSinceTime(since);
-    const pending = queries.pendingQuestionLines();
+    const stillOpen = incidents.allOpen().filter((i) => i.rootId === null);
+    const heals = actions.healOutcomesSince(since);
+    const escalations = actions.escalations(since);
+    const pending = questions.pending();
     const proposals = queries.openProposalLines();
     const newFlags = queries.flagsRaisedSince(since);
     const skipped = queries.healsSkippedByFlag(since);
@@ -122,12 +129,12 @@ export class Briefings implements BriefingService {
     const spark = this.sparkline(now, 7);
     const summary = this.options.summary();
 
-    const title = `Briefing: ${opened} incident${opened === 1 ? '' : 's'} (${stillOpen.length} still open), ${heals.n} heal${heals.n === 1 ? '' : 's'} (${heals.held} held), ${escalations.length} escalation${escalations.length === 1 ? '' : 's'} · errors 7d ${spark.line}`;
+    const title = `Briefing: ${opened} incident${opened === 1 ? '' : 's'} (${stillOpen.length} still open), ${heals.attempts} heal${heals.attempts === 1 ? '' : 's'} (${heals.held} held), ${escalations.length} escalation${escalations.length === 1 ? '' : 's'} · errors 7d ${spark.line}`;
     const lines: string[] = [summaryLine(summary), `Since ${new Date(since).toISOString().slice(0, 16).replace('T', ' ')} UTC:`];
     lines.push(`- incidents: ${opened} opened, ${closed} closed`);
     for (const i of stillOpen.slice(0, 5))
       lines.push(`  open #${i.id} ${i.checkName} for ${formatDuration(now - i.openedAt)}: ${i.lastMessage}${i.escalatedAt ? ' [escalated]' : ''}`);
-    lines.push(`- heals: ${heals.n} (${heals.held} held, ${heals.failed} did not, ${heals.n - heals.held - heals.failed} not judged yet)`);
+    lines.push(`- heals: ${heals.attempts} (${heals.held} held, ${heals.failed} did not, ${heals.attempts - heals.held - heals.failed} not judged yet)`);
     for (const e of escalations.slice(0, 5)) lines.push(`  escalated ${e.target}: ${e.message}`);
     if (pending.length)
       lines.push(`- waiting for you: ${pending.map((p) => (p.kind === 'proposal' ? `proposal (${p.prompt.slice(0, 60)})` : p.prompt)).join('; ')}`);
@@ -154,12 +161,12 @@ export class Briefings implements BriefingService {
     });
     const weekAgo = now - 7 * DAY;
     const fixes = this.queries.fixesApprovedSince(weekAgo);
-    const heals = this.queries.healsSinceTime(weekAgo);
+    const heals = this.options.actions.healOutcomesSince(weekAgo);
     const streak = this.errorFreeStreak(now);
-    const title = `Weekly report: ${weeks[3]} errors this week (${weeks.map((n) => spark(n, Math.max(...weeks))).join('')} over 4 weeks), ${heals.held}/${heals.n} heals held, ${fixes} fix${fixes === 1 ? '' : 'es'} approved, ${streak} error-free day${streak === 1 ? '' : 's'} in a row`;
+    const title = `Weekly report: ${weeks[3]} errors this week (${weeks.map((n) => spark(n, Math.max(...weeks))).join('')} over 4 weeks), ${heals.held}/${heals.attempts} heals held, ${fixes} fix${fixes === 1 ? '' : 'es'} approved, ${streak} error-free day${streak === 1 ? '' : 's'} in a row`;
     const body = [
       `errors per week, oldest first: ${weeks.join(', ')}`,
-      `heals this week: ${heals.n}, held: ${heals.held}`,
+      `heals this week: ${heals.attempts}, held: ${heals.held}`,
       `fixes approved: ${fixes}`,
       `current streak of error-free days: ${streak}`,
     ].join('\n');
@@ -192,10 +199,12 @@ export class Briefings implements BriefingService {
 
   /** Whole local days without a failed run, counting back from yesterday. */
   private errorFreeStreak(now: number): number {
+    // Days before the first stored event are no error-free days: they were not watched.
+    const firstEventAt = this.queries.firstEventAt();
     let streak = 0;
     for (let d = 1; d <= 365; d++) {
       const [from, to] = dayBounds(now - d * DAY, this.options.timezone);
-      if (to <= this.queries.firstEventAt()) break;
+      if (to <= firstEventAt) break;
       const n = this.queries.failedRunsBetween(from, to);
       if (n > 0) break;
       streak++;

@@ -15,11 +15,19 @@ export interface ActionRow {
   score: number | null;
 }
 
+/** Heal attempts since a time (all steps of one attempt share a target and a timestamp), and how many held or did not, as scored so far. */
+export interface HealOutcomes {
+  attempts: number;
+  held: number;
+  failed: number;
+}
+
 /** Every autonomous action, recorded so the regret index can score it later. */
 export class ActionStore {
   private readonly insert;
   private readonly selectForTarget;
-  private readonly countSince;
+  private readonly outcomesSince;
+  private readonly escalationsSince;
   private readonly countCategorySince;
   private readonly countTargetSince;
   private readonly countByTarget;
@@ -27,7 +35,12 @@ export class ActionStore {
   constructor(db: Db) {
     this.insert = db.prepare('INSERT INTO actions (at, category, target, trigger, incident_id, result, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.selectForTarget = db.prepare('SELECT * FROM actions WHERE target = ? ORDER BY id DESC LIMIT ?');
-    this.countSince = db.prepare("SELECT count(DISTINCT target || ':' || at) AS n FROM actions WHERE at >= ? AND category != 'escalate'");
+    this.outcomesSince = db.prepare<[number], HealOutcomes>(
+      "SELECT count(DISTINCT target || ':' || at) AS attempts, count(DISTINCT CASE WHEN score = 1 THEN target || ':' || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || ':' || at END) AS failed FROM actions WHERE at >= ? AND category != 'escalate'",
+    );
+    this.escalationsSince = db.prepare<[number], { target: string; message: string }>(
+      "SELECT target, message FROM actions WHERE at >= ? AND category = 'escalate' ORDER BY id",
+    );
     this.countCategorySince = db.prepare('SELECT count(*) AS n FROM actions WHERE at >= ? AND category = ?');
     this.countByTarget = db.prepare("SELECT target, count(DISTINCT at) AS n FROM actions WHERE at >= ? AND category != 'escalate' GROUP BY target");
     this.countTargetSince = db.prepare("SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND category != 'escalate'");
@@ -58,7 +71,16 @@ export class ActionStore {
 
   /** Heal attempts (all steps of one attempt share a timestamp) since a time. */
   healAttemptsSince(at: number): number {
-    return (this.countSince.get(at) as { n: number }).n;
+    return this.healOutcomesSince(at).attempts;
+  }
+
+  healOutcomesSince(at: number): HealOutcomes {
+    return this.outcomesSince.get(at)!;
+  }
+
+  /** The escalations since a time, oldest first: which check, and why. */
+  escalations(since: number): Array<{ target: string; message: string }> {
+    return this.escalationsSince.all(since);
   }
 
   /** Heal attempts for one check since a time. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Identity } from '../channel.js';
 import type { ChatPlatform } from './types.js';
-import { idList } from './ids.js';
+import { idList, tieredRole } from './lists.js';
 
 /** The Discord channel's settings, from DISCORD_* in the environment. */
 export interface DiscordSettings {
@@ -48,12 +48,7 @@ export const discordPlatform: ChatPlatform<DiscordSettings, DiscordLists> = {
     };
   },
   lists,
-  roleOf(from, lists, settings) {
-    if (listed(lists.admins, from)) return 'admin';
-    if (listed(lists.operators, from)) return 'operator';
-    if (listed(lists.viewers, from)) return 'viewer';
-    return lists.openViewers && settings && from.chatId === settings.guildId ? 'viewer' : null;
-  },
+  roleOf: (from, lists, settings) => tieredRole(lists, (list) => listed(list, from), settings !== undefined && from.chatId === settings.guildId),
   // A bot token: base64(user id).timestamp.hmac
   secretPatterns: [{ kind: 'discord-token', regex: /\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}\b/g }],
 };

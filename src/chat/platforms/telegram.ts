@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Identity } from '../channel.js';
 import type { ChatPlatform } from './types.js';
-import { idList } from './ids.js';
+import { idList, tieredRole } from './lists.js';
 
 /** The Telegram channel's settings, from TELEGRAM_* in the environment. */
 export interface TelegramSettings {
@@ -37,12 +37,7 @@ export const telegramPlatform: ChatPlatform<TelegramSettings, TelegramLists> = {
     return { token: env.TELEGRAM_TOKEN, chatId: env.TELEGRAM_CHAT_ID!, ...(apiRoot ? { apiRoot } : {}) };
   },
   lists,
-  roleOf(from, lists, settings) {
-    if (listed(lists.admins, from)) return 'admin';
-    if (listed(lists.operators, from)) return 'operator';
-    if (listed(lists.viewers, from)) return 'viewer';
-    return lists.openViewers && settings && from.chatId === settings.chatId ? 'viewer' : null;
-  },
+  roleOf: (from, lists, settings) => tieredRole(lists, (list) => listed(list, from), settings !== undefined && from.chatId === settings.chatId),
   // A bot token: <bot id>:<35 chars>, also inside API URLs (/bot<token>/).
   secretPatterns: [{ kind: 'telegram-token', regex: /(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}/g }],
 };
