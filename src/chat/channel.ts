@@ -24,6 +24,23 @@ export interface OutgoingMessage {
   question?: QuestionRef;
   /** A link the message opens (ntfy click URL). */
   url?: string;
+  /**
+   * Buttons on an alert that needs the operator (Ack, Silence 1 h, Heal now,
+   * Diagnose). Pressing one runs its chat command as the person who pressed
+   * it, with that person's role, exactly as if they had typed it.
+   */
+  actions?: readonly AlertAction[];
+  /**
+   * The loudest the platform allows (ntfy priority 5): an escalation re-sent
+   * because nobody acknowledged it. Without it a critical message is high, not max.
+   */
+  urgent?: boolean;
+}
+
+/** A button that runs a short chat command ("/ack 12", "/silence #12 1h"); at most 48 characters so it fits platform payload limits. */
+export interface AlertAction {
+  label: string;
+  command: string;
 }
 
 /** What a platform returned for a delivered message. */
