@@ -14,13 +14,15 @@ import { HttpServer } from './http/server.js';
 import { acquireInstanceLock, LOCK_FILE, type InstanceLock } from './lock/instance-lock.js';
 import type { Logger } from './log/logger.js';
 import type { Redactor } from './log/redact.js';
-import { Outbox, type SendOptions } from './notify/outbox.js';
+import { Outbox, type Send, type SendOptions } from './notify/outbox.js';
+import { Router } from './notify/router.js';
 import { SummaryPrinter } from './patrol/summary-printer.js';
 import { InboundStore } from './store/chat-state.js';
 import { DATABASE_FILE, ensureDataDir, openDatabase, type Db } from './store/database.js';
 import { EventLog } from './store/events.js';
 import { StoreHealth, storeRecoveredNotice } from './store/health.js';
 import { OutboxStore } from './store/outbox.js';
+import { KeyValueStore } from './store/kv.js';
 import { Retention } from './store/retention.js';
 import { version } from './version.js';
 
@@ -40,6 +42,8 @@ interface Running {
   http: string;
   engine: Engine;
   outbox: Outbox;
+  /** Routes a message (chat.routes, quiet hours) into the outbox. */
+  send: Send;
 }
 
 /**
@@ -118,7 +122,18 @@ export class App {
         if (row.message.question && delivery.platformId) engine.questions.delivered(channel, delivery.platformId, row.message.question.questionId);
       },
     });
-    const send = (message: OutgoingMessage, options?: SendOptions) => outbox.enqueue(message, options);
+    // Every message Nightshift sends on its own passes the channels' routes and quiet hours.
+    const router = new Router({
+      routes: config.chat.routes,
+      timezone: config.timezone,
+      clock,
+      events,
+      kv: new KeyValueStore(db),
+      log,
+      enqueue: (message: OutgoingMessage, options?: SendOptions) => outbox.enqueue(message, options),
+      channelNames: () => outbox.channelNames,
+    });
+    const send = router.send;
     const engine: Engine = new Engine({
       config,
       db,
@@ -173,6 +188,8 @@ export class App {
     );
     housekeeping.start();
     this.undo.push(() => housekeeping.stop());
+    router.start();
+    this.undo.push(() => router.stop());
 
     const printer = new SummaryPrinter(engine.patrol, config.checks.length, () => engine.summary(), stdout);
     this.undo.push(() => printer.stop());
@@ -181,12 +198,12 @@ export class App {
 
     if (lock.takenOver) send({ severity: 'warning', title: `Took over a stale lock: ${lock.takenOver.reason}. The previous run did not stop cleanly.` });
     log.info({ http: httpAddress, dataDir: config.dataDir, config: config.source, checks: config.checks.length }, 'nightshift started');
-    return { http: httpAddress, engine, outbox };
+    return { http: httpAddress, engine, outbox, send };
   }
 
   /** Sends a message on every channel through the outbox (briefings and reports use this); throws before start. */
   notify(message: OutgoingMessage, key?: string): void {
-    this.started().outbox.enqueue(message, key ? { key } : {});
+    this.started().send(message, key ? { key } : {});
   }
 
   /** Resolves when every channel's queue is empty (benchmarks, tests). */

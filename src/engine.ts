@@ -136,13 +136,27 @@ export class Engine {
     });
     const steps = this.createProbesAndSteps();
 
+    const heals = (name: string) => (steps.get(name)?.length ?? 0) > 0;
+    const maxHealSteps = Math.max(1, ...config.checks.map((c) => c.heal.length));
     this.composer = new Composer({
       clock,
       incidents: this.incidents,
+      events,
       groupWaitMs: config.chat.groupWait,
       stormThreshold: config.chat.stormThreshold,
       repeatIntervalMs: config.chat.repeatInterval,
-      send: (message, key) => send(message, { key }),
+      rule: {
+        healed: config.chat.notify.healed,
+        graceMs: config.chat.notify.grace,
+        optional: config.chat.notify.optional,
+        // Long enough for the longest backoff wait and every step of a heal to time out, then the grace.
+        maxHoldMs: 60_000 + maxHealSteps * config.patrol.healTimeoutMs + config.chat.notify.grace,
+      },
+      heals,
+      quiet: (name, at) => this.isQuiet(name, at),
+      escalateAfterMs: config.chat.escalateAfter === 'off' ? null : config.chat.escalateAfter,
+      escalateTo: config.chat.escalateTo,
+      send: (message, key, channels) => send(message, { key, ...(channels ? { channels } : {}) }),
       onError: reportError,
     });
     this.tracker = new IncidentTracker({
@@ -154,6 +168,8 @@ export class Engine {
       clock,
       log,
       flapping: config.patrol.flapping,
+      flappingQuiet: (check) =>
+        (check.severity === 'optional' && config.chat.notify.optional === 'briefing') || (heals(check.name) && config.chat.notify.healed === 'briefing'),
       notify,
       notice: (n) => this.composer.notice(n),
     });
@@ -178,6 +194,8 @@ export class Engine {
       requestRun: (name) => this.patrol.requestRun(name),
       flagged: (check) => this.regret.flaggedReason(check),
       onAction: (action) => this.regret.onAction(action),
+      onHealEnded: (end) => this.composer.healEnded(end),
+      onEscalated: (incidentId) => this.composer.escalated(incidentId),
       onError: reportError,
       ...(options.healBackoffBaseMs !== undefined ? { backoffBaseMs: options.healBackoffBaseMs } : {}),
     });
@@ -277,6 +295,13 @@ export class Engine {
     this.regret.onResult(outcome);
     this.recovery.onResult(outcome, update);
     this.diagnoser.onResult(outcome, update);
+    this.composer.review();
+  }
+
+  /** Muted (a maintenance window set with /mute): nobody is reminded of it. */
+  private isQuiet(check: string, at: number): boolean {
+    const mutedUntil = this.checkState.get(check)?.mutedUntil ?? null;
+    return mutedUntil !== null && mutedUntil > at;
   }
 
   /** The one-glance status, from the store and the patrol's heartbeat. */

@@ -18,6 +18,13 @@ export interface QuestionRef {
 /** A message Nightshift sends on its own: an alert, a recovery, a question, a briefing. */
 export interface OutgoingMessage {
   severity: AlertSeverity;
+  /**
+   * What it is, for routing (chat.routes): an alert (the default), a
+   * recovery (`resolves`: the severity of what recovered), an escalation
+   * ("needs you"), or a briefing/report. Questions are told by `question`.
+   */
+  kind?: 'alert' | 'recovery' | 'escalation' | 'briefing';
+  resolves?: AlertSeverity;
   /** One line; on a phone this is what shows on the lock screen. */
   title: string;
   body?: string;

@@ -143,8 +143,11 @@ export interface CheckConfig<Kind extends string = string, Action extends string
   dependsOn: string[];
   failAfter: number;
   heal: HealStepConfig<Action>[];
+  /** A failure returning this soon after a heal counts against the heal (regret -1). */
   cooldownMs: number;
   maxHeals: { count: number; windowMs: number };
+  /** After an escalation the heal is retried this often; null: never. */
+  retryAfterEscalationMs: number | null;
   /** The kind-specific keys as written (already validated); the probe parses them with its schema. */
   params: Record<string, unknown>;
 }

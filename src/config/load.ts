@@ -141,7 +141,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
         if (Array.isArray(heal)) parseHealSteps(heal, [...path, 'heal'], problems);
         return;
       }
-      const { name, severity, interval, timeout, dependsOn, failAfter, heal, cooldown, maxHeals } = result.common;
+      const { name, severity, interval, timeout, dependsOn, failAfter, heal, cooldown, maxHeals, retryAfterEscalation } = result.common;
       const earlier = seen.get(name);
       if (earlier !== undefined) {
         problems.push(`${formatPath([...path, 'name'])}: expected a unique check name, found "${name}" again (first at checks[${earlier}])`);
@@ -163,6 +163,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
         heal: steps,
         cooldownMs: cooldown,
         maxHeals: { count: maxHeals.count, windowMs: maxHeals.window },
+        retryAfterEscalationMs: retryAfterEscalation === 'off' ? null : retryAfterEscalation,
         params,
       });
     });

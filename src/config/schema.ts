@@ -4,7 +4,41 @@ import type { CheckConfig as ConfiguredCheck, HealStepConfig as ConfiguredHealSt
 import type { ListenAddress } from '../http/access.js';
 import { ageDuration, ageDurationOrZero, intervalDuration, timerDuration, timerDurationOrZero } from '../util/duration.js';
 import { healActions, type HealActionName } from '../heal/index.js';
-import { defaultPlatformLists, platformListsShape, type ChannelSettings } from '../chat/platforms/index.js';
+import { defaultPlatformLists, platformListsShape, platformNames, type ChannelSettings } from '../chat/platforms/index.js';
+
+const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time such as 07:30');
+const severityName = z.enum(['critical', 'warning', 'info']);
+
+/** What one channel receives (chat.routes.<channel>); an absent channel receives everything. */
+const routeSchema = z.strictObject({
+  /** Severities of alerts it receives. */
+  severities: z.array(severityName).min(1).default(['critical', 'warning', 'info']),
+  /** Questions (consent, proposed fixes). */
+  questions: z.boolean().default(true),
+  /** The morning briefing and the weekly report. */
+  briefings: z.boolean().default(true),
+  /** "… recovered" messages. */
+  sendResolved: z.boolean().default(true),
+  /** Local times (TZ) between which only what `pierce` names is sent; the rest is held and summed up when they end. */
+  quietHours: z
+    .strictObject({
+      from: localTime,
+      to: localTime,
+      /** What is sent anyway: questions, escalations (critical "needs you" alerts), critical (every critical alert). */
+      pierce: z.array(z.enum(['questions', 'escalations', 'critical'])).default(['questions', 'escalations']),
+    })
+    .optional(),
+});
+
+/** chat.routes: one entry per chat platform, by name. */
+const routesSchema = z
+  .strictObject(
+    Object.fromEntries(platformNames.map((name) => [name, routeSchema.optional()])) as Record<
+      (typeof platformNames)[number],
+      z.ZodOptional<typeof routeSchema>
+    >,
+  )
+  .default({});
 
 /** Keys every check has, whatever its kind. */
 export const checkCommonShape = {
@@ -23,14 +57,16 @@ export const checkCommonShape = {
   /** Ordered heal steps: "restart", or { action: ..., ...params }; validated per action in load.ts. */
   heal: z.array(z.unknown()).default([]),
   /**
-   * A failure that returns within this long after a heal that did not hold is escalated, not healed again.
-   * 0: no cooldown, only maxHeals (with its backoff) limits the heals.
+   * A failure that returns within this long after a heal counts against that heal in the regret index (-1).
+   * It never stops healing: heals back off and maxHeals caps them.
    */
   cooldown: ageDurationOrZero.default(300_000),
-  /** At most this many heals within the window, whatever the cooldown says. */
+  /** At most this many heals within the window; reaching it escalates. */
   maxHeals: z
     .strictObject({ count: z.number().int().min(0).max(1000).default(3), window: ageDuration.default(900_000) })
     .default({ count: 3, window: 900_000 }),
+  /** After an escalation the heal is still retried this often (a restart that works later is not refused); off: never. */
+  retryAfterEscalation: z.union([z.literal('off'), ageDuration]).default(900_000),
 };
 
 /** The document in nightshift.yml, after `${VAR}` interpolation. Checks are validated per kind in load.ts. */
@@ -83,6 +119,23 @@ export const fileSchema = z.strictObject({
       questionTtl: ageDuration.default(24 * 3_600_000),
       /** Base URL of Nightshift's HTTP server as the operator's phone reaches it, for ntfy action buttons; it becomes a link, so http(s) only. */
       publicUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as http://nightshift.lan:8787' }).optional(),
+      /** What wakes the operator (README, "What wakes you up"). */
+      notify: z
+        .strictObject({
+          /** An incident Level 1 heals and that stays healed: briefing (no push) or immediate (pushed like any other). */
+          healed: z.enum(['briefing', 'immediate']).default('briefing'),
+          /** How long after a heal attempt ends the check may take to come back before the incident is announced. */
+          grace: timerDurationOrZero.default(5_000),
+          /** Incidents of optional checks: briefing (no push) or immediate. */
+          optional: z.enum(['briefing', 'immediate']).default('briefing'),
+        })
+        .default({ healed: 'briefing', grace: 5_000, optional: 'briefing' }),
+      /** An unacknowledged critical escalation is re-sent, louder, this often until acked or recovered; off: never. */
+      escalateAfter: z.union([z.literal('off'), ageDuration]).default(900_000),
+      /** Where re-sent escalations go, in order (the first re-send to the first channel...); empty: every channel. */
+      escalateTo: z.array(z.enum(platformNames)).default([]),
+      /** Per channel: which severities it receives, questions, briefings, recoveries, quiet hours. */
+      routes: routesSchema,
       /** Who holds which role on each chat platform: each platform's own schema (src/chat/platforms/). */
       ...platformListsShape,
     })
@@ -91,6 +144,10 @@ export const fileSchema = z.strictObject({
       stormThreshold: 20,
       repeatInterval: 4 * 3_600_000,
       questionTtl: 24 * 3_600_000,
+      notify: { healed: 'briefing', grace: 5_000, optional: 'briefing' },
+      escalateAfter: 900_000,
+      escalateTo: [],
+      routes: {},
       ...defaultPlatformLists,
     }),
   diagnose: z
@@ -124,10 +181,7 @@ export const fileSchema = z.strictObject({
   briefing: z
     .strictObject({
       /** Local time (TZ) of the morning briefing. */
-      at: z
-        .string()
-        .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time such as 07:30')
-        .default('07:30'),
+      at: localTime.default('07:30'),
       /** Day of the weekly report, or off. */
       weekly: z.enum(['off', 'sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday']).default('monday'),
     })

@@ -16,8 +16,11 @@ import type { EventLog, HealStepOutcome } from '../store/events.js';
 import type { IncidentRow, IncidentStore } from '../store/incidents.js';
 import { eventsForTask, fixHint, localDay, writeEscalationFile } from './escalation.js';
 import { decideHeal } from './policy.js';
+import { alertActions } from '../notify/actions.js';
+import type { HealEnd } from '../notify/composer.js';
 import type { HealStep } from './types.js';
 import { sleep } from '../util/abort.js';
+import { formatDuration } from '../util/duration.js';
 
 /** What an operator's /heal did. */
 export type HealNowResult =
@@ -59,6 +62,10 @@ export interface RecoveryOptions {
   flagged?: (check: CheckConfig) => string | null;
   /** First backoff wait between heals that do not hold (default 1 s). */
   backoffBaseMs?: number;
+  /** A heal attempt of an incident ended (the composer decides from it whether the incident is announced). */
+  onHealEnded?: (end: HealEnd) => void;
+  /** An incident was escalated (its alert is queued): nothing else about its opening needs to go out. */
+  onEscalated?: (incidentId: number) => void;
   /** Every action recorded (the regret index scores them). */
   onAction?: (action: { id: number; at: number; category: string; target: string }) => void;
   /** Where an error of a heal running in the background goes (default: the log). */
@@ -115,15 +122,15 @@ export class Recovery implements HealService {
     const decision = decideHeal({
       now,
       steps: this.options.steps.get(check.name)?.length ?? 0,
-      cooldownMs: check.cooldownMs,
       maxHeals: check.maxHeals,
+      retryAfterEscalationMs: check.retryAfterEscalationMs,
       lastHealAt: state.lastHealAt,
       lastHealHeld: state.healHeld,
       unheldHeals: state.unheldHeals,
       attemptsInWindow: this.options.actions.healAttemptsFor(check.name, now - check.maxHeals.windowMs),
       restartLoop: result.details?.restartLoop === true,
       symptomOf: update.rootCheck,
-      escalated: incident.escalatedAt !== null,
+      escalatedAt: incident.escalatedAt,
       flaggedReason: this.options.flagged?.(check) ?? null,
       ...(this.options.backoffBaseMs !== undefined ? { backoffBaseMs: this.options.backoffBaseMs } : {}),
     });
@@ -141,7 +148,7 @@ export class Recovery implements HealService {
       this.escalate(check, incident, decision.reason, outcome);
       return;
     }
-    const run = this.heal(check, incident, decision.delayMs, decision.attempt)
+    const run = this.heal(check, incident, decision.delayMs, decision.attempt, decision.slowRetry === true)
       // A heal whose bookkeeping could not be written (disk full) is reported, never an unhandled rejection.
       .catch((err: unknown) => {
         if (this.options.onError) this.options.onError(err, `heal:${check.name}`);
@@ -176,7 +183,7 @@ export class Recovery implements HealService {
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
-  private async heal(check: CheckConfig, incident: IncidentRow, delayMs: number, attempt: number): Promise<void> {
+  private async heal(check: CheckConfig, incident: IncidentRow, delayMs: number, attempt: number, slowRetry: boolean): Promise<void> {
     const { checkState, events, clock, log, db } = this.options;
     if (delayMs > 0) {
       log.info({ check: check.name, delayMs, attempt }, 'backing off before healing again');
@@ -190,7 +197,13 @@ export class Recovery implements HealService {
         healHeld: false,
         unheldHeals: previous?.healHeld || previous?.lastHealAt == null ? 1 : previous.unheldHeals + 1,
       });
-      events.append(startedAt, 'heal.attempted', check.name, 'info', { incidentId: incident.id, steps: check.heal.map((s) => s.action), delayMs, attempt });
+      events.append(startedAt, 'heal.attempted', check.name, 'info', {
+        incidentId: incident.id,
+        steps: check.heal.map((s) => s.action),
+        delayMs,
+        attempt,
+        ...(slowRetry ? { slowRetry } : {}),
+      });
     })();
     const outcomes = await this.runSteps(check, startedAt, `incident:${incident.id}`, incident.id, attempt);
     if (!outcomes) return;
@@ -201,13 +214,18 @@ export class Recovery implements HealService {
       durationMs: clock.now() - startedAt,
     });
     log.info({ check: check.name, incident: incident.id, ok, steps: outcomes }, ok ? 'healed' : 'heal failed');
-    if (!ok) {
-      const failed = outcomes.at(-1)!;
-      this.options.notify({
-        severity: 'warning',
-        title: `${check.name}: heal step ${failed.action} failed: ${failed.message}`,
-        body: `incident #${incident.id}`,
+    const failed = ok ? undefined : outcomes.at(-1)!;
+    try {
+      this.options.onHealEnded?.({
+        incidentId: incident.id,
+        check: check.name,
+        at: clock.now(),
+        ok,
+        attempt,
+        ...(failed ? { failed: { action: failed.action, message: failed.message } } : {}),
       });
+    } catch (err) {
+      log.error({ err, check: check.name }, 'heal-ended hook failed');
     }
     // Verify at once: the next run says whether the heal worked (and, a patrol later, whether it held).
     this.options.requestRun(check.name);
@@ -318,7 +336,7 @@ export class Recovery implements HealService {
           day,
           {
             title: `${check.name} needs a human: ${reason.split(':')[0]}`,
-            description: `${check.name} (${check.kind}, ${check.severity}) has been failing since ${new Date(incident.openedAt).toISOString()} (incident #${incident.id}, ${incident.failures} failed runs). Nightshift stopped healing it: ${reason}. Last result: ${outcome.result.message}`,
+            description: `${check.name} (${check.kind}, ${check.severity}) has been failing since ${new Date(incident.openedAt).toISOString()} (incident #${incident.id}, ${incident.failures} failed runs). Nightshift escalated it: ${reason}. ${retryNote(check)} Last result: ${outcome.result.message}`,
             fix_hint: fixHint(check, reason, outcome.result.details ?? null),
             severity: check.severity === 'critical' ? 'critical' : 'warning',
             created_at: new Date(now).toISOString(),
@@ -337,10 +355,13 @@ export class Recovery implements HealService {
       }
     }
     this.options.log.warn({ check: check.name, incident: incident.id, reason }, 'escalated to the operator');
+    this.options.onEscalated?.(incident.id);
     this.options.notify({
       severity: 'critical',
+      kind: 'escalation',
+      actions: alertActions(incident.id, check.name, check.heal.length > 0),
       title: `${check.name} needs you: ${reason}`,
-      body: `Auto-heal stopped for incident #${incident.id}. Last result: ${outcome.result.message}. ${fileNote}`,
+      body: `Incident #${incident.id}. ${retryNote(check)} Last result: ${outcome.result.message}. ${fileNote}`,
     });
   }
 
@@ -352,4 +373,11 @@ export class Recovery implements HealService {
       this.options.log.error({ err }, 'scoring hook failed');
     }
   }
+}
+
+/** What happens to the heals after an escalation, as the alert and the task file say it. */
+function retryNote(check: CheckConfig): string {
+  return check.retryAfterEscalationMs === null || check.heal.length === 0
+    ? 'Nightshift does not heal it again (retryAfterEscalation: off); the incident closes by itself when it recovers.'
+    : `Nightshift still retries the heal every ${formatDuration(check.retryAfterEscalationMs)} until it recovers.`;
 }

@@ -40,6 +40,12 @@ export interface IncidentTrackerOptions {
   flapping: { maxChanges: number; windowMs: number };
   /** Flapping alerts, sent as they happen. */
   notify: (message: OutgoingMessage) => void;
+  /**
+   * True for a check whose flapping is not pushed (it is healed by Nightshift
+   * under `chat.notify.healed: briefing`, or optional): a crash loop is
+   * announced by its escalation, flapping is recorded for the briefing.
+   */
+  flappingQuiet?: (check: CheckConfig) => boolean;
   /** Incidents opened and closed, for the composer to fold by root cause. */
   notice: (notice: IncidentNotice) => void;
 }
@@ -223,18 +229,21 @@ export class IncidentTracker implements IncidentService {
     this.changes.set(check.name, list);
     if (!state.flapping && list.length > maxChanges) {
       this.options.checkState.setFlapping(check.name, true);
-      this.options.events.append(now, 'check.flapping', check.name, 'warning', { changes: list.length, windowMs });
-      this.options.notify({
-        severity: 'warning',
-        title: `${check.name} is flapping: ${list.length} state changes in ${formatDuration(windowMs)}; its alerts are paused until it is stable`,
-        body: `last result: ${state.lastMessage ?? ''}`,
-      });
+      const quiet = this.options.flappingQuiet?.(check) ?? false;
+      this.options.events.append(now, 'check.flapping', check.name, 'warning', { changes: list.length, windowMs, pushed: !quiet });
+      if (!quiet)
+        this.options.notify({
+          severity: 'warning',
+          title: `${check.name} is flapping: ${list.length} state changes in ${formatDuration(windowMs)}; its alerts are paused until it is stable`,
+          body: `last result: ${state.lastMessage ?? ''}`,
+        });
       return true;
     }
     if (state.flapping && list.length === 0) {
       this.options.checkState.setFlapping(check.name, false);
       this.options.events.append(now, 'check.stable', check.name, 'info', { status: state.status });
-      this.options.notify({ severity: 'info', title: `${check.name} is stable again (${state.status}): ${state.lastMessage ?? ''}` });
+      if (!(this.options.flappingQuiet?.(check) ?? false))
+        this.options.notify({ severity: 'info', title: `${check.name} is stable again (${state.status}): ${state.lastMessage ?? ''}` });
       return false;
     }
     return state.flapping;

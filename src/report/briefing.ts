@@ -2,6 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { OutgoingMessage } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import { formatDuration } from '../util/duration.js';
+import { localParts, toMinutes } from '../util/local-time.js';
 import { normalizeError } from '../diagnose/signature.js';
 import type { Logger } from '../log/logger.js';
 import { summaryLine, type StatusSummary } from '../patrol/summary.js';
@@ -149,7 +150,7 @@ export class Briefings implements BriefingService {
     if (signatures.length) lines.push('- top errors:', ...signatures.map((s) => `  ${s.count}× ${s.signature}`));
     lines.push(`- errors per day (7d): ${spark.line} ${spark.counts.join(' ')}`);
     const text = `${title}\n${lines.join('\n')}`;
-    return { message: { severity: stillOpen.length > 0 ? 'warning' : 'info', title, body: lines.join('\n') }, text };
+    return { message: { severity: stillOpen.length > 0 ? 'warning' : 'info', kind: 'briefing', title, body: lines.join('\n') }, text };
   }
 
   /** The weekly report: errors per week, fixes, heals that held, the streak of error-free days. */
@@ -170,7 +171,7 @@ export class Briefings implements BriefingService {
       `fixes approved: ${fixes}`,
       `current streak of error-free days: ${streak}`,
     ].join('\n');
-    return { message: { severity: 'info', title, body }, text: `${title}\n${body}` };
+    return { message: { severity: 'info', kind: 'briefing', title, body }, text: `${title}\n${body}` };
   }
 
   private topSignatures(since: number): Array<{ signature: string; count: number }> {
@@ -216,31 +217,6 @@ export class Briefings implements BriefingService {
 function spark(n: number, max: number): string {
   if (max <= 0 || n <= 0) return SPARKS[0]!;
   return SPARKS[Math.min(SPARKS.length - 1, Math.max(1, Math.round((n / max) * (SPARKS.length - 1))))]!;
-}
-
-function toMinutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number) as [number, number];
-  return h * 60 + m;
-}
-
-/** Local date (YYYY-MM-DD), minutes since local midnight and weekday of a time in a zone. */
-export function localParts(at: number, timeZone: string): { day: string; minutes: number; weekday: number } {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-      weekday: 'short',
-    })
-      .formatToParts(at)
-      .map((p) => [p.type, p.value]),
-  );
-  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(parts.weekday!);
-  return { day: `${parts.year}-${parts.month}-${parts.day}`, minutes: Number(parts.hour) * 60 + Number(parts.minute), weekday };
 }
 
 /** [start, end) in ms of the local day containing `at` (found by stepping, so DST days come out right). */

@@ -21,14 +21,21 @@ export interface EventContexts {
   'incident.opened': { incidentId: number; message: string; symptomOf: string | null; rootIncidentId: number | null };
   'incident.closed': { incidentId: number; durationMs: number; failures: number; symptomOf: number | null };
   'incident.reclassified': { incidentId: number; symptomOf: string; rootIncidentId: number };
-  'check.flapping': { changes: number; windowMs: number };
+  'check.flapping': { changes: number; windowMs: number; pushed?: boolean };
   'check.stable': { status: string };
-  'heal.attempted': { incidentId: number; steps: string[]; delayMs: number; attempt: number };
+  /** `slowRetry`: the periodic heal after an escalation (retryAfterEscalation). */
+  'heal.attempted': { incidentId: number; steps: string[]; delayMs: number; attempt: number; slowRetry?: boolean };
   'heal.succeeded': { incidentId: number; steps: HealStepOutcome[]; durationMs: number };
   'heal.failed': { incidentId: number; steps: HealStepOutcome[]; durationMs: number };
   'heal.skipped': { incidentId: number | null; reason: string; byFlag?: boolean };
   'heal.held': { healedAt: number; heldForMs: number };
   escalated: { incidentId: number; reason: string; file: string | null };
+  /** An unacknowledged escalation sent again, louder (`sends`: how many times it has gone out now). */
+  'escalation.resent': { incidentId: number; sends: number; channels: string[] | 'all' };
+  /** A message a channel did not get because of its quiet hours; summed up when they end. */
+  'notify.held': { channel: string; title: string; severity: string; kind: string };
+  /** An incident that closed before it was ever announced (healed in time, or an optional check): the briefing has it. */
+  'incident.unannounced': { incidentId: number; reason: string };
   'heartbeat.received': { kind: 'ping' | 'start' | 'fail'; body?: string };
   'command.failed': { command: string; channel: string; error: string };
   /** `suppressed`: refusals of that person not answered (rate-limited) since the previous recorded one. */

@@ -15,6 +15,9 @@ export interface IncidentRow {
   ackedAt: number | null;
   ackedBy: string | null;
   lastNotifiedAt: number | null;
+  /** How many times the escalation alert has gone out (0: not escalated), and when last. */
+  escalationSends: number;
+  escalationSentAt: number | null;
 }
 
 interface Raw {
@@ -31,6 +34,8 @@ interface Raw {
   acked_at: number | null;
   acked_by: string | null;
   last_notified_at: number | null;
+  escalation_sends: number;
+  escalation_sent_at: number | null;
 }
 
 const fromRaw = (r: Raw): IncidentRow => ({
@@ -47,6 +52,8 @@ const fromRaw = (r: Raw): IncidentRow => ({
   ackedAt: r.acked_at,
   ackedBy: r.acked_by,
   lastNotifiedAt: r.last_notified_at,
+  escalationSends: r.escalation_sends,
+  escalationSentAt: r.escalation_sent_at,
 });
 
 /** Incidents: open while a check keeps failing, closed with their duration on recovery. */
@@ -59,6 +66,9 @@ export class IncidentStore {
   private readonly updateClose;
   private readonly updateRoot;
   private readonly updateEscalated;
+  private readonly updateEscalationSent;
+  private readonly updateNotified;
+  private readonly updateAck;
 
   constructor(private readonly db: Db) {
     this.selectOpen = db.prepare('SELECT * FROM incidents WHERE check_name = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1');
@@ -70,7 +80,12 @@ export class IncidentStore {
     this.updateFailure = db.prepare('UPDATE incidents SET last_message = ?, failures = failures + 1 WHERE id = ?');
     this.updateClose = db.prepare('UPDATE incidents SET closed_at = ? WHERE id = ? AND closed_at IS NULL');
     this.updateRoot = db.prepare('UPDATE incidents SET root_id = ? WHERE id = ?');
-    this.updateEscalated = db.prepare('UPDATE incidents SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL');
+    this.updateEscalated = db.prepare(
+      'UPDATE incidents SET escalated_at = ?, escalation_sends = 1, escalation_sent_at = ? WHERE id = ? AND escalated_at IS NULL',
+    );
+    this.updateEscalationSent = db.prepare('UPDATE incidents SET escalation_sends = escalation_sends + 1, escalation_sent_at = ? WHERE id = ?');
+    this.updateNotified = db.prepare('UPDATE incidents SET last_notified_at = ? WHERE id = ?');
+    this.updateAck = db.prepare('UPDATE incidents SET acked_at = ?, acked_by = ? WHERE id = ? AND closed_at IS NULL');
   }
 
   openFor(checkName: string): IncidentRow | undefined {
@@ -106,15 +121,20 @@ export class IncidentStore {
 
   /** Marks the incident escalated; false when it already was (escalate once). */
   markEscalated(id: number, at: number): boolean {
-    return this.updateEscalated.run(at, id).changes === 1;
+    return this.updateEscalated.run(at, at, id).changes === 1;
+  }
+
+  /** The escalation alert went out again (re-sent, louder). */
+  markEscalationSent(id: number, at: number): void {
+    this.updateEscalationSent.run(at, id);
   }
 
   markNotified(id: number, at: number): void {
-    this.db.prepare('UPDATE incidents SET last_notified_at = ? WHERE id = ?').run(at, id);
+    this.updateNotified.run(at, id);
   }
 
   /** Quiets an open incident's reminders until it closes; false when it is not open. */
   ack(id: number, by: string, at: number): boolean {
-    return this.db.prepare('UPDATE incidents SET acked_at = ?, acked_by = ? WHERE id = ? AND closed_at IS NULL').run(at, by, id).changes === 1;
+    return this.updateAck.run(at, by, id).changes === 1;
   }
 }

@@ -13,6 +13,7 @@ export function checkConfig(name: string, overrides: Partial<CheckConfig> = {}):
     heal: [],
     cooldownMs: 300_000,
     maxHeals: { count: 3, windowMs: 900_000 },
+    retryAfterEscalationMs: 900_000,
     params: {},
     ...overrides,
   };

@@ -65,10 +65,16 @@ test('a storm of 500 incidents with one root cause is one message', (t) => {
   assert.match(sent[0]!.body!, /^db: 500 incidents \(db down\)/);
 });
 
-test('recoveries fold the same way', (t) => {
-  const { composer, sent } = setup(t);
-  composer.notice({ kind: 'recovered', check: 'db', severity: 'critical', incidentId: 1, rootCheck: null, message: 'ok', durationMs: 180_000 });
-  composer.notice({ kind: 'recovered', check: 'api', severity: 'critical', incidentId: 2, rootCheck: 'db', message: 'ok', durationMs: 170_000 });
+test('recoveries fold the same way; only announced incidents are announced as recovered', (t) => {
+  const { composer, sent, incidents, open, clock } = setup(t);
+  const db = open('db');
+  const api = open('api', db.id);
+  const quiet = open('cache');
+  incidents.markNotified(db.id, clock.now());
+  incidents.markNotified(api.id, clock.now());
+  composer.notice({ kind: 'recovered', check: 'db', severity: 'critical', incidentId: db.id, rootCheck: null, message: 'ok', durationMs: 180_000 });
+  composer.notice({ kind: 'recovered', check: 'api', severity: 'critical', incidentId: api.id, rootCheck: 'db', message: 'ok', durationMs: 170_000 });
+  composer.notice({ kind: 'recovered', check: 'cache', severity: 'critical', incidentId: quiet.id, rootCheck: null, message: 'ok', durationMs: 1_000 });
   composer.flush();
   assert.deepEqual(
     sent.map((m) => m.title),

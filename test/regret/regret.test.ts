@@ -10,7 +10,10 @@ const restart = [{ action: 'restart' as const, params: {} }];
 const TESTER = { channel: 'test', userId: 'test' };
 
 test('scoring: a heal that holds for 3 patrols is +1; one whose failure comes back within the cooldown is -1; an escalation is -2', async (t) => {
-  const engine = createEngine(t, [checkConfig('svc', { heal: restart, cooldownMs: 300_000 })]);
+  // maxHeals 2 per 15 min: the second restart that does not hold reaches the cap, and the escalation is scored too.
+  const engine = createEngine(t, [checkConfig('svc', { heal: restart, cooldownMs: 300_000, maxHeals: { count: 2, windowMs: 900_000 } })], {
+    backoffBaseMs: 5,
+  });
   const probe = engine.probe('svc');
   probe.fail('exit 1');
   await engine.patrolOnce();
@@ -27,6 +30,7 @@ test('scoring: a heal that holds for 3 patrols is +1; one whose failure comes ba
   probe.fail('exit 1');
   await engine.patrolOnce();
   engine.clock.advance(5_000);
+  await engine.patrolOnce();
   await engine.patrolOnce();
   const scores = engine.db.prepare('SELECT category, score FROM actions ORDER BY id').all();
   assert.deepEqual(scores, [
