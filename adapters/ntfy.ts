@@ -16,7 +16,23 @@ import {
 import type { Reply } from '../src/chat/channel.js';
 
 /** ntfy priorities: 5 "max" buzzes through Do Not Disturb on most phones, 3 is the default. */
-const PRIORITY: Record<AlertSeverity, number> = { critical: 5, warning: 4, info: 3 };
+const PRIORITY: Record<AlertSeverity, number> = { critical: 4, warning: 3, info: 2 };
+/** ntfy's max priority (a long vibration that pierces Do Not Disturb where the phone allows it): kept for what needs someone now. */
+const PRIORITY_MAX = 5;
+/** An answer to what the operator just sent: ntfy's default. */
+const REPLY_PRIORITY = 3;
+
+/**
+ * The priority follows what the message is, not only its check's severity:
+ * an escalation ("needs you") and a re-sent, unacknowledged one (urgent) are
+ * max; a critical alert is high; warnings default; recoveries and info low
+ * (no sound).
+ */
+function priorityOf(message: OutgoingMessage): number {
+  if (message.urgent || (message.kind === 'escalation' && message.severity === 'critical')) return PRIORITY_MAX;
+  if (message.kind === 'recovery' || message.kind === 'briefing') return PRIORITY.info;
+  return PRIORITY[message.severity];
+}
 /** ntfy turns these tag names into emoji in front of the title. */
 const TAGS: Record<AlertSeverity, string[]> = { critical: ['rotating_light'], warning: ['warning'], info: ['white_check_mark'] };
 
@@ -165,7 +181,7 @@ export class NtfyChannel implements ChatChannel {
       topic: this.options.topic,
       title: message.title,
       message: truncateUtf8(lines.filter(Boolean).join('\n\n') || message.title, MAX_MESSAGE_BYTES),
-      priority: PRIORITY[message.severity],
+      priority: priorityOf(message),
       tags: TAGS[message.severity],
     };
     if (message.url) payload.click = message.url;
@@ -337,7 +353,7 @@ export class NtfyChannel implements ChatChannel {
     if (reply.silent) return;
     const replyText = reply.text;
     try {
-      await this.publish({ topic: this.options.topic, title: 'Nightshift', message: truncateUtf8(replyText, MAX_MESSAGE_BYTES), priority: PRIORITY.info });
+      await this.publish({ topic: this.options.topic, title: 'Nightshift', message: truncateUtf8(replyText, MAX_MESSAGE_BYTES), priority: REPLY_PRIORITY });
     } catch (err) {
       // The reply is a courtesy: the command or answer already took effect, and the outbox is not involved.
       this.log.warn({ err }, 'ntfy reply could not be published');

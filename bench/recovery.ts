@@ -148,9 +148,11 @@ async function stopBot(bot: ChildProcess): Promise<void> {
 async function nightshiftProcess(): Promise<{ detect: number[]; healthy: number[] }> {
   const port = await freePort();
   // maxHeals is raised so that 20 kills in a minute are all healed: the bench measures one recovery, 20 times.
+  // cooldown 0s: the kills are the bench's, not a restart that did not hold, so the regret index must not score
+  // each restart -1 for a failure that "came back" (three of those flag restarts, as designed, and stop them).
   const { bot, db } = await startBot(
     'process',
-    `patrol: { interval: 1s }\nchecks:\n  - name: svc\n    kind: process\n    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SERVICE)}, "${port}"]\n    heal: [restart]\n    maxHeals: { count: ${KILLS + 5}, window: 15m }\n`,
+    `patrol: { interval: 1s }\nchecks:\n  - name: svc\n    kind: process\n    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SERVICE)}, "${port}"]\n    heal: [restart]\n    cooldown: 0s\n    maxHeals: { count: ${KILLS + 5}, window: 15m }\n`,
   );
   let pid = await waitHealthy(port);
   const detect: number[] = [];
@@ -161,7 +163,16 @@ async function nightshiftProcess(): Promise<{ detect: number[]; healthy: number[
     const wallKilledAt = Date.now();
     const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
-    pid = await waitHealthy(port, pid);
+    try {
+      pid = await waitHealthy(port, pid);
+    } catch (err) {
+      // What Nightshift did meanwhile, for whoever has to find out why.
+      const recent = db.prepare("SELECT type, subject, context FROM events WHERE type != 'check.failed' ORDER BY id DESC LIMIT 15").all() as Array<
+        Record<string, unknown>
+      >;
+      for (const e of recent.reverse()) console.error(`  ${String(e.type)} ${String(e.subject)} ${String(e.context)}`);
+      throw err;
+    }
     healthy.push(performance.now() - killedAt);
     detect.push((await detectedAt(db, 'svc', wallKilledAt)) - wallKilledAt);
   }

@@ -91,21 +91,37 @@ export class Recovery implements HealService {
     this.byName = new Map(options.checks.map((c) => [c.name, c]));
   }
 
+  private healHeld(check: string, healedAt: number, now: number): void {
+    this.options.checkState.setHeal(check, { lastHealAt: healedAt, healHeld: true, unheldHeals: 0 });
+    this.options.events.append(now, 'heal.held', check, 'info', { healedAt, heldForMs: now - healedAt });
+  }
+
   /** Called with every run and what it did to the check's incident. */
   onResult(outcome: RunOutcome, update: IncidentUpdate): void {
-    const { check, state, result } = outcome;
+    const { check, result } = outcome;
+    let { state } = outcome;
     const now = this.options.clock.now();
     this.wakeDependents(check.name);
     if (result.ok) {
       this.waitingOnDependencies.delete(check.name);
       // The heal held once the check stays healthy through a whole patrol interval after it.
-      if (state.lastHealAt !== null && !state.healHeld && now - state.lastHealAt >= check.intervalMs) {
-        this.options.checkState.setHeal(check.name, { lastHealAt: state.lastHealAt, healHeld: true, unheldHeals: 0 });
-        this.options.events.append(now, 'heal.held', check.name, 'info', { healedAt: state.lastHealAt, heldForMs: now - state.lastHealAt });
-      }
+      if (state.lastHealAt !== null && !state.healHeld && now - state.lastHealAt >= check.intervalMs) this.healHeld(check.name, state.lastHealAt, now);
       return;
     }
     if (update.kind !== 'opened' && update.kind !== 'continued') return;
+    // A new failure, a whole interval after a heal that brought the check back, is a new crash, not that heal failing:
+    // decided here, not by whether a healthy patrol happened to run before it (that races the next crash).
+    if (
+      update.kind === 'opened' &&
+      state.lastHealAt !== null &&
+      !state.healHeld &&
+      state.lastOkAt !== null &&
+      state.lastOkAt > state.lastHealAt &&
+      now - state.lastHealAt >= check.intervalMs
+    ) {
+      this.healHeld(check.name, state.lastHealAt, now);
+      state = this.options.checkState.get(check.name) ?? state;
+    }
     if (this.inFlight.has(check.name) || this.stopController.signal.aborted) return;
     // A muted check is in a maintenance window: someone is working on it, so Nightshift keeps its hands off.
     if (state.mutedUntil !== null && state.mutedUntil > now) return;

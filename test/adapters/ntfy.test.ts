@@ -106,22 +106,35 @@ test('ntfy: an alert maps severity to priority and tags, with title, body, click
   });
   await ntfy.send({ severity: 'warning', title: 'disk at 91%' });
   await ntfy.send({ severity: 'info', title: 'worker recovered' });
+  await ntfy.send({ severity: 'critical', kind: 'escalation', title: 'worker needs you' });
+  await ntfy.send({ severity: 'warning', urgent: true, title: 'worker needs you (2nd time)' });
+  await ntfy.send({ severity: 'info', kind: 'recovery', resolves: 'critical', title: 'worker recovered after 3m' });
 
-  const [critical, warning, info] = fake.messages(TOPIC) as [NtfyMessage, NtfyMessage, NtfyMessage];
+  const [critical, warning, info, escalation, urgent, recovery] = fake.messages(TOPIC) as NtfyMessage[] as [
+    NtfyMessage,
+    NtfyMessage,
+    NtfyMessage,
+    NtfyMessage,
+    NtfyMessage,
+    NtfyMessage,
+  ];
   assert.equal(delivery.platformId, critical.id);
   assert.match(critical.id, /^[A-Za-z0-9]{12}$/);
   assert.equal(critical.title, 'worker is down');
   assert.equal(critical.message, 'restart did not hold (3 in 10 min)');
-  assert.equal(critical.priority, 5);
+  assert.equal(critical.priority, 4, 'a critical alert is high; max is kept for what needs someone now');
   assert.deepEqual(critical.tags, ['rotating_light']);
   assert.equal(critical.click, 'http://127.0.0.1:8787/incidents/7');
-  assert.equal(warning.priority, 4);
+  assert.equal(warning.priority, undefined, "a warning is ntfy's default priority 3, which ntfy leaves out");
   assert.deepEqual(warning.tags, ['warning']);
   assert.equal(warning.message, 'disk at 91%', 'a message without a body shows its title as the text');
-  assert.equal(info.priority, undefined, "info is ntfy's default priority 3, which ntfy leaves out");
+  assert.equal(info.priority, 2, 'info is low: no sound');
   assert.deepEqual(info.tags, ['white_check_mark']);
+  assert.equal(escalation.priority, 5, 'a critical escalation is max');
+  assert.equal(urgent.priority, 5, 'a re-sent, unacknowledged escalation is max');
+  assert.equal(recovery.priority, 2, 'a recovery is low whatever recovered');
   const publishes = fake.requests().filter((r) => r.method === 'POST');
-  assert.equal(publishes.length, 3);
+  assert.equal(publishes.length, 6);
   for (const request of publishes) {
     assert.equal(request.path, '/');
     assert.equal(request.headers.authorization, `Bearer ${TOKEN}`);
