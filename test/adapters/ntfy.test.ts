@@ -110,7 +110,7 @@ test('ntfy: an alert maps severity to priority and tags, with title, body, click
   await ntfy.send({ severity: 'warning', urgent: true, title: 'worker needs you (2nd time)' });
   await ntfy.send({ severity: 'info', kind: 'recovery', resolves: 'critical', title: 'worker recovered after 3m' });
 
-  const [critical, warning, info, escalation, urgent, recovery] = fake.messages(TOPIC) as NtfyMessage[] as [
+  const [critical, warning, info, escalation, urgent, recovery] = fake.messages(TOPIC) as [
     NtfyMessage,
     NtfyMessage,
     NtfyMessage,
