@@ -114,7 +114,12 @@ async function start(config: Config): Promise<number> {
       const message = redactor.redact(err.message);
       log.fatal({ code: err.code, file: err.file, problem: err.problem, cause: redactor.redact(errorMessage(err.cause)) }, message);
       process.stderr.write(`nightshift: ${message}\n`);
-      await alertChannels(config, log, { severity: 'critical', urgent: true, title: redactor.redact(`Nightshift cannot start: ${err.headline}`), body: message });
+      await alertChannels(config, log, {
+        severity: 'critical',
+        urgent: true,
+        title: redactor.redact(`Nightshift cannot start: ${err.headline}`),
+        body: message,
+      });
       return ExitCode.configInvalid;
     }
     if (err instanceof InstanceLockedError || err instanceof UserError) {
