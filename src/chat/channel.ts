@@ -44,7 +44,7 @@ export interface OutgoingMessage {
   urgent?: boolean;
 }
 
-/** A button that runs a short chat command ("/ack 12", "/silence #12 1h"); at most 48 characters so it fits platform payload limits. */
+/** A button that runs a short chat command ("/ack 12", "/mute web 1h"); at most 48 characters so it fits platform payload limits. */
 export interface AlertAction {
   label: string;
   command: string;

@@ -1,15 +1,22 @@
 import type { AlertAction } from '../chat/channel.js';
 
+/** Platform payload limits (Telegram callback_data is 64 bytes, with room for a prefix). */
+const MAX_COMMAND_LENGTH = 48;
+
 /**
  * The buttons of an alert that needs the operator: each runs a chat command
  * as the person who presses it, so the command's role and audit apply
- * (Heal now and Diagnose need the operator role, like /heal and /diagnose).
+ * (Silence, Heal now and Diagnose need the operator role, like /mute, /heal
+ * and /diagnose). Silence 1h is `/mute <check> 1h`: the check keeps running
+ * and recording, and alerts and reminds nobody for that hour. A button
+ * whose command would not fit the platform's payload is left out.
  */
 export function alertActions(incidentId: number, check: string, heals: boolean): AlertAction[] {
-  return [
+  const actions: AlertAction[] = [
     { label: 'Ack', command: `/ack ${incidentId}` },
-    { label: 'Silence 1h', command: `/silence #${incidentId} 1h` },
+    { label: 'Silence 1h', command: `/mute ${check} 1h` },
     ...(heals ? [{ label: 'Heal now', command: `/heal ${check}` }] : []),
     { label: 'Diagnose', command: `/diagnose ${check}` },
   ];
+  return actions.filter((a) => a.command.length <= MAX_COMMAND_LENGTH);
 }

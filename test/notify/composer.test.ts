@@ -3,18 +3,30 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { OutgoingMessage } from '../../src/chat/channel.js';
 import { ManualClock } from '../../src/clock.js';
-import { Composer, type IncidentNotice } from '../../src/notify/composer.js';
+import { Composer, type ComposerOptions, type IncidentNotice } from '../../src/notify/composer.js';
 import { openDatabase } from '../../src/store/database.js';
 import { IncidentStore } from '../../src/store/incidents.js';
 import { tempDir } from '../helpers/temp.js';
 
-function setup(t: TestContext, stormThreshold = 20) {
+function setup(t: TestContext, stormThreshold = 20, extra: Partial<ComposerOptions> = {}) {
   const db = openDatabase(join(tempDir(t), 'n.db'));
   t.after(() => db.close());
   const incidents = new IncidentStore(db);
   const clock = new ManualClock();
   const sent: OutgoingMessage[] = [];
-  const composer = new Composer({ clock, incidents, groupWaitMs: 60_000, stormThreshold, repeatIntervalMs: 4 * 3_600_000, send: (m) => void sent.push(m) });
+  const sentTo: Array<readonly string[] | undefined> = [];
+  const composer = new Composer({
+    clock,
+    incidents,
+    groupWaitMs: 60_000,
+    stormThreshold,
+    repeatIntervalMs: 4 * 3_600_000,
+    send: (m, _key, channels) => {
+      sent.push(m);
+      sentTo.push(channels);
+    },
+    ...extra,
+  });
   t.after(() => composer.stop());
   const open = (check: string, rootId: number | null = null) =>
     incidents.open({ checkName: check, severity: 'critical', at: clock.now(), rootId, message: `${check} down`, failures: 1 });
@@ -26,7 +38,7 @@ function setup(t: TestContext, stormThreshold = 20) {
     rootCheck,
     message: `${check} down`,
   });
-  return { composer, sent, incidents, clock, open, opened };
+  return { composer, sent, sentTo, incidents, clock, open, opened };
 }
 
 test('incidents sharing a root fold into one message', (t) => {
@@ -96,6 +108,54 @@ test('an unacknowledged critical root incident is reminded every repeat interval
   incidents.ack(incident.id, 'alice', clock.now());
   composer.remind();
   assert.equal(sent.length, 1);
+});
+
+test('a muted (or silenced) check is reminded of nobody', (t) => {
+  const muted = new Set(['db']);
+  const { composer, sent, incidents, clock, open } = setup(t, 20, { quiet: (check) => muted.has(check) });
+  const incident = open('db');
+  incidents.markNotified(incident.id, clock.now());
+  clock.advance(5 * 3_600_000);
+  composer.remind();
+  assert.equal(sent.length, 0, 'muted: no reminder');
+  muted.clear();
+  composer.remind();
+  assert.match(sent[0]!.title, /^Still failing after 5h: db/);
+});
+
+test('an unacknowledged escalation is re-sent every escalateAfter, louder, to the next channel in escalateTo, until acked', (t) => {
+  const { composer, sent, sentTo, incidents, clock, open } = setup(t, 20, {
+    escalateAfterMs: 15 * 60_000,
+    escalateTo: ['telegram', 'ntfy'],
+    heals: () => true,
+  });
+  const incident = open('worker');
+  incidents.markEscalated(incident.id, clock.now());
+  incidents.markNotified(incident.id, clock.now());
+  clock.advance(14 * 60_000);
+  composer.remind();
+  assert.equal(sent.length, 0);
+  clock.advance(60_000);
+  composer.remind();
+  clock.advance(15 * 60_000);
+  composer.remind();
+  clock.advance(15 * 60_000);
+  composer.remind();
+  assert.equal(sent.length, 3);
+  for (const m of sent) {
+    assert.equal(m.kind, 'escalation');
+    assert.equal(m.urgent, true, 'louder than the first');
+    assert.match(m.title, /^Still needs you \(nobody acknowledged it, /);
+    assert.deepEqual(
+      m.actions?.map((a) => a.command),
+      [`/ack ${incident.id}`, `/mute worker 1h`, '/heal worker', '/diagnose worker'],
+    );
+  }
+  assert.deepEqual(sentTo, [['telegram'], ['ntfy'], ['ntfy']], 'first re-send to the first channel, then the next, then the last again');
+  incidents.ack(incident.id, 'alice', clock.now());
+  clock.advance(60 * 60_000);
+  composer.remind();
+  assert.equal(sent.length, 3, 'acked: no more');
 });
 
 test('incidents committed but never announced (a crash inside the group wait) are announced at the next start', (t) => {
