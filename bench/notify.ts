@@ -135,9 +135,18 @@ async function storm() {
       await new Promise((r) => setTimeout(r, 11_000));
       await app.drained(60_000);
       const titles = telegram.sent().map((m) => (m.text ?? '').split('\n')[0]);
+      // Questions (the one-time analysis consent) carry Approve/Reject buttons: counted apart from alerts.
+      const isQuestion = (m: unknown) => /"(callback_data|custom_id)":"q:|"action":"http"/.test(JSON.stringify(m));
+      const count = (list: unknown[]) => ({ all: list.length, questions: list.filter(isQuestion).length });
+      const per = { telegram: count(telegram.sent()), ntfy: count(ntfy.messages('alerts')), discord: count(discord.messages()) };
       return {
         incidents: STORM,
-        messages: { telegram: telegram.sent().length, ntfy: ntfy.messages('alerts').length, discord: discord.messages().length },
+        messages: { telegram: per.telegram.all, ntfy: per.ntfy.all, discord: per.discord.all },
+        alertMessages: {
+          telegram: per.telegram.all - per.telegram.questions,
+          ntfy: per.ntfy.all - per.ntfy.questions,
+          discord: per.discord.all - per.discord.questions,
+        },
         telegramFirstLine: titles[0],
       };
     });
@@ -154,7 +163,7 @@ try {
   );
   const s = await storm();
   console.log(
-    `storm of ${STORM} incidents with one root cause: telegram got ${s.messages.telegram} message(s), ntfy ${s.messages.ntfy}, discord ${s.messages.discord} (target: 1 each)`,
+    `storm of ${STORM} incidents with one root cause: alert messages telegram ${s.alertMessages.telegram}, ntfy ${s.alertMessages.ntfy}, discord ${s.alertMessages.discord} (target: 1 each); all messages incl. questions ${s.messages.telegram}/${s.messages.ntfy}/${s.messages.discord}`,
   );
   console.log(
     JSON.stringify({
