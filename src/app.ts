@@ -25,6 +25,7 @@ import { OutboxStore } from './store/outbox.js';
 import { KeyValueStore } from './store/kv.js';
 import { Retention } from './store/retention.js';
 import { version } from './version.js';
+import { Heartbeat } from './watchdog/heartbeat.js';
 
 const DAY_MS = 86_400_000;
 
@@ -195,6 +196,16 @@ export class App {
     this.undo.push(() => printer.stop());
     this.undo.push(() => engine.stop());
     await engine.start();
+
+    // Who watches the watcher: an outside dead man's switch hears from us every watchdog.every, /fail while DOWN.
+    if (config.watchdog) {
+      // Its path is the key: removed wherever it would be logged; only the origin is named.
+      redactor.addSecrets([config.watchdog.pingUrl]);
+      const heartbeat = new Heartbeat({ ...config.watchdog, summary: () => engine.summary(), log });
+      heartbeat.start();
+      this.undo.push(() => heartbeat.stop());
+      log.info({ origin: heartbeat.origin, everyMs: config.watchdog.everyMs }, 'watchdog pings started');
+    }
 
     if (lock.takenOver) send({ severity: 'warning', title: `Took over a stale lock: ${lock.takenOver.reason}. The previous run did not stop cleanly.` });
     log.info({ http: httpAddress, dataDir: config.dataDir, config: config.source, checks: config.checks.length }, 'nightshift started');

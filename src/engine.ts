@@ -44,6 +44,7 @@ import { IncidentStore } from './store/incidents.js';
 import { KeyValueStore } from './store/kv.js';
 import { ProbeStateStore } from './store/probe-state.js';
 import { RegretStore } from './store/regret.js';
+import { StatusAlerts } from './watchdog/status-alerts.js';
 
 const DAY_MS = 86_400_000;
 /** A stranger's refusals: one answered and recorded per person per window, at most this many per channel. */
@@ -98,6 +99,8 @@ export class Engine {
   readonly diagnoser: Diagnoser;
   readonly briefings: Briefings;
   readonly metrics: Metrics;
+  /** Pushes the summary turning DOWN and checks going stale, and their clearing, once per transition. */
+  readonly statusAlerts: StatusAlerts;
   /** The role a person holds on their channel, from the allow-lists (fail closed). */
   readonly roleOf: (from: Identity) => Role | null;
   /** A stranger's refusals are answered and recorded once per window; the rest are counted. */
@@ -271,6 +274,12 @@ export class Engine {
       () => this.actions.healAttemptsByTarget(clock.now() - DAY_MS),
     );
     this.patrol.on('result', (outcome) => this.onResult(outcome));
+    this.statusAlerts = new StatusAlerts({
+      summary: () => this.summary(),
+      send: (message, key) => send(message, { key }),
+      everyMs: config.patrol.intervalMs,
+      onError: reportError,
+    });
 
     const checkNames = config.checks.map((c) => c.name);
     this.services = {
@@ -340,7 +349,8 @@ export class Engine {
    * Starts probes (supervised children are spawned), the composer (incidents
    * committed but never announced are announced), the regret index, the
    * diagnoser's schedule, then the patrol, and after its first wake the
-   * briefing (so a briefing sent on start reports a live patrol).
+   * briefing (so a briefing sent on start reports a live patrol), then the
+   * status alerts (DOWN and stale pushed).
    */
   async start(): Promise<void> {
     for (const [name, probe] of this.probes) {
@@ -356,10 +366,13 @@ export class Engine {
     this.regret.start();
     this.patrol.start();
     this.briefings.start();
+    this.statusAlerts.start();
   }
 
   /** Stops in reverse: no new heal or run, then schedules, then what was grouped goes to the outbox, then the probes. */
   async stop(): Promise<void> {
+    // First: a patrol stopped on purpose is not a stall to announce.
+    this.statusAlerts.stop();
     await this.recovery.stop();
     await this.patrol.stop();
     await this.diagnoser.stop();

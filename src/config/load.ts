@@ -226,6 +226,14 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     chat: { ...parsed.data.chat, ...(parsed.data.chat.publicUrl ? { publicUrl: parsed.data.chat.publicUrl.replace(/\/+$/, '') } : {}) },
     timezone,
     retention: { eventsMs: parsed.data.retention.events },
+    watchdog: parsed.data.watchdog
+      ? {
+          pingUrl: parsed.data.watchdog.pingUrl.replace(/\/+$/, ''),
+          everyMs: parsed.data.watchdog.every,
+          method: parsed.data.watchdog.method,
+          timeoutMs: parsed.data.watchdog.timeout,
+        }
+      : null,
     warnings: shellInterpolationWarnings(raw, interpolated),
   };
   return deepFreeze(config);

@@ -197,6 +197,22 @@ export const fileSchema = z.strictObject({
       events: ageDuration.default(90 * 86_400_000),
     })
     .default({ events: 90 * 86_400_000 }),
+  /**
+   * Who watches the watcher: an outside dead man's switch (Healthchecks.io style) pinged every `every`;
+   * `/fail` when the summary is DOWN, `/start` once at startup. Absent: no pings.
+   */
+  watchdog: z
+    .strictObject({
+      /** The check's ping URL; secret-ish (its path is the key): only its origin is ever logged. */
+      pingUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as https://hc-ping.com/<uuid>' }),
+      /** How often the ping is sent. */
+      every: intervalDuration.default(60_000),
+      /** GET, or POST with the one-line summary as the body. */
+      method: z.enum(['GET', 'POST']).default('POST'),
+      /** A ping not answered within this long is abandoned as failed. */
+      timeout: timerDuration.default(10_000),
+    })
+    .optional(),
   checks: z.array(z.unknown()).default([]),
 });
 
@@ -290,6 +306,8 @@ export interface Config {
   timezone: string;
   /** Events older than eventsMs are deleted (hourly, in bounded batches); the audit trail is never pruned. */
   retention: { eventsMs: number };
+  /** The outside dead man's switch; null when `watchdog:` is absent. */
+  watchdog: { pingUrl: string; everyMs: number; method: 'GET' | 'POST'; timeoutMs: number } | null;
   /**
    * Valid but risky settings, one line each (a `${VAR}` put unquoted into a
    * shell command line); printed by check-config and logged at start.
