@@ -48,6 +48,8 @@ export interface TelegramChannelOptions {
   pollTimeoutSeconds?: number;
   /** Wait after a failed poll: `initial`, doubled per failure up to `max`; default 1 s → 30 s. */
   retryDelayMs?: { initial: number; max: number };
+  /** Wait between background attempts to set the command menu: `initial`, doubled up to `max`; default 1 min → 1 h. */
+  menuRetryDelayMs?: { initial: number; max: number };
 }
 
 const ANSWER_WORDS = new Map<string, 'yes' | 'no'>([
@@ -75,17 +77,21 @@ export class TelegramChannel implements ChatChannel {
   private readonly log: Logger;
   private readonly pollTimeoutSeconds: number;
   private readonly retryDelay: { initial: number; max: number };
+  private readonly menuRetryDelay: { initial: number; max: number };
   private readonly menu: BotCommand[];
   /** Telegram command name → the core's name, where they differ (`disable_surgery` → `disable-surgery`). */
   private readonly fromTelegramName = new Map<string, string>();
   private inbound: Inbound | undefined;
   private abort: AbortController | undefined;
   private polling: Promise<void> | undefined;
+  /** The background attempts to set the command menu; never on the polling path. */
+  private menuTask: Promise<void> | undefined;
 
   constructor(private readonly options: TelegramChannelOptions) {
     this.log = options.log.child({ channel: 'telegram' });
     this.pollTimeoutSeconds = options.pollTimeoutSeconds ?? 25;
     this.retryDelay = options.retryDelayMs ?? { initial: 1_000, max: 30_000 };
+    this.menuRetryDelay = options.menuRetryDelayMs ?? { initial: 60_000, max: 3_600_000 };
     this.menu = this.buildMenu(options.commands);
     // The client's own timeout must outlast a long poll, or every quiet poll would end as an error.
     // grammY refuses an apiRoot with a trailing slash; a config value may well have one.
@@ -126,7 +132,9 @@ export class TelegramChannel implements ChatChannel {
   async stop(): Promise<void> {
     this.abort?.abort();
     await this.polling;
+    await this.menuTask;
     this.polling = undefined;
+    this.menuTask = undefined;
     this.abort = undefined;
   }
 
@@ -140,6 +148,10 @@ export class TelegramChannel implements ChatChannel {
         if (!prepared) {
           await this.prepare(apiSignal);
           prepared = true;
+          // Cosmetic: the menu is set in the background, so a server that refuses or lacks setMyCommands never holds up polling.
+          this.menuTask ??= this.publishMenu(signal).catch((err: unknown) => {
+            this.log.error({ error: describeError(err) }, 'telegram: command menu task crashed');
+          });
         }
         const updates = await this.bot.api.getUpdates(
           { ...(offset !== undefined ? { offset } : {}), timeout: this.pollTimeoutSeconds, allowed_updates: ['message', 'callback_query'] },
@@ -164,7 +176,7 @@ export class TelegramChannel implements ChatChannel {
     }
   }
 
-  /** getMe (grammY needs the bot's identity to build contexts), deleteWebhook, and the command menu. */
+  /** getMe (grammY needs the bot's identity to build contexts) and deleteWebhook: what polling needs. */
   private async prepare(signal: GrammySignal): Promise<void> {
     if (!this.bot.isInited()) {
       // Not bot.init(): it retries on its own, silently, for up to 20 minutes between tries; our loop logs and backs off.
@@ -172,14 +184,43 @@ export class TelegramChannel implements ChatChannel {
     }
     // A webhook left behind by another deployment makes every getUpdates fail with 409.
     await this.bot.api.deleteWebhook({}, signal);
-    try {
-      await this.bot.api.setMyCommands(this.menu, {}, signal);
-    } catch (err) {
-      // A menu Telegram refuses (400) is cosmetic: commands still work when typed.
-      if (!(err instanceof GrammyError && err.error_code === 400)) throw err;
-      this.log.warn({ error: describeError(err) }, 'telegram: command menu refused; commands still work when typed');
-    }
     this.log.info({ bot: this.bot.botInfo.username }, 'telegram: polling');
+  }
+
+  /**
+   * Sets the command menu, retrying in the background with backoff until it
+   * works, Telegram refuses the menu itself (400, 401, 403: retrying the same
+   * list cannot help), or stop(). Commands work when typed either way, so the
+   * first failure is one warning and later attempts log at debug only.
+   */
+  private async publishMenu(signal: AbortSignal): Promise<void> {
+    const apiSignal = toGrammySignal(signal);
+    let delay = this.menuRetryDelay.initial;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        await this.bot.api.setMyCommands(this.menu, {}, apiSignal);
+        if (attempt > 1) this.log.info({ attempt }, 'telegram: command menu set');
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        const refused = err instanceof GrammyError && [400, 401, 403].includes(err.error_code);
+        const fields = { ...grammyFields(err), attempt, ...(refused ? {} : { retryInMs: delay }) };
+        if (attempt === 1) {
+          this.log.warn(
+            fields,
+            refused
+              ? 'telegram: command menu refused; commands still work when typed'
+              : 'telegram: could not set the command menu; commands still work when typed, retrying in the background',
+          );
+        } else {
+          this.log.debug(fields, refused ? 'telegram: command menu refused; no more retries' : 'telegram: command menu still not set; retrying');
+        }
+        if (refused) return;
+        const retryAfterMs = err instanceof GrammyError && err.error_code === 429 ? (err.parameters.retry_after ?? 0) * 1000 : 0;
+        if (!(await sleep(Math.max(delay, retryAfterMs), signal))) return;
+        delay = Math.min(delay * 2, this.menuRetryDelay.max);
+      }
+    }
   }
 
   /** How long to wait after a failed poll, or undefined to stop polling for good. */
@@ -421,7 +462,7 @@ function splitText(text: string, max: number): string[] {
  * URL, which holds the bot token, so only its code is kept.
  */
 function describeError(err: unknown): string {
-  if (err instanceof GrammyError) return `${err.method}: ${err.error_code} ${err.description}`;
+  if (err instanceof GrammyError) return `${err.method}: ${platformText(err)}`;
   if (err instanceof HttpError) {
     const inner: unknown = err.error;
     const code =
@@ -431,9 +472,27 @@ function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** "404 Not Found": the Bot API's error_code and description, whichever it sent (never "undefined"). */
+function platformText(err: GrammyError): string {
+  const parts: Array<string | number | undefined> = [err.error_code, err.description];
+  const given = parts.filter((part) => part !== undefined && String(part).trim() !== '');
+  return given.length > 0 ? given.join(' ') : err.message;
+}
+
+/** The log fields of a failed call: method, error_code and description for a Bot API answer, a safe text otherwise. */
+function grammyFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof GrammyError)) return { error: describeError(err) };
+  return {
+    method: err.method,
+    error: describeError(err),
+    ...((err.error_code as number | undefined) !== undefined ? { errorCode: err.error_code } : {}),
+    ...((err.description as string | undefined) ? { description: err.description } : {}),
+  };
+}
+
 function toDeliveryError(err: unknown): DeliveryError {
   if (err instanceof GrammyError) {
-    const what = `Telegram refused the message: ${err.error_code} ${err.description}`;
+    const what = `Telegram refused the message: ${platformText(err)}`;
     if (err.error_code === 429) {
       const retryAfter = err.parameters.retry_after;
       return new DeliveryError(what, { cause: err, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter * 1000 } : {}) });
