@@ -190,27 +190,36 @@ export class DiscordChannel implements ChatChannel {
     return client;
   }
 
-  /** Bulk-overwrites the guild's slash commands; retries transient failures, gives up on a refused definition. */
+  /**
+   * Bulk-overwrites the guild's slash commands, in the background of the
+   * gateway: buttons and alerts work whatever happens here. A refusal (4xx
+   * other than 404 and 429: the definitions or the bot's access) is logged
+   * once and not retried; anything else (404, 5xx, the network) is retried
+   * with backoff, the first failure as one warning and the rest at debug.
+   */
   private async registerCommands(): Promise<void> {
     const body = slashCommandDefinitions(this.options.commands, (name) =>
       this.log.warn({ command: name }, 'command name is not valid on Discord; left out of the slash menu'),
     );
     const { initial, max } = this.options.retryDelayMs ?? { initial: 1000, max: 60_000 };
     let delay = initial;
-    while (!this.stopped) {
+    for (let attempt = 1; !this.stopped; attempt++) {
       this.rest.setToken(this.options.token);
       try {
         await this.rest.put(Routes.applicationGuildCommands(this.options.applicationId, this.options.guildId), { body });
-        this.log.info({ count: body.length }, 'discord slash commands registered');
+        this.log.info({ count: body.length, attempt }, 'discord slash commands registered');
         return;
       } catch (err) {
-        const refused = err instanceof DiscordAPIError && err.status >= 400 && err.status < 500;
-        this.log[refused ? 'error' : 'warn'](
-          { err: describeError(err) },
-          refused ? 'discord refused the slash commands' : 'discord slash command registration failed; retrying',
-        );
-        if (refused) return;
+        if (this.stopped) return;
+        const refused = err instanceof DiscordAPIError && err.status >= 400 && err.status < 500 && err.status !== 404 && err.status !== 429;
         const wait = err instanceof RateLimitError ? Math.max(err.retryAfter, delay) : delay;
+        const fields = { attempt, ...apiErrorFields(err), ...(refused ? {} : { retryInMs: wait }) };
+        if (refused) {
+          this.log.error(fields, 'discord refused the slash commands; not retrying (buttons and alerts keep working)');
+          return;
+        }
+        if (attempt === 1) this.log.warn(fields, 'discord slash command registration failed; retrying in the background');
+        else this.log.debug(fields, 'discord slash commands still not registered; retrying');
         if (!(await sleep(wait, this.stopping.signal))) return; // stop() was called during the wait
         delay = Math.min(delay * 2, max);
       }
@@ -459,6 +468,12 @@ function optionName(arg: string): string {
 /** login() fails with TokenInvalid when GET /gateway/bot answers 401. */
 function isRejectedToken(err: unknown): boolean {
   return err instanceof Error && 'code' in err && err.code === 'TokenInvalid';
+}
+
+/** Log fields of a failed REST call: Discord's error code, HTTP status, message and method, never the URL or body. */
+function apiErrorFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof DiscordAPIError)) return { err: describeError(err) };
+  return { err: describeError(err), code: err.code, status: err.status, method: err.method, description: err.message };
 }
 
 /** "DiscordAPIError[50035]: Invalid Form Body …" — name, status and message, never URLs or request bodies. */
