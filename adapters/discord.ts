@@ -56,6 +56,9 @@ const CONTENT_MAX = 2000;
 const EMBED_TITLE_MAX = 256;
 const EMBED_DESCRIPTION_MAX = 4096;
 const BUTTON_LABEL_MAX = 80;
+const CUSTOM_ID_MAX = 100;
+const BUTTONS_PER_ROW = 5;
+const ROWS_MAX = 5;
 const COMMAND_DESCRIPTION_MAX = 100;
 const COMMAND_NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
 
@@ -245,7 +248,11 @@ export class DiscordChannel implements ChatChannel {
 
   private async onCommand(interaction: ChatInputCommandInteraction, inbound: Inbound): Promise<void> {
     const summary = this.options.commands.find((c) => c.name === interaction.commandName);
-    const text = commandText(interaction.commandName, summary, interaction.options.data);
+    await this.runCommand(interaction, commandText(interaction.commandName, summary, interaction.options.data), inbound);
+  }
+
+  /** A command, typed or from an alert button: the core's reply is public, or private to the asker for a refusal or usage hint. */
+  private async runCommand(interaction: ChatInputCommandInteraction | ButtonInteraction, text: string, inbound: Inbound): Promise<void> {
     const pending = this.guard(() => inbound.command(text, identityOf(interaction)));
     const early = await within(pending, this.deferAfterMs);
     if (early !== TIMED_OUT) {
@@ -264,6 +271,12 @@ export class DiscordChannel implements ChatChannel {
   }
 
   private async onButton(interaction: ButtonInteraction, inbound: Inbound): Promise<void> {
+    const action = parseActionId(interaction.customId);
+    if (action !== undefined) {
+      // An alert button runs its command exactly as if the presser had typed it; the alert keeps its buttons.
+      await this.runCommand(interaction, action, inbound);
+      return;
+    }
     const parsed = parseButtonId(interaction.customId);
     if (!parsed) {
       await interaction.reply({ content: 'This button is not one of Nightshift’s questions.', flags: MessageFlags.Ephemeral });
@@ -349,28 +362,52 @@ export function renderMessage(message: OutgoingMessage): RESTPostAPIChannelMessa
   if (description) embed.description = description;
   if (message.url && /^https?:\/\//.test(message.url)) embed.url = message.url;
   const body: RESTPostAPIChannelMessageJSONBody = { embeds: [embed], allowed_mentions: { parse: [] } };
+  const rows: NonNullable<RESTPostAPIChannelMessageJSONBody['components']> = [];
   if (question) {
-    body.components = [
-      {
-        type: ComponentType.ActionRow,
-        components: [
-          {
-            type: ComponentType.Button,
-            style: ButtonStyle.Success,
-            label: clip(question.yesLabel || 'Approve', BUTTON_LABEL_MAX),
-            custom_id: buttonId(question.questionId, 'yes'),
-          },
-          {
-            type: ComponentType.Button,
-            style: ButtonStyle.Danger,
-            label: clip(question.noLabel || 'Reject', BUTTON_LABEL_MAX),
-            custom_id: buttonId(question.questionId, 'no'),
-          },
-        ],
-      },
-    ];
+    rows.push({
+      type: ComponentType.ActionRow,
+      components: [
+        {
+          type: ComponentType.Button,
+          style: ButtonStyle.Success,
+          label: clip(question.yesLabel || 'Approve', BUTTON_LABEL_MAX),
+          custom_id: buttonId(question.questionId, 'yes'),
+        },
+        {
+          type: ComponentType.Button,
+          style: ButtonStyle.Danger,
+          label: clip(question.noLabel || 'Reject', BUTTON_LABEL_MAX),
+          custom_id: buttonId(question.questionId, 'no'),
+        },
+      ],
+    });
   }
+  const actions = (message.actions ?? []).filter((action) => actionId(action.command).length <= CUSTOM_ID_MAX);
+  for (let i = 0; i < actions.length && rows.length < ROWS_MAX; i += BUTTONS_PER_ROW) {
+    rows.push({
+      type: ComponentType.ActionRow,
+      components: actions.slice(i, i + BUTTONS_PER_ROW).map((action) => ({
+        type: ComponentType.Button,
+        style: ButtonStyle.Secondary,
+        label: clip(action.label, BUTTON_LABEL_MAX),
+        custom_id: actionId(action.command),
+      })),
+    });
+  }
+  if (rows.length > 0) body.components = rows;
   return body;
+}
+
+/** An alert button's custom_id: "cmd:/ack 12". */
+export function actionId(command: string): string {
+  return `cmd:${command}`;
+}
+
+/** The command an alert button carries; undefined for a custom_id that is not one. */
+export function parseActionId(customId: string): string | undefined {
+  if (!customId.startsWith('cmd:')) return undefined;
+  const command = customId.slice(4).trim();
+  return command.startsWith('/') ? command : undefined;
 }
 
 /** A button's custom_id: "q:<questionId>:yes|no". */

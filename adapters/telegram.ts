@@ -1,7 +1,8 @@
 import { Bot, BotError, GrammyError, HttpError, type Api, type Context, type Filter } from 'grammy';
-import type { BotCommand, InlineKeyboardMarkup, Update, User } from 'grammy/types';
+import type { BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update, User } from 'grammy/types';
 import {
   DeliveryError,
+  type AlertAction,
   type AnswerTarget,
   type ChatChannel,
   type CommandSummary,
@@ -26,6 +27,8 @@ import type { Reply } from '../src/chat/channel.js';
  * - "yes"/"no" (also y/n, approve/reject), sent as a Telegram reply to one of
  *   the bot's messages → `inbound.answer({ replyTo: <message_id> })`.
  * - An inline button `q:<questionId>:yes|no` → `inbound.answer({ questionId })`.
+ * - An alert button `cmd:<command>` (`cmd:/ack 12`) → `inbound.command(command)`,
+ *   exactly as if the presser had typed it; the core decides whether they may.
  * - Every update is de-duplicated with `inbound.firstSeen(update_id)`, and the
  *   getUpdates offset is persisted with `inbound.saveCursor` after each one.
  *
@@ -69,6 +72,8 @@ const MAX_MESSAGE = 4096;
 const MAX_CALLBACK_TEXT = 200;
 const MAX_COMMAND_NAME = 32;
 const MAX_COMMAND_DESCRIPTION = 256;
+const MAX_CALLBACK_DATA_BYTES = 64;
+const ACTIONS_PER_ROW = 3;
 
 /** The Telegram channel: long-polls getUpdates and sends with sendMessage. */
 export class TelegramChannel implements ChatChannel {
@@ -115,7 +120,7 @@ export class TelegramChannel implements ChatChannel {
 
   /** Posts one alert or question to the configured chat. */
   async send(message: OutgoingMessage): Promise<Delivery> {
-    const keyboard = message.question ? questionKeyboard(message.question.questionId, message.question.yesLabel, message.question.noLabel) : undefined;
+    const keyboard = this.keyboard(message);
     try {
       const sent = await this.bot.api.sendMessage(this.options.chatId, renderMessage(message), {
         parse_mode: 'HTML',
@@ -306,6 +311,11 @@ export class TelegramChannel implements ChatChannel {
     const inbound = this.inbound;
     if (!inbound) return;
     const query = ctx.callbackQuery;
+    const action = parseActionButton(query.data);
+    if (action !== undefined) {
+      await this.onActionButton(ctx, action);
+      return;
+    }
     const pressed = parseButton(query.data);
     if (!pressed) {
       await ctx.answerCallbackQuery({ text: 'This button is not one of mine any more.' });
@@ -325,6 +335,38 @@ export class TelegramChannel implements ChatChannel {
     if (reply.kind === 'refused' || !question) return;
     if (reply.kind !== 'error') await this.removeButtons(question.chat.id, question.message_id);
     await this.reply(question.chat.id, reply.text, question.message_id);
+  }
+
+  /** An alert button: its command runs as if the presser typed it; the reply goes to the presser and, unless refused, under the alert. */
+  private async onActionButton(ctx: Filter<Context, 'callback_query:data'>, command: string): Promise<void> {
+    const inbound = this.inbound;
+    if (!inbound) return;
+    const alert = ctx.callbackQuery.message;
+    const from = identity(ctx.from, alert?.chat.id);
+    const reply = await this.guarded(() => inbound.command(command, from));
+    try {
+      await ctx.answerCallbackQuery(reply.silent ? {} : { text: clip(reply.text, MAX_CALLBACK_TEXT), show_alert: reply.kind === 'refused' });
+    } catch (err) {
+      this.log.warn({ error: describeError(err) }, 'telegram: could not answer a button press');
+    }
+    // A refusal is the presser's business alone; the buttons stay for someone who may use them.
+    if (reply.silent || reply.kind === 'refused' || !alert) return;
+    await this.reply(alert.chat.id, reply.text, alert.message_id);
+  }
+
+  /** Question buttons, then the alert's action buttons (those whose callback data fits Telegram's 64 bytes). */
+  private keyboard(message: OutgoingMessage): InlineKeyboardMarkup | undefined {
+    const rows: InlineKeyboardButton[][] = [];
+    if (message.question) rows.push(...questionKeyboard(message.question.questionId, message.question.yesLabel, message.question.noLabel).inline_keyboard);
+    const buttons = (message.actions ?? []).filter((action) => {
+      const fits = Buffer.byteLength(actionData(action)) <= MAX_CALLBACK_DATA_BYTES;
+      if (!fits) this.log.warn({ command: action.command }, 'telegram: alert button left out (its command is too long for callback data)');
+      return fits;
+    });
+    for (let i = 0; i < buttons.length; i += ACTIONS_PER_ROW) {
+      rows.push(buttons.slice(i, i + ACTIONS_PER_ROW).map((action) => ({ text: clip(action.label, 64), callback_data: actionData(action) })));
+    }
+    return rows.length > 0 ? { inline_keyboard: rows } : undefined;
   }
 
   /** Runs a core call; a throw becomes a short apology to the user and an error in the log. */
@@ -415,6 +457,18 @@ function questionKeyboard(questionId: string, yesLabel: string, noLabel: string)
       ],
     ],
   };
+}
+
+/** An alert button's callback data: `cmd:/ack 12`. */
+function actionData(action: AlertAction): string {
+  return `cmd:${action.command}`;
+}
+
+/** The command an alert button carries, or undefined for other data. */
+function parseActionButton(data: string): string | undefined {
+  if (!data.startsWith('cmd:')) return undefined;
+  const command = data.slice(4).trim();
+  return command.startsWith('/') ? command : undefined;
 }
 
 function parseButton(data: string): { questionId: string; answer: 'yes' | 'no' } | undefined {

@@ -280,6 +280,50 @@ test('a button press answers the question and removes the buttons in one call; a
   assert.equal(updated!.embeds[0]!.title, 'Fix proposed for worker crash loop', 'the embed stays');
 });
 
+test("alert buttons run their command as the presser typed it: Ack acks with the presser's identity; a stranger's press is refused privately", async (t) => {
+  const { fake, channel, recorded } = await connect(t, {
+    handlers: {
+      command: (text, from) =>
+        from.groups?.includes(OPERATORS) ? { text: `Acknowledged (${text}).` } : { kind: 'refused', text: 'Only operators may do that.' },
+    },
+  });
+  const { platformId } = await channel.send({
+    severity: 'critical',
+    title: 'web is down',
+    actions: [
+      { label: 'Ack', command: '/ack 12' },
+      { label: 'Diagnose', command: '/diagnose web' },
+    ],
+  });
+  assert.deepEqual(
+    buttonsOf(fake.messages()[0]!).map((b) => [b.label, b.custom_id]),
+    [
+      ['Ack', 'cmd:/ack 12'],
+      ['Diagnose', 'cmd:/diagnose web'],
+    ],
+  );
+
+  const refused = fake.clickButton({ customId: 'cmd:/ack 12', messageId: platformId!, userId: '1015000000000000200', username: 'mallory' });
+  await waitFor(() => fake.callbacks(refused).length > 0, { what: 'the refusal' });
+  const refusal = fake.callbacks(refused)[0]!;
+  assert.equal(refusal.type, 4);
+  assert.equal(Number(refusal.data?.flags) & EPHEMERAL, EPHEMERAL, 'the refusal is shown to the presser alone');
+  assert.equal(refusal.data?.content, 'Only operators may do that.');
+
+  const pressed = fake.clickButton({ customId: 'cmd:/ack 12', messageId: platformId!, userId: ALICE, username: 'alice', roleIds: [OPERATORS] });
+  await waitFor(() => fake.callbacks(pressed).length > 0, { what: 'the ack reply' });
+  const answer = fake.callbacks(pressed)[0]!;
+  assert.equal(answer.type, 4);
+  assert.equal(answer.data?.content, 'Acknowledged (/ack 12).');
+  assert.equal(Number(answer.data?.flags ?? 0) & EPHEMERAL, 0, 'the ack is public');
+  assert.deepEqual(recorded.commands, [
+    { text: '/ack 12', from: { channel: 'discord', userId: '1015000000000000200', displayName: 'mallory', chatId: GUILD, groups: [] } },
+    { text: '/ack 12', from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, groups: [OPERATORS] } },
+  ]);
+  assert.equal(recorded.answers.length, 0, 'an alert button is a command, not an answer');
+  assert.equal(buttonsOf(fake.messages()[0]!).length, 2, 'the alert keeps its buttons');
+});
+
 test('a slow answer defers the update, then removes the buttons', async (t) => {
   const { fake, channel } = await connect(t, {
     handlers: { answer: () => new Promise<Reply>((resolve) => setTimeout(() => resolve({ text: 'Rejected.' }), 2300)) },

@@ -36,6 +36,7 @@ class RecordingInbound implements Inbound {
   async command(text: string, from: Identity): Promise<Reply> {
     this.commands.push({ text, from });
     await this.gate;
+    if (from.userId === String(STRANGER)) return { text: `You may not run ${text}.`, kind: 'refused' };
     return { text: `ran ${text}`, kind: 'answer' };
   }
 
@@ -244,6 +245,43 @@ test("a button press answers the question, answers the callback and removes the 
       [{ questionId: 'q7' }, 'no', String(OPERATOR)],
     ],
   );
+});
+
+test("alert buttons run their command as the presser typed it: Ack acks, the reply goes under the alert; a stranger's press is refused", async (t) => {
+  const { fake, channel, inbound } = await harness(t);
+  const { platformId } = await channel.send({
+    severity: 'critical',
+    title: 'web is down',
+    actions: [
+      { label: 'Ack', command: '/ack 12' },
+      { label: 'Silence 1h', command: '/silence #12 1h' },
+    ],
+  });
+  const messageId = Number(platformId);
+  assert.deepEqual(lastSent(fake)?.reply_markup, {
+    inline_keyboard: [
+      [
+        { text: 'Ack', callback_data: 'cmd:/ack 12' },
+        { text: 'Silence 1h', callback_data: 'cmd:/silence #12 1h' },
+      ],
+    ],
+  });
+
+  fake.pushCallback({ chatId: OPERATOR, fromId: STRANGER, data: 'cmd:/ack 12', messageId });
+  await waitFor(() => fake.callbackAnswers().length === 1, { what: "the stranger's callback answer" });
+  assert.deepEqual([fake.callbackAnswers()[0]?.text, fake.callbackAnswers()[0]?.showAlert], ['You may not run /ack 12.', true]);
+  assert.equal(fake.sent().length, 1, 'nothing is posted to the chat for a refused press');
+
+  fake.pushCallback({ chatId: OPERATOR, fromId: OPERATOR, fromName: 'Ada', data: 'cmd:/ack 12', messageId });
+  await waitFor(() => fake.callbackAnswers().length === 2, { what: "the operator's callback answer" });
+  assert.equal(fake.callbackAnswers()[1]?.text, 'ran /ack 12');
+  const confirmation = await waitFor(() => fake.sent().find((m) => m.text === 'ran /ack 12'), { what: 'the reply under the alert' });
+  assert.equal(confirmation.reply_to_message?.message_id, messageId);
+  assert.deepEqual(inbound.commands, [
+    { text: '/ack 12', from: { channel: 'telegram', userId: String(STRANGER), displayName: 'User666', chatId: String(OPERATOR) } },
+    { text: '/ack 12', from: { channel: 'telegram', userId: String(OPERATOR), displayName: 'Ada', chatId: String(OPERATOR) } },
+  ]);
+  assert.ok(fake.sent().find((m) => m.message_id === messageId)?.reply_markup, 'the alert keeps its buttons');
 });
 
 test('an update Telegram delivers twice is handled once', async (t) => {
