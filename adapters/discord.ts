@@ -56,6 +56,9 @@ const CONTENT_MAX = 2000;
 const EMBED_TITLE_MAX = 256;
 const EMBED_DESCRIPTION_MAX = 4096;
 const BUTTON_LABEL_MAX = 80;
+const CUSTOM_ID_MAX = 100;
+const BUTTONS_PER_ROW = 5;
+const ROWS_MAX = 5;
 const COMMAND_DESCRIPTION_MAX = 100;
 const COMMAND_NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
 
@@ -190,27 +193,36 @@ export class DiscordChannel implements ChatChannel {
     return client;
   }
 
-  /** Bulk-overwrites the guild's slash commands; retries transient failures, gives up on a refused definition. */
+  /**
+   * Bulk-overwrites the guild's slash commands, in the background of the
+   * gateway: buttons and alerts work whatever happens here. A refusal (4xx
+   * other than 404 and 429: the definitions or the bot's access) is logged
+   * once and not retried; anything else (404, 5xx, the network) is retried
+   * with backoff, the first failure as one warning and the rest at debug.
+   */
   private async registerCommands(): Promise<void> {
     const body = slashCommandDefinitions(this.options.commands, (name) =>
       this.log.warn({ command: name }, 'command name is not valid on Discord; left out of the slash menu'),
     );
     const { initial, max } = this.options.retryDelayMs ?? { initial: 1000, max: 60_000 };
     let delay = initial;
-    while (!this.stopped) {
+    for (let attempt = 1; !this.stopped; attempt++) {
       this.rest.setToken(this.options.token);
       try {
         await this.rest.put(Routes.applicationGuildCommands(this.options.applicationId, this.options.guildId), { body });
-        this.log.info({ count: body.length }, 'discord slash commands registered');
+        this.log.info({ count: body.length, attempt }, 'discord slash commands registered');
         return;
       } catch (err) {
-        const refused = err instanceof DiscordAPIError && err.status >= 400 && err.status < 500;
-        this.log[refused ? 'error' : 'warn'](
-          { err: describeError(err) },
-          refused ? 'discord refused the slash commands' : 'discord slash command registration failed; retrying',
-        );
-        if (refused) return;
+        if (this.stopped) return;
+        const refused = err instanceof DiscordAPIError && err.status >= 400 && err.status < 500 && err.status !== 404 && err.status !== 429;
         const wait = err instanceof RateLimitError ? Math.max(err.retryAfter, delay) : delay;
+        const fields = { attempt, ...apiErrorFields(err), ...(refused ? {} : { retryInMs: wait }) };
+        if (refused) {
+          this.log.error(fields, 'discord refused the slash commands; not retrying (buttons and alerts keep working)');
+          return;
+        }
+        if (attempt === 1) this.log.warn(fields, 'discord slash command registration failed; retrying in the background');
+        else this.log.debug(fields, 'discord slash commands still not registered; retrying');
         if (!(await sleep(wait, this.stopping.signal))) return; // stop() was called during the wait
         delay = Math.min(delay * 2, max);
       }
@@ -236,7 +248,11 @@ export class DiscordChannel implements ChatChannel {
 
   private async onCommand(interaction: ChatInputCommandInteraction, inbound: Inbound): Promise<void> {
     const summary = this.options.commands.find((c) => c.name === interaction.commandName);
-    const text = commandText(interaction.commandName, summary, interaction.options.data);
+    await this.runCommand(interaction, commandText(interaction.commandName, summary, interaction.options.data), inbound);
+  }
+
+  /** A command, typed or from an alert button: the core's reply is public, or private to the asker for a refusal or usage hint. */
+  private async runCommand(interaction: ChatInputCommandInteraction | ButtonInteraction, text: string, inbound: Inbound): Promise<void> {
     const pending = this.guard(() => inbound.command(text, identityOf(interaction)));
     const early = await within(pending, this.deferAfterMs);
     if (early !== TIMED_OUT) {
@@ -255,6 +271,12 @@ export class DiscordChannel implements ChatChannel {
   }
 
   private async onButton(interaction: ButtonInteraction, inbound: Inbound): Promise<void> {
+    const action = parseActionId(interaction.customId);
+    if (action !== undefined) {
+      // An alert button runs its command exactly as if the presser had typed it; the alert keeps its buttons.
+      await this.runCommand(interaction, action, inbound);
+      return;
+    }
     const parsed = parseButtonId(interaction.customId);
     if (!parsed) {
       await interaction.reply({ content: 'This button is not one of Nightshift’s questions.', flags: MessageFlags.Ephemeral });
@@ -340,28 +362,52 @@ export function renderMessage(message: OutgoingMessage): RESTPostAPIChannelMessa
   if (description) embed.description = description;
   if (message.url && /^https?:\/\//.test(message.url)) embed.url = message.url;
   const body: RESTPostAPIChannelMessageJSONBody = { embeds: [embed], allowed_mentions: { parse: [] } };
+  const rows: NonNullable<RESTPostAPIChannelMessageJSONBody['components']> = [];
   if (question) {
-    body.components = [
-      {
-        type: ComponentType.ActionRow,
-        components: [
-          {
-            type: ComponentType.Button,
-            style: ButtonStyle.Success,
-            label: clip(question.yesLabel || 'Approve', BUTTON_LABEL_MAX),
-            custom_id: buttonId(question.questionId, 'yes'),
-          },
-          {
-            type: ComponentType.Button,
-            style: ButtonStyle.Danger,
-            label: clip(question.noLabel || 'Reject', BUTTON_LABEL_MAX),
-            custom_id: buttonId(question.questionId, 'no'),
-          },
-        ],
-      },
-    ];
+    rows.push({
+      type: ComponentType.ActionRow,
+      components: [
+        {
+          type: ComponentType.Button,
+          style: ButtonStyle.Success,
+          label: clip(question.yesLabel || 'Approve', BUTTON_LABEL_MAX),
+          custom_id: buttonId(question.questionId, 'yes'),
+        },
+        {
+          type: ComponentType.Button,
+          style: ButtonStyle.Danger,
+          label: clip(question.noLabel || 'Reject', BUTTON_LABEL_MAX),
+          custom_id: buttonId(question.questionId, 'no'),
+        },
+      ],
+    });
   }
+  const actions = (message.actions ?? []).filter((action) => actionId(action.command).length <= CUSTOM_ID_MAX);
+  for (let i = 0; i < actions.length && rows.length < ROWS_MAX; i += BUTTONS_PER_ROW) {
+    rows.push({
+      type: ComponentType.ActionRow,
+      components: actions.slice(i, i + BUTTONS_PER_ROW).map((action) => ({
+        type: ComponentType.Button,
+        style: ButtonStyle.Secondary,
+        label: clip(action.label, BUTTON_LABEL_MAX),
+        custom_id: actionId(action.command),
+      })),
+    });
+  }
+  if (rows.length > 0) body.components = rows;
   return body;
+}
+
+/** An alert button's custom_id: "cmd:/ack 12". */
+export function actionId(command: string): string {
+  return `cmd:${command}`;
+}
+
+/** The command an alert button carries; undefined for a custom_id that is not one. */
+export function parseActionId(customId: string): string | undefined {
+  if (!customId.startsWith('cmd:')) return undefined;
+  const command = customId.slice(4).trim();
+  return command.startsWith('/') ? command : undefined;
 }
 
 /** A button's custom_id: "q:<questionId>:yes|no". */
@@ -459,6 +505,12 @@ function optionName(arg: string): string {
 /** login() fails with TokenInvalid when GET /gateway/bot answers 401. */
 function isRejectedToken(err: unknown): boolean {
   return err instanceof Error && 'code' in err && err.code === 'TokenInvalid';
+}
+
+/** Log fields of a failed REST call: Discord's error code, HTTP status, message and method, never the URL or body. */
+function apiErrorFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof DiscordAPIError)) return { err: describeError(err) };
+  return { err: describeError(err), code: err.code, status: err.status, method: err.method, description: err.message };
 }
 
 /** "DiscordAPIError[50035]: Invalid Form Body …" — name, status and message, never URLs or request bodies. */

@@ -1,7 +1,8 @@
 import { Bot, BotError, GrammyError, HttpError, type Api, type Context, type Filter } from 'grammy';
-import type { BotCommand, InlineKeyboardMarkup, Update, User } from 'grammy/types';
+import type { BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update, User } from 'grammy/types';
 import {
   DeliveryError,
+  type AlertAction,
   type AnswerTarget,
   type ChatChannel,
   type CommandSummary,
@@ -26,6 +27,8 @@ import type { Reply } from '../src/chat/channel.js';
  * - "yes"/"no" (also y/n, approve/reject), sent as a Telegram reply to one of
  *   the bot's messages → `inbound.answer({ replyTo: <message_id> })`.
  * - An inline button `q:<questionId>:yes|no` → `inbound.answer({ questionId })`.
+ * - An alert button `cmd:<command>` (`cmd:/ack 12`) → `inbound.command(command)`,
+ *   exactly as if the presser had typed it; the core decides whether they may.
  * - Every update is de-duplicated with `inbound.firstSeen(update_id)`, and the
  *   getUpdates offset is persisted with `inbound.saveCursor` after each one.
  *
@@ -48,6 +51,8 @@ export interface TelegramChannelOptions {
   pollTimeoutSeconds?: number;
   /** Wait after a failed poll: `initial`, doubled per failure up to `max`; default 1 s → 30 s. */
   retryDelayMs?: { initial: number; max: number };
+  /** Wait between background attempts to set the command menu: `initial`, doubled up to `max`; default 1 min → 1 h. */
+  menuRetryDelayMs?: { initial: number; max: number };
 }
 
 const ANSWER_WORDS = new Map<string, 'yes' | 'no'>([
@@ -67,6 +72,8 @@ const MAX_MESSAGE = 4096;
 const MAX_CALLBACK_TEXT = 200;
 const MAX_COMMAND_NAME = 32;
 const MAX_COMMAND_DESCRIPTION = 256;
+const MAX_CALLBACK_DATA_BYTES = 64;
+const ACTIONS_PER_ROW = 3;
 
 /** The Telegram channel: long-polls getUpdates and sends with sendMessage. */
 export class TelegramChannel implements ChatChannel {
@@ -75,17 +82,21 @@ export class TelegramChannel implements ChatChannel {
   private readonly log: Logger;
   private readonly pollTimeoutSeconds: number;
   private readonly retryDelay: { initial: number; max: number };
+  private readonly menuRetryDelay: { initial: number; max: number };
   private readonly menu: BotCommand[];
   /** Telegram command name → the core's name, where they differ (`disable_surgery` → `disable-surgery`). */
   private readonly fromTelegramName = new Map<string, string>();
   private inbound: Inbound | undefined;
   private abort: AbortController | undefined;
   private polling: Promise<void> | undefined;
+  /** The background attempts to set the command menu; never on the polling path. */
+  private menuTask: Promise<void> | undefined;
 
   constructor(private readonly options: TelegramChannelOptions) {
     this.log = options.log.child({ channel: 'telegram' });
     this.pollTimeoutSeconds = options.pollTimeoutSeconds ?? 25;
     this.retryDelay = options.retryDelayMs ?? { initial: 1_000, max: 30_000 };
+    this.menuRetryDelay = options.menuRetryDelayMs ?? { initial: 60_000, max: 3_600_000 };
     this.menu = this.buildMenu(options.commands);
     // The client's own timeout must outlast a long poll, or every quiet poll would end as an error.
     // grammY refuses an apiRoot with a trailing slash; a config value may well have one.
@@ -109,7 +120,7 @@ export class TelegramChannel implements ChatChannel {
 
   /** Posts one alert or question to the configured chat. */
   async send(message: OutgoingMessage): Promise<Delivery> {
-    const keyboard = message.question ? questionKeyboard(message.question.questionId, message.question.yesLabel, message.question.noLabel) : undefined;
+    const keyboard = this.keyboard(message);
     try {
       const sent = await this.bot.api.sendMessage(this.options.chatId, renderMessage(message), {
         parse_mode: 'HTML',
@@ -126,7 +137,9 @@ export class TelegramChannel implements ChatChannel {
   async stop(): Promise<void> {
     this.abort?.abort();
     await this.polling;
+    await this.menuTask;
     this.polling = undefined;
+    this.menuTask = undefined;
     this.abort = undefined;
   }
 
@@ -140,6 +153,10 @@ export class TelegramChannel implements ChatChannel {
         if (!prepared) {
           await this.prepare(apiSignal);
           prepared = true;
+          // Cosmetic: the menu is set in the background, so a server that refuses or lacks setMyCommands never holds up polling.
+          this.menuTask ??= this.publishMenu(signal).catch((err: unknown) => {
+            this.log.error({ error: describeError(err) }, 'telegram: command menu task crashed');
+          });
         }
         const updates = await this.bot.api.getUpdates(
           { ...(offset !== undefined ? { offset } : {}), timeout: this.pollTimeoutSeconds, allowed_updates: ['message', 'callback_query'] },
@@ -164,7 +181,7 @@ export class TelegramChannel implements ChatChannel {
     }
   }
 
-  /** getMe (grammY needs the bot's identity to build contexts), deleteWebhook, and the command menu. */
+  /** getMe (grammY needs the bot's identity to build contexts) and deleteWebhook: what polling needs. */
   private async prepare(signal: GrammySignal): Promise<void> {
     if (!this.bot.isInited()) {
       // Not bot.init(): it retries on its own, silently, for up to 20 minutes between tries; our loop logs and backs off.
@@ -172,14 +189,43 @@ export class TelegramChannel implements ChatChannel {
     }
     // A webhook left behind by another deployment makes every getUpdates fail with 409.
     await this.bot.api.deleteWebhook({}, signal);
-    try {
-      await this.bot.api.setMyCommands(this.menu, {}, signal);
-    } catch (err) {
-      // A menu Telegram refuses (400) is cosmetic: commands still work when typed.
-      if (!(err instanceof GrammyError && err.error_code === 400)) throw err;
-      this.log.warn({ error: describeError(err) }, 'telegram: command menu refused; commands still work when typed');
-    }
     this.log.info({ bot: this.bot.botInfo.username }, 'telegram: polling');
+  }
+
+  /**
+   * Sets the command menu, retrying in the background with backoff until it
+   * works, Telegram refuses the menu itself (400, 401, 403: retrying the same
+   * list cannot help), or stop(). Commands work when typed either way, so the
+   * first failure is one warning and later attempts log at debug only.
+   */
+  private async publishMenu(signal: AbortSignal): Promise<void> {
+    const apiSignal = toGrammySignal(signal);
+    let delay = this.menuRetryDelay.initial;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        await this.bot.api.setMyCommands(this.menu, {}, apiSignal);
+        if (attempt > 1) this.log.info({ attempt }, 'telegram: command menu set');
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        const refused = err instanceof GrammyError && [400, 401, 403].includes(err.error_code);
+        const fields = { ...grammyFields(err), attempt, ...(refused ? {} : { retryInMs: delay }) };
+        if (attempt === 1) {
+          this.log.warn(
+            fields,
+            refused
+              ? 'telegram: command menu refused; commands still work when typed'
+              : 'telegram: could not set the command menu; commands still work when typed, retrying in the background',
+          );
+        } else {
+          this.log.debug(fields, refused ? 'telegram: command menu refused; no more retries' : 'telegram: command menu still not set; retrying');
+        }
+        if (refused) return;
+        const retryAfterMs = err instanceof GrammyError && err.error_code === 429 ? (err.parameters.retry_after ?? 0) * 1000 : 0;
+        if (!(await sleep(Math.max(delay, retryAfterMs), signal))) return;
+        delay = Math.min(delay * 2, this.menuRetryDelay.max);
+      }
+    }
   }
 
   /** How long to wait after a failed poll, or undefined to stop polling for good. */
@@ -265,6 +311,11 @@ export class TelegramChannel implements ChatChannel {
     const inbound = this.inbound;
     if (!inbound) return;
     const query = ctx.callbackQuery;
+    const action = parseActionButton(query.data);
+    if (action !== undefined) {
+      await this.onActionButton(ctx, action);
+      return;
+    }
     const pressed = parseButton(query.data);
     if (!pressed) {
       await ctx.answerCallbackQuery({ text: 'This button is not one of mine any more.' });
@@ -284,6 +335,38 @@ export class TelegramChannel implements ChatChannel {
     if (reply.kind === 'refused' || !question) return;
     if (reply.kind !== 'error') await this.removeButtons(question.chat.id, question.message_id);
     await this.reply(question.chat.id, reply.text, question.message_id);
+  }
+
+  /** An alert button: its command runs as if the presser typed it; the reply goes to the presser and, unless refused, under the alert. */
+  private async onActionButton(ctx: Filter<Context, 'callback_query:data'>, command: string): Promise<void> {
+    const inbound = this.inbound;
+    if (!inbound) return;
+    const alert = ctx.callbackQuery.message;
+    const from = identity(ctx.from, alert?.chat.id);
+    const reply = await this.guarded(() => inbound.command(command, from));
+    try {
+      await ctx.answerCallbackQuery(reply.silent ? {} : { text: clip(reply.text, MAX_CALLBACK_TEXT), show_alert: reply.kind === 'refused' });
+    } catch (err) {
+      this.log.warn({ error: describeError(err) }, 'telegram: could not answer a button press');
+    }
+    // A refusal is the presser's business alone; the buttons stay for someone who may use them.
+    if (reply.silent || reply.kind === 'refused' || !alert) return;
+    await this.reply(alert.chat.id, reply.text, alert.message_id);
+  }
+
+  /** Question buttons, then the alert's action buttons (those whose callback data fits Telegram's 64 bytes). */
+  private keyboard(message: OutgoingMessage): InlineKeyboardMarkup | undefined {
+    const rows: InlineKeyboardButton[][] = [];
+    if (message.question) rows.push(...questionKeyboard(message.question.questionId, message.question.yesLabel, message.question.noLabel).inline_keyboard);
+    const buttons = (message.actions ?? []).filter((action) => {
+      const fits = Buffer.byteLength(actionData(action)) <= MAX_CALLBACK_DATA_BYTES;
+      if (!fits) this.log.warn({ command: action.command }, 'telegram: alert button left out (its command is too long for callback data)');
+      return fits;
+    });
+    for (let i = 0; i < buttons.length; i += ACTIONS_PER_ROW) {
+      rows.push(buttons.slice(i, i + ACTIONS_PER_ROW).map((action) => ({ text: clip(action.label, 64), callback_data: actionData(action) })));
+    }
+    return rows.length > 0 ? { inline_keyboard: rows } : undefined;
   }
 
   /** Runs a core call; a throw becomes a short apology to the user and an error in the log. */
@@ -376,6 +459,18 @@ function questionKeyboard(questionId: string, yesLabel: string, noLabel: string)
   };
 }
 
+/** An alert button's callback data: `cmd:/ack 12`. */
+function actionData(action: AlertAction): string {
+  return `cmd:${action.command}`;
+}
+
+/** The command an alert button carries, or undefined for other data. */
+function parseActionButton(data: string): string | undefined {
+  if (!data.startsWith('cmd:')) return undefined;
+  const command = data.slice(4).trim();
+  return command.startsWith('/') ? command : undefined;
+}
+
 function parseButton(data: string): { questionId: string; answer: 'yes' | 'no' } | undefined {
   const match = /^q:(.+):(yes|no)$/.exec(data);
   return match ? { questionId: match[1]!, answer: match[2] === 'yes' ? 'yes' : 'no' } : undefined;
@@ -421,7 +516,7 @@ function splitText(text: string, max: number): string[] {
  * URL, which holds the bot token, so only its code is kept.
  */
 function describeError(err: unknown): string {
-  if (err instanceof GrammyError) return `${err.method}: ${err.error_code} ${err.description}`;
+  if (err instanceof GrammyError) return `${err.method}: ${platformText(err)}`;
   if (err instanceof HttpError) {
     const inner: unknown = err.error;
     const code =
@@ -431,9 +526,27 @@ function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** "404 Not Found": the Bot API's error_code and description, whichever it sent (never "undefined"). */
+function platformText(err: GrammyError): string {
+  const parts: Array<string | number | undefined> = [err.error_code, err.description];
+  const given = parts.filter((part) => part !== undefined && String(part).trim() !== '');
+  return given.length > 0 ? given.join(' ') : err.message;
+}
+
+/** The log fields of a failed call: method, error_code and description for a Bot API answer, a safe text otherwise. */
+function grammyFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof GrammyError)) return { error: describeError(err) };
+  return {
+    method: err.method,
+    error: describeError(err),
+    ...((err.error_code as number | undefined) !== undefined ? { errorCode: err.error_code } : {}),
+    ...((err.description as string | undefined) ? { description: err.description } : {}),
+  };
+}
+
 function toDeliveryError(err: unknown): DeliveryError {
   if (err instanceof GrammyError) {
-    const what = `Telegram refused the message: ${err.error_code} ${err.description}`;
+    const what = `Telegram refused the message: ${platformText(err)}`;
     if (err.error_code === 429) {
       const retryAfter = err.parameters.retry_after;
       return new DeliveryError(what, { cause: err, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter * 1000 } : {}) });

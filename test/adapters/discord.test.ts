@@ -73,7 +73,15 @@ interface Harness {
 
 async function connect(
   t: TestContext,
-  options: { handlers?: Parameters<typeof recordingInbound>[0]; fakeDownAtStart?: boolean; token?: string } = {},
+  options: {
+    handlers?: Parameters<typeof recordingInbound>[0];
+    fakeDownAtStart?: boolean;
+    token?: string;
+    /** Runs before start(), e.g. to inject failures; the test then waits for registration itself. */
+    beforeStart?: (fake: FakeDiscord) => void;
+    /** Error lines the test expects (and checks itself). */
+    allowErrors?: boolean;
+  } = {},
 ): Promise<Harness> {
   const fake = await FakeDiscord.start({
     token: TOKEN,
@@ -84,6 +92,7 @@ async function connect(
     heartbeatIntervalMs: 2000,
   });
   if (options.fakeDownAtStart) await fake.down();
+  options.beforeStart?.(fake);
   const { logger, lines } = createCapturedLogger(new Redactor([TOKEN]));
   const channel = new DiscordChannel({
     token: options.token ?? TOKEN,
@@ -99,7 +108,7 @@ async function connect(
     await channel.stop();
     await fake.close();
     // An error line means an interaction or registration failed somewhere the assertions did not look.
-    if (!options.token)
+    if (!options.token && !options.allowErrors)
       assert.deepEqual(
         lines().filter((l) => Number(l.level) >= 50),
         [],
@@ -108,7 +117,7 @@ async function connect(
   });
   const recorded = recordingInbound(options.handlers);
   await channel.start(recorded.inbound);
-  if (!options.fakeDownAtStart && !options.token)
+  if (!options.fakeDownAtStart && !options.token && !options.beforeStart)
     await waitFor(() => fake.registeredCommands().length === COMMANDS.length, { timeoutMs: 5000, what: 'slash commands registered' });
   return { fake, channel, recorded, logLines: lines };
 }
@@ -271,6 +280,50 @@ test('a button press answers the question and removes the buttons in one call; a
   assert.equal(updated!.embeds[0]!.title, 'Fix proposed for worker crash loop', 'the embed stays');
 });
 
+test("alert buttons run their command as the presser typed it: Ack acks with the presser's identity; a stranger's press is refused privately", async (t) => {
+  const { fake, channel, recorded } = await connect(t, {
+    handlers: {
+      command: (text, from) =>
+        from.groups?.includes(OPERATORS) ? { text: `Acknowledged (${text}).` } : { kind: 'refused', text: 'Only operators may do that.' },
+    },
+  });
+  const { platformId } = await channel.send({
+    severity: 'critical',
+    title: 'web is down',
+    actions: [
+      { label: 'Ack', command: '/ack 12' },
+      { label: 'Diagnose', command: '/diagnose web' },
+    ],
+  });
+  assert.deepEqual(
+    buttonsOf(fake.messages()[0]!).map((b) => [b.label, b.custom_id]),
+    [
+      ['Ack', 'cmd:/ack 12'],
+      ['Diagnose', 'cmd:/diagnose web'],
+    ],
+  );
+
+  const refused = fake.clickButton({ customId: 'cmd:/ack 12', messageId: platformId!, userId: '1015000000000000200', username: 'mallory' });
+  await waitFor(() => fake.callbacks(refused).length > 0, { what: 'the refusal' });
+  const refusal = fake.callbacks(refused)[0]!;
+  assert.equal(refusal.type, 4);
+  assert.equal(Number(refusal.data?.flags) & EPHEMERAL, EPHEMERAL, 'the refusal is shown to the presser alone');
+  assert.equal(refusal.data?.content, 'Only operators may do that.');
+
+  const pressed = fake.clickButton({ customId: 'cmd:/ack 12', messageId: platformId!, userId: ALICE, username: 'alice', roleIds: [OPERATORS] });
+  await waitFor(() => fake.callbacks(pressed).length > 0, { what: 'the ack reply' });
+  const answer = fake.callbacks(pressed)[0]!;
+  assert.equal(answer.type, 4);
+  assert.equal(answer.data?.content, 'Acknowledged (/ack 12).');
+  assert.equal(Number(answer.data?.flags ?? 0) & EPHEMERAL, 0, 'the ack is public');
+  assert.deepEqual(recorded.commands, [
+    { text: '/ack 12', from: { channel: 'discord', userId: '1015000000000000200', displayName: 'mallory', chatId: GUILD, groups: [] } },
+    { text: '/ack 12', from: { channel: 'discord', userId: ALICE, displayName: 'alice', chatId: GUILD, groups: [OPERATORS] } },
+  ]);
+  assert.equal(recorded.answers.length, 0, 'an alert button is a command, not an answer');
+  assert.equal(buttonsOf(fake.messages()[0]!).length, 2, 'the alert keeps its buttons');
+});
+
 test('a slow answer defers the update, then removes the buttons', async (t) => {
   const { fake, channel } = await connect(t, {
     handlers: { answer: () => new Promise<Reply>((resolve) => setTimeout(() => resolve({ text: 'Rejected.' }), 2300)) },
@@ -295,6 +348,44 @@ test('an interaction delivered twice is handled once', async (t) => {
   await waitFor(() => fake.callbacks(later).length > 0, { what: 'the later reply' });
   assert.equal(recorded.commands.length, 2);
   assert.equal(fake.callbacks(id).length, 1, 'no second response to the same interaction');
+});
+
+const REGISTER_ROUTE = `PUT /applications/${APPLICATION}/guilds/${GUILD}/commands`;
+
+test('slash command registration answered 404 twice is retried in the background: one warning with the code, info once registered', async (t) => {
+  const { fake, recorded, logLines } = await connect(t, {
+    // Two 404s: a 5xx would be retried inside discord.js's REST client before the adapter sees it.
+    beforeStart: (f) => f.failNext(REGISTER_ROUTE, 2, { status: 404 }),
+  });
+  await waitFor(() => logLines().find((l) => l.msg === 'discord slash commands registered'), { timeoutMs: 5000, what: 'the registration' });
+  assert.equal(logLines().find((l) => l.msg === 'discord slash commands registered')?.attempt, 3);
+  const warnings = logLines().filter((l) => Number(l.level) === 40);
+  assert.equal(warnings.length, 1, 'one warning, not one per retry');
+  assert.deepEqual([warnings[0]?.status, warnings[0]?.code, warnings[0]?.description, warnings[0]?.method], [404, 0, '404: Not Found', 'PUT']);
+  assert.match(String(warnings[0]?.err), /DiscordAPIError\[0\] HTTP 404: 404: Not Found/);
+
+  const id = fake.sendSlashCommand({ name: 'status', userId: ALICE });
+  await waitFor(() => fake.callbacks(id).length > 0, { what: 'the /status reply' });
+  assert.equal(recorded.commands.length, 1);
+});
+
+test('slash commands refused (403 Missing Access): one error with the code and message, no retry, and the gateway keeps working', async (t) => {
+  const { fake, channel, recorded, logLines } = await connect(t, {
+    allowErrors: true,
+    beforeStart: (f) => f.failNext(REGISTER_ROUTE, 1, { status: 403 }),
+  });
+  const refusal = await waitFor(() => logLines().find((l) => String(l.msg).startsWith('discord refused the slash commands')), {
+    timeoutMs: 5000,
+    what: 'the refusal',
+  });
+  assert.deepEqual([refusal.status, refusal.code, refusal.description], [403, 50001, 'Missing Access']);
+  assert.equal(fake.requests().filter((r) => `${r.method} ${r.path}` === REGISTER_ROUTE).length, 1, 'a refusal is not retried');
+  assert.equal(logLines().filter((l) => Number(l.level) >= 40).length, 1);
+
+  const { platformId } = await channel.send(question('q3'));
+  const pressed = fake.clickButton({ customId: 'q:q3:yes', messageId: platformId!, userId: ALICE, roleIds: [OPERATORS] });
+  await waitFor(() => fake.callbacks(pressed).length > 0, { what: 'the answer to the button' });
+  assert.equal(recorded.answers.length, 1);
 });
 
 test('a dropped gateway is resumed and the interactions sent meanwhile arrive', async (t) => {

@@ -36,6 +36,7 @@ class RecordingInbound implements Inbound {
   async command(text: string, from: Identity): Promise<Reply> {
     this.commands.push({ text, from });
     await this.gate;
+    if (from.userId === String(STRANGER)) return { text: `You may not run ${text}.`, kind: 'refused' };
     return { text: `ran ${text}`, kind: 'answer' };
   }
 
@@ -83,6 +84,7 @@ function makeChannel(t: TestContext, fake: FakeTelegram, overrides: Partial<Tele
     commands: COMMANDS,
     log: logger,
     retryDelayMs: { initial: 50, max: 400 },
+    menuRetryDelayMs: { initial: 50, max: 400 },
     ...overrides,
   });
   t.after(() => channel.stop());
@@ -91,11 +93,16 @@ function makeChannel(t: TestContext, fake: FakeTelegram, overrides: Partial<Tele
 
 async function harness(
   t: TestContext,
-  options: { token?: string; inbound?: RecordingInbound; beforeStart?: (fake: FakeTelegram) => void } = {},
+  options: {
+    token?: string;
+    inbound?: RecordingInbound;
+    beforeStart?: (fake: FakeTelegram) => void;
+    channel?: Partial<TelegramChannelOptions>;
+  } = {},
 ): Promise<Harness> {
   const fake = await startFake(t, options.token);
   options.beforeStart?.(fake);
-  const { channel, logs } = makeChannel(t, fake);
+  const { channel, logs } = makeChannel(t, fake, options.channel);
   const inbound = options.inbound ?? new RecordingInbound();
   await channel.start(inbound);
   await waitFor(() => fake.calls('getUpdates').length > 0, { what: 'the first getUpdates' });
@@ -125,6 +132,8 @@ test('/status round trip: the core gets "/status" with who sent it, the user get
 
 test('the command menu lists every command with Telegram names, and /disable_surgery reaches the core as /disable-surgery', async (t) => {
   const { fake, inbound } = await harness(t);
+  // The menu is set beside polling, not before it.
+  await waitFor(() => fake.commands().length > 0, { what: 'the command menu' });
   assert.deepEqual(fake.commands(), [
     { command: 'status', description: 'One-line summary and details' },
     { command: 'disable_surgery', description: 'Stop all self-repair now' },
@@ -141,6 +150,55 @@ test('the command menu lists every command with Telegram names, and /disable_sur
     inbound.commands.map((c) => c.text),
     ['/disable-surgery  right now', '/help'],
   );
+});
+
+test('a server without setMyCommands (404, then 400) never blocks polling: /status is answered and the menu failure is one warning', async (t) => {
+  const { fake, inbound, logs } = await harness(t, {
+    beforeStart: (f) =>
+      f.failInTurn(
+        'setMyCommands',
+        { status: 404, description: 'Not Found: method not found' },
+        { status: 400, description: 'Bad Request: BOT_COMMANDS_TOO_MUCH' },
+      ),
+  });
+  fake.pushMessage({ chatId: OPERATOR, fromId: OPERATOR, text: '/status' });
+  const reply = await waitFor(() => repliesTo(fake, '/status'), { what: 'the /status reply' });
+  assert.equal(reply.text, 'ran /status');
+  assert.equal(inbound.commands.length, 1);
+
+  // The 400 ends the background retries: the same list would be refused again.
+  await waitFor(() => logs().find((l) => l['msg'] === 'telegram: command menu refused; no more retries'), { what: 'the end of the menu retries' });
+  assert.equal(fake.calls('setMyCommands').length, 2);
+  const named = logs().filter((l) => JSON.stringify(l).includes('setMyCommands'));
+  const warnings = named.filter((l) => Number(l['level']) >= 40);
+  assert.equal(warnings.length, 1, 'one warning for the menu, not one per attempt');
+  assert.deepEqual([warnings[0]?.['method'], warnings[0]?.['errorCode'], warnings[0]?.['description']], ['setMyCommands', 404, 'Not Found: method not found']);
+  assert.equal(warnings[0]?.['error'], 'setMyCommands: 404 Not Found: method not found');
+  assert.equal(named.filter((l) => String(l['error']).includes('404')).length, 1);
+  assert.ok(!JSON.stringify(logs()).includes('undefined'), 'no field is printed as "undefined"');
+  assert.ok(!logs().some((l) => l['msg'] === 'telegram: polling failed' || String(l['msg']).includes('token was refused')));
+});
+
+test('a menu that fails for a while is set by a background retry, logged at info once it works', async (t) => {
+  const { fake, logs } = await harness(t, {
+    beforeStart: (f) => f.failInTurn('setMyCommands', { status: 502 }, { status: 404, description: 'Not Found' }),
+  });
+  await waitFor(() => logs().find((l) => l['msg'] === 'telegram: command menu set'), { what: 'the menu to be set' });
+  assert.equal(fake.commands().length, COMMANDS.length);
+  assert.equal(logs().filter((l) => l['level'] === 40).length, 1, 'only the first failure is a warning');
+  assert.equal(logs().find((l) => l['msg'] === 'telegram: command menu set')?.['attempt'], 3);
+});
+
+test('stop() cancels a pending menu retry', async (t) => {
+  const { fake, channel, logs } = await harness(t, {
+    beforeStart: (f) => f.failInTurn('setMyCommands', { status: 500 }),
+    channel: { menuRetryDelayMs: { initial: 3_600_000, max: 3_600_000 } },
+  });
+  await waitFor(() => logs().find((l) => String(l['msg']).startsWith('telegram: could not set the command menu')), { what: 'the menu warning' });
+  const started = Date.now();
+  await channel.stop();
+  assert.ok(Date.now() - started < 1000, `stop took ${Date.now() - started} ms`);
+  assert.equal(fake.calls('setMyCommands').length, 1);
 });
 
 test('"yes" in reply to a question answers it; "yes" on its own gets a hint and answers nothing', async (t) => {
@@ -187,6 +245,43 @@ test("a button press answers the question, answers the callback and removes the 
       [{ questionId: 'q7' }, 'no', String(OPERATOR)],
     ],
   );
+});
+
+test("alert buttons run their command as the presser typed it: Ack acks, the reply goes under the alert; a stranger's press is refused", async (t) => {
+  const { fake, channel, inbound } = await harness(t);
+  const { platformId } = await channel.send({
+    severity: 'critical',
+    title: 'web is down',
+    actions: [
+      { label: 'Ack', command: '/ack 12' },
+      { label: 'Silence 1h', command: '/silence #12 1h' },
+    ],
+  });
+  const messageId = Number(platformId);
+  assert.deepEqual(lastSent(fake)?.reply_markup, {
+    inline_keyboard: [
+      [
+        { text: 'Ack', callback_data: 'cmd:/ack 12' },
+        { text: 'Silence 1h', callback_data: 'cmd:/silence #12 1h' },
+      ],
+    ],
+  });
+
+  fake.pushCallback({ chatId: OPERATOR, fromId: STRANGER, data: 'cmd:/ack 12', messageId });
+  await waitFor(() => fake.callbackAnswers().length === 1, { what: "the stranger's callback answer" });
+  assert.deepEqual([fake.callbackAnswers()[0]?.text, fake.callbackAnswers()[0]?.showAlert], ['You may not run /ack 12.', true]);
+  assert.equal(fake.sent().length, 1, 'nothing is posted to the chat for a refused press');
+
+  fake.pushCallback({ chatId: OPERATOR, fromId: OPERATOR, fromName: 'Ada', data: 'cmd:/ack 12', messageId });
+  await waitFor(() => fake.callbackAnswers().length === 2, { what: "the operator's callback answer" });
+  assert.equal(fake.callbackAnswers()[1]?.text, 'ran /ack 12');
+  const confirmation = await waitFor(() => fake.sent().find((m) => m.text === 'ran /ack 12'), { what: 'the reply under the alert' });
+  assert.equal(confirmation.reply_to_message?.message_id, messageId);
+  assert.deepEqual(inbound.commands, [
+    { text: '/ack 12', from: { channel: 'telegram', userId: String(STRANGER), displayName: 'User666', chatId: String(OPERATOR) } },
+    { text: '/ack 12', from: { channel: 'telegram', userId: String(OPERATOR), displayName: 'Ada', chatId: String(OPERATOR) } },
+  ]);
+  assert.ok(fake.sent().find((m) => m.message_id === messageId)?.reply_markup, 'the alert keeps its buttons');
 });
 
 test('an update Telegram delivers twice is handled once', async (t) => {

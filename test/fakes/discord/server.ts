@@ -51,7 +51,7 @@ export interface FakeDiscordOptions {
 }
 
 /** A failure to inject on the next matching REST requests. */
-export type InjectedFailure = { status: 429; retryAfter: number; global?: boolean } | { status: 401 | 403 | 500 | 502 | 503 };
+export type InjectedFailure = { status: 429; retryAfter: number; global?: boolean } | { status: 401 | 403 | 404 | 500 | 502 | 503 };
 
 /** One interaction response (POST /interactions/{id}/{token}/callback). */
 export interface RecordedCallback {
@@ -490,6 +490,7 @@ export class FakeDiscord {
     const bodies = {
       401: errors.unauthorized,
       403: errors.missingAccess,
+      404: errors.notFound,
       500: errors.serverError,
       502: { message: '502: Bad Gateway', code: 0 },
       503: { message: '503: Service Unavailable', code: 0 },

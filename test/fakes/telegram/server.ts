@@ -120,7 +120,8 @@ export class FakeTelegram {
   private readonly callbackQueries = new Map<string, { updateId: number; answered: boolean }>();
   private readonly answers: CallbackAnswer[] = [];
   private nextCallbackId = 1;
-  private readonly failures = new Map<string, { remaining: number; failure: InjectedFailure }>();
+  /** Per method, the failures its next calls answer with, in order. */
+  private readonly failures = new Map<string, InjectedFailure[]>();
   private readonly recorded: RecordedCall[] = [];
 
   private constructor(options: FakeTelegramOptions) {
@@ -212,7 +213,15 @@ export class FakeTelegram {
 
   /** The next `count` calls of `method` fail with `failure` (429 carries parameters.retry_after). */
   failNext(method: string, count: number, failure: InjectedFailure): void {
-    this.failures.set(method.toLowerCase(), { remaining: count, failure });
+    this.failures.set(
+      method.toLowerCase(),
+      Array.from({ length: count }, () => failure),
+    );
+  }
+
+  /** The next calls of `method` fail with these, one each, in order (e.g. 404 then 400); later calls succeed. */
+  failInTurn(method: string, ...failures: InjectedFailure[]): void {
+    this.failures.set(method.toLowerCase(), [...failures]);
   }
 
   /** Sets a webhook, which makes getUpdates answer 409 until deleteWebhook. */
@@ -270,11 +279,8 @@ export class FakeTelegram {
       return writeError(res, err instanceof ApiError ? err : new ApiError(400, `Bad Request: ${String(err)}`));
     }
     this.recorded.push({ method, params: structuredClone(params) });
-    const injected = this.failures.get(method);
-    if (injected && injected.remaining > 0) {
-      injected.remaining -= 1;
-      return writeError(res, failureError(injected.failure));
-    }
+    const injected = this.failures.get(method)?.shift();
+    if (injected) return writeError(res, failureError(injected));
     try {
       if (method === 'getupdates') return this.getUpdates(params, res);
       writeJson(res, 200, { ok: true, result: this.call(method, params) });
