@@ -20,6 +20,8 @@ export type IncidentUpdate =
 export interface IncidentService {
   /** Open incidents, oldest first. */
   open(): IncidentRow[];
+  /** Incidents closed within the last 24 h, newest first (at most 20): what healed while nobody looked. */
+  recent(): IncidentRow[];
   /** Quiets an incident's reminders until it recovers; false when there is no such open incident. */
   ack(incidentId: number, by: Identity): boolean;
   /**
@@ -74,6 +76,10 @@ export class IncidentTracker implements IncidentService {
 
   open(): IncidentRow[] {
     return this.options.incidents.allOpen();
+  }
+
+  recent(): IncidentRow[] {
+    return this.options.incidents.closedSince(this.options.clock.now() - 24 * 3_600_000, 20);
   }
 
   ack(incidentId: number, by: Identity): boolean {

@@ -136,6 +136,13 @@ export class Briefings implements BriefingService {
     for (const i of stillOpen.slice(0, 5))
       lines.push(`  open #${i.id} ${i.checkName} for ${formatDuration(now - i.openedAt)}: ${i.lastMessage}${i.escalatedAt ? ' [escalated]' : ''}`);
     lines.push(`- heals: ${heals.attempts} (${heals.held} held, ${heals.failed} did not, ${heals.attempts - heals.held - heals.failed} not judged yet)`);
+    const quiet = queries.quietHeals(since);
+    if (quiet.length) lines.push(`- healed without waking you: ${quiet.length}`);
+    for (const q of quiet.slice(0, 10))
+      lines.push(
+        `  ${q.checkName} at ${hhmm(localParts(q.openedAt, this.options.timezone).minutes)}: ${q.message}${q.closedAt !== null ? `, back after ${formatDuration(Math.max(1, q.closedAt - q.openedAt))}` : ''}`,
+      );
+    if (quiet.length > 10) lines.push(`  and ${quiet.length - 10} more`);
     for (const e of escalations.slice(0, 5)) lines.push(`  escalated ${e.target}: ${e.message}`);
     if (pending.length)
       lines.push(`- waiting for you: ${pending.map((p) => (p.kind === 'proposal' ? `proposal (${p.prompt.slice(0, 60)})` : p.prompt)).join('; ')}`);
@@ -225,4 +232,9 @@ function dayBounds(at: number, timeZone: string): [number, number] {
   const seconds = new Date(at).getUTCSeconds() * 1000 + new Date(at).getUTCMilliseconds();
   const start = at - minutes * 60_000 - seconds;
   return [start, start + DAY];
+}
+
+/** "03:07" from minutes since local midnight. */
+function hhmm(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
 }

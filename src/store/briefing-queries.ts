@@ -20,6 +20,14 @@ export interface FailedMessageCount {
   n: number;
 }
 
+/** An incident healed in time, so nobody was woken for it. */
+export interface QuietHealLine {
+  checkName: string;
+  openedAt: number;
+  closedAt: number | null;
+  message: string;
+}
+
 /**
  * What the morning briefing and the weekly report read that no store offers
  * (incidents, heals, escalations and questions come from their own stores):
@@ -37,6 +45,7 @@ export class BriefingQueries {
   private readonly failedBetween;
   private readonly approvedFixesSince;
   private readonly firstEvent;
+  private readonly quietHealsSince;
 
   constructor(db: Db) {
     this.openedSince = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM incidents WHERE opened_at >= ?');
@@ -52,6 +61,18 @@ export class BriefingQueries {
     this.failedBetween = db.prepare<[number, number], { n: number }>("SELECT count(*) AS n FROM events WHERE type = 'check.failed' AND at >= ? AND at < ?");
     this.approvedFixesSince = db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM proposals WHERE status = 'approved' AND decided_at >= ?");
     this.firstEvent = db.prepare<[], { at: number | null }>('SELECT min(at) AS at FROM events');
+    this.quietHealsSince = db.prepare<[number], QuietHealLine>(
+      `SELECT i.check_name AS checkName, i.opened_at AS openedAt, i.closed_at AS closedAt,
+              coalesce((SELECT json_extract(o.context, '$.message') FROM events o
+                         WHERE o.type = 'incident.opened' AND o.subject = i.check_name AND json_extract(o.context, '$.incidentId') = i.id), '') AS message
+         FROM events e JOIN incidents i ON i.id = json_extract(e.context, '$.incidentId')
+        WHERE e.type = 'incident.unannounced' AND e.at >= ? ORDER BY e.id`,
+    );
+  }
+
+  /** Incidents that were never pushed because they healed in time (the `incident.unannounced` events), oldest first. */
+  quietHeals(since: number): QuietHealLine[] {
+    return this.quietHealsSince.all(since);
   }
 
   incidentsOpenedSince(since: number): number {

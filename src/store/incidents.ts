@@ -60,6 +60,7 @@ const fromRaw = (r: Raw): IncidentRow => ({
 export class IncidentStore {
   private readonly selectOpen;
   private readonly selectOpenAll;
+  private readonly selectClosedSince;
   private readonly selectById;
   private readonly insert;
   private readonly updateFailure;
@@ -73,6 +74,7 @@ export class IncidentStore {
   constructor(private readonly db: Db) {
     this.selectOpen = db.prepare('SELECT * FROM incidents WHERE check_name = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1');
     this.selectOpenAll = db.prepare('SELECT * FROM incidents WHERE closed_at IS NULL ORDER BY id');
+    this.selectClosedSince = db.prepare('SELECT * FROM incidents WHERE closed_at >= ? ORDER BY id DESC LIMIT ?');
     this.selectById = db.prepare('SELECT * FROM incidents WHERE id = ?');
     this.insert = db.prepare(
       'INSERT INTO incidents (check_name, severity, opened_at, root_id, first_message, last_message, failures) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -95,6 +97,11 @@ export class IncidentStore {
 
   allOpen(): IncidentRow[] {
     return (this.selectOpenAll.all() as Raw[]).map(fromRaw);
+  }
+
+  /** Incidents closed since `since`, newest first, at most `limit`. */
+  closedSince(since: number, limit: number): IncidentRow[] {
+    return (this.selectClosedSince.all(since, limit) as Raw[]).map(fromRaw);
   }
 
   get(id: number): IncidentRow | undefined {

@@ -47,7 +47,7 @@ function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explod
   // Only /status and /help are run against these; every other group is present and inert.
   const services: CommandServices = {
     status: { summary: () => buildSummary({ now: 1, startedAt: 0, lastPatrolAt: 1, patrolAlive: true, checks: [], states: [] }), checkNames: () => [] },
-    incidents: { open: () => [], ack: () => false, mute: () => {} },
+    incidents: { open: () => [], recent: () => [], ack: () => false, mute: () => {} },
     heal: { healNow: async () => ({ kind: 'unknown-check' }) },
     consent: { get: () => ({ state: 'unasked' }), set: () => false, surgery: () => ({ enabled: true }), setSurgery: () => {} },
     diagnosis: { diagnoseNow: async () => ({ kind: 'already-running' }), proposals: () => [], decideProposal: () => ({ kind: 'unknown-proposal' }) },

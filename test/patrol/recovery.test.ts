@@ -91,7 +91,7 @@ test('a crash healed in time sends nothing; the next briefing lists it', async (
   assert.equal(engine.alerts.length, 0, 'no push: not failing, not recovered');
   assert.equal(engine.events.ofType('incident.unannounced').length, 1);
   const briefing = engine.engine.briefings.compose(engine.clock.now());
-  assert.match(briefing.text, /web/, briefing.text);
+  assert.match(briefing.text, /- healed without waking you: 1\n {2}web at 12:00: killed by SIGKILL, back after /, briefing.text);
 });
 
 test('two kills within one patrol interval are both healed (backoff, no escalation)', async (t) => {
