@@ -29,7 +29,10 @@ test('/incidents, /ack, /mute, /heal on the console', async (t) => {
   assert.equal(bot.events.ofType('heal.requested').length, 1);
   // Healed: the incident closes, and /incidents --recent lists it.
   await waitFor(() => bot.events.ofType('incident.closed').length === 1, { what: 'the incident to close' });
-  assert.match(await bot.run('/incidents --recent', /closed in the last 24h/), new RegExp(`1 incident closed in the last 24h:\\n#${id} spool \\(critical\\) .* back after `));
+  assert.match(
+    await bot.run('/incidents --recent', /closed in the last 24h/),
+    new RegExp(`1 incident closed in the last 24h:\\n#${id} spool \\(critical\\) .* back after `),
+  );
 });
 
 test('/disable-surgery is immediate and survives; /enable-surgery; /consent shows it; /approve has nothing yet', async (t) => {
