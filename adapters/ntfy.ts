@@ -14,11 +14,14 @@ import {
   type OutgoingMessage,
 } from '../src/chat/channel.js';
 import type { Reply } from '../src/chat/channel.js';
+import { ntfySender } from '../src/chat/platforms/ntfy.js';
 
 /** ntfy priorities: 5 "max" buzzes through Do Not Disturb on most phones, 3 is the default. */
 const PRIORITY: Record<AlertSeverity, number> = { critical: 4, warning: 3, info: 2 };
 /** ntfy's max priority (a long vibration that pierces Do Not Disturb where the phone allows it): kept for what needs someone now. */
 const PRIORITY_MAX = 5;
+/** ntfy allows at most this many action buttons on a message. */
+const MAX_ACTIONS = 3;
 /** An answer to what the operator just sent: ntfy's default. */
 const REPLY_PRIORITY = 3;
 
@@ -185,12 +188,19 @@ export class NtfyChannel implements ChatChannel {
       tags: TAGS[message.severity],
     };
     if (message.url) payload.click = message.url;
+    const actions: Array<Record<string, unknown>> = [];
     if (question?.answerUrls) {
-      payload.actions = [
+      actions.push(
         { action: 'http', label: question.yesLabel, url: question.answerUrls.yes, method: 'POST', clear: true },
         { action: 'http', label: question.noLabel, url: question.answerUrls.no, method: 'POST', clear: true },
-      ];
+      );
     }
+    (message.actions ?? []).forEach((action, i) => {
+      const url = message.actionUrls?.[i];
+      if (url) actions.push({ action: 'http', label: action.label, url, method: 'POST', clear: true });
+    });
+    // ntfy refuses a message with more than 3 actions: the first ones are kept.
+    if (actions.length > 0) payload.actions = actions.slice(0, MAX_ACTIONS);
     return payload;
   }
 
@@ -342,7 +352,7 @@ export class NtfyChannel implements ChatChannel {
   }
 
   private async handleReply(text: string, inbound: Inbound): Promise<void> {
-    const from: Identity = { channel: 'ntfy', userId: `ntfy:${this.options.replyTopic}` };
+    const from: Identity = ntfySender(this.options.replyTopic);
     const parsed = parseNtfyReply(text, this.commandNames);
     let reply: Reply;
     if (parsed.kind === 'answer') reply = await inbound.answer({ code: parsed.code }, parsed.answer, from);

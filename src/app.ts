@@ -4,6 +4,7 @@ import { createChatChannels } from '../adapters/index.js';
 import { commands } from '../commands/index.js';
 import { connectChannels } from './bot/channels.js';
 import { describeCommands, Dispatcher } from './bot/dispatch.js';
+import { ntfySender } from './chat/platforms/ntfy.js';
 import type { ChatChannel, OutgoingMessage } from './chat/channel.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
@@ -148,16 +149,6 @@ export class App {
       startedAt,
       health,
     });
-    http.serve({
-      summary: () => engine.summary(),
-      patrolAlive: () => engine.patrol.isAlive(),
-      metrics: engine.metrics,
-      pings: engine.heartbeats,
-      answer: (token) => engine.answerButton(token),
-      problems: () => health.problems(),
-    });
-    recordStart(events, lock, clock, { config: config.source, http: httpAddress });
-
     const inbound = new InboundStore(db);
     const dispatcher = new Dispatcher({
       commands,
@@ -168,6 +159,19 @@ export class App {
       onRefused: (invoker, what) => engine.refusals.refuse(invoker, what, clock.now()),
       onFailed: (invoker, command, error) => events.append(clock.now(), 'command.failed', command, 'warning', { command, channel: invoker.channel, error }),
     });
+    // An alert button pressed on a push runs as the ntfy channel's sender, so its role and audit apply as for a typed reply.
+    const buttonSender = ntfySender(config.channels.ntfy?.replyTopic);
+    http.serve({
+      summary: () => engine.summary(),
+      patrolAlive: () => engine.patrol.isAlive(),
+      metrics: engine.metrics,
+      pings: engine.heartbeats,
+      answer: (token) => engine.answerButton(token),
+      act: (token) => engine.commandButton(token, (text, from) => dispatcher.dispatch(text, from), buttonSender),
+      problems: () => health.problems(),
+    });
+    recordStart(events, lock, clock, { config: config.source, http: httpAddress });
+
     const channels: ChatChannel[] = [
       new ConsoleChannel({ input: stdin, output: stdout, onInputClosed: () => log.debug('stdin closed; console commands are off, the bot keeps running') }),
       ...(await createChatChannels(config.channels, describeCommands(commands), log)),

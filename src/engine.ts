@@ -1,6 +1,6 @@
 import type { CommandServices } from './bot/command.js';
 import { createAuthorizer } from './chat/authorize.js';
-import type { Identity } from './chat/channel.js';
+import type { Identity, OutgoingMessage } from './chat/channel.js';
 import { RefusalGate } from './chat/refusals.js';
 import type { Role } from './chat/roles.js';
 import { createProbe } from './checks/index.js';
@@ -24,7 +24,7 @@ import { IncidentTracker } from './patrol/incidents.js';
 import { Patrol, type RunOutcome } from './patrol/patrol.js';
 import { buildSummary, type StatusSummary } from './patrol/summary.js';
 import { ActionTokens, actionSecret } from './questions/action-tokens.js';
-import { answerByButton } from './questions/buttons.js';
+import { answerByButton, commandByButton, type CommandButtonDeps } from './questions/buttons.js';
 import { Questions } from './questions/questions.js';
 import { RegretIndex } from './regret/regret.js';
 import { categoryLines } from './regret/wording.js';
@@ -47,6 +47,8 @@ import { RegretStore } from './store/regret.js';
 import { StatusAlerts } from './watchdog/status-alerts.js';
 
 const DAY_MS = 86_400_000;
+/** How long an alert's buttons on a push keep working. */
+const ACTION_TTL_MS = DAY_MS;
 /** A stranger's refusals: one answered and recorded per person per window, at most this many per channel. */
 const REFUSAL_WINDOW_MS = 10 * 60_000;
 const REFUSALS_PER_CHANNEL = 20;
@@ -111,7 +113,9 @@ export class Engine {
   private readonly selfProbe: ReturnType<typeof createSelfProbe>;
 
   constructor(private readonly options: EngineOptions) {
-    const { config, db, events, clock, log, redactor, send } = options;
+    const { config, db, events, clock, log, redactor } = options;
+    // Alert buttons get their ntfy URLs here, on the way out: every message the engine sends passes this.
+    const send: Send = (message, sendOptions) => options.send(this.withActionUrls(message), sendOptions);
     const now = () => clock.now();
     const reportError = (err: unknown, what: string): void => {
       if (!options.health?.failed(err, what)) log.error({ err, what }, 'background work failed (kept running)');
@@ -123,6 +127,7 @@ export class Engine {
     this.heartbeats = new HeartbeatStore(db);
     this.kv = new KeyValueStore(db);
     this.selfProbe = createSelfProbe(this.kv, now);
+    this.tokens = new ActionTokens(actionSecret(this.kv), new UsedTokenStore(db));
 
     this.patrol = new Patrol({
       checks: config.checks,
@@ -215,7 +220,6 @@ export class Engine {
           ...(suppressed > 0 ? { suppressed } : {}),
         }),
     });
-    this.tokens = new ActionTokens(actionSecret(this.kv), new UsedTokenStore(db));
     const questionStore = new QuestionStore(db);
     this.questions = new Questions({
       store: questionStore,
@@ -338,6 +342,26 @@ export class Engine {
       send: this.options.send,
       redact: (text) => this.options.redactor.redact(text),
     });
+  }
+
+  /** Runs an alert button's command from a signed token (the HTTP server's /act route), through `dispatch` as `from`. */
+  commandButton(token: string, dispatch: CommandButtonDeps['dispatch'], from: Identity): Promise<{ status: number; text: string }> {
+    return commandByButton(token, {
+      tokens: this.tokens,
+      clock: this.options.clock,
+      dispatch,
+      from,
+      send: this.options.send,
+      redact: (text) => this.options.redactor.redact(text),
+    });
+  }
+
+  /** A message with alert buttons gets one signed single-use URL per button (ntfy `http` actions), valid for a day. */
+  private withActionUrls(message: OutgoingMessage): OutgoingMessage {
+    if (!message.actions?.length || message.actionUrls) return message;
+    const expiresAt = this.options.clock.now() + ACTION_TTL_MS;
+    const actionUrls = message.actions.map((a) => `${this.options.publicUrl}/act/${this.tokens.mintCommand({ command: a.command }, expiresAt)}`);
+    return { ...message, actionUrls };
   }
 
   /** Expires overdue questions, and the proposals they asked about. */

@@ -38,6 +38,12 @@ export interface OutgoingMessage {
    */
   actions?: readonly AlertAction[];
   /**
+   * Signed single-use URLs on Nightshift's HTTP server, parallel to
+   * `actions`, that run each button's command when POSTed (ntfy's `http`
+   * action buttons); minted where the message is sent.
+   */
+  actionUrls?: readonly string[];
+  /**
    * The loudest the platform allows (ntfy priority 5): an escalation re-sent
    * because nobody acknowledged it. Without it a critical message is high, not max.
    */

@@ -18,7 +18,7 @@ export interface AccessPolicy {
 }
 
 /** Routes that must answer without a token: supervisors' liveness probes, jobs' pings, signed ntfy buttons. */
-export const OPEN_PATHS = [/^\/healthz$/, /^\/ping\//, /^\/answer\//];
+export const OPEN_PATHS = [/^\/healthz$/, /^\/ping\//, /^\/answer\//, /^\/act\//];
 
 /** True for 127.0.0.0/8, ::1, ::ffff:127.x and "localhost": addresses no other machine can reach. */
 export function isLoopback(host: string): boolean {

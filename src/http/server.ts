@@ -33,6 +33,8 @@ export interface HttpHandlers {
   pings?: PingSink;
   /** Answers a question from a signed single-use button token (ntfy http actions POST here). */
   answer?: (token: string) => { status: number; text: string };
+  /** Runs an alert button's command from a signed single-use token (ntfy http actions POST here). */
+  act?: (token: string) => Promise<{ status: number; text: string }>;
   /** Why the bot is not healthy although its patrol runs (the store cannot write); empty when healthy. */
   problems?: () => string[];
 }
@@ -41,6 +43,7 @@ export interface HttpHandlers {
 const isGet = (req: IncomingMessage) => req.method === 'GET' || req.method === 'HEAD';
 
 const ANSWER_PATH = /^\/answer\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+const ACT_PATH = /^\/act\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 const PING_PATH = /^\/ping\/([A-Za-z0-9._-]{1,64})(?:\/(start|fail))?\/?$/;
 const MAX_PING_BODY = 10_000;
@@ -75,6 +78,7 @@ export class HttpServer {
       async (req, res, url, h) => url.pathname === '/metrics' && isGet(req) && (await this.metrics(res, h)),
       async (req, res, url, h) => PING_PATH.test(url.pathname) && (await this.ping(req, res, url, h)),
       (req, res, url, h) => ANSWER_PATH.test(url.pathname) && this.answer(req, res, url, h),
+      async (req, res, url, h) => ACT_PATH.test(url.pathname) && (await this.act(req, res, url, h)),
     ];
   }
 
@@ -213,6 +217,18 @@ export class HttpServer {
     }
     const [, token] = ANSWER_PATH.exec(url.pathname)!;
     const outcome = handlers.answer ? handlers.answer(token!) : { status: 404, text: 'not found' };
+    send(res, outcome.status, 'text/plain; charset=utf-8', `${outcome.text}\n`);
+    return true;
+  }
+
+  /** POST only, like /answer: a link preview must not run the command. */
+  private async act(req: IncomingMessage, res: ServerResponse, url: URL, handlers: HttpHandlers): Promise<true> {
+    if (req.method !== 'POST') {
+      send(res, 405, 'text/plain; charset=utf-8', 'press the button (POST)\n');
+      return true;
+    }
+    const [, token] = ACT_PATH.exec(url.pathname)!;
+    const outcome = handlers.act ? await handlers.act(token!) : { status: 404, text: 'not found' };
     send(res, outcome.status, 'text/plain; charset=utf-8', `${outcome.text}\n`);
     return true;
   }

@@ -1,3 +1,4 @@
+import type { Identity, Reply } from '../chat/channel.js';
 import type { Clock } from '../clock.js';
 import type { Send } from '../notify/outbox.js';
 import type { ActionTokens } from './action-tokens.js';
@@ -33,4 +34,30 @@ export function answerByButton(token: string, deps: ButtonAnswerDeps): { status:
   const text = deps.redact(reply.text);
   deps.send({ severity: 'info', title: text }, { channels: [BUTTON_CHANNEL] });
   return { status: 200, text };
+}
+
+export interface CommandButtonDeps {
+  tokens: ActionTokens;
+  clock: Clock;
+  /** The chat command path (the dispatcher): the role check and the audit apply as for a typed command. */
+  dispatch: (text: string, from: Identity) => Promise<Reply>;
+  /** Who a press on an ntfy push is: the identity the ntfy channel gives its replies. */
+  from: Identity;
+  send: Send;
+  redact: (text: string) => string;
+}
+
+/**
+ * Runs an alert button's command from a signed single-use token (a push's
+ * button POSTs to /act/<token>) as the ntfy channel's sender, exactly as if
+ * it had been typed there; what it did goes back to the phone as a push. An
+ * expired, forged or spent token changes nothing.
+ */
+export async function commandByButton(token: string, deps: CommandButtonDeps): Promise<{ status: number; text: string }> {
+  const redeemed = deps.tokens.redeemCommand(token, deps.clock.now());
+  if (!redeemed.ok) return { status: 410, text: `${redeemed.reason}; nothing was changed.` };
+  const reply = await deps.dispatch(redeemed.claim.command, deps.from);
+  const text = deps.redact(reply.text);
+  if (!reply.silent) deps.send({ severity: 'info', title: text }, { channels: [deps.from.channel] });
+  return { status: reply.kind === 'refused' ? 403 : 200, text };
 }

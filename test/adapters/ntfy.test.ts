@@ -161,6 +161,40 @@ test('ntfy: a question carries Approve/Reject http actions that POST the answer 
   ]);
 });
 
+test('ntfy: alert buttons become http actions POSTing their /act/ URLs, after any question buttons, at most 3', async (t) => {
+  const fake = await fakeNtfy(t);
+  const { ntfy } = channel(t, fake, { replyTopic: REPLY_TOPIC });
+  const actions = [
+    { label: 'Ack', command: '/ack 12' },
+    { label: 'Silence 1h', command: '/mute web 1h' },
+    { label: 'Heal now', command: '/heal web' },
+    { label: 'Diagnose', command: '/diagnose web' },
+  ];
+  const actionUrls = actions.map((_, i) => `http://127.0.0.1:8787/act/t${i}.sig`);
+
+  await ntfy.send({ severity: 'critical', title: 'web is DOWN', actions, actionUrls });
+  await ntfy.send({ severity: 'critical', title: 'no URLs', actions });
+  await ntfy.send({
+    severity: 'warning',
+    title: 'Both',
+    actions,
+    actionUrls,
+    question: { questionId: 'q7', code: '4F7Q', yesLabel: 'Approve', noLabel: 'Reject', answerUrls: { yes: 'http://h/answer/y.s', no: 'http://h/answer/n.s' } },
+  });
+
+  const [alert, bare, both] = fake.messages(TOPIC) as [NtfyMessage, NtfyMessage, NtfyMessage];
+  assert.deepEqual(alert.actions, [
+    { action: 'http', label: 'Ack', url: actionUrls[0], method: 'POST', clear: true },
+    { action: 'http', label: 'Silence 1h', url: actionUrls[1], method: 'POST', clear: true },
+    { action: 'http', label: 'Heal now', url: actionUrls[2], method: 'POST', clear: true },
+  ]);
+  assert.equal(bare.actions, undefined, 'a button without a URL is not rendered');
+  assert.deepEqual(
+    both.actions?.map((a) => a.label),
+    ['Approve', 'Reject', 'Ack'],
+  );
+});
+
 test('ntfy: "yes 4f7q" on the reply topic answers by code, the reply is published and the cursor saved', async (t) => {
   const fake = await fakeNtfy(t, { token: TOKEN });
   const { core } = await listening(t, fake);

@@ -126,3 +126,19 @@ test('action tokens: signed, expiring, single use', (t) => {
   assert.deepEqual(tokens.redeem(token, 5_000), { ok: true, claim: { questionId: 'q1', answer: 'yes' } });
   assert.deepEqual(tokens.redeem(token, 5_000), { ok: false, reason: 'this button was already used' });
 });
+
+test('command tokens: signed, expiring, single use, and never interchangeable with answer tokens', (t) => {
+  const db = openDatabase(join(tempDir(t), 'n.db'));
+  t.after(() => db.close());
+  const tokens = new ActionTokens(Buffer.alloc(32, 1), new UsedTokenStore(db));
+  const command = tokens.mintCommand({ command: '/ack 12' }, 10_000);
+  const answer = tokens.mint({ questionId: 'q1', answer: 'yes' }, 10_000);
+  // The wrong kind is malformed for its route and is not spent.
+  assert.deepEqual(tokens.redeem(command, 5_000), { ok: false, reason: 'malformed token' });
+  assert.deepEqual(tokens.redeemCommand(answer, 5_000), { ok: false, reason: 'malformed token' });
+  assert.deepEqual(new ActionTokens(Buffer.alloc(32, 2), new UsedTokenStore(db)).redeemCommand(command, 5_000), { ok: false, reason: 'invalid signature' });
+  assert.deepEqual(tokens.redeemCommand(command, 20_000), { ok: false, reason: 'this button has expired' });
+  assert.deepEqual(tokens.redeemCommand(command, 5_000), { ok: true, claim: { command: '/ack 12' } });
+  assert.deepEqual(tokens.redeemCommand(command, 5_000), { ok: false, reason: 'this button was already used' });
+  assert.deepEqual(tokens.redeem(answer, 5_000), { ok: true, claim: { questionId: 'q1', answer: 'yes' } });
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Identity } from '../channel.js';
 import type { ChatPlatform } from './types.js';
 
 /** The ntfy channel's settings, from NTFY_* in the environment. */
@@ -45,3 +46,8 @@ export const ntfyPlatform: ChatPlatform<NtfySettings, NtfyLists> = {
   // An access token.
   secretPatterns: [{ kind: 'ntfy-token', regex: /\btk_[A-Za-z0-9]{20,}/g, hint: /tk_/ }],
 };
+
+/** Who writes on ntfy: anyone holding the reply topic, so one sender per topic (replies and button presses alike). */
+export function ntfySender(replyTopic: string | undefined): Identity {
+  return { channel: 'ntfy', userId: `ntfy:${replyTopic}` };
+}
