@@ -33,7 +33,7 @@ import { createSelfProbe } from './self-probe.js';
 import { ActionStore } from './store/actions.js';
 import { QuestionStore } from './store/questions.js';
 import { SwitchStore, UsedTokenStore } from './store/chat-state.js';
-import { CheckStateStore } from './store/check-state.js';
+import { CheckStateStore, isMuted } from './store/check-state.js';
 import type { Db } from './store/database.js';
 import { DiagnosisStore } from './store/diagnoses.js';
 import { EscalationStore } from './store/escalations.js';
@@ -176,8 +176,7 @@ export class Engine {
       clock,
       log,
       flapping: config.patrol.flapping,
-      flappingQuiet: (check) =>
-        (check.severity === 'optional' && config.chat.notify.optional === 'briefing') || (heals(check.name) && config.chat.notify.healed === 'briefing'),
+      flappingQuiet: (check) => this.composer.briefingOnlyFlapping(check.name, check.severity),
       notify,
       notice: (n) => this.composer.notice(n),
     });
@@ -313,8 +312,7 @@ export class Engine {
 
   /** Muted (a maintenance window set with /mute): nobody is reminded of it. */
   private isQuiet(check: string, at: number): boolean {
-    const mutedUntil = this.checkState.get(check)?.mutedUntil ?? null;
-    return mutedUntil !== null && mutedUntil > at;
+    return isMuted(this.checkState.get(check), at);
   }
 
   /** The one-glance status, from the store and the patrol's heartbeat. */

@@ -9,7 +9,7 @@ import type { Redactor } from '../log/redact.js';
 import type { IncidentUpdate } from '../patrol/incidents.js';
 import type { RunOutcome } from '../patrol/patrol.js';
 import type { ActionStore } from '../store/actions.js';
-import type { CheckStateStore } from '../store/check-state.js';
+import { isMuted, type CheckStateStore } from '../store/check-state.js';
 import type { Db } from '../store/database.js';
 import type { EscalationStore } from '../store/escalations.js';
 import type { EventLog, HealStepOutcome } from '../store/events.js';
@@ -124,7 +124,7 @@ export class Recovery implements HealService {
     }
     if (this.inFlight.has(check.name) || this.stopController.signal.aborted) return;
     // A muted check is in a maintenance window: someone is working on it, so Nightshift keeps its hands off.
-    if (state.mutedUntil !== null && state.mutedUntil > now) return;
+    if (isMuted(state, now)) return;
 
     const { incident } = update;
     if (update.rootCheck === null && this.dependenciesUnchecked(check, state.lastChangeAt ?? now)) {

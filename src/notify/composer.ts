@@ -135,6 +135,15 @@ export class Composer {
     return this.held.size;
   }
 
+  /**
+   * The notify rule for a check's flapping: an optional check's (optional:
+   * briefing) and a healed check's (healed: briefing; a crash loop is
+   * announced by its escalation) go to the briefing, not a push.
+   */
+  briefingOnlyFlapping(check: string, severity: IncidentNotice['severity']): boolean {
+    return (severity === 'optional' && this.rule.optional === 'briefing') || (this.rule.healed === 'briefing' && (this.options.heals?.(check) ?? false));
+  }
+
   notice(notice: IncidentNotice): void {
     if (notice.kind === 'recovered') {
       this.recoveredNotice(notice);

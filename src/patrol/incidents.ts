@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { CheckConfig } from '../checks/types.js';
 import { formatDuration } from '../util/duration.js';
 import type { Logger } from '../log/logger.js';
-import type { CheckStateStore } from '../store/check-state.js';
+import { isMuted, type CheckStateStore } from '../store/check-state.js';
 import type { Db } from '../store/database.js';
 import type { EventLog } from '../store/events.js';
 import type { IncidentRow, IncidentStore } from '../store/incidents.js';
@@ -69,7 +69,7 @@ export class IncidentTracker implements IncidentService {
 
   onResult(outcome: RunOutcome): IncidentUpdate {
     const now = this.options.clock.now();
-    const muted = outcome.state.mutedUntil !== null && outcome.state.mutedUntil > now;
+    const muted = isMuted(outcome.state, now);
     const quiet = this.trackFlapping(outcome, now) || muted;
     return outcome.result.ok ? this.recovered(outcome, now, quiet) : this.failed(outcome, now, quiet);
   }
