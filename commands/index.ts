@@ -13,6 +13,9 @@ import { healCommand } from './heal.js';
 import { helpCommand } from './help.js';
 import { incidentsCommand } from './incidents.js';
 import { muteCommand } from './mute.js';
+import { silenceCommand } from './silence.js';
+import { silencesCommand } from './silences.js';
+import { unsilenceCommand } from './unsilence.js';
 import { rejectCommand } from './reject.js';
 import { statusCommand } from './status.js';
 import type { AnyCommand } from '../src/bot/command.js';
@@ -26,6 +29,9 @@ export const commands: readonly AnyCommand[] = [
   incidentsCommand,
   ackCommand,
   muteCommand,
+  silenceCommand,
+  silencesCommand,
+  unsilenceCommand,
   healCommand,
   disableSurgeryCommand,
   enableSurgeryCommand,

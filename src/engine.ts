@@ -44,6 +44,8 @@ import { IncidentStore } from './store/incidents.js';
 import { KeyValueStore } from './store/kv.js';
 import { ProbeStateStore } from './store/probe-state.js';
 import { RegretStore } from './store/regret.js';
+import { SilenceStore } from './store/silences.js';
+import { Silences } from './silence/silences.js';
 import { StatusAlerts } from './watchdog/status-alerts.js';
 
 const DAY_MS = 86_400_000;
@@ -92,6 +94,8 @@ export class Engine {
   readonly probes = new Map<string, Probe>();
   readonly patrol: Patrol;
   readonly composer: Composer;
+  /** Silences from chat and the config's maintenance windows. */
+  readonly silences: Silences;
   readonly tracker: IncidentTracker;
   readonly regret: RegretIndex;
   readonly recovery: Recovery;
@@ -144,6 +148,15 @@ export class Engine {
     });
     const steps = this.createProbesAndSteps();
 
+    this.silences = new Silences({
+      store: new SilenceStore(db),
+      events,
+      clock,
+      checks: config.checks,
+      windows: config.maintenance,
+      timezone: config.timezone,
+    });
+    const checksByName = new Map(config.checks.map((c) => [c.name, c]));
     const heals = (name: string) => (steps.get(name)?.length ?? 0) > 0;
     const maxHealSteps = Math.max(1, ...config.checks.map((c) => c.heal.length));
     this.composer = new Composer({
@@ -161,7 +174,10 @@ export class Engine {
         maxHoldMs: 60_000 + maxHealSteps * config.patrol.healTimeoutMs + config.chat.notify.grace,
       },
       heals,
-      quiet: (name, at) => this.isQuiet(name, at),
+      quiet: (name, at) => {
+        const check = checksByName.get(name);
+        return check !== undefined && this.isQuiet(check, at);
+      },
       escalateAfterMs: config.chat.escalateAfter === 'off' ? null : config.chat.escalateAfter,
       escalateTo: config.chat.escalateTo,
       send: (message, key, channels) => send(message, { key, ...(channels ? { channels } : {}) }),
@@ -176,6 +192,7 @@ export class Engine {
       clock,
       log,
       flapping: config.patrol.flapping,
+      quiet: (check, at) => this.isQuiet(check, at),
       flappingQuiet: (check) => this.composer.briefingOnlyFlapping(check.name, check.severity),
       notify,
       notice: (n) => this.composer.notice(n),
@@ -199,6 +216,7 @@ export class Engine {
       healTimeoutMs: config.patrol.healTimeoutMs,
       notify,
       requestRun: (name) => this.patrol.requestRun(name),
+      quiet: (check, at) => this.isQuiet(check, at),
       flagged: (check) => this.regret.flaggedReason(check),
       onAction: (action) => this.regret.onAction(action),
       onHealEnded: (end) => this.composer.healEnded(end),
@@ -293,6 +311,7 @@ export class Engine {
       diagnosis: this.diagnoser,
       regret: this.regret,
       briefing: this.briefings,
+      silences: this.silences,
     };
   }
 
@@ -310,9 +329,9 @@ export class Engine {
     this.composer.review();
   }
 
-  /** Muted (a maintenance window set with /mute): nobody is reminded of it. */
-  private isQuiet(check: string, at: number): boolean {
-    return isMuted(this.checkState.get(check), at);
+  /** Muted (/mute) or silenced (/silence, a maintenance window): it alerts, reminds and heals nobody. */
+  private isQuiet(check: CheckConfig, at: number): boolean {
+    return isMuted(this.checkState.get(check.name), at) || this.silences.silencedBy(check, at) !== null;
   }
 
   /** The one-glance status, from the store and the patrol's heartbeat. */

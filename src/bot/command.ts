@@ -8,6 +8,7 @@ import type { IncidentService } from '../patrol/incidents.js';
 import type { StatusService } from '../patrol/summary.js';
 import type { RegretService } from '../regret/regret.js';
 import type { BriefingService } from '../report/briefing.js';
+import type { SilenceService } from '../silence/silences.js';
 
 /**
  * What commands may use of the running bot, one group per feature; each
@@ -22,6 +23,7 @@ export interface CommandServices {
   diagnosis: DiagnosisService;
   regret: RegretService;
   briefing: BriefingService;
+  silences: SilenceService;
 }
 
 export interface CommandContext {

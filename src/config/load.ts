@@ -2,10 +2,20 @@ import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import cron from 'node-cron';
+import { matches, parseMatcher } from '../silence/matcher.js';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { EMBEDDED_DEFAULT } from './default.js';
-import { fileSchema, validateCheckEntry, validateHealStep, type CheckConfig, type Config, type ChannelSettings, type HealStepConfig } from './schema.js';
+import {
+  fileSchema,
+  validateCheckEntry,
+  validateHealStep,
+  type CheckConfig,
+  type Config,
+  type FileConfig,
+  type ChannelSettings,
+  type HealStepConfig,
+} from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
 import { isLoopback, type ListenAddress } from '../http/access.js';
@@ -226,6 +236,13 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     chat: { ...parsed.data.chat, ...(parsed.data.chat.publicUrl ? { publicUrl: parsed.data.chat.publicUrl.replace(/\/+$/, '') } : {}) },
     timezone,
     retention: { eventsMs: parsed.data.retention.events },
+    maintenance: parsed.data.maintenance.map((w) => ({
+      name: w.name,
+      cron: w.cron.trim(),
+      durationMs: w.duration,
+      match: w.match,
+      ...(w.reason !== undefined ? { reason: w.reason } : {}),
+    })),
     watchdog: parsed.data.watchdog
       ? {
           pingUrl: parsed.data.watchdog.pingUrl.replace(/\/+$/, ''),
@@ -234,12 +251,21 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
           timeoutMs: parsed.data.watchdog.timeout,
         }
       : null,
-    warnings: shellInterpolationWarnings(raw, interpolated),
+    warnings: [...shellInterpolationWarnings(raw, interpolated), ...maintenanceWarnings(parsed.data.maintenance, checks)],
   };
   return deepFreeze(config);
 }
 
 type Path = Array<string | number>;
+
+/** A maintenance window whose matcher covers no check is valid (the checks may come later) but likely a typo: said once. */
+function maintenanceWarnings(windows: FileConfig['maintenance'], checks: CheckConfig[]): string[] {
+  return windows.flatMap((w, index) => {
+    const matcher = parseMatcher(w.match);
+    if (typeof matcher === 'string' || checks.some((c) => matches(matcher, c))) return [];
+    return [`maintenance[${index}].match: "${w.match}" matches no check, so the window "${w.name}" silences nothing`];
+  });
+}
 
 /**
  * Which chat channels are on, each platform reading its own variables

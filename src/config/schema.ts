@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { checkKindNames, checkKinds, type CheckKindName } from '../checks/index.js';
 import type { CheckConfig as ConfiguredCheck, HealStepConfig as ConfiguredHealStep } from '../checks/types.js';
 import type { ListenAddress } from '../http/access.js';
-import { ageDuration, ageDurationOrZero, intervalDuration, timerDuration, timerDurationOrZero } from '../util/duration.js';
+import cron from 'node-cron';
+import { ageDuration, ageDurationOrZero, intervalDuration, timerDuration, timerDurationOrZero, windowDuration } from '../util/duration.js';
+import { MATCHER_USAGE, parseMatcher } from '../silence/matcher.js';
 import { healActions, type HealActionName } from '../heal/index.js';
 import { defaultPlatformLists, platformListsShape, platformNames, type ChannelSettings } from '../chat/platforms/index.js';
 
@@ -213,6 +215,23 @@ export const fileSchema = z.strictObject({
       timeout: timerDuration.default(10_000),
     })
     .optional(),
+  /** Scheduled maintenance windows: while one is open, the checks it matches alert, remind and heal nobody. */
+  maintenance: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-" (max 64)'),
+        /** When the window opens: a five-field cron expression in TZ ("0 3 * * 0": Sundays 03:00). */
+        cron: z.string().refine((c) => c.trim().split(/\s+/).length === 5 && cron.validate(c), 'expected a five-field cron expression such as "0 3 * * 0"'),
+        /** How long it stays open. */
+        duration: windowDuration,
+        /** What it covers: a silence matcher. */
+        match: z.string().refine((m) => typeof parseMatcher(m) !== 'string', `expected ${MATCHER_USAGE}`),
+        /** Said in /silences. */
+        reason: z.string().max(200).optional(),
+      }),
+    )
+    .default([])
+    .refine((windows) => new Set(windows.map((w) => w.name)).size === windows.length, 'expected each maintenance window to have its own name'),
   checks: z.array(z.unknown()).default([]),
 });
 
@@ -306,6 +325,8 @@ export interface Config {
   timezone: string;
   /** Events older than eventsMs are deleted (hourly, in bounded batches); the audit trail is never pruned. */
   retention: { eventsMs: number };
+  /** Scheduled maintenance windows (`maintenance:`), durations in ms. */
+  maintenance: Array<{ name: string; cron: string; durationMs: number; match: string; reason?: string | undefined }>;
   /** The outside dead man's switch; null when `watchdog:` is absent. */
   watchdog: { pingUrl: string; everyMs: number; method: 'GET' | 'POST'; timeoutMs: number } | null;
   /**

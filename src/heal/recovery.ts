@@ -9,7 +9,7 @@ import type { Redactor } from '../log/redact.js';
 import type { IncidentUpdate } from '../patrol/incidents.js';
 import type { RunOutcome } from '../patrol/patrol.js';
 import type { ActionStore } from '../store/actions.js';
-import { isMuted, type CheckStateStore } from '../store/check-state.js';
+import type { CheckStateStore } from '../store/check-state.js';
 import type { Db } from '../store/database.js';
 import type { EscalationStore } from '../store/escalations.js';
 import type { EventLog, HealStepOutcome } from '../store/events.js';
@@ -58,6 +58,8 @@ export interface RecoveryOptions {
   notify: (message: OutgoingMessage) => void;
   /** Asks the patrol to run a check now (to verify a heal). */
   requestRun: (check: string) => void;
+  /** True while a check is muted or silenced: someone is working on it, so it is not healed. */
+  quiet: (check: CheckConfig, at: number) => boolean;
   /** Why a heal of this check is suppressed (a regret flag), or null. */
   flagged?: (check: CheckConfig) => string | null;
   /** First backoff wait between heals that do not hold (default 1 s). */
@@ -123,8 +125,8 @@ export class Recovery implements HealService {
       state = this.options.checkState.get(check.name) ?? state;
     }
     if (this.inFlight.has(check.name) || this.stopController.signal.aborted) return;
-    // A muted check is in a maintenance window: someone is working on it, so Nightshift keeps its hands off.
-    if (isMuted(state, now)) return;
+    // A muted or silenced check is in a maintenance window: someone is working on it, so Nightshift keeps its hands off.
+    if (this.options.quiet(check, now)) return;
 
     const { incident } = update;
     if (update.rootCheck === null && this.dependenciesUnchecked(check, state.lastChangeAt ?? now)) {

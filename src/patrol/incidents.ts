@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { CheckConfig } from '../checks/types.js';
 import { formatDuration } from '../util/duration.js';
 import type { Logger } from '../log/logger.js';
-import { isMuted, type CheckStateStore } from '../store/check-state.js';
+import type { CheckStateStore } from '../store/check-state.js';
 import type { Db } from '../store/database.js';
 import type { EventLog } from '../store/events.js';
 import type { IncidentRow, IncidentStore } from '../store/incidents.js';
@@ -42,6 +42,8 @@ export interface IncidentTrackerOptions {
   flapping: { maxChanges: number; windowMs: number };
   /** Flapping alerts, sent as they happen. */
   notify: (message: OutgoingMessage) => void;
+  /** True while a check is muted or silenced (a silence, a maintenance window): its incidents are recorded, not announced. */
+  quiet: (check: CheckConfig, at: number) => boolean;
   /**
    * True for a check whose flapping is not pushed (it is healed by Nightshift
    * under `chat.notify.healed: briefing`, or optional): a crash loop is
@@ -69,8 +71,7 @@ export class IncidentTracker implements IncidentService {
 
   onResult(outcome: RunOutcome): IncidentUpdate {
     const now = this.options.clock.now();
-    const muted = isMuted(outcome.state, now);
-    const quiet = this.trackFlapping(outcome, now) || muted;
+    const quiet = this.trackFlapping(outcome, now) || this.options.quiet(outcome.check, now);
     return outcome.result.ok ? this.recovered(outcome, now, quiet) : this.failed(outcome, now, quiet);
   }
 
@@ -160,7 +161,7 @@ export class IncidentTracker implements IncidentService {
         rootCheck: rootCheck?.name ?? null,
         message: result.message,
       });
-    // A muted or flapping check's incident counts as announced: a restart must not announce it after all.
+    // A muted, silenced or flapping check's incident counts as announced: a restart must not announce it after all.
     else incidents.markNotified(incident.id, now);
     return { kind: 'opened', incident, rootCheck: rootCheck?.name ?? null };
   }

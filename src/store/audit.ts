@@ -11,6 +11,8 @@ export const AUDITED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'heal.requested',
   'incident.acked',
   'check.muted',
+  'silence.added',
+  'silence.removed',
   'chat.refused',
   'chat.locked_out',
 ]);

@@ -47,6 +47,8 @@ export interface EventContexts {
   'question.expired': { questionId: string; kind: string };
   'incident.acked': { incidentId: number; by: string; channel: string };
   'check.muted': { until: number; by: string; channel: string };
+  'silence.added': { silenceId: number; until: number; reason: string | null; covers: string[]; by: string; channel: string };
+  'silence.removed': { silenceId: number; by: string; channel: string };
   'surgery.changed': { enabled: boolean; by: string; channel: string };
   'consent.changed': { name: string; from: string; to: string; event: string; by: string; channel: string };
   'diagnosis.made': {

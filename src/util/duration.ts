@@ -112,3 +112,11 @@ export const ageDuration = boundedDuration({ limitMs: AGE_LIMIT_MS, limitName: A
 
 /** An age where 0 has a meaning of its own, stated at the field (cooldown: 0 leaves only maxHeals). */
 export const ageDurationOrZero = boundedDuration({ limitMs: AGE_LIMIT_MS, limitName: AGE_LIMIT_NAME, allowZero: true });
+
+/** A maintenance window's length: at least a minute (windows open on a cron minute), at most a week. */
+export const windowDuration = boundedDuration({
+  limitMs: 7 * 86_400_000,
+  limitName: 'a week',
+  floorMs: 60_000,
+  floorReason: 'a window opens on a cron minute',
+});

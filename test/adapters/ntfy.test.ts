@@ -166,7 +166,7 @@ test('ntfy: alert buttons become http actions POSTing their /act/ URLs, after an
   const { ntfy } = channel(t, fake, { replyTopic: REPLY_TOPIC });
   const actions = [
     { label: 'Ack', command: '/ack 12' },
-    { label: 'Silence 1h', command: '/mute web 1h' },
+    { label: 'Silence 1h', command: '/silence web 1h' },
     { label: 'Heal now', command: '/heal web' },
     { label: 'Diagnose', command: '/diagnose web' },
   ];

@@ -53,6 +53,13 @@ function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explod
     diagnosis: { diagnoseNow: async () => ({ kind: 'already-running' }), proposals: () => [], decideProposal: () => ({ kind: 'unknown-proposal' }) },
     regret: { categories: () => [], flags: () => [], override: () => ({ kind: 'unknown-action' }), clear: () => undefined },
     briefing: { compose: () => ({ message: { severity: 'info', title: 'briefing' } }) },
+    silences: {
+      add: () => {
+        throw new UserError('nope', 'inert');
+      },
+      remove: () => null,
+      list: () => ({ silences: [], windows: [] }),
+    },
   };
   const roles: Record<string, Role | null> = { op: 'operator', v: 'viewer', x: null };
   const dispatcher = new Dispatcher({

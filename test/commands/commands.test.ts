@@ -35,6 +35,26 @@ test('/incidents, /ack, /mute, /heal on the console', async (t) => {
   );
 });
 
+test('/silence, /silences, /unsilence on the console: by glob, listed with what it covers, ended early; bad input changes nothing', async (t) => {
+  const bot = await consoleBot(t);
+  assert.match(
+    await bot.run('/silence sp* 2h disk swap tonight', /Silence #/),
+    /Silence #1 set for 2h: sp\* \(spool\) keeps running and recording, without alerts or heals\. \/unsilence 1 ends it\./,
+  );
+  assert.match(await bot.run('/silences', /active silence/), /1 active silence:\n#1 sp\* \(spool\) for 2h more, by .*: disk swap tonight/);
+  assert.match(await bot.run('/silence nosuch* 2h', /matches no check/), /"nosuch\*" matches no check/);
+  assert.match(await bot.run('/silence kind:file', /Usage/), /Usage: \/silence <matcher> <duration> \[reason\]/);
+  assert.match(await bot.run('/silence team:x 1h', /unknown field/), /unknown field "team"/);
+  assert.match(await bot.run('/unsilence 7', /No active silence/), /No active silence #7/);
+  assert.equal(bot.events.ofType('silence.added').length, 1, 'refused silences are not stored');
+  assert.match(await bot.run('/unsilence 1', /ended/), /Silence #1 \(sp\*\) ended/);
+  assert.match(await bot.run('/silences', /No active/), /^No active silences\.$/m);
+  assert.deepEqual(
+    bot.events.ofType('silence.removed').map((e) => e.context.silenceId),
+    [1],
+  );
+});
+
 test('/disable-surgery is immediate and survives; /enable-surgery; /consent shows it; /approve has nothing yet', async (t) => {
   const bot = await consoleBot(t);
   assert.match(await bot.run('/disable-surgery', /Surgery disabled/), /no repair will start/);

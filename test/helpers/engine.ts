@@ -45,7 +45,7 @@ export class SteeredProbe implements Probe {
  * hand-moved clock and steered probes; runs happen when the test says (the
  * patrol is not started). Messages the bot would send are collected.
  */
-export function createEngine(t: TestContext, checks: CheckConfig[], options: { backoffBaseMs?: number } = {}) {
+export function createEngine(t: TestContext, checks: CheckConfig[], options: { backoffBaseMs?: number; yaml?: string } = {}) {
   const dataDir = tempDir(t);
   const db = openDatabase(join(dataDir, 'n.db'));
   const clock = new ManualClock();
@@ -54,7 +54,7 @@ export function createEngine(t: TestContext, checks: CheckConfig[], options: { b
   const events = new EventLog(db, redactor);
   // Group wait 0: each notice becomes a message at once (grouping has its own tests).
   const base = parseConfig(
-    'chat:\n  groupWait: 0s\npatrol:\n  healTimeout: 5s\n',
+    `chat:\n  groupWait: 0s\npatrol:\n  healTimeout: 5s\n${options.yaml ?? ''}`,
     'test.yml',
     { TZ: 'UTC', NIGHTSHIFT_HTTP: '127.0.0.1:0', NIGHTSHIFT_DATA_DIR: dataDir },
     dataDir,

@@ -80,6 +80,15 @@ test('an alert on ntfy carries http buttons to /act/; the Ack button acks the in
   assert.equal(again.status, 410);
   assert.match(await again.text(), /already used/);
   assert.equal(events.ofType('incident.acked').length, 1, 'a used button changes nothing');
+
+  // Silence 1h: a silence of that check for an hour, set by the ntfy sender and audited.
+  const silence = await fetch(actions[1]!.url!, { method: 'POST' });
+  assert.equal(silence.status, 200);
+  assert.match(await silence.text(), /^Silence #\d+ set for 1h: web \(web\)/);
+  assert.deepEqual(
+    events.ofType('silence.added').map((e) => [e.subject, e.context.by, e.context.until - e.at]),
+    [['web', 'ntfy:ns-replies', 3_600_000]],
+  );
 });
 
 test('an alert button runs with the ntfy channel role: a viewer-only ntfy is refused (403, audited) and nothing changes', async (t) => {

@@ -148,7 +148,7 @@ test('an unacknowledged escalation is re-sent every escalateAfter, louder, to th
     assert.match(m.title, /^Still needs you \(nobody acknowledged it, /);
     assert.deepEqual(
       m.actions?.map((a) => a.command),
-      [`/ack ${incident.id}`, `/mute worker 1h`, '/heal worker', '/diagnose worker'],
+      [`/ack ${incident.id}`, `/silence worker 1h`, '/heal worker', '/diagnose worker'],
     );
   }
   assert.deepEqual(sentTo, [['telegram'], ['ntfy'], ['ntfy']], 'first re-send to the first channel, then the next, then the last again');
