@@ -71,8 +71,8 @@ interface Window extends MaintenanceWindowConfig {
 export class Silences implements SilenceService {
   private readonly windows: Window[];
   private readonly parsed = new Map<string, SilenceMatcher | null>();
-  /** Which windows are open, worked out once per minute (a window opens on a cron minute). */
-  private openWindows: { minute: number; open: Map<string, number> } | undefined;
+  /** Per window: the last minute asked about, and the latest minute it opened on (null: none within its duration). */
+  private readonly scans = new Map<string, { to: number; start: number | null }>();
 
   constructor(private readonly options: SilencesOptions) {
     this.windows = options.windows.map((w) => {
@@ -160,19 +160,29 @@ export class Silences implements SilenceService {
   /** The windows open at `at`, each with when it closes: opened on a cron minute less than its duration ago. */
   private open(at: number): Map<string, number> {
     const minute = Math.floor(at / MINUTE_MS) * MINUTE_MS;
-    if (this.openWindows?.minute !== minute) {
-      const open = new Map<string, number>();
-      for (const w of this.windows) {
-        for (let start = minute; start > at - w.durationMs; start -= MINUTE_MS) {
-          if (w.task.match(new Date(start))) {
-            open.set(w.name, start + w.durationMs);
-            break;
-          }
-        }
-      }
-      this.openWindows = { minute, open };
+    const open = new Map<string, number>();
+    for (const w of this.windows) {
+      const start = this.lastStart(w, minute);
+      if (start !== null && start + w.durationMs > at) open.set(w.name, start + w.durationMs);
     }
-    return new Map([...this.openWindows.open].filter(([, until]) => until > at));
+    return open;
+  }
+
+  /**
+   * The latest minute at or before `minute`, within the window's duration, on
+   * which the window opened. Asking cron about a minute costs some
+   * microseconds and a window may last a week, so each window remembers how
+   * far it has looked and only the minutes since are asked about.
+   */
+  private lastStart(w: Window, minute: number): number | null {
+    let scan = this.scans.get(w.name);
+    if (!scan || minute < scan.to || minute - scan.to > w.durationMs) {
+      scan = { to: minute - w.durationMs, start: null };
+    }
+    for (let m = scan.to + MINUTE_MS; m <= minute; m += MINUTE_MS) if (w.task.match(new Date(m))) scan.start = m;
+    scan.to = Math.max(scan.to, minute);
+    this.scans.set(w.name, scan);
+    return scan.start !== null && scan.start > minute - w.durationMs ? scan.start : null;
   }
 
   /** The next minute the window opens, within a little over a week (a weekly window's whole cycle); null if none. */

@@ -121,3 +121,21 @@ test('a maintenance window from the config silences what it matches while it is 
   assert.equal(e.probe('web-1').restarts, 1, 'healed once the window closed');
   assert.equal(e.engine.silences.list().windows[0]!.openUntil, null);
 });
+
+test("a maintenance window's cron is read in TZ, and a window that crossed midnight is still open after it", (t) => {
+  const e = stack(t);
+  const silences = new Silences({
+    store: new SilenceStore(e.db),
+    events: e.events,
+    clock: e.clock,
+    checks: [checkConfig('db', { kind: 'tcp' })],
+    windows: [{ name: 'late', cron: '30 23 * * *', durationMs: 2 * 3_600_000, match: 'db' }],
+    timezone: 'Europe/Berlin',
+  });
+  const db = checkConfig('db', { kind: 'tcp' });
+  // 23:30 in Berlin in January is 22:30 UTC.
+  assert.equal(silences.silencedBy(db, Date.UTC(2026, 0, 5, 22, 29)), null);
+  assert.deepEqual(silences.silencedBy(db, Date.UTC(2026, 0, 5, 22, 30)), { kind: 'window', name: 'late', until: Date.UTC(2026, 0, 6, 0, 30) });
+  assert.equal(silences.silencedBy(db, Date.UTC(2026, 0, 6, 0, 15))?.kind, 'window', 'still open after midnight');
+  assert.equal(silences.silencedBy(db, Date.UTC(2026, 0, 6, 0, 30)), null, 'closed after its duration');
+});
