@@ -23,7 +23,7 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { ChatChannel, CommandSummary, Delivery, Identity, Inbound, OutgoingMessage } from '../src/chat/channel.js';
-import { DeliveryError } from '../src/chat/channel.js';
+import { actionButtonData, commandOfButtonData, DeliveryError } from '../src/chat/channel.js';
 import type { Logger } from '../src/log/logger.js';
 import { sleep, TIMED_OUT, within } from '../src/util/abort.js';
 import { clip } from '../src/util/text.js';
@@ -271,7 +271,7 @@ export class DiscordChannel implements ChatChannel {
   }
 
   private async onButton(interaction: ButtonInteraction, inbound: Inbound): Promise<void> {
-    const action = parseActionId(interaction.customId);
+    const action = commandOfButtonData(interaction.customId);
     if (action !== undefined) {
       // An alert button runs its command exactly as if the presser had typed it; the alert keeps its buttons.
       await this.runCommand(interaction, action, inbound);
@@ -382,7 +382,7 @@ export function renderMessage(message: OutgoingMessage): RESTPostAPIChannelMessa
       ],
     });
   }
-  const actions = (message.actions ?? []).filter((action) => actionId(action.command).length <= CUSTOM_ID_MAX);
+  const actions = (message.actions ?? []).filter((action) => actionButtonData(action.command).length <= CUSTOM_ID_MAX);
   for (let i = 0; i < actions.length && rows.length < ROWS_MAX; i += BUTTONS_PER_ROW) {
     rows.push({
       type: ComponentType.ActionRow,
@@ -390,24 +390,12 @@ export function renderMessage(message: OutgoingMessage): RESTPostAPIChannelMessa
         type: ComponentType.Button,
         style: ButtonStyle.Secondary,
         label: clip(action.label, BUTTON_LABEL_MAX),
-        custom_id: actionId(action.command),
+        custom_id: actionButtonData(action.command),
       })),
     });
   }
   if (rows.length > 0) body.components = rows;
   return body;
-}
-
-/** An alert button's custom_id: "cmd:/ack 12". */
-export function actionId(command: string): string {
-  return `cmd:${command}`;
-}
-
-/** The command an alert button carries; undefined for a custom_id that is not one. */
-export function parseActionId(customId: string): string | undefined {
-  if (!customId.startsWith('cmd:')) return undefined;
-  const command = customId.slice(4).trim();
-  return command.startsWith('/') ? command : undefined;
 }
 
 /** A button's custom_id: "q:<questionId>:yes|no". */

@@ -1,8 +1,9 @@
 import { Bot, BotError, GrammyError, HttpError, type Api, type Context, type Filter } from 'grammy';
 import type { BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update, User } from 'grammy/types';
 import {
+  actionButtonData,
+  commandOfButtonData,
   DeliveryError,
-  type AlertAction,
   type AnswerTarget,
   type ChatChannel,
   type CommandSummary,
@@ -311,7 +312,7 @@ export class TelegramChannel implements ChatChannel {
     const inbound = this.inbound;
     if (!inbound) return;
     const query = ctx.callbackQuery;
-    const action = parseActionButton(query.data);
+    const action = commandOfButtonData(query.data);
     if (action !== undefined) {
       await this.onActionButton(ctx, action);
       return;
@@ -359,12 +360,12 @@ export class TelegramChannel implements ChatChannel {
     const rows: InlineKeyboardButton[][] = [];
     if (message.question) rows.push(...questionKeyboard(message.question.questionId, message.question.yesLabel, message.question.noLabel).inline_keyboard);
     const buttons = (message.actions ?? []).filter((action) => {
-      const fits = Buffer.byteLength(actionData(action)) <= MAX_CALLBACK_DATA_BYTES;
+      const fits = Buffer.byteLength(actionButtonData(action.command)) <= MAX_CALLBACK_DATA_BYTES;
       if (!fits) this.log.warn({ command: action.command }, 'telegram: alert button left out (its command is too long for callback data)');
       return fits;
     });
     for (let i = 0; i < buttons.length; i += ACTIONS_PER_ROW) {
-      rows.push(buttons.slice(i, i + ACTIONS_PER_ROW).map((action) => ({ text: clip(action.label, 64), callback_data: actionData(action) })));
+      rows.push(buttons.slice(i, i + ACTIONS_PER_ROW).map((action) => ({ text: clip(action.label, 64), callback_data: actionButtonData(action.command) })));
     }
     return rows.length > 0 ? { inline_keyboard: rows } : undefined;
   }
@@ -457,18 +458,6 @@ function questionKeyboard(questionId: string, yesLabel: string, noLabel: string)
       ],
     ],
   };
-}
-
-/** An alert button's callback data: `cmd:/ack 12`. */
-function actionData(action: AlertAction): string {
-  return `cmd:${action.command}`;
-}
-
-/** The command an alert button carries, or undefined for other data. */
-function parseActionButton(data: string): string | undefined {
-  if (!data.startsWith('cmd:')) return undefined;
-  const command = data.slice(4).trim();
-  return command.startsWith('/') ? command : undefined;
 }
 
 function parseButton(data: string): { questionId: string; answer: 'yes' | 'no' } | undefined {

@@ -50,10 +50,22 @@ export interface OutgoingMessage {
   urgent?: boolean;
 }
 
-/** A button that runs a short chat command ("/ack 12", "/mute web 1h"); at most 48 characters so it fits platform payload limits. */
+/** A button that runs a short chat command ("/ack 12", "/silence web 1h"); at most 48 characters so it fits platform payload limits. */
 export interface AlertAction {
   label: string;
   command: string;
+}
+
+/** What an alert button carries on a platform that returns a payload on press (Telegram callback_data, Discord custom_id): "cmd:/ack 12". */
+export function actionButtonData(command: string): string {
+  return `cmd:${command}`;
+}
+
+/** The command a pressed alert button carries; undefined for a payload that is not one (a question's button). */
+export function commandOfButtonData(data: string): string | undefined {
+  if (!data.startsWith('cmd:')) return undefined;
+  const command = data.slice(4).trim();
+  return command.startsWith('/') ? command : undefined;
 }
 
 /** What a platform returned for a delivered message. */

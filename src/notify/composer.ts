@@ -99,9 +99,11 @@ export class Composer {
   private reminderTimer: NodeJS.Timeout | undefined;
   private flushes = 0;
   private readonly rule: NotifyRule;
+  private readonly heals: (check: string) => boolean;
 
   constructor(private readonly options: ComposerOptions) {
     this.rule = options.rule ?? DEFAULT_NOTIFY_RULE;
+    this.heals = options.heals ?? (() => false);
   }
 
   start(): void {
@@ -141,7 +143,7 @@ export class Composer {
    * announced by its escalation) go to the briefing, not a push.
    */
   briefingOnlyFlapping(check: string, severity: IncidentNotice['severity']): boolean {
-    return (severity === 'optional' && this.rule.optional === 'briefing') || (this.rule.healed === 'briefing' && (this.options.heals?.(check) ?? false));
+    return (severity === 'optional' && this.rule.optional === 'briefing') || (this.rule.healed === 'briefing' && this.heals(check));
   }
 
   notice(notice: IncidentNotice): void {
@@ -155,7 +157,7 @@ export class Composer {
       heldRoot.dependents.push(notice);
       return;
     }
-    if (notice.rootCheck === null && this.rule.healed === 'briefing' && (this.options.heals?.(notice.check) ?? false)) {
+    if (notice.rootCheck === null && this.rule.healed === 'briefing' && this.heals(notice.check)) {
       this.held.set(notice.incidentId, { notice, heldAt: this.options.clock.now(), healEndedAt: null, dependents: [] });
       this.reviewTimer ??= setInterval(() => this.guarded('held incidents', () => this.review()), Math.max(250, Math.min(1_000, this.rule.graceMs)));
       this.reviewTimer.unref();
@@ -287,7 +289,7 @@ export class Composer {
     if (opened.length >= this.options.stormThreshold) {
       this.options.send(stormMessage(opened, this.options.groupWaitMs), key('storm'));
     } else {
-      for (const [root, group] of byRoot(opened)) this.options.send(openedMessage(root, group, this.options.heals), key(`opened:${root}`));
+      for (const [root, group] of byRoot(opened)) this.options.send(openedMessage(root, group, this.heals), key(`opened:${root}`));
     }
     for (const [root, group] of byRoot(recovered)) this.options.send(recoveredMessage(root, group), key(`recovered:${root}`));
     // The messages are queued (the outbox keeps them even when the store cannot write); an incident whose
@@ -333,7 +335,7 @@ export class Composer {
           severity: 'critical',
           title: `Still failing after ${formatDuration(now - incident.openedAt)}: ${incident.checkName}: ${incident.lastMessage}`,
           body: `incident #${incident.id}${incident.escalatedAt ? ' (escalated)' : ''} · /ack ${incident.id} to stop these reminders until it recovers`,
-          actions: alertActions(incident.id, incident.checkName, this.options.heals?.(incident.checkName) ?? false),
+          actions: alertActions(incident.id, incident.checkName, this.heals(incident.checkName)),
         },
         `remind:${incident.id}:${now}`,
       );
@@ -352,7 +354,7 @@ export class Composer {
         urgent: true,
         title: `Still needs you (nobody acknowledged it, ${formatDuration(now - (incident.escalatedAt ?? incident.openedAt))}): ${incident.checkName}: ${incident.lastMessage}`,
         body: `incident #${incident.id} · escalation sent ${sends} times · Ack stops these until it recovers`,
-        actions: alertActions(incident.id, incident.checkName, this.options.heals?.(incident.checkName) ?? false),
+        actions: alertActions(incident.id, incident.checkName, this.heals(incident.checkName)),
       },
       `escalation:${incident.id}:${sends}`,
       channels,
@@ -377,7 +379,7 @@ function listNames(names: string[]): string {
   return names.length <= LIST_LIMIT ? names.join(', ') : `${names.slice(0, LIST_LIMIT).join(', ')} and ${names.length - LIST_LIMIT} more`;
 }
 
-function openedMessage(root: string, group: IncidentNotice[], heals?: (check: string) => boolean): OutgoingMessage {
+function openedMessage(root: string, group: IncidentNotice[], heals: (check: string) => boolean): OutgoingMessage {
   const rootNotice = group.find((n) => n.check === root);
   const dependents = group.filter((n) => n.check !== root).map((n) => n.check);
   const plural = (n: number) => `${n} dependent check${n === 1 ? '' : 's'}`;
@@ -394,7 +396,7 @@ function openedMessage(root: string, group: IncidentNotice[], heals?: (check: st
     body: [`incident #${rootNotice.incidentId}`, rootNotice.note ?? '', dependents.length ? `symptoms: ${listNames(dependents)}` : '']
       .filter(Boolean)
       .join(' · '),
-    actions: alertActions(rootNotice.incidentId, root, heals?.(root) ?? false),
+    actions: alertActions(rootNotice.incidentId, root, heals(root)),
   };
 }
 

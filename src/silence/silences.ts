@@ -89,9 +89,9 @@ export class Silences implements SilenceService {
       const matcher = this.matcher(silence.matcher);
       if (matcher && matches(matcher, check)) return { kind: 'silence', id: silence.id, until: silence.until, reason: silence.reason };
     }
-    for (const [name, until] of this.open(at)) {
-      const window = this.windows.find((w) => w.name === name)!;
-      if (matches(window.matcher, check)) return { kind: 'window', name, until };
+    for (const w of this.windows) {
+      const until = this.openUntil(w, at);
+      if (until !== null && matches(w.matcher, check)) return { kind: 'window', name: w.name, until };
     }
     return null;
   }
@@ -127,7 +127,6 @@ export class Silences implements SilenceService {
 
   list(): SilenceListing {
     const now = this.options.clock.now();
-    const open = this.open(now);
     return {
       silences: this.options.store.active(now).map((s) => ({ ...s, covers: this.covered(this.matcher(s.matcher)) })),
       windows: this.windows.map((w) => ({
@@ -136,7 +135,7 @@ export class Silences implements SilenceService {
         cron: w.cron,
         durationMs: w.durationMs,
         reason: w.reason ?? null,
-        openUntil: open.get(w.name) ?? null,
+        openUntil: this.openUntil(w, now),
         nextOpen: this.nextOpen(w, now),
         covers: this.covered(w.matcher),
       })),
@@ -157,15 +156,10 @@ export class Silences implements SilenceService {
     return this.parsed.get(text)!;
   }
 
-  /** The windows open at `at`, each with when it closes: opened on a cron minute less than its duration ago. */
-  private open(at: number): Map<string, number> {
-    const minute = Math.floor(at / MINUTE_MS) * MINUTE_MS;
-    const open = new Map<string, number>();
-    for (const w of this.windows) {
-      const start = this.lastStart(w, minute);
-      if (start !== null && start + w.durationMs > at) open.set(w.name, start + w.durationMs);
-    }
-    return open;
+  /** When the window closes if it is open at `at` (opened on a cron minute less than its duration ago), else null. */
+  private openUntil(w: Window, at: number): number | null {
+    const start = this.lastStart(w, Math.floor(at / MINUTE_MS) * MINUTE_MS);
+    return start !== null && start + w.durationMs > at ? start + w.durationMs : null;
   }
 
   /**

@@ -62,9 +62,7 @@ export class BriefingQueries {
     this.approvedFixesSince = db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM proposals WHERE status = 'approved' AND decided_at >= ?");
     this.firstEvent = db.prepare<[], { at: number | null }>('SELECT min(at) AS at FROM events');
     this.quietHealsSince = db.prepare<[number], QuietHealLine>(
-      `SELECT i.check_name AS checkName, i.opened_at AS openedAt, i.closed_at AS closedAt,
-              coalesce((SELECT json_extract(o.context, '$.message') FROM events o
-                         WHERE o.type = 'incident.opened' AND o.subject = i.check_name AND json_extract(o.context, '$.incidentId') = i.id), '') AS message
+      `SELECT i.check_name AS checkName, i.opened_at AS openedAt, i.closed_at AS closedAt, i.first_message AS message
          FROM events e JOIN incidents i ON i.id = json_extract(e.context, '$.incidentId')
         WHERE e.type = 'incident.unannounced' AND e.at >= ? ORDER BY e.id`,
     );

@@ -19,13 +19,13 @@ export interface CheckRunState {
   failures: number;
 }
 
-/** The whole row: run evidence plus what the recovery path and commands keep per check. */
 /** True while a check is muted (/mute: a maintenance window) at `at`. */
 export function isMuted(state: Pick<CheckStateRow, 'mutedUntil'> | undefined, at: number): boolean {
   const until = state?.mutedUntil ?? null;
   return until !== null && until > at;
 }
 
+/** The whole row: run evidence plus what the recovery path and commands keep per check. */
 export interface CheckStateRow extends CheckRunState {
   flapping: boolean;
   mutedUntil: number | null;

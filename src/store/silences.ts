@@ -71,10 +71,10 @@ export class SilenceStore {
     return raw && fromRaw(raw);
   }
 
-  /** Silences in force at `at`, oldest first. */
-  active(at: number): SilenceRow[] {
+  /** Silences in force at `at`, oldest first: the cached rows themselves (asked on every check result), read-only. */
+  active(at: number): ReadonlyArray<Readonly<SilenceRow>> {
     this.cache ??= (this.selectLive.all(at) as RawRow[]).map(fromRaw);
     if (this.cache.some((s) => s.until <= at)) this.cache = this.cache.filter((s) => s.until > at);
-    return this.cache.map((s) => ({ ...s }));
+    return this.cache;
   }
 }

@@ -33,7 +33,7 @@ export class Heartbeat {
   }
 
   start(): void {
-    void this.send('/start');
+    void this.send('/start', this.summaryOrUndefined());
     this.timer = setInterval(() => void this.tick(), this.options.everyMs);
     this.timer.unref();
   }
@@ -41,15 +41,9 @@ export class Heartbeat {
   /** One ping, now, chosen by the summary (skipped while one is in flight). */
   tick(): Promise<void> {
     if (this.inFlight) return this.inFlight;
-    let down: boolean;
-    try {
-      down = this.options.summary().state === 'DOWN';
-    } catch (err) {
-      // No summary (the store failing) is a reason to report failure, not to stay silent.
-      this.options.log.debug({ err }, 'watchdog: could not build the summary; pinging /fail');
-      down = true;
-    }
-    return this.send(down ? '/fail' : '');
+    const summary = this.summaryOrUndefined();
+    // No summary (the store failing) is a reason to report failure, not to stay silent.
+    return this.send(summary === undefined || summary.state === 'DOWN' ? '/fail' : '', summary);
   }
 
   /** Clears the timer and abandons a ping in flight. */
@@ -59,28 +53,32 @@ export class Heartbeat {
     await this.inFlight;
   }
 
-  private send(suffix: '' | '/start' | '/fail'): Promise<void> {
+  /** Built once per ping: it picks the URL and is the POST body. */
+  private summaryOrUndefined(): StatusSummary | undefined {
+    try {
+      return this.options.summary();
+    } catch (err) {
+      this.options.log.debug({ err }, 'watchdog: could not build the summary');
+      return undefined;
+    }
+  }
+
+  /** `summary`: the one this ping reports (POST body); undefined when it could not be built. */
+  private send(suffix: '' | '/start' | '/fail', summary: StatusSummary | undefined): Promise<void> {
     if (this.inFlight) return this.inFlight;
-    const ping = this.ping(suffix).finally(() => {
+    const ping = this.ping(suffix, summary).finally(() => {
       this.inFlight = undefined;
     });
     this.inFlight = ping;
     return ping;
   }
 
-  private async ping(suffix: string): Promise<void> {
+  private async ping(suffix: string, summary: StatusSummary | undefined): Promise<void> {
     const { pingUrl, method, timeoutMs, log } = this.options;
     if (this.stopped.signal.aborted) return;
     const what = suffix || '/';
     try {
-      let body: string | undefined;
-      if (method === 'POST') {
-        try {
-          body = summaryLine(this.options.summary());
-        } catch {
-          body = 'SUMMARY: unavailable';
-        }
-      }
+      const body = method === 'POST' ? (summary ? summaryLine(summary) : 'SUMMARY: unavailable') : undefined;
       const response = await fetch(`${pingUrl}${suffix}`, {
         method,
         ...(body !== undefined ? { body, headers: { 'content-type': 'text/plain; charset=utf-8' } } : {}),
