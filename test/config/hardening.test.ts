@@ -8,21 +8,11 @@ import { regexError } from '../../src/util/regex.js';
 import { checkKindNames, checkKinds } from '../../src/checks/index.js';
 import { healActions } from '../../src/heal/index.js';
 import { globMatcher } from '../../src/heal/clean-files.js';
-import { ConfigError } from '../../src/errors.js';
 import { botEnv, runCli, startBot } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 // The end-to-end tests run the built CLI (dist/): `npm run build` first.
-
-function problemsOf(yaml: string, env: Record<string, string> = {}): string[] {
-  try {
-    parseConfig(yaml, 'nightshift.yml', env, '/tmp');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return [...err.problems];
-  }
-  assert.fail(`expected the configuration to be rejected:\n${yaml}`);
-}
 
 const TIMER_LIMIT = /expected at most 24d 20h \(Node's timer limit, 2147483647 ms\)/;
 
@@ -48,7 +38,7 @@ test('an invalid errorPattern is refused by check-config and start, naming the p
 });
 
 test('a Perl-style inline (?i) is refused with a hint to use ignoreCase', () => {
-  const problems = problemsOf('checks:\n  - { name: l, kind: log, path: /x.log, errorPattern: "(?i)error" }\n');
+  const problems = configProblems('checks:\n  - { name: l, kind: log, path: /x.log, errorPattern: "(?i)error" }\n');
   assert.equal(problems.length, 1);
   assert.match(
     problems[0]!,
@@ -57,7 +47,7 @@ test('a Perl-style inline (?i) is refused with a hint to use ignoreCase', () => 
 });
 
 test('zero durations are refused: patrol.interval 0, timeout 0s, and any other field without a meaning for 0', () => {
-  const problems = problemsOf(`
+  const problems = configProblems(`
 patrol: { interval: 0, timeout: 0s }
 diagnose: { lookback: 0s }
 retention: { events: 0 }
@@ -80,14 +70,14 @@ checks:
 });
 
 test('intervals have a floor of 100ms; 100ms itself is accepted', () => {
-  assert.deepEqual(problemsOf('patrol: { interval: 99ms }\n'), ['patrol.interval: expected at least 100ms (the shortest interval), found "99ms"']);
+  assert.deepEqual(configProblems('patrol: { interval: 99ms }\n'), ['patrol.interval: expected at least 100ms (the shortest interval), found "99ms"']);
   const config = parseConfig('patrol: { interval: 100ms }\nchecks:\n  - { name: m, kind: memory, interval: 0.1 }\n', 'n.yml', {}, '/tmp');
   assert.equal(config.patrol.intervalMs, 100);
   assert.equal(config.checks[0]!.intervalMs, 100);
 });
 
 test("a timer past Node's limit (30d) is refused with the limit named, wherever a timer is configured", () => {
-  const problems = problemsOf(`
+  const problems = configProblems(`
 patrol: { interval: 30d, timeout: 30d, healTimeout: 30d }
 chat: { groupWait: 30d }
 diagnose: { llmTimeout: 30d }
@@ -149,11 +139,11 @@ checks:
   assert.equal(config.checks[1]!.heal[0]!.params.olderThan, '90d');
   assert.equal(healActions['clean-files'].params.parse(config.checks[1]!.heal[0]!.params).olderThan, 90 * 86_400_000);
   assert.equal(config.retention.eventsMs, 365 * 86_400_000);
-  assert.deepEqual(problemsOf('checks:\n  - { name: f, kind: file, path: /x, maxAge: 40000d }\n'), [
+  assert.deepEqual(configProblems('checks:\n  - { name: f, kind: file, path: /x, maxAge: 40000d }\n'), [
     'checks[0].maxAge: expected at most 36500d (100 years), found "40000d"',
   ]);
   // So large it overflows to Infinity: still a clear bound, never a timer that fires at once.
-  const huge = problemsOf(`retention: { events: 1${'0'.repeat(400)}d }\n`);
+  const huge = configProblems(`retention: { events: 1${'0'.repeat(400)}d }\n`);
   assert.equal(huge.length, 1);
   assert.match(huge[0]!, /^retention\.events: expected at most 36500d \(100 years\), found "1000/);
 });
@@ -192,12 +182,12 @@ test('a small file whose aliases expand without bound is a configuration error, 
     yaml += `a${i}: &a${i} [${Array(10)
       .fill(`*a${i - 1}`)
       .join(', ')}]\n`;
-  assert.deepEqual(problemsOf(yaml), ['YAML: Excessive alias count indicates a resource exhaustion attack']);
+  assert.deepEqual(configProblems(yaml), ['YAML: Excessive alias count indicates a resource exhaustion attack']);
 });
 
 test('chat.publicUrl takes only http and https URLs', () => {
   for (const url of ['javascript:alert(1)', 'javascript://x/%0aalert(1)', 'file:///etc/passwd', 'data:text/html,hi', 'ftp://nightshift.lan/']) {
-    const problems = problemsOf(`chat: { publicUrl: ${JSON.stringify(url)} }\n`);
+    const problems = configProblems(`chat: { publicUrl: ${JSON.stringify(url)} }\n`);
     assert.deepEqual(problems, [`chat.publicUrl: expected an http:// or https:// URL such as http://nightshift.lan:8787, found ${JSON.stringify(url)}`]);
   }
   for (const url of ['http://nightshift.lan:8787', 'https://nightshift.example/']) {
@@ -261,7 +251,7 @@ checks:
   }
   // Each kind's schema is strict: an unknown key is named, whatever the kind.
   for (const kind of checkKindNames) {
-    const problems = problemsOf(`checks:\n  - { name: c, kind: ${kind}, notAKey: 1 }\n`);
+    const problems = configProblems(`checks:\n  - { name: c, kind: ${kind}, notAKey: 1 }\n`);
     assert.ok(problems.includes('checks[0].notAKey: unknown key (not allowed here), found number 1'), `${kind}: ${problems.join('; ')}`);
   }
 });
@@ -390,11 +380,11 @@ test('a configuration check-config accepts always gets start past the configurat
 
 test('the HTTP server off loopback needs NIGHTSHIFT_HTTP_TOKEN (16+ characters); allowedHosts takes host names only', () => {
   assert.match(
-    problemsOf('{}', { NIGHTSHIFT_HTTP: '0.0.0.0:8787' }).join('\n'),
+    configProblems('{}', { NIGHTSHIFT_HTTP: '0.0.0.0:8787' }).join('\n'),
     /NIGHTSHIFT_HTTP_TOKEN \(environment\): expected it to be set because the HTTP server listens on 0\.0\.0\.0:8787 \(off loopback/,
   );
   assert.match(
-    problemsOf('{}', { NIGHTSHIFT_HTTP: '100.64.1.2:8787', NIGHTSHIFT_HTTP_TOKEN: 'short' }).join('\n'),
+    configProblems('{}', { NIGHTSHIFT_HTTP: '100.64.1.2:8787', NIGHTSHIFT_HTTP_TOKEN: 'short' }).join('\n'),
     /NIGHTSHIFT_HTTP_TOKEN \(environment\): expected at least 16 characters/,
   );
   const config = parseConfig(
@@ -409,7 +399,7 @@ test('the HTTP server off loopback needs NIGHTSHIFT_HTTP_TOKEN (16+ characters);
   // Loopback needs no token.
   assert.equal(parseConfig('{}', 'nightshift.yml', { NIGHTSHIFT_HTTP: '127.0.0.1:8787' }, '/tmp').http.token, undefined);
   assert.match(
-    problemsOf('http: { allowedHosts: ["http://x.lan:8787"] }').join('\n'),
+    configProblems('http: { allowedHosts: ["http://x.lan:8787"] }').join('\n'),
     /http\.allowedHosts\[0\]: expected a host name such as nightshift\.tailnet\.ts\.net/,
   );
 });

@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const env = { TZ: 'UTC' };
-
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, 'test.yml', env, '/tmp');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return [...err.problems];
-  }
-  assert.fail('expected the configuration to be rejected');
-}
 
 test('maintenance: absent is none; a window has its cron, duration in ms, matcher and reason', () => {
   assert.deepEqual(parseConfig('', 'test.yml', env, '/tmp').maintenance, []);
@@ -27,7 +17,7 @@ test('maintenance: absent is none; a window has its cron, duration in ms, matche
 });
 
 test('maintenance: every bad field of every window is named', () => {
-  const problems = problemsOf(
+  const problems = configProblems(
     'maintenance:\n' +
       '  - { name: a, cron: "every night", duration: 1h, match: db }\n' +
       '  - { name: b, cron: "0 0 3 * * *", duration: 30s, match: "team:web" }\n' +
@@ -42,7 +32,9 @@ test('maintenance: every bad field of every window is named', () => {
     'maintenance[2].when: unknown key (not allowed here), found "never"',
   ]);
   assert.match(
-    problemsOf('maintenance:\n  - { name: a, cron: "0 3 * * *", duration: 1h, match: db }\n  - { name: a, cron: "0 4 * * *", duration: 1h, match: db }\n')[0]!,
+    configProblems(
+      'maintenance:\n  - { name: a, cron: "0 3 * * *", duration: 1h, match: db }\n  - { name: a, cron: "0 4 * * *", duration: 1h, match: db }\n',
+    )[0]!,
     /^maintenance: expected each maintenance window to have its own name/,
   );
 });

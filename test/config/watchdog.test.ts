@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const env = { TZ: 'UTC' };
-
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, 'test.yml', env, '/tmp');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return [...err.problems];
-  }
-  assert.fail('expected the configuration to be rejected');
-}
 
 test('watchdog: absent is off; present, every, method and timeout have defaults', () => {
   assert.equal(parseConfig('', 'test.yml', env, '/tmp').watchdog, null);
@@ -24,14 +14,14 @@ test('watchdog: absent is off; present, every, method and timeout have defaults'
 });
 
 test('watchdog: a bad every, a missing or non-http pingUrl, a bad method are each named by field', () => {
-  assert.deepEqual(problemsOf('watchdog: { pingUrl: "https://hc-ping.com/x", every: soon }\n'), [
+  assert.deepEqual(configProblems('watchdog: { pingUrl: "https://hc-ping.com/x", every: soon }\n'), [
     'watchdog.every: expected a duration such as "10s", "5m", "4h" or a number of seconds, found "soon"',
   ]);
-  const missing = problemsOf('watchdog: { every: 1m }\n');
+  const missing = configProblems('watchdog: { every: 1m }\n');
   assert.equal(missing.length, 1);
   assert.match(missing[0]!, /^watchdog\.pingUrl: expected an http:\/\/ or https:\/\/ URL .*found nothing$/);
-  assert.match(problemsOf('watchdog: { pingUrl: "ftp://hc.lan/x" }\n')[0]!, /^watchdog\.pingUrl: expected an http:\/\/ or https:\/\/ URL/);
-  assert.match(problemsOf('watchdog: { pingUrl: "https://hc-ping.com/x", method: PUT }\n')[0]!, /^watchdog\.method: expected one of "GET"\|"POST"/);
-  assert.match(problemsOf('watchdog: { pingUrl: "https://hc-ping.com/x", timeout: 0 }\n')[0]!, /^watchdog\.timeout: expected a duration longer than 0/);
-  assert.match(problemsOf('watchdog: { pingUrl: "https://hc-ping.com/x", pingurl: x }\n')[0]!, /^watchdog\.pingurl: unknown key/);
+  assert.match(configProblems('watchdog: { pingUrl: "ftp://hc.lan/x" }\n')[0]!, /^watchdog\.pingUrl: expected an http:\/\/ or https:\/\/ URL/);
+  assert.match(configProblems('watchdog: { pingUrl: "https://hc-ping.com/x", method: PUT }\n')[0]!, /^watchdog\.method: expected one of "GET"\|"POST"/);
+  assert.match(configProblems('watchdog: { pingUrl: "https://hc-ping.com/x", timeout: 0 }\n')[0]!, /^watchdog\.timeout: expected a duration longer than 0/);
+  assert.match(configProblems('watchdog: { pingUrl: "https://hc-ping.com/x", pingurl: x }\n')[0]!, /^watchdog\.pingurl: unknown key/);
 });
