@@ -23,9 +23,11 @@ export const diagnoseCommand = defineCommand({
         return { kind: 'error', text: `The causal analysis failed: ${outcome.error}` };
       case 'made':
         return {
-          text: outcome.proposal
-            ? `${outcome.title} (posted on every channel); proposed fix ${outcome.proposal.id} waits for approval: ${outcome.proposal.summary}`
-            : `${outcome.title} (posted on every channel).`,
+          text: !outcome.proposal
+            ? `${outcome.title} (posted on every channel).`
+            : outcome.proposal.status === 'unfit'
+              ? `${outcome.title} (posted on every channel); its proposed fix ${outcome.proposal.id} is diagnosis only: ${outcome.proposal.unfitReason}.`
+              : `${outcome.title} (posted on every channel); proposed fix ${outcome.proposal.id} waits for approval: ${outcome.proposal.summary}`,
         };
     }
   },

@@ -1,4 +1,5 @@
 import { ackCommand } from './ack.js';
+import { applyCommand } from './apply.js';
 import { approveCommand } from './approve.js';
 import { consentCommand } from './consent.js';
 import { diagnoseCommand } from './diagnose.js';
@@ -17,6 +18,8 @@ import { silenceCommand } from './silence.js';
 import { silencesCommand } from './silences.js';
 import { unsilenceCommand } from './unsilence.js';
 import { rejectCommand } from './reject.js';
+import { repairsCommand } from './repairs.js';
+import { rollbackCommand } from './rollback.js';
 import { statusCommand } from './status.js';
 import type { AnyCommand } from '../src/bot/command.js';
 
@@ -40,6 +43,9 @@ export const commands: readonly AnyCommand[] = [
   proposalsCommand,
   approveCommand,
   rejectCommand,
+  applyCommand,
+  repairsCommand,
+  rollbackCommand,
   regretCommand,
   flagsCommand,
   scoreCommand,

@@ -27,6 +27,9 @@ import { ActionTokens, actionSecret } from './questions/action-tokens.js';
 import { answerByButton, commandByButton, type CommandButtonDeps } from './questions/buttons.js';
 import { Questions } from './questions/questions.js';
 import { RegretIndex } from './regret/regret.js';
+import { Repairer } from './repair/repairer.js';
+import { vetFix } from './repair/vet.js';
+import { RepairStore } from './store/repairs.js';
 import { categoryLines } from './regret/wording.js';
 import { Briefings } from './report/briefing.js';
 import { createSelfProbe } from './self-probe.js';
@@ -103,6 +106,8 @@ export class Engine {
   readonly questions: Questions;
   readonly proposals: Proposals;
   readonly diagnoser: Diagnoser;
+  /** Level 3: approved fixes applied, verified, committed or rolled back. */
+  readonly repairer: Repairer;
   readonly briefings: Briefings;
   readonly metrics: Metrics;
   /** Pushes the summary turning DOWN and checks going stale, and their clearing, once per transition. */
@@ -252,7 +257,65 @@ export class Engine {
     });
     this.consent = new Consent(db, new SwitchStore(db), events, clock);
     const diagnoses = new DiagnosisStore(db);
-    this.proposals = new Proposals({ db, store: diagnoses, questions: this.questions, events, clock, ttlMs: config.diagnose.proposalTtl });
+    const repairs = new RepairStore(db);
+    this.repairer = new Repairer({
+      db,
+      store: repairs,
+      proposals: diagnoses,
+      events,
+      clock,
+      log,
+      config: config.repair,
+      dataDir: config.dataDir,
+      env: () => childEnvironment(),
+      autoRepairGranted: () => this.consent.granted('auto-repair'),
+      surgeryEnabled: () => this.consent.surgery().enabled,
+      restart: (name, signal) => {
+        const probe = this.probes.get(name);
+        return probe?.restart ? probe.restart({ signal, now }) : undefined;
+      },
+      requestRun: (name) => this.patrol.requestRun(name),
+      score: (target, score, note, repairId) => {
+        const at = clock.now();
+        const actionId = this.actions.record({
+          at,
+          category: 'repair',
+          target,
+          trigger: 'repair',
+          incidentId: null,
+          result: score > 0 ? 'ok' : 'failed',
+          message: note,
+          details: { repairId },
+        });
+        this.regret.scoreAction(actionId, score, note);
+      },
+      notify,
+    });
+    this.consent.onSurgeryChanged((enabled, by) => {
+      if (!enabled) this.repairer.surgeryDisabled(by);
+    });
+    const maxFailures = config.repair.maxFailures;
+    this.proposals = new Proposals({
+      db,
+      store: diagnoses,
+      questions: this.questions,
+      events,
+      clock,
+      ttlMs: config.diagnose.proposalTtl,
+      notify,
+      vet: (fix, signature) =>
+        vetFix(fix, {
+          targets: config.repair.targets,
+          allowHosts: config.repair.allowHosts,
+          env: childEnvironment(),
+          signatureFor: (target) => signature ?? `target:${target.name}`,
+          needsHuman: (sig) => {
+            const failed = repairs.failedFor(sig);
+            return failed >= maxFailures ? `${failed} repairs of this failure failed already: it needs a human` : null;
+          },
+        }),
+      onApproved: (proposal) => this.repairer.approved(proposal),
+    });
     this.diagnoser = new Diagnoser({
       db,
       checks: config.checks,
@@ -262,6 +325,7 @@ export class Engine {
       consent: this.consent,
       consentQuestions: new ConsentQuestions(this.consent, this.questions, config.ollama?.model ?? null),
       proposals: this.proposals,
+      repairTargets: config.repair.targets.map((t) => ({ name: t.name, checks: t.checks })),
       clock,
       log,
       redactor,
@@ -312,6 +376,7 @@ export class Engine {
       regret: this.regret,
       briefing: this.briefings,
       silences: this.silences,
+      repair: this.repairer,
     };
   }
 
@@ -325,13 +390,18 @@ export class Engine {
     const update = this.tracker.onResult(outcome);
     this.regret.onResult(outcome);
     this.recovery.onResult(outcome, update);
+    this.repairer.onResult(outcome);
     this.diagnoser.onResult(outcome, update);
     this.composer.review();
   }
 
-  /** Muted (/mute) or silenced (/silence, a maintenance window): it alerts, reminds and heals nobody. */
+  /**
+   * Muted (/mute), silenced (/silence, a maintenance window), or its target
+   * under repair (the repair restarts and judges it): it alerts, reminds and
+   * heals nobody.
+   */
   private isQuiet(check: CheckConfig, at: number): boolean {
-    return isMuted(this.checkState.get(check.name), at) || this.silences.silencedBy(check, at) !== null;
+    return isMuted(this.checkState.get(check.name), at) || this.silences.silencedBy(check, at) !== null || this.repairer.busy(check.name);
   }
 
   /** The one-glance status, from the store and the patrol's heartbeat. */
@@ -402,6 +472,8 @@ export class Engine {
         this.options.log.error({ err, check: name }, 'check failed to start');
       }
     }
+    // A repair the previous run left half done is finished or rolled back before anything judges its checks.
+    await this.repairer.resume();
     this.composer.start();
     this.diagnoser.start();
     this.regret.start();
@@ -415,6 +487,8 @@ export class Engine {
     // First: a patrol stopped on purpose is not a stall to announce.
     this.statusAlerts.stop();
     await this.recovery.stop();
+    // Before the patrol: a repair under way is rolled back, and its restore restarts its checks' processes.
+    await this.repairer.stop();
     await this.patrol.stop();
     await this.diagnoser.stop();
     await this.briefings.stop();

@@ -11,6 +11,8 @@ export interface ExecOptions {
   keepBytes?: number;
   /** Text written to the command's stdin. */
   input?: string;
+  /** Told the child's pid (its process group) once it is spawned: a caller that may crash records it to kill the group later. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ExecResult {
@@ -42,6 +44,7 @@ export function runCommand(command: string | readonly string[], options: ExecOpt
     let stderrCut = false;
     let settled = false;
     const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    if (child.pid) options.onSpawn?.(child.pid);
     const finish = (result: Omit<ExecResult, 'durationMs' | 'stdout' | 'stderr'>) => {
       if (settled) return;
       settled = true;

@@ -8,6 +8,7 @@ import type { IncidentService } from '../patrol/incidents.js';
 import type { StatusService } from '../patrol/summary.js';
 import type { RegretService } from '../regret/regret.js';
 import type { BriefingService } from '../report/briefing.js';
+import type { RepairService } from '../repair/repairer.js';
 import type { SilenceService } from '../silence/silences.js';
 
 /**
@@ -24,6 +25,7 @@ export interface CommandServices {
   regret: RegretService;
   briefing: BriefingService;
   silences: SilenceService;
+  repair: RepairService;
 }
 
 export interface CommandContext {

@@ -6,9 +6,13 @@ import { isPlatformVariable } from '../chat/platforms/index.js';
  * agent has no business holding them; every chat platform's whole variable
  * family goes, see ChatPlatform.variablePrefix) nor its HTTP token, with the
  * check's variables over it. The config module is the one place that reads
- * process.env.
+ * process.env. NODE_TEST_CONTEXT goes too: set when Nightshift itself runs
+ * under `node --test`, it would make a target's own `node --test` report to
+ * a parent runner that is not there and run nothing.
  */
 export function childEnvironment(extra?: Record<string, string>): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !isPlatformVariable(name) && name !== 'NIGHTSHIFT_HTTP_TOKEN'));
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !isPlatformVariable(name) && name !== 'NIGHTSHIFT_HTTP_TOKEN' && name !== 'NODE_TEST_CONTEXT'),
+  );
   return { ...inherited, ...extra };
 }

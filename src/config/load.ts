@@ -1,5 +1,5 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import cron from 'node-cron';
 import { matches, parseMatcher } from '../silence/matcher.js';
@@ -15,6 +15,7 @@ import {
   type FileConfig,
   type ChannelSettings,
   type HealStepConfig,
+  type RepairTarget,
 } from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
@@ -206,6 +207,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
   const ollamaHost = env.OLLAMA_HOST || 'http://127.0.0.1:11434';
   if (env.OLLAMA_MODEL && !/^https?:\/\/[^\s]+$/.test(ollamaHost))
     problems.push(`OLLAMA_HOST (environment): expected an http(s) URL, found ${describe(ollamaHost)}`);
+  const repairTargets = parsed.success ? repairTargetPaths(parsed.data.repair.targets, checks, cwd, problems) : [];
   if (problems.length > 0 || !parsed.success || !listen) throw new ConfigError(source, problems);
 
   const config: Config = {
@@ -243,6 +245,14 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
       match: w.match,
       ...(w.reason !== undefined ? { reason: w.reason } : {}),
     })),
+    repair: {
+      timeoutMs: parsed.data.repair.timeout,
+      verifyPatrols: parsed.data.repair.verifyPatrols,
+      maxFailures: parsed.data.repair.maxFailures,
+      allowHosts: parsed.data.repair.allowHosts.map((h) => h.toLowerCase()),
+      maxBackupBytes: parsed.data.repair.maxBackupMiB * 1024 * 1024,
+      targets: repairTargets,
+    },
     watchdog: parsed.data.watchdog
       ? {
           pingUrl: parsed.data.watchdog.pingUrl.replace(/\/+$/, ''),
@@ -257,6 +267,37 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
 }
 
 type Path = Array<string | number>;
+
+/**
+ * Each repair target's folder, made absolute with its symlinks resolved (a
+ * fix is later confined to that real folder), and its checks: every bad
+ * field is named.
+ */
+function repairTargetPaths(targets: FileConfig['repair']['targets'], checks: CheckConfig[], cwd: string, problems: string[]): RepairTarget[] {
+  const names = new Set(checks.map((c) => c.name));
+  const resolved: RepairTarget[] = [];
+  targets.forEach((target, index) => {
+    const where = `repair.targets[${index}]`;
+    let path: string | undefined;
+    try {
+      path = realpathSync(resolve(cwd, target.path));
+      if (!statSync(path).isDirectory()) {
+        problems.push(`${where}.path: expected a folder, found a file at ${target.path}`);
+        path = undefined;
+      }
+    } catch {
+      problems.push(`${where}.path: expected an existing folder, found nothing at ${target.path}`);
+    }
+    for (const [i, check] of target.checks.entries()) {
+      if (!names.has(check)) problems.push(`${where}.checks[${i}]: expected the name of a configured check, found "${check}"`);
+    }
+    if (target.testReport && (isAbsolute(target.testReport) || target.testReport.split(/[\\/]/).includes('..')))
+      problems.push(`${where}.testReport: expected a path inside the target folder, found ${target.testReport}`);
+    if (target.testReport && !target.test) problems.push(`${where}.testReport: expected a test command to write it (repair.targets[${index}].test is unset)`);
+    if (path) resolved.push({ name: target.name, path, checks: target.checks, test: target.test, testReport: target.testReport, build: target.build });
+  });
+  return resolved;
+}
 
 /** A maintenance window whose matcher covers no check is valid (the checks may come later) but likely a typo: said once. */
 function maintenanceWarnings(windows: FileConfig['maintenance'], checks: CheckConfig[]): string[] {

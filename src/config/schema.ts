@@ -232,6 +232,41 @@ export const fileSchema = z.strictObject({
     )
     .default([])
     .refine((windows) => new Set(windows.map((w) => w.name)).size === windows.length, 'expected each maintenance window to have its own name'),
+  /** Level 3: where approved fixes may be applied, and how each repair is verified (README, "Repairs"). */
+  repair: z
+    .strictObject({
+      /** A whole repair (backup, apply, restart, verify, commit) that takes longer is rolled back. */
+      timeout: timerDuration.default(600_000),
+      /** The target's checks must pass this many patrols in a row after the change. */
+      verifyPatrols: z.number().int().min(1).max(100).default(3),
+      /** After this many failed repairs of the same failure, its proposal needs a human. */
+      maxFailures: z.number().int().min(1).max(100).default(3),
+      /** Hosts a fix may call (the scanner blocks others): exact names or "*.example.com"; loopback is always allowed. */
+      allowHosts: z
+        .array(z.string().regex(/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'expected a host name such as api.example.com or *.example.com'))
+        .default([]),
+      /** A backup (untracked and ignored files, or a plain folder) larger than this many MiB is refused before anything changes. */
+      maxBackupMiB: z.number().int().min(1).max(1_000_000).default(512),
+      targets: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-" (max 64)'),
+            /** The folder fixes may change: a git work tree, or a plain folder (relative paths: from the working directory). */
+            path: z.string().min(1),
+            /** The checks this target serves: restarted after a change, and watched to verify it. */
+            checks: z.array(z.string()).min(1),
+            /** The target's test command (sh -c, in the folder): the ratchet's counts come from its output. */
+            test: z.string().min(1).optional(),
+            /** A JUnit XML file the test command writes (relative to the folder): read instead of its output. */
+            testReport: z.string().min(1).optional(),
+            /** Run after a change (and after a rollback) before the checks' processes are restarted. */
+            build: z.string().min(1).optional(),
+          }),
+        )
+        .default([])
+        .refine((targets) => new Set(targets.map((t) => t.name)).size === targets.length, 'expected each repair target to have its own name'),
+    })
+    .default({ timeout: 600_000, verifyPatrols: 3, maxFailures: 3, allowHosts: [], maxBackupMiB: 512, targets: [] }),
   checks: z.array(z.unknown()).default([]),
 });
 
@@ -327,6 +362,8 @@ export interface Config {
   retention: { eventsMs: number };
   /** Scheduled maintenance windows (`maintenance:`), durations in ms. */
   maintenance: Array<{ name: string; cron: string; durationMs: number; match: string; reason?: string | undefined }>;
+  /** Level 3: repair targets (paths absolute and real), durations in ms. */
+  repair: RepairConfig;
   /** The outside dead man's switch; null when `watchdog:` is absent. */
   watchdog: { pingUrl: string; everyMs: number; method: 'GET' | 'POST'; timeoutMs: number } | null;
   /**
@@ -334,4 +371,24 @@ export interface Config {
    * shell command line); printed by check-config and logged at start.
    */
   warnings: string[];
+}
+
+/** One folder approved fixes may change. */
+export interface RepairTarget {
+  name: string;
+  /** Absolute, symlinks resolved. */
+  path: string;
+  checks: string[];
+  test?: string | undefined;
+  testReport?: string | undefined;
+  build?: string | undefined;
+}
+
+export interface RepairConfig {
+  timeoutMs: number;
+  verifyPatrols: number;
+  maxFailures: number;
+  allowHosts: string[];
+  maxBackupBytes: number;
+  targets: RepairTarget[];
 }

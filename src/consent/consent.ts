@@ -43,12 +43,19 @@ export interface ConsentService {
  * re-enabling is for admins. Every change is an event: who, where, when.
  */
 export class Consent implements ConsentService {
+  private readonly surgeryListeners: Array<(enabled: boolean, by: Identity) => void> = [];
+
   constructor(
     private readonly db: Db,
     private readonly switches: SwitchStore,
     private readonly events: EventLog,
     private readonly clock: Clock,
   ) {}
+
+  /** Told of every change of the surgery switch, after it is stored (the repairer cancels what has not been applied). */
+  onSurgeryChanged(listener: (enabled: boolean, by: Identity) => void): void {
+    this.surgeryListeners.push(listener);
+  }
 
   get(name: ConsentName): ConsentRecord {
     const row = this.switches.get(`consent.${name}`);
@@ -92,5 +99,6 @@ export class Consent implements ConsentService {
     const who = describeIdentity(by);
     this.switches.set('surgery', enabled ? 'enabled' : 'disabled', who, by.channel, now);
     this.events.append(now, 'surgery.changed', 'surgery', enabled ? 'info' : 'warning', { enabled, by: who, channel: by.channel });
+    for (const listener of this.surgeryListeners) listener(enabled, by);
   }
 }

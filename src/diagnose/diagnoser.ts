@@ -31,6 +31,8 @@ export interface DiagnoserOptions {
   consent: Consent;
   consentQuestions: ConsentQuestions;
   proposals: Proposals;
+  /** Where fixes may be applied, told to the model so a fix names one. */
+  repairTargets: Array<{ name: string; checks: string[] }>;
   clock: Clock;
   log: Logger;
   redactor: Redactor;
@@ -183,6 +185,7 @@ export class Diagnoser implements DiagnosisService {
           incidents: critical.map((i) => ({ check: i.checkName, severity: i.severity, message: i.lastMessage, openedAt: i.openedAt, failures: i.failures })),
           // Every check's config: the prompt builder keeps the ones involved in critical incidents.
           checkConfigs: checks.map((c) => ({ name: c.name, kind: c.kind, severity: c.severity, dependsOn: c.dependsOn, params: c.params })),
+          repairTargets: this.options.repairTargets,
           logTails: this.logTails(
             critical.map((i) => i.checkName),
             involved,
@@ -234,8 +237,9 @@ export class Diagnoser implements DiagnosisService {
       this.options.notify({ severity: analysis.totalFailures > 0 ? 'warning' : 'info', title, body: text });
       return { kind: 'made', diagnosisId, title };
     }
-    const proposal = this.options.proposals.propose(diagnosisId, fix, title, text);
-    this.options.consentQuestions.askOnce('auto-repair');
+    const proposal = await this.options.proposals.propose(diagnosisId, fix, title, text, input.signature ?? null);
+    // Asked about applying fixes only once there is one that could be applied.
+    if (proposal.status === 'proposed') this.options.consentQuestions.askOnce('auto-repair');
     return { kind: 'made', diagnosisId, title, proposal };
   }
 

@@ -6,10 +6,20 @@ import type { Questions } from '../questions/questions.js';
 import type { Db } from '../store/database.js';
 import type { DiagnosisStore, ProposalRow } from '../store/diagnoses.js';
 import type { EventLog } from '../store/events.js';
+import type { OutgoingMessage } from '../chat/channel.js';
 import type { LlmAnswer } from './llm.js';
 
 /** A fix a diagnosis proposes, as the model gave it (validated). */
 export type ProposedFix = NonNullable<LlmAnswer['fix']>;
+
+/**
+ * What the checks before asking found (src/repair/vet.ts makes it): the fix
+ * can be applied to a target, with what was checked, or it is diagnosis
+ * only, with why.
+ */
+export type Vetting = { checked: string[]; /** The files a diff touches, when it was read. */ files?: string[] } & (
+  { applicable: true; target: { name: string }; irreversible: boolean } | { applicable: false; target: { name: string } | null; reason: string }
+);
 
 /** What answering a proposal from a command did. */
 export type ProposalDecision = { kind: 'unknown-proposal' } | { kind: 'answered'; reply: Reply };
@@ -22,7 +32,15 @@ export interface ProposalsOptions {
   clock: Clock;
   /** A proposal not decided within this long expires. */
   ttlMs: number;
+  /** The checks before asking (target, paths, dry run, scanner); by default nothing is applicable. */
+  vet?: (fix: ProposedFix, signature: string | null) => Promise<Vetting>;
+  /** An approval was recorded: what happens next (a repair starts, or waits for /apply), said in the answer. */
+  onApproved?: (proposal: ProposalRow) => string;
+  /** Where a diagnosis whose fix is not offered is posted. */
+  notify?: (message: OutgoingMessage) => void;
 }
+
+const NOT_VETTED: Vetting = { applicable: false, target: null, checked: [], reason: 'Level 3 repair is not set up' };
 
 /**
  * Fixes proposed by diagnoses, each put to the operator as a question with
@@ -40,28 +58,65 @@ export class Proposals {
       const who = describeIdentity(from);
       if (!store.decide(proposal.id, status, who, clock.now())) return `Proposal ${proposal.id} was already ${store.proposal(proposal.id)?.status}.`;
       events.append(clock.now(), 'proposal.decided', proposal.id, 'info', { proposalId: proposal.id, status, by: who, channel: from.channel });
-      return status === 'approved' ? `Proposal ${proposal.id} approved. It stays approved until repairs can be applied.` : `Proposal ${proposal.id} rejected.`;
+      if (status !== 'approved') return `Proposal ${proposal.id} rejected.`;
+      const next = this.options.onApproved?.(store.proposal(proposal.id)!) ?? '';
+      return `Proposal ${proposal.id} approved.${next ? ` ${next}` : ''}`;
     });
   }
 
-  /** Stores the proposal and asks about it, in one transaction: it is never stored unasked, or asked twice. */
-  propose(diagnosisId: number, fix: ProposedFix, title: string, diagnosisText: string): ProposalRow {
+  /**
+   * Checks the fix (vet), then stores it and asks about it in one
+   * transaction, so it is never stored unasked or asked twice. A fix that
+   * fails a check is stored as unfit with the reason and posted with the
+   * diagnosis as "diagnosis only": nobody is asked to approve it.
+   */
+  async propose(diagnosisId: number, fix: ProposedFix, title: string, diagnosisText: string, signature: string | null): Promise<ProposalRow> {
+    const vetting = await (this.options.vet ?? (() => Promise.resolve(NOT_VETTED)))(fix, signature);
     const { store, questions, clock, events, db } = this.options;
     const id = this.newId();
-    const summary = fix.kind === 'steps' ? fix.steps.join('; ') : fix.kind === 'command' ? `run: ${fix.command}` : `apply a patch to ${fix.repository}`;
-    const detail = fix.kind === 'diff' ? `\n${fix.diff.split('\n').slice(0, 40).join('\n')}` : '';
+    const summary =
+      fix.kind === 'steps'
+        ? fix.steps.join('; ')
+        : fix.kind === 'command'
+          ? `run: ${fix.command}`
+          : `patch ${vetting.files?.length ? vetting.files.join(', ') : 'files'} in ${fix.repository}`;
     const now = clock.now();
+    const target = vetting.target?.name ?? null;
+    const row = {
+      id,
+      diagnosisId,
+      kind: fix.kind,
+      content: fix,
+      summary,
+      createdAt: now,
+      target,
+      signature: signature ?? (target ? `target:${target}` : null),
+      checked: vetting.checked,
+    };
+    const checkedText = vetting.checked.length > 0 ? `\nChecked before asking:\n${vetting.checked.map((c) => `- ${c}`).join('\n')}` : '';
+    if (!vetting.applicable) {
+      return db.transaction(() => {
+        store.addProposal({ ...row, questionId: null, expiresAt: now, unfitReason: vetting.reason });
+        events.append(now, 'proposal.made', id, 'info', { proposalId: id, diagnosisId, kind: fix.kind, applicable: false, reason: vetting.reason });
+        this.options.notify?.({
+          severity: 'warning',
+          title,
+          body: `${diagnosisText}\n\nDiagnosis only: the proposed fix ${id} (${fix.kind}: ${summary}) is not offered for approval: ${vetting.reason}.${checkedText}`,
+        });
+        return store.proposal(id)!;
+      })();
+    }
     return db.transaction(() => {
       const question = questions.ask({
         kind: 'proposal',
         subject: id,
         title: `${title} — proposed fix ${id}`,
-        body: `${diagnosisText}\n\nProposed fix ${id} (${fix.kind}): ${summary}${detail}\nApprove or reject (/approve ${id}, /reject ${id}).`,
+        body: `${diagnosisText}\n\nProposed fix ${id} (${fix.kind}${vetting.irreversible ? ', irreversible' : ''}) on ${target}: ${summary}${fix.kind === 'diff' ? ' (the patch is shown above)' : ''}${checkedText}\nApprove or reject (/approve ${id}, /reject ${id}).`,
         ttlMs: this.options.ttlMs,
         severity: 'warning',
       });
-      store.addProposal({ id, diagnosisId, kind: fix.kind, content: fix, summary, questionId: question.id, createdAt: now, expiresAt: question.expiresAt });
-      events.append(now, 'proposal.made', id, 'info', { proposalId: id, diagnosisId, kind: fix.kind });
+      store.addProposal({ ...row, questionId: question.id, expiresAt: question.expiresAt, unfitReason: null });
+      events.append(now, 'proposal.made', id, 'info', { proposalId: id, diagnosisId, kind: fix.kind, applicable: true });
       return store.proposal(id)!;
     })();
   }
@@ -70,6 +125,8 @@ export class Proposals {
   decide(id: string, approve: boolean, by: Invoker): ProposalDecision {
     const proposal = this.options.store.proposal(id);
     if (!proposal) return { kind: 'unknown-proposal' };
+    if (!proposal.questionId)
+      return { kind: 'answered', reply: { kind: 'answer', text: `Proposal ${id} is diagnosis only, not offered for approval: ${proposal.unfitReason}.` } };
     return { kind: 'answered', reply: this.options.questions.answer({ questionId: proposal.questionId }, approve ? 'yes' : 'no', by) };
   }
 

@@ -131,6 +131,11 @@ export class RegretIndex implements RegretService {
     return { kind: 'scored', action: { id: action.id, category: action.category, target: action.target }, score };
   }
 
+  /** Scores an action whose outcome is known at once (a repair: verified and kept, or rolled back). */
+  scoreAction(actionId: number, score: number, note: string): void {
+    this.score(actionId, score, note);
+  }
+
   /** Why a heal of this check is skipped (its step's category or this action is flagged), or null. */
   flaggedReason(check: CheckConfig): string | null {
     const flags = this.options.store.activeFlags();

@@ -36,14 +36,16 @@ export class ActionStore {
     this.insert = db.prepare('INSERT INTO actions (at, category, target, trigger, incident_id, result, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.selectForTarget = db.prepare('SELECT * FROM actions WHERE target = ? ORDER BY id DESC LIMIT ?');
     this.outcomesSince = db.prepare<[number], HealOutcomes>(
-      "SELECT count(DISTINCT target || ':' || at) AS attempts, count(DISTINCT CASE WHEN score = 1 THEN target || ':' || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || ':' || at END) AS failed FROM actions WHERE at >= ? AND category != 'escalate'",
+      "SELECT count(DISTINCT target || ':' || at) AS attempts, count(DISTINCT CASE WHEN score = 1 THEN target || ':' || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || ':' || at END) AS failed FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair')",
     );
     this.escalationsSince = db.prepare<[number], { target: string; message: string }>(
       "SELECT target, message FROM actions WHERE at >= ? AND category = 'escalate' ORDER BY id",
     );
     this.countCategorySince = db.prepare('SELECT count(*) AS n FROM actions WHERE at >= ? AND category = ?');
-    this.countByTarget = db.prepare("SELECT target, count(DISTINCT at) AS n FROM actions WHERE at >= ? AND category != 'escalate' GROUP BY target");
-    this.countTargetSince = db.prepare("SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND category != 'escalate'");
+    this.countByTarget = db.prepare(
+      "SELECT target, count(DISTINCT at) AS n FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair') GROUP BY target",
+    );
+    this.countTargetSince = db.prepare("SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND category NOT IN ('escalate', 'repair')");
   }
 
   record(input: Omit<ActionRow, 'id' | 'score'>): number {

@@ -6,13 +6,30 @@ export interface ProposalRow {
   kind: 'steps' | 'command' | 'diff';
   content: unknown;
   summary: string;
-  questionId: string;
-  status: 'proposed' | 'approved' | 'rejected' | 'expired';
+  /** Null when it was never asked: it did not pass the checks before asking (unfit). */
+  questionId: string | null;
+  status: ProposalStatus;
   decidedBy: string | null;
   decidedAt: number | null;
   createdAt: number;
   expiresAt: number;
+  /** The repair target it applies to (repair.targets), when it names one. */
+  target: string | null;
+  /** The failure it is meant to fix: the diagnosis's signature, or the target's. */
+  signature: string | null;
+  /** What was checked before anyone was asked, one line each. */
+  checked: string[];
+  /** Why it is diagnosis only (status unfit). */
+  unfitReason: string | null;
 }
+
+/**
+ * proposed: asked, waiting; approved / rejected / expired: decided; unfit:
+ * failed the checks before asking (diagnosis only); cancelled: surgery was
+ * disabled before it was applied; needs_human: repairs of its failure kept
+ * failing.
+ */
+export type ProposalStatus = 'proposed' | 'approved' | 'rejected' | 'expired' | 'unfit' | 'cancelled' | 'needs_human';
 
 const proposalFromRaw = (r: Record<string, unknown>): ProposalRow => ({
   id: r.id as string,
@@ -20,12 +37,16 @@ const proposalFromRaw = (r: Record<string, unknown>): ProposalRow => ({
   kind: r.kind as ProposalRow['kind'],
   content: JSON.parse(r.content as string) as unknown,
   summary: r.summary as string,
-  questionId: r.question_id as string,
+  questionId: r.question_id as string | null,
   status: r.status as ProposalRow['status'],
   decidedBy: r.decided_by as string | null,
   decidedAt: r.decided_at as number | null,
   createdAt: r.created_at as number,
   expiresAt: r.expires_at as number,
+  target: r.target as string | null,
+  signature: r.signature as string | null,
+  checked: JSON.parse(r.checked as string) as string[],
+  unfitReason: r.unfit_reason as string | null,
 });
 
 /** Diagnoses made and the fixes they propose. */
@@ -61,8 +82,47 @@ export class DiagnosisStore {
 
   addProposal(p: Omit<ProposalRow, 'status' | 'decidedBy' | 'decidedAt'>): void {
     this.db
-      .prepare('INSERT INTO proposals (id, diagnosis_id, kind, content, summary, question_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(p.id, p.diagnosisId, p.kind, JSON.stringify(p.content), p.summary, p.questionId, p.createdAt, p.expiresAt);
+      .prepare(
+        'INSERT INTO proposals (id, diagnosis_id, kind, content, summary, question_id, created_at, expires_at, target, signature, checked, unfit_reason, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        p.id,
+        p.diagnosisId,
+        p.kind,
+        JSON.stringify(p.content),
+        p.summary,
+        p.questionId,
+        p.createdAt,
+        p.expiresAt,
+        p.target,
+        p.signature,
+        JSON.stringify(p.checked),
+        p.unfitReason,
+        p.unfitReason === null ? 'proposed' : 'unfit',
+      );
+  }
+
+  /** Moves an approved proposal on (cancelled, needs_human); false when it was not approved. */
+  settleApproved(id: string, status: 'cancelled' | 'needs_human', by: string, at: number): boolean {
+    return (
+      this.db.prepare("UPDATE proposals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'approved'").run(status, by, at, id)
+        .changes === 1
+    );
+  }
+
+  /** Approved proposals no repair has started for (what /disable-surgery cancels). */
+  approvedWithoutRepair(): ProposalRow[] {
+    return (
+      this.db.prepare("SELECT * FROM proposals p WHERE status = 'approved' AND NOT EXISTS (SELECT 1 FROM repairs r WHERE r.proposal_id = p.id)").all() as Array<
+        Record<string, unknown>
+      >
+    ).map(proposalFromRaw);
+  }
+
+  /** The signature a diagnosis was made for, if any. */
+  diagnosisSignature(diagnosisId: number): string | null {
+    const row = this.db.prepare('SELECT signature FROM diagnoses WHERE id = ?').get(diagnosisId) as { signature: string | null } | undefined;
+    return row?.signature ?? null;
   }
 
   proposal(id: string): ProposalRow | undefined {

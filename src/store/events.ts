@@ -59,7 +59,11 @@ export interface EventContexts {
     llm: 'answered' | 'unavailable' | 'off';
     llmError?: string;
   };
-  'proposal.made': { proposalId: string; diagnosisId: number; kind: string };
+  'proposal.made': { proposalId: string; diagnosisId: number; kind: string; applicable?: boolean; reason?: string };
+  'repair.started': { repairId: string; target: string; kind: string; by: string };
+  /** One step of a repair (backup, apply, build, restart, verify-*, commit, restore): how long it took and what it did. */
+  'repair.step': { repairId: string; step: string; ok: boolean; ms: number; detail: string };
+  'repair.finished': { repairId: string; state: string; reason?: string; commit?: string };
   'proposal.decided': { proposalId: string; status: string; by: string; channel: string };
   'regret.scored': { actionId: number; category: string; score: number; note: string };
   'regret.flagged': { flagId: number; kind: string; category: string; target: string; reason: string };

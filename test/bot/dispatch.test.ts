@@ -60,6 +60,7 @@ function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explod
       remove: () => null,
       list: () => ({ silences: [], windows: [] }),
     },
+    repair: { list: () => [], apply: () => ({ kind: 'unknown-proposal' }), rollback: async () => ({ kind: 'unknown-repair' }) },
   };
   const roles: Record<string, Role | null> = { op: 'operator', v: 'viewer', x: null };
   const dispatcher = new Dispatcher({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { FakeOllamaServer } from '../fakes/ollama/server.js';
+import { DEFAULT_ANSWER, FakeOllamaServer } from '../fakes/ollama/server.js';
 import { FakeTelegram } from '../fakes/telegram/server.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 import { closedPort } from '../helpers/net.js';
@@ -29,6 +29,9 @@ async function cascadeBot(t: TestContext, options: { ollama: FakeOllamaServer | 
 chat:
   groupWait: 0s
   telegram: { operators: [${OPERATOR}] }
+repair:
+  targets:
+    - { name: stack, path: ${JSON.stringify(dir)}, checks: [db] }
 checks:
   - { name: db, kind: file, path: ${JSON.stringify(file('db'))} }
   - { name: api-1, kind: file, path: ${JSON.stringify(file('api-1'))}, dependsOn: [db] }
@@ -59,6 +62,8 @@ test("/diagnose needs the analysis consent; then names the root, its effects, an
   await bot.breakStack();
   assert.match(await bot.run('/diagnose', /Analysis is/), /Analysis is (unasked|asked), not granted/);
   assert.match(await bot.run('/consent analysis on', /analysis:/), /analysis: granted/);
+  // A fix the model aims at a configured repair target, which passes the checks before asking.
+  ollama.respondWith({ content: JSON.stringify({ ...DEFAULT_ANSWER, fix: { kind: 'command', command: 'touch db.ok', repository: 'stack' } }) });
   const text = await bot.run('/diagnose', /waits for approval/, 30_000);
   assert.match(text, /Diagnosis #\d+: root cause db/);
   assert.match(text, /api-1/);

@@ -34,6 +34,8 @@ export interface LlmInput {
   /** Recent log lines by check name, oldest first. */
   logTails?: Record<string, string>;
   checkConfigs: LlmCheckConfig[];
+  /** Where a command or diff may be applied (repair.targets): a fix must name one. */
+  repairTargets?: Array<{ name: string; checks: string[] }>;
 }
 
 /** A prompt ready for /api/chat. `truncated` is true when parts were left out to respect the size bound. */
@@ -72,7 +74,8 @@ const SYSTEM_PROMPT = [
   '- rootCause: what is broken at the root, in one to three sentences, citing the evidence (error messages, log lines).',
   '- whyItCascades: why the root failure makes the other checks fail; say so plainly when nothing cascades.',
   '- whatToCheck: 1 to 8 concrete things the operator should look at, most useful first (a command to run, a file, a setting).',
-  '- fix (optional, only when the evidence supports one): {"kind":"steps","steps":[...]}, or {"kind":"command","command":"...","verify":"a command that shows it worked"}, or {"kind":"diff","repository":"path of the git repository","diff":"a unified diff"}.',
+  '- fix (optional, only when the evidence supports one): {"kind":"steps","steps":[...]}, or {"kind":"command","command":"...","verify":"a command that shows it worked","repository":"the repair target it runs in"}, or {"kind":"diff","repository":"the name of a repair target","diff":"a unified diff with paths relative to that target (a/... b/...)","regression":"a command, run in the target, that failed before the fix and passes after it"}.',
+  'A command or diff can only be applied inside a repair target listed in the input; name one exactly, or propose steps.',
   '- confidence: "low", "medium" or "high".',
   'Trust the root cause of the analysis unless the evidence contradicts it; then say why. Do not invent services, files or log lines that are not in the input. Answer with the JSON object only.',
 ].join('\n');
@@ -97,6 +100,7 @@ interface PromptParts {
   chains: CausalChain[];
   unexplained: ChainNode[];
   configs: string[];
+  targets: string[];
   logs: LogTail[];
   redact: (text: string) => string;
 }
@@ -205,6 +209,7 @@ function collectParts(input: LlmInput, redactor: Redactor): PromptParts {
     chains,
     unexplained,
     configs,
+    targets: (input.repairTargets ?? []).map((t) => `- ${redact(t.name)}: serves ${t.checks.map(redact).join(', ')}`),
     logs,
     redact,
   };
@@ -245,6 +250,7 @@ function renderUser(parts: PromptParts, plan: PromptPlan): RenderedUser {
   }
 
   if (parts.configs.length > 0) out.push('', '## Configuration of the checks involved', ...parts.configs);
+  out.push('', '## Repair targets (where a command or diff may be applied)', ...(parts.targets.length > 0 ? parts.targets : ['None: propose steps only.']));
 
   if (parts.logs.length > 0) {
     const kept = keepNewestLines(parts.logs, plan.logBudget);

@@ -14,6 +14,7 @@ export function renderLlmSection(answer: LlmAnswer): string[] {
     if (fix.verify) lines.push(`Verify with: ${fix.verify}`);
   } else if (fix?.kind === 'diff') {
     lines.push(`Proposed fix: a patch to ${fix.repository}`, ...fix.diff.replace(/\n+$/, '').split('\n'));
+    if (fix.regression) lines.push(`Regression check (fails before the fix, passes after): ${fix.regression}`);
   }
   return lines;
 }

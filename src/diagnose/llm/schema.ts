@@ -4,11 +4,16 @@ import { clip } from '../../util/text.js';
 
 const nonEmpty = z.string().min(1);
 
-/** The proposed fix: plain steps, one command (with its own check), or a unified diff against a repository. */
+/**
+ * The proposed fix: plain steps, one command (with its own check), or a
+ * unified diff. `repository` names a repair target (repair.targets); a
+ * diff's `regression` is a command that reproduces the original failure and
+ * must pass once the fix is in.
+ */
 const fixSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('steps'), steps: z.array(nonEmpty).min(1).max(12) }),
-  z.object({ kind: z.literal('command'), command: nonEmpty, verify: nonEmpty.optional() }),
-  z.object({ kind: z.literal('diff'), repository: nonEmpty, diff: nonEmpty }),
+  z.object({ kind: z.literal('command'), command: nonEmpty, verify: nonEmpty.optional(), repository: nonEmpty.optional() }),
+  z.object({ kind: z.literal('diff'), repository: nonEmpty, diff: nonEmpty, regression: nonEmpty.optional() }),
 ]);
 
 /** What the model must answer; validated after the fact, whatever the server claims to enforce. */
