@@ -269,6 +269,7 @@ export class Engine {
       dataDir: config.dataDir,
       env: () => childEnvironment(),
       autoRepairGranted: () => this.consent.granted('auto-repair'),
+      flagged: (target) => this.regret.flagFor('repair', target),
       surgeryEnabled: () => this.consent.surgery().enabled,
       restart: (name, signal) => {
         const probe = this.probes.get(name);

@@ -254,7 +254,7 @@ export const fileSchema = z.strictObject({
             /** The folder fixes may change: a git work tree, or a plain folder (relative paths: from the working directory). */
             path: z.string().min(1),
             /** The checks this target serves: restarted after a change, and watched to verify it. */
-            checks: z.array(z.string()).min(1),
+            checks: z.array(z.string()).min(1, 'expected at least one check the target serves'),
             /** The target's test command (sh -c, in the folder): the ratchet's counts come from its output. */
             test: z.string().min(1).optional(),
             /** A JUnit XML file the test command writes (relative to the folder): read instead of its output. */

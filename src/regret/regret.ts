@@ -136,6 +136,12 @@ export class RegretIndex implements RegretService {
     this.score(actionId, score, note);
   }
 
+  /** The active flag on a category of action (or on that category for one target), described; null when there is none. */
+  flagFor(category: string, target: string): string | null {
+    const flag = this.options.store.activeFlags().find((f) => f.category === category && (f.kind === 'category' || f.target === target));
+    return flag ? `regret flag #${flag.id} on ${describeFlag(flag)} (${flag.reason})` : null;
+  }
+
   /** Why a heal of this check is skipped (its step's category or this action is flagged), or null. */
   flaggedReason(check: CheckConfig): string | null {
     const flags = this.options.store.activeFlags();

@@ -36,6 +36,8 @@ export interface RepairerOptions {
   /** The environment of the commands a repair runs (the bot's child environment). */
   env: () => NodeJS.ProcessEnv;
   autoRepairGranted: () => boolean;
+  /** Why repairs of a target are not started by themselves any more (a regret flag), or null. */
+  flagged: (target: string) => string | null;
   surgeryEnabled: () => boolean;
   /** Restarts what a check watches (its kind's restart); absent when the kind has none. */
   restart: (check: string, signal: AbortSignal) => Promise<HealResult> | undefined;
@@ -134,6 +136,8 @@ export class Repairer implements RepairService {
       return `Surgery is disabled: nothing is applied until an admin runs /enable-surgery and someone runs /apply ${proposal.id}.`;
     if (proposal.kind === 'command') return `A command is irreversible: it runs only when an operator sends /apply ${proposal.id}.`;
     if (!this.options.autoRepairGranted()) return `Auto-repair is not granted: /apply ${proposal.id} applies it.`;
+    const flag = this.options.flagged(proposal.target);
+    if (flag) return `Repairs of ${proposal.target} keep failing (${flag}): Nightshift does not start them by itself; /apply ${proposal.id} applies it anyway.`;
     const outcome = this.start(proposal, 'auto-repair');
     return outcome.kind === 'started'
       ? `Auto-repair is on: repair ${proposal.id} starts now (backup, apply, restart, verify); the result follows.`
@@ -204,7 +208,8 @@ export class Repairer implements RepairService {
       await this.recover(repair, target);
     }
     if (this.options.surgeryEnabled() && this.options.autoRepairGranted()) {
-      for (const proposal of this.options.proposals.approvedWithoutRepair()) if (proposal.kind === 'diff') this.start(proposal, 'auto-repair');
+      for (const proposal of this.options.proposals.approvedWithoutRepair())
+        if (proposal.kind === 'diff' && proposal.target && !this.options.flagged(proposal.target)) this.start(proposal, 'auto-repair');
     }
   }
 

@@ -41,6 +41,7 @@ test('a recurring crash, "yes" on Telegram, and the fix is applied, verified and
       ...DEFAULT_ANSWER,
       rootCause: 'lib.mjs perItem() throws on a job of size 0; jobs.json has one, so the worker crashes on every pass.',
       whyItCascades: 'Nothing depends on the worker; it crashes again after every restart.',
+      whatToCheck: ['node scripts/regress.mjs', 'jobs.json'],
       fix: { kind: 'diff', repository: 'worker', diff: libDiff(t, FIXED_LIB), regression: 'node scripts/regress.mjs' },
     }),
   });
