@@ -17,7 +17,7 @@ import {
   snapshot,
   startRepairEngine,
 } from '../helpers/repair.js';
-import { waitFor } from '../helpers/temp.js';
+import { tempDir, waitFor } from '../helpers/temp.js';
 
 const STRANGER = { channel: 'telegram', userId: '6666', chatId: '-1001' };
 
@@ -105,6 +105,20 @@ test('a patch that breaks a test is rolled back by itself: the work tree is byte
     (bot.db.prepare("SELECT score FROM actions WHERE category = 'repair'").all() as Array<{ score: number }>).map((r) => r.score),
     [-1],
   );
+});
+
+test('a patch that does not fix the failure its regression command reproduces is rolled back', async (t) => {
+  const repo = makeRepo(t);
+  const bot = await startRepairEngine(t, repairYaml(repo));
+  await bot.say('/consent auto-repair on');
+  const before = snapshot(repo);
+  const cosmetic = BUGGY_LIB.replace('export function perItem(job) {', '// Splits a job over its items.\nexport function perItem(job) {');
+  const proposal = await bot.propose({ kind: 'diff', repository: 'worker', diff: libDiff(t, cosmetic), regression: 'node scripts/regress.mjs' });
+  await bot.say(`/approve ${proposal.id}`);
+  const repair = await ended(bot, proposal.id);
+  assert.equal(repair.state, 'rolled-back');
+  assert.match(repair.reason ?? '', /verify-regression: the regression command still fails \(exit 1\): RangeError: job empty: cannot split 10 over 0 items/);
+  assert.deepEqual(snapshot(repo), before);
 });
 
 test('the same failure failing its repair 3 times needs a human: scored -2 and no fix for it is offered again', async (t) => {
@@ -199,6 +213,28 @@ test('/disable-surgery while the backup is being taken stops the repair before i
   assert.match(repair.reason ?? '', /surgery was disabled before the change was written/);
   assert.deepEqual(snapshot(repo), before);
   assert.ok(!bot.events.ofType('repair.step').some((e) => e.context.step === 'apply'));
+});
+
+test('/disable-surgery while the repair is being verified lets the verification finish, then rolls the change back', async (t) => {
+  const repo = makeRepo(t);
+  const ctl = tempDir(t, 'nightshift-ctl-');
+  // The second test run (the ratchet's, after the change) waits for the test to let it go.
+  const gate = `n=$(( $(cat ${ctl}/count 2>/dev/null || echo 0) + 1 )); echo $n > ${ctl}/count; if [ $n = 2 ]; then touch ${ctl}/started; while [ ! -f ${ctl}/go ]; do sleep 0.05; done; fi; node --test --test-reporter=tap`;
+  const bot = await startRepairEngine(t, repairYaml(repo).replace('test: node --test --test-reporter=tap', `test: ${JSON.stringify(gate)}`));
+  await bot.say('/consent auto-repair on');
+  const before = snapshot(repo);
+  const proposal = await bot.propose({ kind: 'diff', repository: 'worker', diff: libDiff(t, FIXED_LIB) });
+  await bot.say(`/approve ${proposal.id}`);
+  await waitFor(() => existsSync(join(ctl, 'started')), { timeoutMs: 20_000, what: 'the verification test run' });
+  assert.equal(bot.repair(proposal.id)?.state, 'verifying');
+  await bot.say('/disable-surgery');
+  writeFileSync(join(ctl, 'go'), '');
+  const repair = await ended(bot, proposal.id);
+  assert.equal(repair.state, 'rolled-back');
+  assert.match(repair.reason ?? '', /surgery was disabled while the repair was being verified/);
+  // The verification ran to its end before the rollback.
+  assert.ok(bot.events.ofType('repair.step').some((e) => e.context.step === 'verify-tests' && e.context.ok));
+  assert.deepEqual(snapshot(repo), before);
 });
 
 test('a command fix waits for /apply even with auto-repair granted, and is committed with what it changed', async (t) => {
