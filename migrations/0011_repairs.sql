@@ -35,7 +35,7 @@ CREATE TABLE repairs (
   target      TEXT    NOT NULL,
   signature   TEXT    NOT NULL,
   state       TEXT    NOT NULL CHECK (state IN ('backing-up', 'applying', 'verifying', 'committing', 'committed',
-                                                'rolling-back', 'rolled-back', 'cancelled', 'restore-failed')),
+                                                'rolling-back', 'rolled-back', 'cancelled', 'interrupted', 'restore-failed')),
   by          TEXT    NOT NULL,                       -- who started it (auto-repair, or /apply)
   backup      TEXT    CHECK (backup IS NULL OR json_valid(backup)),
   tests       TEXT    CHECK (tests IS NULL OR json_valid(tests)),  -- the ratchet's counts after the change

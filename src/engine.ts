@@ -28,7 +28,6 @@ import { answerByButton, commandByButton, type CommandButtonDeps } from './quest
 import { Questions } from './questions/questions.js';
 import { RegretIndex } from './regret/regret.js';
 import { Repairer } from './repair/repairer.js';
-import { vetFix } from './repair/vet.js';
 import { RepairStore } from './store/repairs.js';
 import { categoryLines } from './regret/wording.js';
 import { Briefings } from './report/briefing.js';
@@ -295,7 +294,6 @@ export class Engine {
     this.consent.onSurgeryChanged((enabled, by) => {
       if (!enabled) this.repairer.surgeryDisabled(by);
     });
-    const maxFailures = config.repair.maxFailures;
     this.proposals = new Proposals({
       db,
       store: diagnoses,
@@ -304,17 +302,7 @@ export class Engine {
       clock,
       ttlMs: config.diagnose.proposalTtl,
       notify,
-      vet: (fix, signature) =>
-        vetFix(fix, {
-          targets: config.repair.targets,
-          allowHosts: config.repair.allowHosts,
-          env: childEnvironment(),
-          signatureFor: (target) => signature ?? `target:${target.name}`,
-          needsHuman: (sig) => {
-            const failed = repairs.failedFor(sig);
-            return failed >= maxFailures ? `${failed} repairs of this failure failed already: it needs a human` : null;
-          },
-        }),
+      vet: (fix, signature) => this.repairer.vet(fix, signature),
       onApproved: (proposal) => this.repairer.approved(proposal),
     });
     this.diagnoser = new Diagnoser({

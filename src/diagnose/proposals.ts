@@ -17,9 +17,13 @@ export type ProposedFix = NonNullable<LlmAnswer['fix']>;
  * can be applied to a target, with what was checked, or it is diagnosis
  * only, with why.
  */
-export type Vetting = { checked: string[]; /** The files a diff touches, when it was read. */ files?: string[] } & (
-  { applicable: true; target: { name: string }; irreversible: boolean } | { applicable: false; target: { name: string } | null; reason: string }
-);
+export type Vetting = {
+  checked: string[];
+  /** The files a diff touches, when it was read. */
+  files?: string[];
+  /** The failure the fix is meant for (what repeated failed repairs are counted by). */
+  signature: string | null;
+} & ({ applicable: true; target: { name: string }; irreversible: boolean } | { applicable: false; target: { name: string } | null; reason: string });
 
 /** What answering a proposal from a command did. */
 export type ProposalDecision = { kind: 'unknown-proposal' } | { kind: 'answered'; reply: Reply };
@@ -32,15 +36,13 @@ export interface ProposalsOptions {
   clock: Clock;
   /** A proposal not decided within this long expires. */
   ttlMs: number;
-  /** The checks before asking (target, paths, dry run, scanner); by default nothing is applicable. */
-  vet?: (fix: ProposedFix, signature: string | null) => Promise<Vetting>;
+  /** The checks before asking (target, paths, dry run, scanner), given the diagnosis's failure signature. */
+  vet: (fix: ProposedFix, signature: string | null) => Promise<Vetting>;
   /** An approval was recorded: what happens next (a repair starts, or waits for /apply), said in the answer. */
-  onApproved?: (proposal: ProposalRow) => string;
+  onApproved: (proposal: ProposalRow) => string;
   /** Where a diagnosis whose fix is not offered is posted. */
-  notify?: (message: OutgoingMessage) => void;
+  notify: (message: OutgoingMessage) => void;
 }
-
-const NOT_VETTED: Vetting = { applicable: false, target: null, checked: [], reason: 'Level 3 repair is not set up' };
 
 /**
  * Fixes proposed by diagnoses, each put to the operator as a question with
@@ -59,7 +61,7 @@ export class Proposals {
       if (!store.decide(proposal.id, status, who, clock.now())) return `Proposal ${proposal.id} was already ${store.proposal(proposal.id)?.status}.`;
       events.append(clock.now(), 'proposal.decided', proposal.id, 'info', { proposalId: proposal.id, status, by: who, channel: from.channel });
       if (status !== 'approved') return `Proposal ${proposal.id} rejected.`;
-      const next = this.options.onApproved?.(store.proposal(proposal.id)!) ?? '';
+      const next = this.options.onApproved(store.proposal(proposal.id)!);
       return `Proposal ${proposal.id} approved.${next ? ` ${next}` : ''}`;
     });
   }
@@ -71,7 +73,7 @@ export class Proposals {
    * diagnosis as "diagnosis only": nobody is asked to approve it.
    */
   async propose(diagnosisId: number, fix: ProposedFix, title: string, diagnosisText: string, signature: string | null): Promise<ProposalRow> {
-    const vetting = await (this.options.vet ?? (() => Promise.resolve(NOT_VETTED)))(fix, signature);
+    const vetting = await this.options.vet(fix, signature);
     const { store, questions, clock, events, db } = this.options;
     const id = this.newId();
     const summary =
@@ -90,7 +92,7 @@ export class Proposals {
       summary,
       createdAt: now,
       target,
-      signature: signature ?? (target ? `target:${target}` : null),
+      signature: vetting.signature,
       checked: vetting.checked,
     };
     const checkedText = vetting.checked.length > 0 ? `\nChecked before asking:\n${vetting.checked.map((c) => `- ${c}`).join('\n')}` : '';
@@ -98,7 +100,7 @@ export class Proposals {
       return db.transaction(() => {
         store.addProposal({ ...row, questionId: null, expiresAt: now, unfitReason: vetting.reason });
         events.append(now, 'proposal.made', id, 'info', { proposalId: id, diagnosisId, kind: fix.kind, applicable: false, reason: vetting.reason });
-        this.options.notify?.({
+        this.options.notify({
           severity: 'warning',
           title,
           body: `${diagnosisText}\n\nDiagnosis only: the proposed fix ${id} (${fix.kind}: ${summary}) is not offered for approval: ${vetting.reason}.${checkedText}`,

@@ -1,3 +1,6 @@
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { runCommand, type ExecResult } from '../exec.js';
 
 /** What git runs with: no pager, no prompts, no user config steering it (hooks of the target still run). */
@@ -49,10 +52,38 @@ export async function gitOk(args: readonly string[], options: GitOptions): Promi
 export async function isWorkTreeRoot(dir: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   const result = await git(['rev-parse', '--show-toplevel'], { cwd: dir, env });
   if (result.exitCode !== 0) return false;
-  const { realpathSync } = await import('node:fs');
   try {
     return realpathSync(result.stdout.trim()) === realpathSync(dir);
   } catch {
     return false;
+  }
+}
+
+/**
+ * git apply, in the target. A plain folder inside some other repository
+ * must not be patched relative to that repository's root: git is kept from
+ * looking above the folder.
+ */
+export async function applyPatch(
+  path: string,
+  isGit: boolean,
+  diff: string,
+  env: NodeJS.ProcessEnv,
+  options: { check?: boolean; signal?: AbortSignal } = {},
+): Promise<{ ok: true } | { ok: false; error: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'nightshift-patch-'));
+  try {
+    const file = join(dir, 'fix.patch');
+    writeFileSync(file, diff.endsWith('\n') ? diff : `${diff}\n`);
+    const result = await git(['apply', '--whitespace=nowarn', ...(options.check ? ['--check'] : []), file], {
+      cwd: path,
+      env,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(isGit ? {} : { extraEnv: { GIT_CEILING_DIRECTORIES: dirname(path) } }),
+    });
+    if (result.exitCode === 0) return { ok: true };
+    return { ok: false, error: (result.stderr || result.stdout).trim().split('\n').slice(0, 3).join(' / ') || `git apply exited ${result.exitCode}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -15,10 +15,10 @@ import type { EventLog } from '../store/events.js';
 import { type RepairRow, type RepairState, type RepairStore } from '../store/repairs.js';
 import { errorMessage } from '../errors.js';
 import { changedPaths, createBackup, NIGHTSHIFT_IDENTITY, restoreBackup, restoreMismatch, treeDigest, worktreeTreeOf, type Backup } from './backup.js';
-import { git, gitOk, isWorkTreeRoot, type GitOptions } from './git.js';
+import { applyPatch, git, gitOk, isWorkTreeRoot, type GitOptions } from './git.js';
 import { ratchetBreach, runTests } from './ratchet.js';
 import { describeCounts, type TestCounts } from './test-results.js';
-import { applyPatch } from './vet.js';
+import { vetFix, type Vetting } from './vet.js';
 
 /** The trailer every repair commit carries: how a restart recognises a commit it made before it was killed. */
 const TRAILER = 'Nightshift-Repair';
@@ -126,7 +126,26 @@ export class Repairer implements RepairService {
 
   /** Every patrol result: verifications waiting for healthy patrols hear it. */
   onResult(outcome: RunOutcome): void {
+    // Every patrol result passes here; almost always nobody is waiting.
+    if (this.watchers.size === 0) return;
     for (const watcher of [...this.watchers]) watcher(outcome);
+  }
+
+  /** The checks a proposed fix passes before anyone is asked (src/repair/vet.ts), against the configured targets. */
+  vet(fix: ProposedFix, diagnosisSignature: string | null): Promise<Vetting> {
+    const { config } = this.options;
+    return vetFix(fix, diagnosisSignature, {
+      targets: config.targets,
+      allowHosts: config.allowHosts,
+      env: this.options.env(),
+      needsHuman: (signature) => this.needsHuman(signature),
+    });
+  }
+
+  /** Why no more fixes are offered for a failure (maxFailures of its repairs failed), or null. */
+  private needsHuman(signature: string): string | null {
+    const failed = this.options.store.failedFor(signature);
+    return failed >= this.options.config.maxFailures ? `${failed} repairs of this failure failed already: it needs a human` : null;
   }
 
   /** A proposal was just approved: what happens next, said in the answer. */
@@ -225,13 +244,8 @@ export class Repairer implements RepairService {
     const who = describeIdentity(by);
     this.busyTargets.add(target.name);
     try {
-      this.setState(repair.id, 'rolling-back', { reason: `rolled back by ${who}` });
-      const outcome = await this.restore(repair.id, target, backup, AbortSignal.timeout(this.options.config.timeoutMs));
-      if (outcome) {
-        this.finish(repair.id, 'restore-failed', `rolled back by ${who}, but ${outcome}`, null);
-        return { kind: 'failed', reason: outcome };
-      }
-      this.finish(repair.id, 'rolled-back', `rolled back by ${who} on ${by.channel}`, null);
+      const problem = await this.undo(repair.id, target, backup, `rolled back by ${who} on ${by.channel}`, 'rolled-back');
+      if (problem) return { kind: 'failed', reason: problem };
       this.options.score(target.name, -1, `repair ${id} was rolled back by ${who}`, id);
       this.options.notify({ severity: 'warning', title: `Repair ${id} on ${target.name} rolled back by ${who}: the folder is as it was before the repair` });
       return { kind: 'rolled-back', id };
@@ -259,7 +273,8 @@ export class Repairer implements RepairService {
       return existing ? { kind: 'already', state: existing.state } : { kind: 'not-approved', status: proposal.status };
     }
     const target = proposal.target ? this.targets.get(proposal.target) : undefined;
-    if (proposal.kind === 'steps' || !target) return { kind: 'not-applicable', reason: 'it names no configured repair target' };
+    if (proposal.kind === 'steps' || !target || !proposal.signature) return { kind: 'not-applicable', reason: 'it names no configured repair target' };
+    const signature = proposal.signature;
     if (!this.options.surgeryEnabled()) return { kind: 'surgery-disabled' };
     const existing = store.get(proposal.id);
     if (existing) return { kind: 'already', state: existing.state };
@@ -267,10 +282,7 @@ export class Repairer implements RepairService {
     if (other) return { kind: 'target-busy', other: other.id };
     const now = clock.now();
     const inserted = this.options.db.transaction(() => {
-      if (
-        !store.insert({ id: proposal.id, proposalId: proposal.id, target: target.name, signature: proposal.signature ?? `target:${target.name}`, by, at: now })
-      )
-        return false;
+      if (!store.insert({ id: proposal.id, proposalId: proposal.id, target: target.name, signature, by, at: now })) return false;
       events.append(now, 'repair.started', proposal.id, 'info', { repairId: proposal.id, target: target.name, kind: proposal.kind, by });
       return true;
     })();
@@ -337,9 +349,7 @@ export class Repairer implements RepairService {
           return { result: undefined, detail: 'diff applied' };
         }
         if (fix.kind !== 'command') throw new StepFailed('apply', 'nothing to apply');
-        const result = await this.command(id, fix.command, target, signal);
-        if (result.exitCode !== 0) throw new StepFailed('apply', `the command ${describeExit(result)}: ${tail(result.stderr || result.stdout, 3)}`);
-        return { result: undefined, detail: `command ran (${describeExit(result)})` };
+        return { result: undefined, detail: await this.mustSucceed(id, fix.command, target, signal, 'the command failed') };
       });
       await this.buildAndRestart(id, target, signal);
       this.setState(id, 'verifying');
@@ -349,15 +359,10 @@ export class Repairer implements RepairService {
       });
       const regression = fix.kind === 'diff' ? fix.regression : fix.kind === 'command' ? fix.verify : undefined;
       if (regression) {
-        await this.step(id, 'verify-regression', async () => {
-          const result = await this.command(id, regression, target, signal);
-          if (result.exitCode !== 0)
-            throw new StepFailed(
-              'verify-regression',
-              `the regression command still fails (${describeExit(result)}): ${tail(result.stderr || result.stdout, 3)}`,
-            );
-          return { result: undefined, detail: 'the regression command passes' };
-        });
+        await this.step(id, 'verify-regression', async () => ({
+          result: undefined,
+          detail: await this.mustSucceed(id, regression, target, signal, 'the regression command still fails'),
+        }));
       }
       if (target.test) {
         tests = await this.step(id, 'verify-tests', async () => {
@@ -388,44 +393,45 @@ export class Repairer implements RepairService {
         return;
       }
       const step = err instanceof StepFailed ? err.step : 'repair';
-      const reason = signal.aborted && !(err instanceof StepFailed) ? abortReason(timeout, config.timeoutMs) : errorMessage(err);
+      // Aborted, a step fails for whatever its command died of: why it was aborted comes first.
+      const reason = signal.aborted ? `${abortReason(timeout, config.timeoutMs)}: ${errorMessage(err)}` : errorMessage(err);
       await this.failed(proposal, target, backup, step, reason);
     }
   }
 
-  /** Runs a step as an audited event: started, then ok with what it did or failed with why. */
+  /** Runs a step and records it as one audited event when it ends: ok with what it did, or failed with why, and how long it took. */
   private async step<T>(id: string, step: string, body: () => Promise<{ result: T; detail: string }>): Promise<T> {
     const started = performance.now();
-    try {
-      const { result, detail } = await body();
-      this.options.events.append(this.options.clock.now(), 'repair.step', id, 'info', {
+    const record = (ok: boolean, detail: string) =>
+      this.options.events.append(this.options.clock.now(), 'repair.step', id, ok ? 'info' : 'warning', {
         repairId: id,
         step,
-        ok: true,
+        ok,
         ms: Math.round(performance.now() - started),
         detail,
       });
+    try {
+      const { result, detail } = await body();
+      record(true, detail);
       return result;
     } catch (err) {
-      this.options.events.append(this.options.clock.now(), 'repair.step', id, 'warning', {
-        repairId: id,
-        step,
-        ok: false,
-        ms: Math.round(performance.now() - started),
-        detail: errorMessage(err),
-      });
-      throw err;
+      record(false, errorMessage(err));
+      // Whatever failed inside a step fails that step: the repair's reason names it.
+      throw err instanceof StepFailed ? err : new StepFailed(step, errorMessage(err));
     }
+  }
+
+  /** Runs one of the target's commands; a non-zero exit fails the step with its exit and last lines. What it did, for the step's event. */
+  private async mustSucceed(id: string, command: string, target: RepairTarget, signal: AbortSignal, failing: string): Promise<string> {
+    const result = await this.command(id, command, target, signal);
+    if (result.exitCode !== 0) throw new Error(`${failing} (${describeExit(result)}): ${tail(result.stderr || result.stdout, 3)}`);
+    return `${command}: ${describeExit(result)} in ${Math.round(result.durationMs)} ms`;
   }
 
   private async buildAndRestart(id: string, target: RepairTarget, signal: AbortSignal): Promise<void> {
     if (target.build) {
       const build = target.build;
-      await this.step(id, 'build', async () => {
-        const result = await this.command(id, build, target, signal);
-        if (result.exitCode !== 0) throw new StepFailed('build', `the build ${describeExit(result)}: ${tail(result.stderr || result.stdout, 3)}`);
-        return { result: undefined, detail: `build passed (${Math.round(result.durationMs)} ms)` };
-      });
+      await this.step(id, 'build', async () => ({ result: undefined, detail: await this.mustSucceed(id, build, target, signal, 'the build failed') }));
     }
     await this.step(id, 'restart', async () => {
       const said: string[] = [];
@@ -521,56 +527,50 @@ export class Repairer implements RepairService {
 
   private async failed(proposal: ProposalRow, target: RepairTarget, backup: Backup | undefined, step: string, reason: string): Promise<void> {
     const id = proposal.id;
-    const current = this.options.store.get(id);
+    const repair = this.options.store.get(id)!;
     // Nothing was written before "applying": the backup is dropped, there is nothing to restore.
-    if (!backup || current?.state === 'backing-up') {
+    if (!backup || repair.state === 'backing-up') {
       this.discard(id);
       this.finish(id, 'rolled-back', `${step}: ${reason} (before any change; nothing was changed)`, null);
       this.options.notify({ severity: 'warning', title: `Repair ${id} on ${target.name} did not start: ${reason}. Nothing was changed.` });
       return;
     }
-    this.setState(id, 'rolling-back', { reason: `${step}: ${reason}` });
-    const restoreProblem = await this.restore(id, target, backup, AbortSignal.any([AbortSignal.timeout(this.options.config.timeoutMs)]));
-    if (restoreProblem) {
-      this.finish(id, 'restore-failed', `${step}: ${reason}; then the restore failed: ${restoreProblem}`, null);
+    const problem = await this.undo(id, target, backup, `${step}: ${reason}`, 'rolled-back');
+    if (problem) {
       this.options.score(target.name, -2, `repair ${id} failed and its restore failed too`, id);
       this.options.notify({
         severity: 'critical',
-        title: `Repair ${id} on ${target.name} failed at ${step} and could NOT be restored: ${restoreProblem}`,
+        title: `Repair ${id} on ${target.name} failed at ${step} and could NOT be restored: ${problem}`,
         body: `Why it failed: ${reason}\nThe backup is kept${backup.kind === 'git' ? ` as ${backup.ref} (and ${backup.ignoredDir})` : ` in ${backup.dir}`}. Restore it by hand.`,
       });
       return;
     }
-    this.finish(id, 'rolled-back', `${step}: ${reason}`, null);
-    const failures = this.options.store.failedFor(current?.signature ?? proposal.signature ?? `target:${target.name}`);
-    const needsHuman = failures >= this.options.config.maxFailures;
-    if (needsHuman && this.options.proposals.settleApproved(id, 'needs_human', 'nightshift', this.options.clock.now()))
+    const stop = this.needsHuman(repair.signature);
+    if (stop && this.options.proposals.settleApproved(id, 'needs_human', 'nightshift', this.options.clock.now()))
       this.options.events.append(this.options.clock.now(), 'proposal.decided', id, 'warning', {
         proposalId: id,
         status: 'needs_human',
         by: 'nightshift',
         channel: 'nightshift',
       });
-    this.options.score(
-      target.name,
-      needsHuman ? -2 : -1,
-      `repair ${id} failed at ${step} and was rolled back${needsHuman ? `; ${failures} repairs of this failure failed` : ''}`,
-      id,
-    );
+    this.options.score(target.name, stop ? -2 : -1, `repair ${id} failed at ${step} and was rolled back${stop ? `; ${stop}` : ''}`, id);
     this.options.notify({
       severity: 'warning',
       title: `Repair ${id} on ${target.name} failed at ${step} and was rolled back: the folder is exactly as it was`,
-      body: [
-        `Why: ${reason}`,
-        needsHuman ? `${failures} repairs of this failure have failed: it needs a human; Nightshift will not offer another fix for it.` : '',
-      ]
-        .filter(Boolean)
-        .join('\n'),
+      body: [`Why: ${reason}`, stop ? `${stop}; Nightshift will not offer another fix for it.` : ''].filter(Boolean).join('\n'),
     });
   }
 
-  /** Restores, rebuilds, restarts and checks the restore; the problem, or null when the target is as it was. */
-  private async restore(id: string, target: RepairTarget, backup: Backup, signal: AbortSignal): Promise<string | null> {
+  /**
+   * Puts the target back exactly as its backup has it, rebuilds and
+   * restarts it, checks the restore against the backup, and finishes the
+   * repair in `state` (or restore-failed); the problem, or null. Idempotent,
+   * so a restore interrupted by a crash is simply run again.
+   */
+  private async undo(id: string, target: RepairTarget, backup: Backup, reason: string, state: 'rolled-back' | 'interrupted'): Promise<string | null> {
+    this.setState(id, 'rolling-back', { reason });
+    const signal = AbortSignal.timeout(this.options.config.timeoutMs);
+    let problem: string | null = null;
     try {
       await this.step(id, 'restore', async () => {
         await restoreBackup(backup, { path: target.path, env: this.options.env(), signal, workDir: this.workDir(id) });
@@ -582,23 +582,24 @@ export class Repairer implements RepairService {
         };
       });
       await this.buildAndRestart(id, target, signal);
-      return null;
     } catch (err) {
-      return errorMessage(err);
+      problem = errorMessage(err);
     }
+    this.finish(id, problem ? 'restore-failed' : state, problem ? `${reason}; then the restore failed: ${problem}` : reason, null);
+    return problem;
   }
 
-  /** The unfinished repair of a previous run: finished when its commit is there, otherwise rolled back. */
+  /** The unfinished repair of a previous run: finished when its commit is there, otherwise undone. */
   private async recover(repair: RepairRow, target: RepairTarget): Promise<void> {
     const backup = repair.backup as Backup | null;
     this.busyTargets.add(target.name);
     try {
       if (repair.state === 'backing-up' || !backup) {
         this.discard(repair.id);
-        this.finish(repair.id, 'rolled-back', 'interrupted: Nightshift stopped before the change was written; nothing was changed', null);
+        this.finish(repair.id, 'interrupted', 'Nightshift stopped before the change was written; nothing was changed', null);
         this.options.notify({
           severity: 'warning',
-          title: `Repair ${repair.id} on ${target.name} was interrupted before it changed anything; /apply ${repair.id} is not possible again, a new diagnosis can propose it anew`,
+          title: `Repair ${repair.id} on ${target.name} was interrupted before it changed anything; it does not run again (a new diagnosis can propose the fix anew)`,
         });
         return;
       }
@@ -611,18 +612,15 @@ export class Repairer implements RepairService {
         }
       }
       const was = repair.state;
-      this.setState(repair.id, 'rolling-back', { reason: `interrupted while ${was}` });
-      const problem = await this.restore(repair.id, target, backup, AbortSignal.timeout(this.options.config.timeoutMs));
-      if (problem) {
-        this.finish(repair.id, 'restore-failed', `interrupted while ${was}; the restore failed: ${problem}`, null);
-        this.options.notify({ severity: 'critical', title: `Repair ${repair.id} on ${target.name} was interrupted and could NOT be restored: ${problem}` });
-        return;
-      }
-      this.finish(repair.id, 'rolled-back', `interrupted while ${was}: Nightshift stopped; rolled back on restart`, null);
-      this.options.notify({
-        severity: 'warning',
-        title: `Repair ${repair.id} on ${target.name} was interrupted (Nightshift stopped while ${was}) and has been rolled back: the folder is as it was`,
-      });
+      const problem = await this.undo(repair.id, target, backup, `Nightshift stopped while it was ${was}; undone at the next start`, 'interrupted');
+      this.options.notify(
+        problem
+          ? { severity: 'critical', title: `Repair ${repair.id} on ${target.name} was interrupted and could NOT be restored: ${problem}` }
+          : {
+              severity: 'warning',
+              title: `Repair ${repair.id} on ${target.name} was interrupted (Nightshift stopped while it was ${was}) and has been undone: the folder is as it was`,
+            },
+      );
     } finally {
       this.busyTargets.delete(target.name);
     }

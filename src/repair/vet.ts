@@ -1,11 +1,8 @@
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import type { RepairTarget } from '../config/schema.js';
 import type { ProposedFix, Vetting as ProposalVetting } from '../diagnose/proposals.js';
 import { runCommand } from '../exec.js';
 import { diffPaths, outsideReason } from './diff-paths.js';
-import { git, isWorkTreeRoot } from './git.js';
+import { applyPatch, isWorkTreeRoot } from './git.js';
 import { hasBlocking, scanCommand, scanDiff, type ScanFinding } from './scanner.js';
 
 /** What the checks before asking found: applicable (with what was checked) or diagnosis only (with why), with the whole target. */
@@ -15,9 +12,13 @@ export interface VetContext {
   targets: readonly RepairTarget[];
   allowHosts: readonly string[];
   env: NodeJS.ProcessEnv;
-  /** Why a repair of this target's failure is not offered any more (too many failed), or null. */
+  /** Why a fix for this failure is not offered any more (its repairs kept failing), or null. */
   needsHuman: (signature: string) => string | null;
-  signatureFor: (target: RepairTarget) => string;
+}
+
+/** The failure a fix is meant for: the diagnosis's signature, or (a weekly or asked-for diagnosis has none) its target's. */
+export function fixSignature(diagnosisSignature: string | null, target: RepairTarget): string {
+  return diagnosisSignature ?? `target:${target.name}`;
 }
 
 /** The target a fix names: by name, or by its folder. */
@@ -34,10 +35,17 @@ export function targetOf(fix: ProposedFix, targets: readonly RepairTarget[]): Re
  * program exists there; and the scanner finds nothing blocking in the
  * diff's added lines, the command, or the regression command.
  */
-export async function vetFix(fix: ProposedFix, ctx: VetContext): Promise<Vetting> {
+export async function vetFix(fix: ProposedFix, diagnosisSignature: string | null, ctx: VetContext): Promise<Vetting> {
   const checked: string[] = [];
   const files = fix.kind === 'diff' ? diffPaths(fix.diff) : [];
-  const unfit = (reason: string, target: RepairTarget | null = null): Vetting => ({ applicable: false, target, checked, reason, files });
+  const unfit = (reason: string, target: RepairTarget | null = null): Vetting => ({
+    applicable: false,
+    target,
+    checked,
+    reason,
+    files,
+    signature: target ? fixSignature(diagnosisSignature, target) : diagnosisSignature,
+  });
   if (fix.kind === 'steps') return unfit('it is a list of steps for a person: there is nothing to apply');
   const target = targetOf(fix, ctx.targets);
   if (!target) {
@@ -48,7 +56,8 @@ export async function vetFix(fix: ProposedFix, ctx: VetContext): Promise<Vetting
   }
   const isGit = await isWorkTreeRoot(target.path, ctx.env);
   checked.push(`target ${target.name}: ${isGit ? 'a git work tree' : 'a plain folder'} at ${target.path}`);
-  const stopped = ctx.needsHuman(ctx.signatureFor(target));
+  const signature = fixSignature(diagnosisSignature, target);
+  const stopped = ctx.needsHuman(signature);
   if (stopped) return unfit(stopped, target);
 
   const findings: ScanFinding[] = [];
@@ -84,40 +93,11 @@ export async function vetFix(fix: ProposedFix, ctx: VetContext): Promise<Vetting
   const warnings = findings.filter((f) => f.severity !== 'blocking');
   checked.push(warnings.length === 0 ? 'scanner: nothing found' : `scanner: ${warnings.length} warning(s): ${warnings.map(describeFinding).join('; ')}`);
   if (fix.kind === 'command') checked.push('irreversible: a command can do things outside the folder that no backup undoes; it always waits for /apply');
-  return { applicable: true, target, checked, irreversible: fix.kind === 'command', files };
+  return { applicable: true, target, checked, irreversible: fix.kind === 'command', files, signature };
 }
 
 function describeFinding(f: ScanFinding): string {
   return `${f.id} (${f.reason})${f.file ? ` at ${f.file}${f.line ? `:${f.line}` : ''}` : ''}`;
-}
-
-/**
- * git apply, in the target. A plain folder inside some other repository
- * must not be patched relative to that repository's root: git is kept from
- * looking above the folder.
- */
-export async function applyPatch(
-  path: string,
-  isGit: boolean,
-  diff: string,
-  env: NodeJS.ProcessEnv,
-  options: { check?: boolean; signal?: AbortSignal } = {},
-): Promise<{ ok: true } | { ok: false; error: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'nightshift-patch-'));
-  try {
-    const file = join(dir, 'fix.patch');
-    writeFileSync(file, diff.endsWith('\n') ? diff : `${diff}\n`);
-    const result = await git(['apply', '--whitespace=nowarn', ...(options.check ? ['--check'] : []), file], {
-      cwd: path,
-      env,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(isGit ? {} : { extraEnv: { GIT_CEILING_DIRECTORIES: dirname(path) } }),
-    });
-    if (result.exitCode === 0) return { ok: true };
-    return { ok: false, error: (result.stderr || result.stdout).trim().split('\n').slice(0, 3).join(' / ') || `git apply exited ${result.exitCode}` };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** The program a command line starts (after VAR=value assignments), and whether `command -v` finds it in the target. */

@@ -1,7 +1,8 @@
 import type { Db } from './database.js';
 
+/** interrupted: Nightshift stopped in the middle of it and undid it at the next start (not a failure of the fix). */
 export type RepairState =
-  'backing-up' | 'applying' | 'verifying' | 'committing' | 'committed' | 'rolling-back' | 'rolled-back' | 'cancelled' | 'restore-failed';
+  'backing-up' | 'applying' | 'verifying' | 'committing' | 'committed' | 'rolling-back' | 'rolled-back' | 'cancelled' | 'interrupted' | 'restore-failed';
 
 /** States a repair is still in while something may be half done: a restart finishes or undoes them. */
 export const ACTIVE_REPAIR_STATES: readonly RepairState[] = ['backing-up', 'applying', 'verifying', 'committing', 'rolling-back'];
@@ -117,11 +118,7 @@ export class RepairStore {
   /** Repairs of a failure that did not hold (rolled back, or could not even be restored). */
   failedFor(signature: string): number {
     return (
-      this.db
-        .prepare("SELECT count(*) AS n FROM repairs WHERE signature = ? AND state IN ('rolled-back', 'restore-failed') AND reason NOT LIKE 'interrupted%'")
-        .get(signature) as {
-        n: number;
-      }
+      this.db.prepare("SELECT count(*) AS n FROM repairs WHERE signature = ? AND state IN ('rolled-back', 'restore-failed')").get(signature) as { n: number }
     ).n;
   }
 

@@ -103,7 +103,7 @@ async function killDuring(t: TestContext, scenario: Scenario): Promise<void> {
     },
   ).then((rows) => rows);
   if (scenario.expect === 'restored') {
-    assert.equal(repair!.state, 'rolled-back', repair!.reason ?? '');
+    assert.equal(repair!.state, 'interrupted', repair!.reason ?? '');
     assert.deepEqual(snapshot(repo), before);
     assert.equal(gitState(repo), gitBefore);
   } else {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { AuditLog } from '../../src/store/audit.js';
+import { openDatabase } from '../../src/store/database.js';
 import { RepairStore } from '../../src/store/repairs.js';
 import {
   addEmptyJob,
@@ -72,7 +73,8 @@ test('a good patch is applied, the worker restarted and verified (patrols, regre
     'verify-tests:true',
     'commit:true',
   ]);
-  assert.deepEqual(new RepairStore(bot.db).baseline('worker'), { ...new RepairStore(bot.db).baseline('worker')!, passed: 5, failed: 0 });
+  const baseline = new RepairStore(bot.db).baseline('worker')!;
+  assert.deepEqual([baseline.passed, baseline.failed, baseline.repairId], [5, 0, proposal.id]);
   assert.ok(bot.alerts.some((m) => /Repair p\d+ on worker applied and verified: commit [0-9a-f]{12}/.test(m.title)));
   const scored = bot.db.prepare("SELECT score FROM actions WHERE category = 'repair'").all() as Array<{ score: number }>;
   assert.deepEqual(scored, [{ score: 1 }]);
@@ -237,6 +239,25 @@ test('/disable-surgery while the repair is being verified lets the verification 
   assert.deepEqual(snapshot(repo), before);
 });
 
+test('a repair that outlasts repair.timeout is rolled back, and says it timed out rather than how its command died', async (t) => {
+  const repo = makeRepo(t);
+  const ctl = tempDir(t, 'nightshift-ctl-');
+  // The second test run (the ratchet's, after the change) hangs.
+  const hang = `n=$(( $(cat ${ctl}/count 2>/dev/null || echo 0) + 1 )); echo $n > ${ctl}/count; if [ $n = 2 ]; then sleep 60; fi; node --test --test-reporter=tap`;
+  const yaml = repairYaml(repo)
+    .replace('  timeout: 60s', '  timeout: 4s')
+    .replace('test: node --test --test-reporter=tap', `test: ${JSON.stringify(hang)}`);
+  const bot = await startRepairEngine(t, yaml);
+  await bot.say('/consent auto-repair on');
+  const before = snapshot(repo);
+  const proposal = await bot.propose({ kind: 'diff', repository: 'worker', diff: libDiff(t, FIXED_LIB) });
+  await bot.say(`/approve ${proposal.id}`);
+  const repair = await ended(bot, proposal.id);
+  assert.equal(repair.state, 'rolled-back');
+  assert.match(repair.reason ?? '', /^verify-tests: the repair took longer than repair\.timeout \(4 s\)/);
+  assert.deepEqual(snapshot(repo), before);
+});
+
 test('a command fix waits for /apply even with auto-repair granted, and is committed with what it changed', async (t) => {
   const repo = makeRepo(t);
   addEmptyJob(repo);
@@ -317,10 +338,10 @@ test('a plain folder (not a git work tree) is backed up by copy and restored exa
   assert.equal(readFileSync(join(repo, 'lib.mjs'), 'utf8'), FIXED_LIB);
 });
 
-test('the ratchet baseline only moves forward', async (t) => {
-  const repo = makeRepo(t);
-  const bot = await startRepairEngine(t, repairYaml(repo));
-  const store = new RepairStore(bot.db);
+test('the ratchet baseline only moves forward', (t) => {
+  const db = openDatabase(join(tempDir(t), 'nightshift.db'));
+  t.after(() => db.close());
+  const store = new RepairStore(db);
   store.advanceBaseline('worker', { passed: 10, failed: 2, format: 'tap' }, 1, null);
   store.advanceBaseline('worker', { passed: 8, failed: 5, format: 'tap' }, 2, 'p1');
   assert.deepEqual([store.baseline('worker')!.passed, store.baseline('worker')!.failed], [10, 2]);
