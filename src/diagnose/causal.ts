@@ -37,17 +37,21 @@ import { isSymptomKind } from '../checks/index.js';
 import { Redactor } from '../log/redact.js';
 import type { Db } from '../store/database.js';
 import { FailureLog } from '../store/failure-log.js';
-import { findCausalChains, type ChainParts, type CheckStretches } from './causal/algorithm.js';
+import { findCausalChains, type ChainParts, type CheckStretches, type RootCluster } from './causal/algorithm.js';
 import { Sampler } from './causal/evidence.js';
+import { resourcesOf, sharedResource } from './causal/resources.js';
 import { readStretches } from './causal/stretches.js';
 import { Wording } from './causal/wording.js';
-import type { CausalAnalysis, CausalChain, ChainNode } from './types.js';
+import type { RecordedChange } from '../store/failure-log.js';
+import type { CausalAnalysis, CausalChain, ChainNode, FailureCluster, LatentCause } from './types.js';
 
 /** What the analysis needs of a configured check (a CheckConfig fits). */
 export interface CausalCheck {
   readonly name: string;
   readonly kind: string;
   readonly dependsOn: readonly string[];
+  /** Its kind's keys as written: the host resources it uses are read from them (clusters name a shared one). */
+  readonly params?: Record<string, unknown>;
 }
 
 /** The window to analyse and how to judge time order in it. */
@@ -63,12 +67,18 @@ export interface CausalOptions {
   check?: string;
   /** Applied to every sample message; by default the pattern redactor (token shapes). */
   redact?: (text: string) => string;
+  /** A recorded change at most this long before a root began failing is named as a candidate latent cause (default 3 days). */
+  latentWindowMs?: number;
 }
 
 /** How long after its dependency began failing a dependent's failure counts as its effect. */
 export const DEFAULT_EFFECT_WINDOW_MS = 5 * 60_000;
 /** Failures this close are one patrol's: their order in the log says nothing (patrol interval 10 s, timeout 5 s). */
 export const DEFAULT_SIMULTANEOUS_MS = 15_000;
+/** A config edit or a deploy can take days to bite (the next restart, the next cron run). */
+export const DEFAULT_LATENT_WINDOW_MS = 3 * 86_400_000;
+/** Candidate latent causes named per root: the most recent are the likeliest. */
+const MAX_LATENT_CAUSES = 2;
 
 const patternRedactor = new Redactor();
 
@@ -109,7 +119,10 @@ export function analyzeFailureLog(log: FailureLog, checks: readonly CausalCheck[
   const text = new Wording(from, to, totalFailures, windowMs, simultaneousMs);
   const sampler = new Sampler(log, redact);
   const parts = new Map(graph.chains.map((p) => [p.info.name, p]));
-  let chains = graph.chains.map((p) => buildChain(p, graph.checks, sampler, text));
+  const latentWindowMs = options.latentWindowMs ?? DEFAULT_LATENT_WINDOW_MS;
+  const earliestStart = Math.min(to, ...graph.chains.map((p) => p.roots[0]?.start ?? to));
+  const changes = empty || graph.chains.length === 0 ? [] : log.changes(earliestStart - latentWindowMs, to);
+  let chains = graph.chains.map((p) => buildChain(p, graph.checks, sampler, text, latentCausesOf(p, changes, latentWindowMs, redact)));
 
   // Unexplained: stretches in a dependency cycle, and failures of subjects that are not configured checks.
   let unexplained: ChainNode[] = graph.inCycle.map((c) => sampler.node(c.info, c.stretches, c.span));
@@ -123,27 +136,64 @@ export function analyzeFailureLog(log: FailureLog, checks: readonly CausalCheck[
   unexplained.push(...unconfigured);
   unexplained.sort((a, b) => b.failures - a.failures || a.firstSeen - b.firstSeen);
 
-  let coincidences = graph.hints;
+  const byRoot = new Map(chains.map((c) => [c.root.check, c]));
+  const configured = new Map(checks.map((c) => [c.name, c]));
+  let clusters = graph.clusters.map((c) => describeCluster(c, byRoot, configured));
   if (options.check !== undefined) {
     const name = options.check;
     chains = chains.filter((c) => [c.root, ...c.effects, ...c.cascade, ...c.symptoms].some((n) => n.check === name));
     unexplained = unexplained.filter((n) => n.check === name);
     const roots = new Set(chains.map((c) => c.root.check));
-    coincidences = coincidences.filter((h) => roots.has(h.a) || roots.has(h.b));
+    clusters = clusters.filter((c) => c.checks.some((m) => roots.has(m)));
   }
   const summary = text.overall(
     chains,
     unexplained,
     unconfigured.map((n) => n.check),
-    coincidences,
+    clusters,
     options.check,
     parts,
   );
-  return { from, to, totalFailures, chains, unexplained, summary };
+  return { from, to, totalFailures, chains, unexplained, clusters, summary };
+}
+
+/** The recorded changes concerning a root (or every check) that came before its first failure, within the window; newest first. */
+function latentCausesOf(parts: ChainParts, changes: readonly RecordedChange[], windowMs: number, redact: (text: string) => string): LatentCause[] {
+  const began = parts.roots[0]?.start;
+  if (began === undefined) return [];
+  const found: LatentCause[] = [];
+  for (let i = changes.length - 1; i >= 0 && found.length < MAX_LATENT_CAUSES; i--) {
+    const change = changes[i]!;
+    if (change.at > began || began - change.at > windowMs) continue;
+    if (change.checks.length > 0 && !change.checks.includes(parts.info.name)) continue;
+    found.push({ at: change.at, subject: change.subject, source: change.source, summary: redact(change.summary), beforeMs: began - change.at });
+  }
+  return found;
+}
+
+/** A cluster of roots with what its members share: a message most failed with, a resource all use. */
+function describeCluster(cluster: RootCluster, byRoot: Map<string, CausalChain>, configured: Map<string, CausalCheck>): FailureCluster {
+  const roots = cluster.members.map((m) => byRoot.get(m)?.root).filter((n): n is ChainNode => n !== undefined);
+  const bySignature = new Map<string, { message: string; members: number }>();
+  for (const node of roots) {
+    if (node.signature === '') continue;
+    const seen = bySignature.get(node.signature);
+    if (seen) seen.members++;
+    else bySignature.set(node.signature, { message: node.sampleMessage, members: 1 });
+  }
+  let shared: FailureCluster['shared'] = null;
+  for (const candidate of bySignature.values()) if (candidate.members >= 2 && (!shared || candidate.members > shared.members)) shared = candidate;
+  const resource = sharedResource(
+    cluster.members.map((m) => {
+      const check = configured.get(m);
+      return check ? resourcesOf(check.kind, check.params) : [];
+    }),
+  );
+  return { checks: cluster.members, together: cluster.together, of: cluster.of, shared, resource };
 }
 
 /** A chain as the diagnosis reports it: the algorithm's nodes with their evidence, and its paragraph. */
-function buildChain(parts: ChainParts, checks: Map<string, ChainParts['info']>, sampler: Sampler, text: Wording): CausalChain {
+function buildChain(parts: ChainParts, checks: Map<string, ChainParts['info']>, sampler: Sampler, text: Wording, latentCauses: LatentCause[]): CausalChain {
   const root = sampler.node(parts.info, parts.roots, parts.rootSpan);
   const withEvidence = (nodes: ChainParts['effects']) => nodes.map((n) => sampler.node(n.info, n.stretches, n.span));
   const chain: CausalChain = {
@@ -152,6 +202,7 @@ function buildChain(parts: ChainParts, checks: Map<string, ChainParts['info']>, 
     cascade: withEvidence(parts.cascade),
     symptoms: withEvidence(parts.symptoms),
     explainedFailures: parts.explainedFailures,
+    latentCauses,
     summary: '',
   };
   chain.summary = text.chain(chain, parts, checks);

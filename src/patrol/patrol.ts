@@ -27,6 +27,8 @@ export interface RunOutcome {
   previousStatus: CheckStateRow['status'];
   /** On recovery: how long the check was failing, when known. */
   downForMs: number | null;
+  /** When the run began (ms): its check.failed/check.recovered event is dated by it, so failures order by when they began. */
+  startedAt: number;
 }
 
 export interface PatrolEvents {
@@ -181,7 +183,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
           ? await runWithBoundary(probe, check.timeoutMs, this.stopController.signal, () => this.options.clock.now())
           : { ok: false, message: 'no probe was created for this check', durationMs: 0, timedOut: false };
         if (this.stopController.signal.aborted) return;
-        this.record(check, result);
+        this.record(check, result, started);
       })
       .catch((err: unknown) => {
         // The boundary of last resort: recording failed (disk full, database locked). The patrol goes on, and
@@ -201,8 +203,15 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     return run;
   }
 
-  /** Commits the run (state row + event on failure/recovery), then tells listeners. */
-  private record(check: CheckConfig, rawResult: TimedResult): void {
+  /**
+   * Commits the run (state row + event on failure/recovery), then tells
+   * listeners. The event is dated when the run began, not when it finished:
+   * checks of one patrol run concurrently and a slow one that failed first
+   * finishes last, so finish times would put its failure after the fast
+   * failures it caused (the causal analysis orders by these dates). The
+   * state row's lastRunAt stays the finish time (what /status shows).
+   */
+  private record(check: CheckConfig, rawResult: TimedResult, startedAt: number): void {
     const { checkState, events, db, clock } = this.options;
     // Secrets out and sizes bounded before anything is stored or told: a check may quote a whole stderr.
     const result: TimedResult = {
@@ -234,7 +243,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     db.transaction(() => {
       checkState.save(run);
       if (!result.ok) {
-        events.append(at, 'check.failed', check.name, check.severity === 'critical' ? 'critical' : 'warning', {
+        events.append(startedAt, 'check.failed', check.name, check.severity === 'critical' ? 'critical' : 'warning', {
           ...result.details,
           kind: check.kind,
           message: result.message,
@@ -243,7 +252,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
           ...(result.timedOut ? { timedOut: true } : {}),
         });
       } else if (from === 'failing') {
-        events.append(at, 'check.recovered', check.name, 'info', {
+        events.append(startedAt, 'check.recovered', check.name, 'info', {
           ...result.details,
           kind: check.kind,
           message: result.message,
@@ -253,7 +262,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     })();
     this.options.health?.succeeded();
     const state: CheckStateRow = { flapping: false, mutedUntil: null, lastHealAt: null, healHeld: false, unheldHeals: 0, ...previous, ...run };
-    this.safeEmit('result', { check, result, state, previousStatus: from, downForMs });
+    this.safeEmit('result', { check, result, state, previousStatus: from, downForMs, startedAt });
   }
 
   /** A listener that throws (a broken channel, a metrics bug) is logged and never stops the patrol. */

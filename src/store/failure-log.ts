@@ -7,6 +7,32 @@ export interface FailureSpan {
   last: number;
 }
 
+/** A `change` event as the causal analysis reads it. */
+export interface RecordedChange {
+  at: number;
+  subject: string;
+  source: string;
+  summary: string;
+  checks: string[];
+}
+
+/** One failed run as the evidence sampler reads it. */
+export interface FailedRun {
+  message: string;
+  kind: string | null;
+  /** What the check kept of its evidence, by where it came from. */
+  evidence: { stderr?: string | undefined; stdout?: string | undefined; log?: string | undefined; body?: string | undefined };
+}
+
+interface FailedRunRow {
+  message: string | null;
+  kind: string | null;
+  stderr: unknown;
+  stdout: unknown;
+  log: unknown;
+  body: unknown;
+}
+
 /** Failed runs in a window of one subject, whatever it is (configured or not). */
 export interface SubjectFailures {
   subject: string;
@@ -40,6 +66,7 @@ export class FailureLog {
   private readonly recoveriesBetween;
   private readonly failedInWindow;
   private readonly failedBySubject;
+  private readonly changesIn;
 
   constructor(db: Db) {
     const events = `events${perSubjectIndexHint(db)}`;
@@ -58,8 +85,11 @@ export class FailureLog {
     this.firstFailedBetween = db.prepare<[string, number, number], { at: number | null }>(
       `SELECT min(at) AS at FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at >= +? AND at < +?`,
     );
-    this.failedAt = db.prepare<[string, number], { message: string | null; kind: string | null }>(
-      `SELECT json_extract(context, '$.message') AS message, json_extract(context, '$.kind') AS kind FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at = +? ORDER BY id LIMIT 1`,
+    this.failedAt = db.prepare<[string, number], FailedRunRow>(
+      `SELECT json_extract(context, '$.message') AS message, json_extract(context, '$.kind') AS kind,
+         json_extract(context, '$.stderrTail') AS stderr, json_extract(context, '$.stdoutTail') AS stdout,
+         json_extract(context, '$.sampleErrors') AS log, json_extract(context, '$.bodySnippet') AS body
+       FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at = +? ORDER BY id LIMIT 1`,
     );
     this.recoveriesBetween = db
       .prepare<[number, number], [string, number]>("SELECT subject, at FROM events WHERE type = 'check.recovered' AND at >= ? AND at <= ? ORDER BY at, id")
@@ -68,6 +98,23 @@ export class FailureLog {
     this.failedBySubject = db.prepare<[number, number], SubjectFailures>(
       "SELECT subject, count(*) AS count, min(at) AS first, max(at) AS last FROM events WHERE type = 'check.failed' AND at >= ? AND at <= ? GROUP BY subject",
     );
+    this.changesIn = db.prepare<[number, number], { at: number; subject: string; source: string | null; summary: string | null; checks: string | null }>(
+      "SELECT at, subject, json_extract(context, '$.source') AS source, json_extract(context, '$.summary') AS summary, json_extract(context, '$.checks') AS checks FROM events WHERE type = 'change' AND at >= ? AND at <= ? ORDER BY at, id",
+    );
+  }
+
+  /** Recorded changes (`change` events) in [from, to], oldest first; `checks` empty: it concerns every check. */
+  changes(from: number, to: number): RecordedChange[] {
+    return this.changesIn.all(from, to).map((row) => {
+      let checks: string[] = [];
+      try {
+        const parsed: unknown = row.checks === null ? [] : JSON.parse(row.checks);
+        if (Array.isArray(parsed)) checks = parsed.filter((c): c is string => typeof c === 'string');
+      } catch {
+        checks = [];
+      }
+      return { at: row.at, subject: row.subject, source: row.source ?? 'unknown', summary: row.summary ?? `${row.subject} changed`, checks };
+    });
   }
 
   /** Recovery times in [from, to] (both inclusive), per subject, in time order. */
@@ -107,10 +154,22 @@ export class FailureLog {
     return this.firstFailedBetween.get(subject, lo, hi)!.at;
   }
 
-  /** The message (and kind) of the failed run of `subject` at `at`; an empty message when there is none. */
-  failedRun(subject: string, at: number): { message: string; kind: string | null } {
+  /** The message, kind and evidence (output tails, a log's sample errors, an HTTP body) of the failed run of `subject` at `at`. */
+  failedRun(subject: string, at: number): FailedRun {
     const row = this.failedAt.get(subject, at);
-    return { message: typeof row?.message === 'string' ? row.message : '', kind: row?.kind ?? null };
+    const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
+    // sampleErrors is a JSON array of lines; json_extract gives it as its JSON text.
+    let log: string | undefined;
+    if (typeof row?.log === 'string') {
+      try {
+        const lines: unknown = JSON.parse(row.log);
+        log = Array.isArray(lines) ? text(lines.filter((l) => typeof l === 'string').join('\n')) : undefined;
+      } catch {
+        log = undefined;
+      }
+    }
+    const evidence = { stderr: text(row?.stderr), stdout: text(row?.stdout), log, body: text(row?.body) };
+    return { message: typeof row?.message === 'string' ? row.message : '', kind: row?.kind ?? null, evidence };
   }
 
   /** Failed runs in [from, to], all subjects. */

@@ -164,7 +164,7 @@ test('a stretch carried into the window with no failed run in it explains nothin
   assert.deepEqual(withDependent.chains[0]!.rootSpan, { failures: 0, firstSeen: FROM, lastSeen: FROM });
 });
 
-test('independent roots that begin failing together are paired as possibly sharing an unwatched cause', () => {
+test('independent roots that begin failing together form a cluster that may share an unwatched cause', () => {
   const graph = findCausalChains(
     [
       check('disk-root', 'disk', [], [stretch(at(3, 10), 5, at(3, 15)), stretch(at(3, 40), 5, at(3, 45))]),
@@ -173,7 +173,39 @@ test('independent roots that begin failing together are paired as possibly shari
     ],
     OPTIONS,
   );
-  assert.deepEqual(graph.hints, [{ a: 'disk-root', b: 'disk-data', together: 2, of: 2 }]);
+  assert.deepEqual(graph.clusters, [{ members: ['disk-root', 'disk-data'], together: 2, of: 2 }]);
+});
+
+test('eight roots that begin failing together are one cluster, not 28 pairs', () => {
+  const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const graph = findCausalChains(
+    names.map((name, i) => check(name, 'command', [], [stretch(at(3, 10, i), 3, at(3, 12))])),
+    OPTIONS,
+  );
+  assert.equal(graph.clusters.length, 1);
+  assert.deepEqual([...graph.clusters[0]!.members].sort(), names);
+});
+
+test('roots with a declared edge between them are not clustered as sharing an unknown cause', () => {
+  // api depends on db but began failing 30 s before it (outside the simultaneous window the other way round):
+  // both are roots, and their edge is already the explanation to look at.
+  const graph = findCausalChains(
+    [check('db', 'tcp', [], [stretch(at(3, 10, 0), 3, at(3, 12))]), check('api', 'http', ['db'], [stretch(at(3, 9, 59), 3, at(3, 12))])],
+    { ...OPTIONS, simultaneousMs: 0 },
+  );
+  assert.equal(graph.chains.length, 2);
+  assert.deepEqual(graph.clusters, []);
+});
+
+test('ties in explained failures go to a dependency before its dependent', () => {
+  const graph = findCausalChains(
+    [check('api', 'http', ['db'], [stretch(at(3, 10), 2, at(3, 11))]), check('db', 'tcp', [], [stretch(at(3, 20), 2, at(3, 21))])],
+    OPTIONS,
+  );
+  assert.deepEqual(
+    shape(graph).map((c) => c.root),
+    ['db', 'api'],
+  );
 });
 
 test('ties in explained failures go to the earliest failure, then to the name', () => {

@@ -193,7 +193,10 @@ test('db dies, both APIs answer 502, the queue stalls, the worker log spikes: db
   assert.deepEqual(analysis.unexplained, []);
   assertAccounted(analysis);
 
-  assert.match(chain.summary, /^db failed at 03:12 UTC \(exited with code 1 after 4h 2m\); 27 failed runs until 03:25 UTC\./);
+  assert.match(
+    chain.summary,
+    /^db failed at 03:12:00 UTC \(exited with code 1 after 4h 2m; stderr: FATAL: could not connect to server: Connection refused\); 27 failed runs until 03:25:00 UTC\./,
+  );
   assert.match(chain.summary, /Within 40s api-1 and api-2 failed \(HTTP 502/);
   assert.match(chain.summary, /Then queue failed \(timed out after 5s\)/);
   assert.match(chain.summary, /worker-log \(error spike: .*\) is a symptom, not a cause/);
@@ -290,7 +293,7 @@ test('a standalone failure: the summary says nothing watched explains it and inv
   assert.equal(chain.explainedFailures, 11);
   assert.equal(
     chain.summary,
-    'api-1 failed at 09:30 UTC (HTTP 502 after 4 ms (expected 200-299)); 11 failed runs until 09:40 UTC. ' +
+    'api-1 failed at 09:30:00 UTC (HTTP 502 after 4 ms (expected 200-299)); 11 failed runs until 09:40:00 UTC. ' +
       'No dependency of api-1 was failing when it failed (db was fine): the cause is inside api-1 or outside what Nightshift watches. ' +
       'This accounts for 11 of 11 failure events.',
   );
@@ -314,12 +317,13 @@ test('an empty window gives a clear "no failures" analysis', (t) => {
     totalFailures: 0,
     chains: [],
     unexplained: [],
-    summary: 'No check failed between 02:00 UTC and 03:00 UTC: there is nothing to explain.',
+    clusters: [],
+    summary: 'No check failed between 02:00:00 UTC and 03:00:00 UTC: there is nothing to explain.',
   });
   // A window across days names the dates.
   assert.equal(
     analyzeCausality(log.db, STACK, { from: at(2, 0), to: at(2, 0) + 86_400_000 }).summary,
-    'No check failed between 2025-03-04 02:00 UTC and 2025-03-05 02:00 UTC: there is nothing to explain.',
+    'No check failed between 2025-03-04 02:00:00 UTC and 2025-03-05 02:00:00 UTC: there is nothing to explain.',
   );
 });
 
@@ -346,7 +350,7 @@ test('a root that recovers and fails again forms two stretches but one chain, it
   assert.equal(chain.effects[0]!.failures, 6 + 3);
   assert.equal(chain.effects[0]!.lastSeen, at(4, 3));
   assert.equal(chain.explainedFailures, 18);
-  assert.match(chain.summary, /^db failed at 03:00 UTC .*; 9 failed runs until 04:02 UTC in 2 separate stretches\./);
+  assert.match(chain.summary, /^db failed at 03:00:00 UTC .*; 9 failed runs until 04:02:00 UTC in 2 separate stretches\./);
   assert.match(chain.summary, /Within 1m api-1 failed/);
   assertAccounted(analysis);
 });
@@ -364,7 +368,7 @@ test('a dependency already failing when the window begins still explains a depen
   assert.equal(chain.root.failures, 11, 'only the failed runs inside the window are counted');
   assert.equal(chain.root.firstSeen, at(3, 0));
   assert.deepEqual(names(chain.effects), ['api-1']);
-  assert.match(chain.summary, /already failing when the window began \(since 02:50 UTC\)/);
+  assert.match(chain.summary, /already failing when the window began \(since 02:50:00 UTC\)/);
   assert.equal(analysis.totalFailures, 11 + 9);
   assertAccounted(analysis);
 });
@@ -397,7 +401,10 @@ test('a dependent failing soon after a short outage of its dependency that has a
     analysis.chains.map((c) => [c.root.check, names(c.effects)]),
     [['db', ['api-1']]],
   );
-  assert.match(analysis.chains[0]!.summary, /^db failed at 03:00 UTC \(exited with code 1 after 4h 2m\); 4 failed runs within that minute\./);
+  assert.match(
+    analysis.chains[0]!.summary,
+    /^db failed at 03:00:00 UTC \(exited with code 1 after 4h 2m; stderr: FATAL: [^)]*\); 4 failed runs within that minute\./,
+  );
   assert.match(analysis.chains[0]!.summary, /api-1 began failing after db had already recovered, within 5m of its failure\./);
   // With a window shorter than the gap, api-1 is its own root.
   const strict = analyzeCausality(log.db, STACK, { from: at(2, 0), to: at(5, 0), effectWindowMs: MINUTE });
@@ -421,7 +428,7 @@ test('two checks failing together with nothing failing upstream: a possible shar
   );
   assert.match(
     analysis.summary,
-    /api-1 and api-2 began failing together, within 15s, with nothing they depend on failing: they may share a cause Nightshift does not watch\./,
+    /2 checks failed together with "HTTP 502 after 4 ms \(expected 200-299\)" \(api-1 and api-2\), within 15s of each other, with nothing they depend on failing: they may share a cause Nightshift does not watch\./,
   );
   assert.doesNotMatch(analysis.summary, /\bdb\b/, 'db was healthy: it is not blamed');
 });
@@ -444,7 +451,10 @@ test('restricting to one check keeps only the chains it is part of', (t) => {
   assert.equal(forDisk.totalFailures, forQueue.totalFailures, 'the total still counts every check');
   const forHealthy = analyzeCausality(log.db, [...STACK, checkConfig('cache', { kind: 'tcp' })], { from: at(0, 0), to: at(23, 0), check: 'cache' });
   assert.deepEqual(forHealthy.chains, []);
-  assert.match(forHealthy.summary, /^cache did not fail between 00:00 UTC and 23:00 UTC, and no chain involves it \(118 failure events of other checks\)\.$/);
+  assert.match(
+    forHealthy.summary,
+    /^cache did not fail between 00:00:00 UTC and 23:00:00 UTC, and no chain involves it \(118 failure events of other checks\)\.$/,
+  );
 });
 
 test('failures of a check that is no longer configured are left unexplained, not attributed', (t) => {
@@ -469,6 +479,7 @@ test('failures of a check that is no longer configured are left unexplained, not
       firstSeen: at(3, 1),
       lastSeen: at(3, 2),
       signature: 'errored (restarts <n>)',
+      evidence: null,
       sampleMessage: undefined,
     },
   );

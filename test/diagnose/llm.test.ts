@@ -27,6 +27,7 @@ function node(check: string, kind: string, failures: number, atMinute: number, m
     lastSeen: T0 + (atMinute + 20) * minute,
     signature: message.replace(/\d+/g, 'N'),
     sampleMessage: message,
+    evidence: null,
   };
 }
 
@@ -43,6 +44,7 @@ function scenario(overrides: Partial<LlmInput> = {}): LlmInput {
         cascade: [node('worker', 'process', 25, 3, 'worker exited with code 1: upstream api returned 503')],
         symptoms: [node('api-errors', 'log', 6, 3, '42 lines matching /ERROR/ in 5 min')],
         explainedFailures: 81,
+        latentCauses: [],
         summary: 'postgres stopped accepting connections at 02:01; api failed one minute later and worker after it.',
       },
       {
@@ -51,10 +53,12 @@ function scenario(overrides: Partial<LlmInput> = {}): LlmInput {
         cascade: [],
         symptoms: [],
         explainedFailures: 9,
+        latentCauses: [],
         summary: 'the NAS mount vanished; the backup could not write.',
       },
     ],
     unexplained: [node('gpu-temp', 'command', 4, 30, 'GPU at 91 C, above 85 C'), node('cron-cleanup', 'heartbeat', 2, 40, 'no ping for 2 h')],
+    clusters: [],
     summary: 'postgres explains 81 of 96 failures.',
   };
   return {

@@ -26,11 +26,16 @@
  *     longer than the window after its failing dependency is kept in the
  *     chain (its dependency was still failing).
  *  5. Ranking by explainedFailures (failed runs of root + downstream), ties
- *     by the earliest failure: never by how often the root alone failed.
+ *     by dependency (a root another tied root depends on comes first), then
+ *     by when the earliest failure began (runs are dated by their start, so
+ *     a slow check that failed first is not ranked after the fast ones that
+ *     finished before it): never by how often the root alone failed.
  *  6. Stretches caught in a dependency cycle are left unexplained. Roots
  *     that start together (within `simultaneousMs`, at least half of the
- *     times) with nothing failing upstream are paired as possibly sharing a
- *     cause Nightshift does not watch.
+ *     times) with nothing failing upstream and no declared edge between them
+ *     form clusters (connected groups of such pairs): each cluster may share
+ *     a cause Nightshift does not watch, and is said in one sentence, however
+ *     many checks it holds.
  */
 
 /** How a stretch is linked to the dependency stretch that explains it. */
@@ -128,10 +133,11 @@ export interface ChainParts {
   explainedFailures: number;
 }
 
-/** Pairs of roots that began failing together, with nothing failing upstream: a possible shared cause not watched. */
-export interface SharedCauseHint {
-  a: string;
-  b: string;
+/** Roots that began failing together, with nothing failing upstream and no edge between them: a possible shared cause not watched. */
+export interface RootCluster {
+  /** Root check names, in rank order. */
+  members: string[];
+  /** Of the `of` stretches of the pair that coincided least reliably, how many began together (with `of` 1 it was once). */
   together: number;
   of: number;
 }
@@ -145,7 +151,7 @@ export interface CausalGraph {
   inCycle: Array<{ info: CheckInfo; stretches: Stretch[]; span: NodeSpan }>;
   /** Failed runs in the window of the configured checks. */
   knownFailures: number;
-  hints: SharedCauseHint[];
+  clusters: RootCluster[];
 }
 
 /** Steps 2 to 6 over the checks' stretches; the first of several checks with one name counts. */
@@ -173,14 +179,21 @@ export function findCausalChains(checks: readonly CheckStretches[], options: Alg
   const chains = groupChains(all, options.from);
   // A stretch carried into the window with no failed run in it explains nothing by itself (only as a dependency).
   const explaining = chains.filter((p) => !(p.roots.every((s) => s.failures === 0) && p.downstream.size === 0));
-  explaining.sort((a, b) => b.explainedFailures - a.explainedFailures || earliest(a) - earliest(b) || a.info.name.localeCompare(b.info.name));
+  const reaches = dependencyReach(infos);
+  explaining.sort(
+    (a, b) =>
+      b.explainedFailures - a.explainedFailures ||
+      (reaches(b.info.name, a.info.name) ? -1 : reaches(a.info.name, b.info.name) ? 1 : 0) ||
+      earliest(a) - earliest(b) ||
+      a.info.name.localeCompare(b.info.name),
+  );
 
   const inCycle: CausalGraph['inCycle'] = [];
   for (const info of infos.values()) {
     const stretches = info.stretches.filter((s) => s.root === null);
     if (stretches.length > 0) inCycle.push({ info, stretches, span: spanOf(stretches, options.from) });
   }
-  return { checks: infos, chains: explaining, inCycle, knownFailures, hints: sharedCauseHints(explaining, options.simultaneousMs) };
+  return { checks: infos, chains: explaining, inCycle, knownFailures, clusters: rootClusters(explaining, options.simultaneousMs, reaches) };
 }
 
 /**
@@ -345,20 +358,69 @@ function earliest(chain: ChainParts): number {
   return Math.min(chain.rootSpan.firstSeen, ...[...chain.downstream.values()].map((n) => n.span.firstSeen));
 }
 
-/** Step 6: roots (of the 20 top chains) that start within `simultaneousMs` of each other at least half of the times. */
-function sharedCauseHints(ranked: ChainParts[], simultaneousMs: number): SharedCauseHint[] {
-  const hints: SharedCauseHint[] = [];
-  const top = ranked.slice(0, 20);
+/** `reaches(a, b)`: check a depends on b, directly or through others (memoised; cycles end the walk). */
+function dependencyReach(infos: Map<string, CheckInfo>): (a: string, b: string) => boolean {
+  const memo = new Map<string, Set<string>>();
+  const upstream = (name: string): Set<string> => {
+    const known = memo.get(name);
+    if (known) return known;
+    const found = new Set<string>();
+    memo.set(name, found);
+    const stack = [...(infos.get(name)?.dependsOn ?? [])];
+    while (stack.length > 0) {
+      const dep = stack.pop()!;
+      if (found.has(dep)) continue;
+      found.add(dep);
+      stack.push(...(infos.get(dep)?.dependsOn ?? []));
+    }
+    return found;
+  };
+  return (a, b) => upstream(a).has(b);
+}
+
+/** Roots this many top chains apart are compared; more would cost the square for a note nobody reads. */
+const CLUSTER_CANDIDATES = 50;
+
+/**
+ * Step 6: clusters of roots (of the top chains) that start within
+ * `simultaneousMs` of each other at least half of the times, with no
+ * declared dependency between them: the connected groups of such pairs.
+ */
+function rootClusters(ranked: ChainParts[], simultaneousMs: number, reaches: (a: string, b: string) => boolean): RootCluster[] {
+  const top = ranked.slice(0, CLUSTER_CANDIDATES);
+  const parent = top.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+  const weakest = new Map<number, { together: number; of: number }>();
+  const edges: Array<[number, number, number, number]> = [];
   for (let i = 0; i < top.length; i++) {
     for (let j = i + 1; j < top.length; j++) {
-      const [a, b] = top[i]!.roots.length <= top[j]!.roots.length ? [top[i]!, top[j]!] : [top[j]!, top[i]!];
+      const x = top[i]!;
+      const y = top[j]!;
+      if (reaches(x.info.name, y.info.name) || reaches(y.info.name, x.info.name)) continue;
+      const [a, b] = x.roots.length <= y.roots.length ? [x, y] : [y, x];
       let together = 0;
       for (const s of a.roots) {
         const index = lastStartingBy(b.roots, s.start + simultaneousMs);
         if (index >= 0 && b.roots[index]!.start >= s.start - simultaneousMs) together++;
       }
-      if (together > 0 && together * 2 >= a.roots.length) hints.push({ a: top[i]!.info.name, b: top[j]!.info.name, together, of: a.roots.length });
+      if (together > 0 && together * 2 >= a.roots.length) {
+        edges.push([i, j, together, a.roots.length]);
+        parent[find(i)] = find(j);
+      }
     }
   }
-  return hints;
+  for (const [i, , together, of] of edges) {
+    const root = find(i);
+    const seen = weakest.get(root);
+    if (!seen || together / of < seen.together / seen.of) weakest.set(root, { together, of });
+  }
+  const groups = new Map<number, string[]>();
+  top.forEach((chain, i) => {
+    const root = find(i);
+    if (!weakest.has(root)) return;
+    const members = groups.get(root);
+    if (members) members.push(chain.info.name);
+    else groups.set(root, [chain.info.name]);
+  });
+  return [...groups.entries()].map(([root, members]) => ({ members, ...weakest.get(root)! }));
 }

@@ -1,9 +1,11 @@
 /**
  * The evidence of a chain node: the signature most seen among a check's
- * failed runs and one real message with it, read from the event log.
+ * failed runs, one real message with it, and the most telling line of that
+ * run's evidence (its stderr's FATAL line), read from the event log.
  */
 import type { FailureLog, SubjectFailures } from '../../store/failure-log.js';
 import { normalizeError } from '../signature.js';
+import { tellingLine, type TellingLine } from '../telling-line.js';
 import type { ChainNode } from '../types.js';
 import type { NodeSpan, Stretch } from './algorithm.js';
 
@@ -44,34 +46,49 @@ export class Sampler {
         samples.push({ at: s.firstFailure, weight: Math.ceil(s.failures / 2) }, { at: s.lastFailure, weight: Math.floor(s.failures / 2) });
       }
     }
-    const { signature, sampleMessage } = this.pick(check.name, samples);
-    return { check: check.name, kind: check.kind, failures: span.failures, firstSeen: span.firstSeen, lastSeen: span.lastSeen, signature, sampleMessage };
+    return {
+      check: check.name,
+      kind: check.kind,
+      failures: span.failures,
+      firstSeen: span.firstSeen,
+      lastSeen: span.lastSeen,
+      ...this.pick(check.name, samples),
+    };
   }
 
   /** A node for a subject that is not a configured check (its kind read from its first failure). */
   unconfigured(row: SubjectFailures): ChainNode {
     const kind = this.log.failedRun(row.subject, row.first).kind ?? 'unknown';
-    const { signature, sampleMessage } = this.pick(row.subject, [
+    const picked = this.pick(row.subject, [
       { at: row.first, weight: 1 },
       { at: row.last, weight: 1 },
     ]);
-    return { check: row.subject, kind, failures: row.count, firstSeen: row.first, lastSeen: row.last, signature, sampleMessage };
+    return { check: row.subject, kind, failures: row.count, firstSeen: row.first, lastSeen: row.last, ...picked };
   }
 
-  private pick(subject: string, samples: Sample[]): { signature: string; sampleMessage: string } {
-    const bySignature = new Map<string, { weight: number; message: string; order: number }>();
+  private pick(subject: string, samples: Sample[]): Pick<ChainNode, 'signature' | 'sampleMessage' | 'evidence'> {
+    const bySignature = new Map<string, { weight: number; message: string; order: number; telling: TellingLine | null }>();
     for (const { at, weight } of samples) {
-      const message = this.log.failedRun(subject, at).message;
-      const signature = normalizeError(message);
+      const run = this.log.failedRun(subject, at);
+      const signature = normalizeError(run.message);
+      const telling = tellingLine(run.evidence, run.message);
       const seen = bySignature.get(signature);
-      if (seen) seen.weight += weight;
-      else bySignature.set(signature, { weight, message, order: bySignature.size });
+      if (seen) {
+        seen.weight += weight;
+        // The first run of the signature that left a telling line speaks for it.
+        seen.telling ??= telling;
+      } else bySignature.set(signature, { weight, message: run.message, order: bySignature.size, telling });
     }
-    let best: [string, { weight: number; message: string; order: number }] | undefined;
+    let best: [string, { weight: number; message: string; order: number; telling: TellingLine | null }] | undefined;
     for (const entry of bySignature) {
       if (!best || entry[1].weight > best[1].weight || (entry[1].weight === best[1].weight && entry[1].order < best[1].order)) best = entry;
     }
-    if (!best) return { signature: '', sampleMessage: '' };
-    return { signature: this.redact(best[0]), sampleMessage: this.redact(best[1].message) };
+    if (!best) return { signature: '', sampleMessage: '', evidence: null };
+    const telling = best[1].telling;
+    return {
+      signature: this.redact(best[0]),
+      sampleMessage: this.redact(best[1].message),
+      evidence: telling ? { line: this.redact(telling.line), from: telling.from } : null,
+    };
   }
 }

@@ -1,30 +1,35 @@
 /** The English of the causal analysis: one paragraph per chain and a few sentences over all. */
 import { formatDuration } from '../../util/duration.js';
-import type { CausalChain, ChainNode } from '../types.js';
-import type { ChainParts, CheckInfo, NodeParts, SharedCauseHint } from './algorithm.js';
+import type { CausalChain, ChainNode, FailureCluster } from '../types.js';
+import type { ChainParts, CheckInfo, NodeParts } from './algorithm.js';
 
 /** Longest sample message quoted in a summary. */
 const QUOTE_CHARS = 100;
+/** Longest evidence line quoted after it (the telling line is the point: it gets more room). */
+const TELLING_CHARS = 160;
+/** Longest change summary quoted as a candidate latent cause. */
+const CHANGE_CHARS = 140;
 
 /** Plain-language summaries; times in UTC so they read the same on every machine. */
 export class Wording {
+  /** One timestamp format for the whole text: the date is shown only when the window spans more than one UTC day. */
+  private readonly withDate: boolean;
+
   constructor(
     readonly from: number,
     readonly to: number,
     private readonly totalFailures: number,
     private readonly windowMs: number,
     private readonly simultaneousMs: number,
-  ) {}
-
-  /**
-   * "03:12 UTC" when the window lies within one UTC day (or `at` is on the
-   * same day as `after`, a time just named), else "2025-01-06 03:12 UTC".
-   */
-  when(at: number, after?: number): string {
-    const iso = new Date(at).toISOString();
+  ) {
     const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-    const sameDay = day(this.from) === day(this.to) || (after !== undefined && day(after) === day(at));
-    return `${sameDay ? iso.slice(11, 16) : `${iso.slice(0, 10)} ${iso.slice(11, 16)}`} UTC`;
+    this.withDate = day(from) !== day(to);
+  }
+
+  /** "03:12:05 UTC", or "2025-01-06 03:12:05 UTC" for every time of a window that spans days. */
+  when(at: number): string {
+    const iso = new Date(at).toISOString();
+    return `${this.withDate ? `${iso.slice(0, 10)} ` : ''}${iso.slice(11, 19)} UTC`;
   }
 
   chain(chain: CausalChain, parts: ChainParts, infos: Map<string, CheckInfo>): string {
@@ -36,15 +41,17 @@ export class Wording {
         `${root.check} was already failing when the window began (since ${this.when(carried?.start ?? this.from)}; last: ${quote(root.sampleMessage)}).`,
       );
     } else {
-      let first = `${root.check} failed at ${this.when(root.firstSeen)} (${quote(root.sampleMessage)})`;
+      let first = `${root.check} failed at ${this.when(root.firstSeen)} (${quoteWithEvidence(root)})`;
       if (carried) first += `, already failing when the window began (since ${this.when(carried.start)})`;
       if (root.failures > 1) {
-        const until = this.when(root.lastSeen, root.firstSeen);
-        first += until === this.when(root.firstSeen) ? `; ${root.failures} failed runs within that minute` : `; ${root.failures} failed runs until ${until}`;
+        const sameMinute = Math.floor(root.firstSeen / 60_000) === Math.floor(root.lastSeen / 60_000);
+        first += sameMinute ? `; ${root.failures} failed runs within that minute` : `; ${root.failures} failed runs until ${this.when(root.lastSeen)}`;
       }
       if (parts.roots.length > 1) first += ` in ${parts.roots.length} separate stretches`;
       sentences.push(`${first}.`);
     }
+    const latent = this.latent(chain);
+    if (latent) sentences.push(latent);
     const downstream = [...parts.downstream.values()];
     if (downstream.length === 0) {
       const deps = parts.info.dependsOn;
@@ -97,6 +104,15 @@ export class Wording {
     return sentences.join(' ');
   }
 
+  /** "Candidate latent cause: db began failing 4 min after a change: .env of db changed: DATABASE_URL removed." */
+  private latent(chain: CausalChain): string | undefined {
+    if (chain.latentCauses.length === 0) return undefined;
+    const [newest, ...older] = chain.latentCauses;
+    let sentence = `Candidate latent cause: ${chain.root.check} began failing ${formatDuration(newest!.beforeMs)} after a change: ${quote(newest!.summary, CHANGE_CHARS)} (${this.when(newest!.at)})`;
+    if (older.length > 0) sentence += `; before that: ${list(older.map((c) => `${quote(c.summary, CHANGE_CHARS)} (${formatDuration(c.beforeMs)} before)`))}`;
+    return `${sentence}.`;
+  }
+
   /** For a standalone root: a dependency that began failing soon after it (its check may simply run less often). */
   private dependencyLater(parts: ChainParts, infos: Map<string, CheckInfo>): string | undefined {
     for (const s of parts.roots) {
@@ -114,7 +130,7 @@ export class Wording {
     chains: CausalChain[],
     unexplained: ChainNode[],
     unconfigured: string[],
-    hints: SharedCauseHint[],
+    clusters: FailureCluster[],
     check: string | undefined,
     parts: Map<string, ChainParts>,
   ): string {
@@ -141,12 +157,7 @@ export class Wording {
         `Nothing Nightshift watches explains ${list(standalone)}: no dependency was failing when ${standalone.length === 1 ? 'it' : 'they'} failed.`,
       );
     }
-    for (const h of hints) {
-      const times = h.of === 1 ? '' : ` (${h.together} of ${h.of} times)`;
-      sentences.push(
-        `${h.a} and ${h.b} began failing together${times}, within ${formatDuration(this.simultaneousMs)}, with nothing they depend on failing: they may share a cause Nightshift does not watch.`,
-      );
-    }
+    for (const c of clusters) sentences.push(this.cluster(c));
     if (unexplained.length > 0) {
       const failures = unexplained.reduce((sum, n) => sum + n.failures, 0);
       const cycle = unexplained.filter((n) => !unconfigured.includes(n.check)).map((n) => n.check);
@@ -161,9 +172,26 @@ export class Wording {
     }
     return sentences.join(' ');
   }
+
+  /**
+   * One sentence per cluster, whatever its size: "3 checks failed together
+   * with "command not found: svcctl" (a, b and c), within 15s, with nothing
+   * they depend on failing: they may share a cause Nightshift does not watch."
+   */
+  private cluster(c: FailureCluster): string {
+    const n = c.checks.length;
+    const times = c.of === 1 ? '' : ` (${c.together} of ${c.of} times)`;
+    const all = c.shared?.members === n;
+    let lead = all ? `${n} checks failed together with "${quote(c.shared!.message)}" (${list(c.checks)})` : `${list(c.checks)} began failing together`;
+    lead += times;
+    if (c.shared && !all) lead += `, ${c.shared.members} of them with "${quote(c.shared.message)}"`;
+    if (c.resource) lead += `, all of them using ${c.resource}`;
+    return `${lead}, within ${formatDuration(this.simultaneousMs)} of each other, with nothing they depend on failing: they may share a cause Nightshift does not watch.`;
+  }
 }
 
 /** "; after it api-1 and api-2 failed, and worker-log's errors are a symptom" in one clause, or nothing for a standalone failure. */
+
 function downstreamNote(chain: CausalChain): string {
   const after = [...chain.effects, ...chain.cascade].map((n) => n.check);
   const clauses: string[] = [];
@@ -188,10 +216,16 @@ function failureEvents(n: number): string {
   return `${n} failure event${n === 1 ? '' : 's'}`;
 }
 
-function quote(message: string): string {
+/** The node's message, with its most telling evidence line when that says more: "exited with code 1 after 166ms; stderr: FATAL: …". */
+function quoteWithEvidence(node: ChainNode): string {
+  const message = quote(node.sampleMessage);
+  return node.evidence ? `${message}; ${node.evidence.from}: ${quote(node.evidence.line, TELLING_CHARS)}` : message;
+}
+
+function quote(message: string, max = QUOTE_CHARS): string {
   const oneLine = message.replace(/\s+/g, ' ').trim();
   if (oneLine === '') return 'no message';
-  return oneLine.length <= QUOTE_CHARS ? oneLine : `${oneLine.slice(0, QUOTE_CHARS - 1).trimEnd()}…`;
+  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1).trimEnd()}…`;
 }
 
 /** "a", "a and b", "a, b and c"; long lists end with "and N more". */
