@@ -26,7 +26,7 @@ import type { ChatChannel, CommandSummary, Delivery, Identity, Inbound, Outgoing
 import { actionButtonData, commandOfButtonData, DeliveryError } from '../src/chat/channel.js';
 import type { Logger } from '../src/log/logger.js';
 import { sleep, TIMED_OUT, within } from '../src/util/abort.js';
-import { clip } from '../src/util/text.js';
+import { clip, splitText } from '../src/util/text.js';
 import type { Reply } from '../src/chat/channel.js';
 
 export interface DiscordChannelOptions {
@@ -53,6 +53,8 @@ export const SEVERITY_COLORS: Record<OutgoingMessage['severity'], number> = { cr
 
 // Discord's documented limits.
 const CONTENT_MAX = 2000;
+/** A long reply is sent as this many messages at most (the last one cut). */
+const REPLY_PARTS = 5;
 const EMBED_TITLE_MAX = 256;
 const EMBED_DESCRIPTION_MAX = 4096;
 const BUTTON_LABEL_MAX = 80;
@@ -256,18 +258,22 @@ export class DiscordChannel implements ChatChannel {
     const pending = this.guard(() => inbound.command(text, identityOf(interaction)));
     const early = await within(pending, this.deferAfterMs);
     if (early !== TIMED_OUT) {
-      await interaction.reply(replyOptions(early));
+      const [first, ...rest] = replyParts(early);
+      await interaction.reply(first!);
+      for (const part of rest) await interaction.followUp(part);
       return;
     }
     // Whether the answer will be private is unknown yet, so the placeholder is public.
     await interaction.deferReply();
     const reply = await pending;
+    const [first, ...rest] = replyParts(reply);
     if (isPrivate(reply)) {
       await interaction.deleteReply();
-      await interaction.followUp(replyOptions(reply));
+      await interaction.followUp(first!);
     } else {
-      await interaction.editReply({ content: contentOf(reply) });
+      await interaction.editReply({ content: first!.content });
     }
+    for (const part of rest) await interaction.followUp(part);
   }
 
   private async onButton(interaction: ButtonInteraction, inbound: Inbound): Promise<void> {
@@ -459,6 +465,14 @@ function replyOptions(reply: Reply): { content: string; flags?: MessageFlags.Eph
   // Nobody is pinged by what a service printed (an "@everyone" in a log line).
   const options = { content: contentOf(reply), allowedMentions: { parse: [] as [] } };
   return isPrivate(reply) ? { ...options, flags: MessageFlags.Ephemeral } : options;
+}
+
+/** A reply longer than one message (a whole /diagnosis) goes out in parts, at most REPLY_PARTS of them; each part is a message of its own. */
+function replyParts(reply: Reply): Array<ReturnType<typeof replyOptions>> {
+  const base = replyOptions(reply);
+  const parts = splitText(inert(reply.text.trim() || 'Done.'), CONTENT_MAX);
+  if (parts.length > REPLY_PARTS) parts.splice(REPLY_PARTS - 1, Infinity, clip(parts.slice(REPLY_PARTS - 1).join('\n'), CONTENT_MAX));
+  return parts.map((content) => ({ ...base, content }));
 }
 
 function contentOf(reply: Reply): string {

@@ -14,7 +14,7 @@ import {
 } from '../src/chat/channel.js';
 import type { Logger } from '../src/log/logger.js';
 import { sleep } from '../src/util/abort.js';
-import { clip } from '../src/util/text.js';
+import { clip, splitText } from '../src/util/text.js';
 import type { Reply } from '../src/chat/channel.js';
 
 /**
@@ -483,21 +483,6 @@ function renderMessage(message: OutgoingMessage): string {
 /** The three characters Telegram's HTML mode requires escaped outside tags. */
 function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function splitText(text: string, max: number): string[] {
-  const chunks: string[] = [];
-  let rest = text;
-  while (rest.length > max) {
-    // Prefer a line break, so a table in a long /status reply is not cut mid-line.
-    const newline = rest.lastIndexOf('\n', max);
-    let cut = newline > max / 2 ? newline : max;
-    if (/[\uD800-\uDBFF]/.test(rest[cut - 1] ?? '')) cut -= 1;
-    chunks.push(rest.slice(0, cut));
-    rest = rest.slice(cut).replace(/^\n/, '');
-  }
-  chunks.push(rest);
-  return chunks;
 }
 
 /**

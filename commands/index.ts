@@ -3,6 +3,7 @@ import { applyCommand } from './apply.js';
 import { approveCommand } from './approve.js';
 import { consentCommand } from './consent.js';
 import { diagnoseCommand } from './diagnose.js';
+import { diagnosisCommand } from './diagnosis.js';
 import { proposalsCommand } from './proposals.js';
 import { scoreCommand } from './score.js';
 import { regretCommand } from './regret.js';
@@ -40,6 +41,7 @@ export const commands: readonly AnyCommand[] = [
   enableSurgeryCommand,
   consentCommand,
   diagnoseCommand,
+  diagnosisCommand,
   proposalsCommand,
   approveCommand,
   rejectCommand,

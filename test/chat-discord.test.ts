@@ -62,6 +62,7 @@ test('Discord: slash commands come from the one list; /status round trip; a stra
     'enable-surgery',
     'consent',
     'diagnose',
+    'diagnosis',
     'proposals',
     'approve',
     'reject',

@@ -18,7 +18,8 @@ import type { ProposalDecision, Proposals } from './proposals.js';
 import type { EventLog } from '../store/events.js';
 import type { IncidentStore } from '../store/incidents.js';
 import { analyzeFailureLog } from './causal.js';
-import { explain, renderLlmSection, type LlmAnswer } from './llm.js';
+import { explain, type LlmAnswer } from './llm.js';
+import { renderFullDiagnosis, renderScreenDiagnosis, type DiagnosisText, type DiagnosisTrigger } from './render.js';
 import { failureSignature } from './signature.js';
 import type { CausalAnalysis } from './types.js';
 
@@ -50,7 +51,10 @@ export interface DiagnoserOptions {
   weekly: string | null;
 }
 
-export type DiagnosisTrigger = 'recurrence' | 'weekly' | 'command';
+export type { DiagnosisTrigger } from './render.js';
+
+/** A root incident whose dependencies are not all checked since is counted anyway after this long (a dependency on a slow interval). */
+const SETTLE_MAX_MS = 5 * 60_000;
 
 /** What asking for a diagnosis gave. */
 export type DiagnoseOutcome =
@@ -71,6 +75,10 @@ export interface DiagnosisService {
   proposals(): ProposalRow[];
   /** Approves or rejects a proposal, by answering its question. */
   decideProposal(id: string, approve: boolean, by: Invoker): ProposalDecision;
+  /** A diagnosis made earlier, whole (the chat message is its one-screen summary); undefined when there is none. */
+  diagnosis(id: number): { id: number; at: number; text: string } | undefined;
+  /** The newest diagnosis's id, or undefined before the first. */
+  latestDiagnosisId(): number | undefined;
 }
 
 /**
@@ -84,6 +92,11 @@ export interface DiagnosisService {
  */
 export class Diagnoser implements DiagnosisService {
   private readonly opened = new Map<string, number[]>();
+  /** Root incidents not yet counted toward their signature's recurrence: they may still be re-filed as symptoms. */
+  private readonly unsettled = new Map<number, { check: CheckConfig; signature: string; since: number }>();
+  /** When each check last ran (finished), from the results seen. */
+  private readonly lastRunAt = new Map<string, number>();
+  private readonly byName: Map<string, CheckConfig>;
   private readonly running = new Map<string, Promise<DiagnoseOutcome>>();
   private criticalFailures: number | undefined;
   private analysisAsked = false;
@@ -93,6 +106,7 @@ export class Diagnoser implements DiagnosisService {
 
   constructor(private readonly options: DiagnoserOptions) {
     this.failureLog = new FailureLog(options.db);
+    this.byName = new Map(options.checks.map((c) => [c.name, c]));
   }
 
   start(): void {
@@ -113,22 +127,67 @@ export class Diagnoser implements DiagnosisService {
     await Promise.allSettled(this.running.values());
   }
 
-  /** Called with every patrol result and what it did to the incident. */
+  /**
+   * Called with every patrol result and what it did to the incident. A new
+   * root incident counts toward its signature's recurrence only once it is
+   * known to be a root: its dependencies run concurrently and, when one of
+   * them turns out to be failing, the incident is re-filed as its symptom
+   * (about a patrol later). So it is judged once every dependency has run
+   * since it began failing (or after SETTLE_MAX_MS), and dropped if it was
+   * re-filed by then: a symptom's recurrences trigger nothing.
+   */
   onResult(outcome: RunOutcome, update: IncidentUpdate): void {
-    if (outcome.result.ok) return;
-    if (outcome.check.severity === 'critical') this.countCriticalFailure(outcome);
-    if (update.kind !== 'opened' || update.rootCheck !== null) return;
-    const signature = failureSignature(outcome.check.name, outcome.result.message);
+    this.lastRunAt.set(outcome.check.name, outcome.state.lastRunAt ?? this.options.clock.now());
+    if (!outcome.result.ok) {
+      if (outcome.check.severity === 'critical') this.countCriticalFailure(outcome);
+      if (update.kind === 'opened' && update.rootCheck === null) {
+        this.unsettled.set(update.incident.id, {
+          check: outcome.check,
+          signature: failureSignature(outcome.check.name, outcome.result.message),
+          since: outcome.state.lastChangeAt ?? this.options.clock.now(),
+        });
+      }
+    }
+    if (this.unsettled.size > 0) this.settleRoots();
+  }
+
+  /** Counts the incidents now known to be roots; drops those re-filed as symptoms. */
+  private settleRoots(): void {
     const now = this.options.clock.now();
+    for (const [incidentId, pending] of this.unsettled) {
+      const incident = this.options.incidents.get(incidentId);
+      if (!incident || incident.rootId !== null) {
+        this.unsettled.delete(incidentId);
+        continue;
+      }
+      const waiting = this.upstreamOf(pending.check).some((dep) => (this.lastRunAt.get(dep) ?? -Infinity) < pending.since);
+      if (waiting && now - pending.since < SETTLE_MAX_MS) continue;
+      this.unsettled.delete(incidentId);
+      this.countRecurrence(pending.signature, pending.check.name, now);
+    }
+  }
+
+  private countRecurrence(signature: string, check: string, now: number): void {
     const times = (this.opened.get(signature) ?? []).filter((t) => now - t <= this.options.recurrence.windowMs);
     times.push(now);
     this.opened.set(signature, times);
     if (times.length < this.options.recurrence.count || !this.options.consent.granted('analysis')) return;
     const last = this.options.store.lastFor(signature);
     if (last !== undefined && now - last <= this.options.recurrence.windowMs) return;
-    this.diagnose('recurrence', { signature, check: outcome.check.name }).catch((err: unknown) =>
-      this.options.log.error({ err, signature }, 'a recurrence diagnosis failed'),
-    );
+    this.diagnose('recurrence', { signature, check }).catch((err: unknown) => this.options.log.error({ err, signature }, 'a recurrence diagnosis failed'));
+  }
+
+  /** Every check `check` depends on, directly or through others. */
+  private upstreamOf(check: CheckConfig): string[] {
+    const found = new Set<string>();
+    const stack = [...check.dependsOn];
+    while (stack.length > 0) {
+      const name = stack.pop()!;
+      if (found.has(name) || name === check.name) continue;
+      found.add(name);
+      stack.push(...(this.byName.get(name)?.dependsOn ?? []));
+    }
+    return [...found];
   }
 
   /**
@@ -158,6 +217,15 @@ export class Diagnoser implements DiagnosisService {
     return this.options.proposals.decide(id, approve, by);
   }
 
+  diagnosis(id: number): { id: number; at: number; text: string } | undefined {
+    const row = this.options.store.get(id);
+    return row ? { id: row.id, at: row.at, text: row.message } : undefined;
+  }
+
+  latestDiagnosisId(): number | undefined {
+    return this.options.store.latestId();
+  }
+
   private async run(trigger: DiagnosisTrigger, input: { signature?: string; check?: string; lookbackMs?: number }): Promise<DiagnoseOutcome> {
     const { checks, store, clock, log, events } = this.options;
     const to = clock.now();
@@ -174,6 +242,7 @@ export class Diagnoser implements DiagnosisService {
       log.error({ err }, 'causal analysis failed');
       return { kind: 'failed', error: errorMessage(err) };
     }
+    const lookedAt: string[] = [];
     let llm: LlmAnswer | null = null;
     let llmError: string | null = null;
     if (this.options.llm && analysis.totalFailures > 0) {
@@ -204,14 +273,16 @@ export class Diagnoser implements DiagnosisService {
       else llmError = outcome.reason;
     }
     const llmState = this.options.llm === null ? 'off' : llm ? 'answered' : 'unavailable';
-    const text = renderDiagnosis(
+    const rendered: DiagnosisText = {
       trigger,
       input,
       analysis,
       llm,
-      llmState === 'off' ? 'no local model is configured (OLLAMA_MODEL)' : llmError,
-      this.options.llm?.model,
-    );
+      llmUnavailable: llmState === 'off' ? 'no local model is configured (OLLAMA_MODEL)' : llmError,
+      model: this.options.llm?.model,
+      lookedAt,
+    };
+    const text = renderFullDiagnosis(rendered);
     const diagnosisId = store.add({
       at: to,
       trigger,
@@ -232,12 +303,13 @@ export class Diagnoser implements DiagnosisService {
     });
     const title = `Diagnosis #${diagnosisId}: ${headline(analysis)}`;
     const fix = llm?.fix;
-    // The diagnosis itself goes to every channel; whoever asked for it gets a pointer to it.
+    // One screen goes to every channel (the whole text is behind /diagnosis <id>); whoever asked gets a pointer to it.
+    const screen = renderScreenDiagnosis(rendered, diagnosisId);
     if (!fix) {
-      this.options.notify({ severity: analysis.totalFailures > 0 ? 'warning' : 'info', title, body: text });
+      this.options.notify({ severity: analysis.totalFailures > 0 ? 'warning' : 'info', title, body: screen });
       return { kind: 'made', diagnosisId, title };
     }
-    const proposal = await this.options.proposals.propose(diagnosisId, fix, title, text, input.signature ?? null);
+    const proposal = await this.options.proposals.propose(diagnosisId, fix, title, screen, input.signature ?? null);
     // Asked about applying fixes only once there is one that could be applied.
     if (proposal.status === 'proposed') this.options.consentQuestions.askOnce('auto-repair');
     return { kind: 'made', diagnosisId, title, proposal };
@@ -287,29 +359,4 @@ function headline(analysis: CausalAnalysis): string {
   const [first] = analysis.chains;
   if (!first) return `${analysis.totalFailures} failures, no root cause found`;
   return analysis.chains.length === 1 ? `root cause ${first.root.check}` : `${analysis.chains.length} independent problems, biggest: ${first.root.check}`;
-}
-
-/** The diagnosis as the operator reads it: the causal chain first, the model's explanation (or why there is none) after. */
-export function renderDiagnosis(
-  trigger: DiagnosisTrigger,
-  input: { signature?: string; check?: string },
-  analysis: CausalAnalysis,
-  llm: LlmAnswer | null,
-  llmUnavailable: string | null,
-  model: string | undefined,
-): string {
-  const why =
-    trigger === 'recurrence'
-      ? `recurring failure: ${input.signature}`
-      : trigger === 'weekly'
-        ? "weekly, over the week's events"
-        : `on request: /diagnose${input.check ? ` ${input.check}` : ''}`;
-  const lines = [`(${why})`, analysis.summary];
-  for (const chain of analysis.chains.slice(0, 3)) lines.push('', chain.summary);
-  if (analysis.unexplained.length > 0) lines.push('', `Not explained by any dependency: ${analysis.unexplained.map((n) => n.check).join(', ')}.`);
-  if (analysis.totalFailures === 0) return lines.join('\n');
-  lines.push('');
-  if (llm) lines.push(`Explanation by ${model}:`, ...renderLlmSection(llm));
-  else lines.push(`Deterministic diagnosis only: ${llmUnavailable ?? 'the model did not answer'}.`);
-  return lines.join('\n');
 }

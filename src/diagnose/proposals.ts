@@ -95,7 +95,8 @@ export class Proposals {
       signature: vetting.signature,
       checked: vetting.checked,
     };
-    const checkedText = vetting.checked.length > 0 ? `\nChecked before asking:\n${vetting.checked.map((c) => `- ${c}`).join('\n')}` : '';
+    // One line: the question is one screen (the diagnosis above it is cut to fit; see render.ts).
+    const checkedText = vetting.checked.length > 0 ? `\nChecked before asking: ${vetting.checked.join('; ')}.` : '';
     if (!vetting.applicable) {
       return db.transaction(() => {
         store.addProposal({ ...row, questionId: null, expiresAt: now, unfitReason: vetting.reason });
@@ -113,7 +114,7 @@ export class Proposals {
         kind: 'proposal',
         subject: id,
         title: `${title} — proposed fix ${id}`,
-        body: `${diagnosisText}\n\nProposed fix ${id} (${fix.kind}${vetting.irreversible ? ', irreversible' : ''}) on ${target}: ${summary}${fix.kind === 'diff' ? ' (the patch is shown above)' : ''}${checkedText}\nApprove or reject (/approve ${id}, /reject ${id}).`,
+        body: `${diagnosisText}\n\nProposed fix ${id} (${fix.kind}${vetting.irreversible ? ', irreversible' : ''}) on ${target}: ${summary}${fix.kind === 'diff' ? ` (the patch: above, or /diagnosis ${diagnosisId})` : ''}${checkedText}\nApprove or reject (/approve ${id}, /reject ${id}).`,
         ttlMs: this.options.ttlMs,
         severity: 'warning',
       });

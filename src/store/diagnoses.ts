@@ -72,6 +72,16 @@ export class DiagnosisStore {
   }
 
   /** When a signature was last diagnosed, if ever. */
+  /** One diagnosis as stored: its full text is `message`. */
+  get(id: number): { id: number; at: number; trigger: string; message: string } | undefined {
+    return this.db.prepare('SELECT id, at, trigger, message FROM diagnoses WHERE id = ?').get(id) as
+      { id: number; at: number; trigger: string; message: string } | undefined;
+  }
+
+  latestId(): number | undefined {
+    return (this.db.prepare('SELECT max(id) AS id FROM diagnoses').get() as { id: number | null }).id ?? undefined;
+  }
+
   lastFor(signature: string): number | undefined {
     return (this.db.prepare('SELECT max(at) AS at FROM diagnoses WHERE signature = ?').get(signature) as { at: number | null }).at ?? undefined;
   }

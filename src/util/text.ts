@@ -61,3 +61,19 @@ export function clip(text: string, max: number, mark = '…'): string {
   if (/[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut -= 1;
   return `${text.slice(0, cut)}${mark}`;
 }
+
+/** Cuts a long text into pieces of at most `max` characters, at a line break where one is near (a table is not cut mid-line). */
+export function splitText(text: string, max: number): string[] {
+  const chunks: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    // Prefer a line break, so a table in a long /status reply is not cut mid-line.
+    const newline = rest.lastIndexOf('\n', max);
+    let cut = newline > max / 2 ? newline : max;
+    if (/[\uD800-\uDBFF]/.test(rest[cut - 1] ?? '')) cut -= 1;
+    chunks.push(rest.slice(0, cut));
+    rest = rest.slice(cut).replace(/^\n/, '');
+  }
+  chunks.push(rest);
+  return chunks;
+}

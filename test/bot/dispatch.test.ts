@@ -50,7 +50,13 @@ function makeDispatcher(list: readonly AnyCommand[] = [...commands, mute, explod
     incidents: { open: () => [], recent: () => [], ack: () => false, mute: () => {} },
     heal: { healNow: async () => ({ kind: 'unknown-check' }) },
     consent: { get: () => ({ state: 'unasked' }), set: () => false, surgery: () => ({ enabled: true }), setSurgery: () => {} },
-    diagnosis: { diagnoseNow: async () => ({ kind: 'already-running' }), proposals: () => [], decideProposal: () => ({ kind: 'unknown-proposal' }) },
+    diagnosis: {
+      diagnoseNow: async () => ({ kind: 'already-running' }),
+      proposals: () => [],
+      decideProposal: () => ({ kind: 'unknown-proposal' }),
+      diagnosis: () => undefined,
+      latestDiagnosisId: () => undefined,
+    },
     regret: { categories: () => [], flags: () => [], override: () => ({ kind: 'unknown-action' }), clear: () => undefined },
     briefing: { compose: () => ({ message: { severity: 'info', title: 'briefing' } }) },
     silences: {

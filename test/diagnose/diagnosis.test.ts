@@ -67,9 +67,13 @@ test("/diagnose needs the analysis consent; then names the root, its effects, an
   const text = await bot.run('/diagnose', /waits for approval/, 30_000);
   assert.match(text, /Diagnosis #\d+: root cause db/);
   assert.match(text, /api-1/);
-  assert.match(text, /Explanation by qwen2\.5:7b:/);
-  assert.match(text, /Root cause \(medium confidence\): postgres refuses connections/);
+  assert.match(text, /qwen2\.5:7b \(medium confidence\): postgres refuses connections/);
+  assert.match(text, /All of it \(every piece of evidence\): \/diagnosis 1/);
   const proposal = /proposed fix (p\d+) waits for approval/.exec(text)![1]!;
+  // The whole diagnosis is behind /diagnosis: the model's full answer with what to check.
+  const whole = await bot.run('/diagnosis 1', /Diagnosis #1 \(/);
+  assert.match(whole, /Explanation by qwen2\.5:7b:\nRoot cause \(medium confidence\): postgres refuses connections[\s\S]*Check:\n- /);
+  assert.match(await bot.run('/diagnosis 99', /No diagnosis/), /No diagnosis #99\. The newest is #1\./);
   // The prompt carried the critical incidents, the JSON schema and no secrets.
   const [request] = ollama.chatRequests();
   const body = JSON.parse(request!.raw) as { format: unknown; messages: Array<{ content: string }>; options: { temperature: number } };
