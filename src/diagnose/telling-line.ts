@@ -57,12 +57,8 @@ function bestOf(text: string): { line: string; rank: number } | null {
   return best;
 }
 
-/**
- * The most telling line among a run's evidence (stderr before stdout before a
- * log sample before a body at equal rank); null when none has one or the
- * line only repeats the message already shown.
- */
-export function tellingLine(evidence: Partial<Record<EvidenceSource, string | null | undefined>>, message = ''): TellingLine | null {
+/** The most telling line among a run's evidence (stderr before stdout before a log sample before a body at equal rank); null when none has one. */
+export function tellingLine(evidence: Partial<Record<EvidenceSource, string | null | undefined>>): TellingLine | null {
   let best: { line: string; rank: number; from: EvidenceSource } | null = null;
   for (const from of ['stderr', 'stdout', 'log', 'body'] as const) {
     const text = evidence[from];
@@ -71,9 +67,7 @@ export function tellingLine(evidence: Partial<Record<EvidenceSource, string | nu
     if (found && (!best || found.rank < best.rank)) best = { ...found, from };
   }
   if (!best) return null;
-  const line = clipLine(best.line.replace(/\s+/g, ' '));
-  if (message.includes(line.replace(/…$/, ''))) return null;
-  return { line, from: best.from };
+  return { line: clipLine(best.line.replace(/\s+/g, ' ')), from: best.from };
 }
 
 function clipLine(line: string): string {

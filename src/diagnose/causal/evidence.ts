@@ -71,7 +71,7 @@ export class Sampler {
     for (const { at, weight } of samples) {
       const run = this.log.failedRun(subject, at);
       const signature = normalizeError(run.message);
-      const telling = tellingLine(run.evidence, run.message);
+      const telling = tellingLine(run.evidence);
       const seen = bySignature.get(signature);
       if (seen) {
         seen.weight += weight;

@@ -218,8 +218,11 @@ function failureEvents(n: number): string {
 
 /** The node's message, with its most telling evidence line when that says more: "exited with code 1 after 166ms; stderr: FATAL: …". */
 function quoteWithEvidence(node: ChainNode): string {
-  const message = quote(node.sampleMessage);
-  return node.evidence ? `${message}; ${node.evidence.from}: ${quote(node.evidence.line, TELLING_CHARS)}` : message;
+  if (!node.evidence) return quote(node.sampleMessage);
+  const flat = (text: string) => text.replace(/\s+/g, ' ').trim();
+  // A message that already quotes the line (a process's exit with its last stderr line) gets the room to show it whole.
+  if (flat(node.sampleMessage).includes(flat(node.evidence.line).replace(/…$/, ''))) return quote(node.sampleMessage, QUOTE_CHARS + TELLING_CHARS);
+  return `${quote(node.sampleMessage)}; ${node.evidence.from}: ${quote(node.evidence.line, TELLING_CHARS)}`;
 }
 
 function quote(message: string, max = QUOTE_CHARS): string {
