@@ -7,7 +7,11 @@
  * behind one API stalls, its worker crashes, the worker's log spikes), with
  * recoveries, flapping APIs, standalone failures (a disk that fills often, an
  * Ollama that times out, a late backup) and the other event types the bot
- * writes (incidents, heals, heartbeats). Then it times `analyzeCausality` over
+ * writes (incidents, heals, heartbeats), and recorded changes (`change`
+ * events: a deploy before one outage in three, env edits, model pulls, config
+ * edits), which the analysis reads to name candidate latent causes. Failure
+ * rows are dated by when their run began, as the patrol writes them. Then it
+ * times `analyzeCausality` over
  * the whole window three times and prints each time and the best.
  * Target: <= 1 s. The last line is one JSON object.
  *
@@ -186,6 +190,11 @@ function stretch(rows: Row[], check: CausalCheck, start: number, end: number, ev
   }
 }
 
+/** A `change` event as the change watcher records it (src/changes/). */
+function changeRow(at: number, subject: string, source: string, summary: string, checks: string[]): Row {
+  return [Math.round(at), 'change', subject, 'info', JSON.stringify({ source, summary, checks, detectedAt: Math.round(at) })];
+}
+
 /** The week's events, in time order, exactly TARGET_EVENTS of them. */
 function generateEvents(checks: CausalCheck[]): Row[] {
   const random = prng(20250106);
@@ -201,6 +210,8 @@ function generateEvents(checks: CausalCheck[]): Row[] {
       const down = between(5 * MINUTE, 120 * MINUTE);
       const end = t + down;
       stretch(rows, get(`${s}-db`), t, end, 10 * SECOND, random);
+      // One outage in three follows a deploy of the stack (git HEAD moved) a few minutes before: a candidate latent cause.
+      if (random() < 1 / 3) rows.push(changeRow(t - between(1 * MINUTE, 30 * MINUTE), s, 'git', `git HEAD of ${s} moved`, [`${s}-db`, `${s}-api-1`]));
       rows.push([
         Math.round(t + 15 * SECOND),
         'heal.attempted',
@@ -244,6 +255,12 @@ function generateEvents(checks: CausalCheck[]): Row[] {
   }
   stretch(rows, get('nightly-backup'), WEEK_START + 3 * 86_400_000 + 2 * 60 * MINUTE, WEEK_START + 3 * 86_400_000 + 9 * 60 * MINUTE, 60 * SECOND, random);
   stretch(rows, get('memory'), WEEK_START + 5 * 86_400_000, WEEK_START + 5 * 86_400_000 + 40 * MINUTE, 10 * SECOND, random);
+  // Other recorded changes: an env file edit and a model pull twice a day, a config edit each day.
+  for (let t = WEEK_START; t < WEEK_START + WEEK_MS; t += 12 * 60 * MINUTE) {
+    rows.push(changeRow(t + between(0, 60 * MINUTE), 'stack-a', 'env', '.env of stack-a changed: POOL_SIZE changed', ['stack-a-api-1']));
+    rows.push(changeRow(t + between(0, 60 * MINUTE), 'ollama', 'models', 'ollama models changed: qwen2.5:7b pulled', ['ollama']));
+  }
+  for (let day = 0; day < 7; day++) rows.push(changeRow(WEEK_START + day * 86_400_000 + 9 * 60 * MINUTE, 'config', 'config', 'nightshift.yml changed', []));
   // Noise of other types: cron heartbeats every 15 s from two jobs, and a restart of the bot each day.
   for (let t = WEEK_START; t < WEEK_START + WEEK_MS; t += 15 * SECOND) {
     rows.push([t, 'heartbeat.received', 'sync-job', 'debug', JSON.stringify({ kind: 'ping' })]);
@@ -319,6 +336,7 @@ try {
     to: number;
   };
 
+  const changeEvents = (db.prepare("SELECT count(*) AS n FROM events WHERE type = 'change'").get() as { n: number }).n;
   const indexInSchema = hasStretchIndex(db);
   let withoutIndexMs: number | null = null;
   if (!indexInSchema) {
@@ -333,12 +351,16 @@ try {
   let chains = 0;
   let totalFailures = 0;
   let top = '';
+  let latentCauses = 0;
+  let clusters = 0;
   for (let run = 1; run <= RUNS; run++) {
     const { ms, analysis } = timed(db, checks, from, to);
     times.push(ms);
     chains = analysis.chains.length;
     totalFailures = analysis.totalFailures;
     top = analysis.chains[0] ? `${analysis.chains[0].root.check} (explains ${analysis.chains[0].explainedFailures})` : 'none';
+    latentCauses = analysis.chains.reduce((sum, c) => sum + c.latentCauses.length, 0);
+    clusters = analysis.clusters.length;
     console.log(
       `run ${run}: analysis of ${events.toLocaleString('en')} events in ${ms} ms: ${chains} chains, ${totalFailures.toLocaleString('en')} failures, top root ${top}`,
     );
@@ -358,6 +380,9 @@ try {
       targetMs: TARGET_MS,
       chains,
       topRoot: top,
+      changeEvents,
+      latentCauses,
+      clusters,
       index: indexInSchema ? 'from migrations' : 'created by the bench (migration pending)',
       withoutIndexMs,
       machine: machineInfo(),
