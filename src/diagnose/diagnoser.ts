@@ -21,10 +21,17 @@ import { analyzeFailureLog } from './causal.js';
 import { explain, type LlmAnswer } from './llm.js';
 import { renderFullDiagnosis, renderScreenDiagnosis, type DiagnosisText, type DiagnosisTrigger } from './render.js';
 import { failureSignature } from './signature.js';
+import { describeGathered, gatherEvidence, type Gathered } from './gather/index.js';
+import { tellingLine } from './telling-line.js';
+import type { CheckStateStore } from '../store/check-state.js';
 import type { CausalAnalysis } from './types.js';
 
 export interface DiagnoserOptions {
   db: Db;
+  /** Where supervised children's logs are (the evidence gathering reads them). */
+  dataDir: string;
+  /** The checks' latest run details (pids, log files): where the evidence gathering looks. */
+  checkState: CheckStateStore;
   checks: readonly CheckConfig[];
   events: EventLog;
   incidents: IncidentStore;
@@ -55,6 +62,8 @@ export type { DiagnosisTrigger } from './render.js';
 
 /** A root incident whose dependencies are not all checked since is counted anyway after this long (a dependency on a slow interval). */
 const SETTLE_MAX_MS = 5 * 60_000;
+/** The evidence gathering looks at this many of the top roots: the ones the diagnosis is about. */
+const GATHERED_ROOTS = 5;
 
 /** What asking for a diagnosis gave. */
 export type DiagnoseOutcome =
@@ -242,7 +251,9 @@ export class Diagnoser implements DiagnosisService {
       log.error({ err }, 'causal analysis failed');
       return { kind: 'failed', error: errorMessage(err) };
     }
-    const lookedAt: string[] = [];
+    // Read-only looks at the failing roots (their log, process, ports, disk) before anyone explains them.
+    const gathered = analysis.totalFailures > 0 ? await this.gather(analysis) : [];
+    const lookedAt = gathered.map(lookedAtLine);
     let llm: LlmAnswer | null = null;
     let llmError: string | null = null;
     if (this.options.llm && analysis.totalFailures > 0) {
@@ -258,6 +269,7 @@ export class Diagnoser implements DiagnosisService {
           logTails: this.logTails(
             critical.map((i) => i.checkName),
             involved,
+            gathered,
           ),
         },
         {
@@ -281,6 +293,7 @@ export class Diagnoser implements DiagnosisService {
       llmUnavailable: llmState === 'off' ? 'no local model is configured (OLLAMA_MODEL)' : llmError,
       model: this.options.llm?.model,
       lookedAt,
+      lookedAtShort: gathered.map(describeGathered),
     };
     const text = renderFullDiagnosis(rendered);
     const diagnosisId = store.add({
@@ -334,9 +347,33 @@ export class Diagnoser implements DiagnosisService {
     );
   }
 
-  /** The recent stderr/log evidence the checks left in their failure events (already redacted by the prompt builder). */
-  private logTails(criticalChecks: string[], involved: Set<string>): Record<string, string> {
+  /** What the gathering tools see of the top roots now; never rejects (a failed gathering leaves the diagnosis without it). */
+  private async gather(analysis: CausalAnalysis): Promise<Gathered[]> {
+    const targets = analysis.chains
+      .slice(0, GATHERED_ROOTS)
+      .map((c) => this.byName.get(c.root.check))
+      .filter((check): check is CheckConfig => check !== undefined)
+      .map((check) => ({ check, lastDetails: this.options.checkState.get(check.name)?.lastDetails ?? null }));
+    if (targets.length === 0) return [];
+    try {
+      return await gatherEvidence(targets, { dataDir: this.options.dataDir, redact: (text) => this.options.redactor.redact(text) });
+    } catch (err) {
+      this.options.log.warn({ err }, 'gathering evidence for a diagnosis failed; it goes on without it');
+      return [];
+    }
+  }
+
+  /**
+   * The recent stderr/log evidence the checks left in their failure events,
+   * then what the gathering saw just now (newest last, so it is kept first
+   * when the prompt is cut); redacted again by the prompt builder.
+   */
+  private logTails(criticalChecks: string[], involved: Set<string>, gathered: Gathered[]): Record<string, string> {
     const tails: Record<string, string> = {};
+    for (const g of gathered) {
+      if (!g.ok || g.text === '') continue;
+      tails[g.check] = [tails[g.check], `[looked at now: ${describeGathered(g)}]`, g.text].filter(Boolean).join('\n');
+    }
     for (const name of new Set([...criticalChecks, ...involved])) {
       const failure = this.options.events
         .forSubject(name, 5)
@@ -348,10 +385,27 @@ export class Diagnoser implements DiagnosisService {
         context?.stdoutTail,
         Array.isArray(context?.sampleErrors) ? (context.sampleErrors as string[]).join('\n') : undefined,
       ].filter((x): x is string => typeof x === 'string' && x.length > 0);
-      if (tail.length > 0) tails[name] = tail.join('\n');
+      if (tail.length > 0) tails[name] = [tail.join('\n'), tails[name]].filter(Boolean).join('\n');
     }
     return tails;
   }
+}
+
+/** A "Looked at" line: what was looked at and, in a few words, what it showed (a log tail: its most telling line). */
+function lookedAtLine(g: Gathered): string {
+  const line = describeGathered(g);
+  if (!g.ok || g.text === '') return line;
+  if (g.tool === 'log-tail') {
+    // Nightshift's own lines in a supervised child's log ("[nightshift …] started pid 12: <command>") quote the command, not what it said.
+    const theirs = g.text
+      .split('\n')
+      .filter((l) => !l.startsWith('[nightshift '))
+      .join('\n');
+    const telling = tellingLine({ log: theirs });
+    return telling ? `${line}: ${telling.line}` : line;
+  }
+  const first = g.text.split('\n', 1)[0]!;
+  return `${line}: ${first.length > 140 ? `${first.slice(0, 139)}…` : first}`;
 }
 
 function headline(analysis: CausalAnalysis): string {

@@ -28,8 +28,10 @@ export interface DiagnosisText {
   /** Why the model gave no answer (null when it did, or none is configured and this says so). */
   llmUnavailable: string | null;
   model: string | undefined;
-  /** The "looked at" lines of the evidence gathered before the model was asked. */
+  /** The "looked at" lines of the evidence gathered before the model was asked, with what each showed. */
   lookedAt: string[];
+  /** The same, only what was looked at (the screen's one line). */
+  lookedAtShort: string[];
 }
 
 function why(d: DiagnosisText): string {
@@ -67,7 +69,7 @@ export function renderScreenDiagnosis(d: DiagnosisText, diagnosisId: number): st
   const [top] = analysis.chains;
   if (top) parts.push(clip(`Top chain: ${top.summary}`, 520));
   if (analysis.totalFailures === 0) return parts.join('\n');
-  if (d.lookedAt.length > 0) parts.push(clip(`Looked at: ${d.lookedAt.join('; ')}`, 220));
+  if (d.lookedAtShort.length > 0) parts.push(clip(`Looked at: ${d.lookedAtShort.join('; ')}`, 220));
   if (llm) {
     parts.push(clip(`${d.model} (${llm.confidence} confidence): ${llm.rootCause}`, 300));
     const fix = llm.fix;

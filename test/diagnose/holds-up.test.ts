@@ -102,6 +102,10 @@ test('a database that exits on a FATAL line is diagnosed with that line, not onl
     /db failed at [\d-]* ?\d\d:\d\d:\d\d UTC \(exited with code 1 after [^)]*FATAL: could not bind IPv4 address "127\.0\.0\.1": Address already in use\)/,
   );
   assert.doesNotMatch(text, /LOG: database system is shut down/, 'the fatal line, not the last one');
+  // Before explaining, the diagnosis looked (read only) at db's log; the whole text says what it saw there.
+  assert.match(text, /Looked at: log tail of db \([^)]*db\.log/);
+  const whole = await b.run('/diagnosis', /Diagnosis #1 \(/);
+  assert.match(whole, /Looked at \(read only\):\n- log tail of db \([^)]*\): FATAL: could not bind IPv4 address/);
 });
 
 test('a diagnosis of 20 chains fits one Telegram message, the rest behind /diagnosis', async (t) => {
