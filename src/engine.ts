@@ -307,6 +307,8 @@ export class Engine {
     });
     this.diagnoser = new Diagnoser({
       db,
+      dataDir: config.dataDir,
+      checkState: this.checkState,
       checks: config.checks,
       events,
       incidents: this.incidents,
