@@ -1,4 +1,5 @@
 import type { CommandServices } from './bot/command.js';
+import { ChangeWatcher } from './changes/watcher.js';
 import { createAuthorizer } from './chat/authorize.js';
 import type { Identity, OutgoingMessage } from './chat/channel.js';
 import { RefusalGate } from './chat/refusals.js';
@@ -111,6 +112,8 @@ export class Engine {
   readonly metrics: Metrics;
   /** Pushes the summary turning DOWN and checks going stale, and their clearing, once per transition. */
   readonly statusAlerts: StatusAlerts;
+  /** Records what changed (git HEAD, lockfiles, env files, the config, model lists) as `change` events. */
+  readonly changes: ChangeWatcher;
   /** The role a person holds on their channel, from the allow-lists (fail closed). */
   readonly roleOf: (from: Identity) => Role | null;
   /** A stranger's refusals are answered and recorded once per window; the rest are counted. */
@@ -356,6 +359,7 @@ export class Engine {
       everyMs: config.patrol.intervalMs,
       onError: reportError,
     });
+    this.changes = new ChangeWatcher({ config, db, events, kv: this.kv, clock, log, env: () => childEnvironment() });
 
     const checkNames = config.checks.map((c) => c.name);
     this.services = {
@@ -450,9 +454,9 @@ export class Engine {
   /**
    * Starts probes (supervised children are spawned), the composer (incidents
    * committed but never announced are announced), the regret index, the
-   * diagnoser's schedule, then the patrol, and after its first wake the
-   * briefing (so a briefing sent on start reports a live patrol), then the
-   * status alerts (DOWN and stale pushed).
+   * diagnoser's schedule, then the patrol and the change watcher, and
+   * after the patrol's first wake the briefing (so a briefing sent on start
+   * reports a live patrol), then the status alerts (DOWN and stale pushed).
    */
   async start(): Promise<void> {
     for (const [name, probe] of this.probes) {
@@ -469,6 +473,7 @@ export class Engine {
     this.diagnoser.start();
     this.regret.start();
     this.patrol.start();
+    this.changes.start();
     this.briefings.start();
     this.statusAlerts.start();
   }
@@ -477,6 +482,7 @@ export class Engine {
   async stop(): Promise<void> {
     // First: a patrol stopped on purpose is not a stall to announce.
     this.statusAlerts.stop();
+    await this.changes.stop();
     await this.recovery.stop();
     // Before the patrol: a repair under way is rolled back, and its restore restarts its checks' processes.
     await this.repairer.stop();

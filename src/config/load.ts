@@ -16,6 +16,9 @@ import {
   type ChannelSettings,
   type HealStepConfig,
   type RepairTarget,
+  type WatchConfig,
+  type WatchedFile,
+  type WatchedRepo,
 } from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
 import { checkKindNames } from '../checks/index.js';
@@ -208,7 +211,8 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
   if (env.OLLAMA_MODEL && !/^https?:\/\/[^\s]+$/.test(ollamaHost))
     problems.push(`OLLAMA_HOST (environment): expected an http(s) URL, found ${describe(ollamaHost)}`);
   const repairTargets = parsed.success ? repairTargetPaths(parsed.data.repair.targets, checks, cwd, problems) : [];
-  if (problems.length > 0 || !parsed.success || !listen) throw new ConfigError(source, problems);
+  const watch = parsed.success ? watchPaths(parsed.data.watch, repairTargets, checks, cwd, problems) : undefined;
+  if (problems.length > 0 || !parsed.success || !listen || !watch) throw new ConfigError(source, problems);
 
   const config: Config = {
     source,
@@ -253,6 +257,7 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
       maxBackupBytes: parsed.data.repair.maxBackupMiB * 1024 * 1024,
       targets: repairTargets,
     },
+    watch,
     watchdog: parsed.data.watchdog
       ? {
           pingUrl: parsed.data.watchdog.pingUrl.replace(/\/+$/, ''),
@@ -297,6 +302,71 @@ function repairTargetPaths(targets: FileConfig['repair']['targets'], checks: Che
     if (path) resolved.push({ name: target.name, path, checks: target.checks, test: target.test, testReport: target.testReport, build: target.build });
   });
   return resolved;
+}
+
+/**
+ * `watch:` with its paths made absolute and real, like repair targets' (a
+ * symlinked deploy folder is watched where it points): every bad field is
+ * named. A repair target is watched already, so a repo may not take its
+ * name or its folder.
+ */
+function watchPaths(watch: FileConfig['watch'], targets: RepairTarget[], checks: CheckConfig[], cwd: string, problems: string[]): WatchConfig {
+  const names = new Set(checks.map((c) => c.name));
+  const unknownChecks = (where: string, listed: string[]) =>
+    listed.forEach((check, i) => {
+      if (!names.has(check)) problems.push(`${where}.checks[${i}]: expected the name of a configured check, found "${check}"`);
+    });
+  const folders = new Map(targets.map((t, i) => [t.path, `repair.targets[${i}] ("${t.name}")`]));
+  const takenNames = new Map(targets.map((t, i) => [t.name, `repair.targets[${i}]`]));
+  const repos: WatchedRepo[] = [];
+  watch.repos.forEach((repo, index) => {
+    const where = `watch.repos[${index}]`;
+    const earlier = takenNames.get(repo.name);
+    if (earlier)
+      problems.push(`${where}.name: expected a name of its own (repair targets are watched already), found "${repo.name}" again (first at ${earlier})`);
+    else takenNames.set(repo.name, where);
+    unknownChecks(where, repo.checks);
+    const path = existingPath(repo.path, 'folder', cwd, `${where}.path`, problems);
+    if (path === undefined) return;
+    const same = folders.get(path);
+    if (same) {
+      problems.push(`${where}.path: expected a folder not watched already, found the folder of ${same}`);
+      return;
+    }
+    folders.set(path, where);
+    if (!earlier) repos.push({ name: repo.name, path, checks: repo.checks });
+  });
+  const files: WatchedFile[] = [];
+  const seenFiles = new Map<string, string>();
+  watch.files.forEach((file, index) => {
+    const where = `watch.files[${index}]`;
+    unknownChecks(where, file.checks);
+    const path = existingPath(file.path, 'file', cwd, `${where}.path`, problems);
+    if (path === undefined) return;
+    const same = seenFiles.get(path);
+    if (same) {
+      problems.push(`${where}.path: expected a file not listed already, found the same file as ${same}`);
+      return;
+    }
+    seenFiles.set(path, where);
+    files.push({ path, checks: file.checks });
+  });
+  return { intervalMs: watch.interval, repos, files };
+}
+
+/** `written` resolved from the working directory with its symlinks resolved, when it is an existing folder or file; else a problem. */
+function existingPath(written: string, kind: 'folder' | 'file', cwd: string, where: string, problems: string[]): string | undefined {
+  let path: string;
+  try {
+    path = realpathSync(resolve(cwd, written));
+  } catch {
+    problems.push(`${where}: expected an existing ${kind}, found nothing at ${written}`);
+    return undefined;
+  }
+  const isFolder = statSync(path).isDirectory();
+  if (isFolder === (kind === 'folder')) return path;
+  problems.push(`${where}: expected a ${kind}, found a ${isFolder ? 'folder' : 'file'} at ${written}`);
+  return undefined;
 }
 
 /** A maintenance window whose matcher covers no check is valid (the checks may come later) but likely a typo: said once. */

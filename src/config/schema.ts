@@ -267,6 +267,30 @@ export const fileSchema = z.strictObject({
         .refine((targets) => new Set(targets.map((t) => t.name)).size === targets.length, 'expected each repair target to have its own name'),
     })
     .default({ timeout: 600_000, verifyPatrols: 3, maxFailures: 3, allowHosts: [], maxBackupMiB: 512, targets: [] }),
+  /**
+   * What Nightshift watches for changes (README, "Changes"): a change is an event, so a failure that follows one can
+   * name it. The repair targets are watched too without being listed here.
+   */
+  watch: z
+    .strictObject({
+      /** How often every watched thing is looked at. */
+      interval: intervalDuration.default(30_000),
+      /** Git work trees (HEAD, lockfiles, .env files at the root) or plain folders (lockfiles, .env files). */
+      repos: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-" (max 64)'),
+            /** Relative paths: from the working directory. */
+            path: z.string().min(1),
+            /** The checks a change here concerns; empty: all of them. */
+            checks: z.array(z.string()).default([]),
+          }),
+        )
+        .default([]),
+      /** Extra env or config files: only hashes are kept (per key for KEY=VALUE files), never a value. */
+      files: z.array(z.strictObject({ path: z.string().min(1), checks: z.array(z.string()).default([]) })).default([]),
+    })
+    .default({ interval: 30_000, repos: [], files: [] }),
   checks: z.array(z.unknown()).default([]),
 });
 
@@ -364,6 +388,8 @@ export interface Config {
   maintenance: Array<{ name: string; cron: string; durationMs: number; match: string; reason?: string | undefined }>;
   /** Level 3: repair targets (paths absolute and real), durations in ms. */
   repair: RepairConfig;
+  /** What is watched for changes (`watch:`, plus the repair targets), paths absolute and real. */
+  watch: WatchConfig;
   /** The outside dead man's switch; null when `watchdog:` is absent. */
   watchdog: { pingUrl: string; everyMs: number; method: 'GET' | 'POST'; timeoutMs: number } | null;
   /**
@@ -391,4 +417,27 @@ export interface RepairConfig {
   allowHosts: string[];
   maxBackupBytes: number;
   targets: RepairTarget[];
+}
+
+/** One folder watched for changes: a git work tree or a plain folder. */
+export interface WatchedRepo {
+  name: string;
+  /** Absolute, symlinks resolved. */
+  path: string;
+  /** The checks a change here concerns; empty: all of them. */
+  checks: string[];
+}
+
+/** One extra env or config file watched for changes. */
+export interface WatchedFile {
+  /** Absolute, symlinks resolved. */
+  path: string;
+  checks: string[];
+}
+
+export interface WatchConfig {
+  intervalMs: number;
+  /** `watch.repos` only: the repair targets are watched as well (src/changes/plan.ts joins them). */
+  repos: WatchedRepo[];
+  files: WatchedFile[];
 }

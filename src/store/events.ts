@@ -72,6 +72,27 @@ export interface EventContexts {
   'channel.failed': { channel: string; error: string };
   /** The database could be written again after writes failed (disk full) since `since`. */
   'store.recovered': { since: number; failures: number; lastError: string };
+  /**
+   * Something Nightshift watches changed (src/changes/): a git HEAD, a lockfile, an env file, the config, a model
+   * list. Its subject is the repo's or repair target's name, "config", or the ollama check's name; `at` is when it
+   * happened when that can be known (reflog time, mtime), never before the previous look nor after `detectedAt`.
+   */
+  change: {
+    source: 'git' | 'lockfile' | 'env' | 'config' | 'models';
+    /** One human line, no secrets: ".env of api changed: DATABASE_URL removed, POOL_SIZE changed". */
+    summary: string;
+    /** The configured checks this change concerns; [] when it concerns all of them. */
+    checks: string[];
+    /** The file or folder, when there is one. */
+    path?: string;
+    /** Short fingerprints before/after (git short sha, first 12 hex of a sha256): never a value. */
+    before?: string | null;
+    after?: string;
+    /** When Nightshift noticed it (ms); `at` is when it happened. */
+    detectedAt: number;
+    /** Noticed at Nightshift's start: it happened while Nightshift was not running. */
+    whileDown?: boolean;
+  };
 }
 
 export type EventType = keyof EventContexts;

@@ -62,7 +62,7 @@ export class FakeOllamaServer {
   private readonly server: Server;
   private readonly script: ScriptedReply[] = [];
   private readonly log: RecordedRequest[] = [];
-  private readonly models: string[];
+  private models: string[];
   private readonly streamChunks: number;
 
   private constructor(options: FakeOllamaOptions) {
@@ -93,6 +93,11 @@ export class FakeOllamaServer {
   /** Queues replies for the next /api/chat requests, in order. */
   respondWith(...replies: ScriptedReply[]): void {
     this.script.push(...replies);
+  }
+
+  /** Replaces the pulled models from now on (a model pulled or deleted): /api/tags and /api/chat see the new list. */
+  setModels(models: string[]): void {
+    this.models = [...models];
   }
 
   /** Every request received so far, oldest first. */
