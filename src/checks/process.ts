@@ -6,7 +6,20 @@ import { isProcessRunning, processStartTime } from '../util/proc.js';
 import { formatDuration, timerDuration } from '../util/duration.js';
 import { tail } from '../exec.js';
 import { dropPartialFirstWord } from '../util/text.js';
-import { sleep, within } from '../util/abort.js';
+import { sleep, TIMED_OUT, within } from '../util/abort.js';
+import {
+  describeReadiness,
+  describeStarted,
+  describeStillStarting,
+  graceDetails,
+  insideGrace,
+  mostTellingLine,
+  probeReadiness,
+  readyParam,
+  startGraceParam,
+  watchStartup,
+  type StartupVerdict,
+} from './readiness.js';
 import type { CheckEnvironment, CheckKind, CheckResult, HealResult, HealRunContext, Probe } from './types.js';
 
 const params = z.strictObject({
@@ -27,6 +40,10 @@ const params = z.strictObject({
     .default(5 * 1024 * 1024),
   /** Time between SIGTERM and SIGKILL when Nightshift stops the child. */
   stopGrace: timerDuration.default(1000),
+  /** How long a freshly (re)started child must stay up to count as started: a restart that dies inside it is a failed heal. */
+  startGrace: startGraceParam,
+  /** A port or URL that answers once the child is ready: it counts as started then, even before its start grace ends. */
+  ready: readyParam,
 });
 
 type ProcessParams = z.output<typeof params>;
@@ -38,6 +55,10 @@ const OUTPUT_DRAIN_MS = 250;
 /** Bytes of each output stream kept in memory for the tails in `details`. */
 const TAIL_BYTES = 2048;
 const TAIL_LINES = 20;
+/** How often a child with a `ready` probe is probed during its start grace (loopback: cheap). */
+const READY_POLL_MS = 100;
+/** A start-up watch may outlast the grace by one readiness probe and a look; waiting on it is bounded by the grace plus this. */
+const STARTUP_SLACK_MS = 2000;
 
 /** What the probe persists, so the next Nightshift can find a child the previous one left behind. */
 interface SavedChild {
@@ -47,13 +68,33 @@ interface SavedChild {
   spawnedAt: number;
 }
 
+/** How a child ended. */
+interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Wall-clock time (the injected clock), for the record. */
+  at: number;
+  /** How long it ran, on the monotonic clock. */
+  uptimeMs: number;
+  /** It ended before it counted as started (inside its start grace, readiness unanswered). */
+  duringStartup: boolean;
+}
+
 /** One spawned child and what became of it. */
 interface ChildRun {
   child: ChildProcess;
   pid: number;
   procStart: string | null;
   spawnedAt: number;
-  exit?: { code: number | null; signal: NodeJS.Signals | null; at: number };
+  /** performance.now() at the spawn: uptimes and the start grace are measured from here. */
+  spawnedMono: number;
+  exit?: ChildExit;
+  /** Settles once the child counts as started or is gone; one watch per child, shared by every run and restart. */
+  startup: Promise<StartupVerdict<ChildExit>>;
+  /** Set the moment the start-up watch decided the child started. */
+  startedVia?: 'grace' | 'ready';
+  /** The `ready` port or URL answered before this child was spawned: something else holds it, so only the grace counts. */
+  readyTakenBeforeStart: boolean;
   /** Resolves on the child's `exit` event. */
   exited: Promise<void>;
   /** Resolves once its stdout and stderr are drained (`close` event). */
@@ -113,25 +154,37 @@ class ProcessSupervisor implements Probe {
     const child = this.current;
     if (this.startFailure !== undefined || !child) {
       const reason = this.startFailure ?? 'not started';
-      return { ok: false, message: reason, details: { program: this.p.command[0], error: reason, spawns: this.spawns, logFile: this.logFile.path } };
+      return {
+        ok: false,
+        message: reason,
+        details: { program: this.p.command[0], error: reason, spawns: this.spawns, logFile: this.logFile.path, ...this.graceDetails() },
+      };
     }
+    // A child inside its start grace has not started in any sense that matters: the run waits to see what really happens.
+    const verdict = await this.startupOf(child, ctx.signal);
     if (!child.exit) {
-      const uptimeMs = this.env.now() - child.spawnedAt;
-      return { ok: true, message: `pid ${child.pid} up ${formatDuration(uptimeMs)}`, details: { pid: child.pid, uptimeMs, spawns: this.spawns } };
+      const uptimeMs = uptimeOf(child);
+      if (verdict?.state !== 'started') {
+        return {
+          ok: false,
+          message: describeStillStarting(uptimeMs, this.p.startGrace),
+          details: { pid: child.pid, uptimeMs, spawns: this.spawns, starting: true, ...this.graceDetails() },
+        };
+      }
+      return {
+        ok: true,
+        message: `pid ${child.pid} up ${formatDuration(uptimeMs)}`,
+        details: { pid: child.pid, uptimeMs, spawns: this.spawns, startedVia: verdict.via, ...this.graceDetails() },
+      };
     }
     await waitAtMost(child.closed, OUTPUT_DRAIN_MS, ctx.signal);
-    const uptimeMs = child.exit.at - child.spawnedAt;
     const stdoutTail = child.stdoutTail.text();
     return {
       ok: false,
-      message: describeEnd(child.exit, uptimeMs),
+      message: this.describeExit(child.exit, child.stderrTail.text()),
       details: {
-        pid: child.pid,
-        exitCode: child.exit.code,
-        signal: child.exit.signal,
-        uptimeMs,
+        ...this.exitDetails(child, child.exit),
         exitedAt: new Date(child.exit.at).toISOString(),
-        stderrTail: child.stderrTail.text(),
         ...(stdoutTail ? { stdoutTail } : {}),
         spawns: this.spawns,
         logFile: this.logFile.path,
@@ -156,8 +209,66 @@ class ProcessSupervisor implements Probe {
       if (ctx.signal.aborted) return { ok: false, message: 'aborted before respawning', details: evidence };
       const outcome = await this.spawnFresh();
       if (!outcome.ok) return { ok: false, message: outcome.error, details: { ...evidence, error: outcome.error } };
-      return { ok: true, message: `respawned as pid ${outcome.child.pid}`, details: { pid: outcome.child.pid, ...evidence } };
+      return this.awaitRespawn(outcome.child, evidence, ctx.signal);
     });
+  }
+
+  /** A respawn is a heal only once the child counts as started; one that dies first is a failed heal, with its last words. */
+  private async awaitRespawn(child: ChildRun, evidence: Record<string, unknown>, signal: AbortSignal): Promise<HealResult> {
+    const verdict = await this.startupOf(child, signal);
+    if (this.disposed)
+      return { ok: false, message: `nightshift is stopping; pid ${child.pid} was stopped before it started`, details: { pid: child.pid, ...evidence } };
+    if (child.exit) {
+      await waitAtMost(child.closed, OUTPUT_DRAIN_MS, signal);
+      return {
+        ok: false,
+        message: `pid ${child.pid} ${this.describeExit(child.exit, child.stderrTail.text())}`,
+        details: { ...this.exitDetails(child, child.exit), ...evidence },
+      };
+    }
+    const uptimeMs = uptimeOf(child);
+    if (verdict?.state !== 'started') {
+      return {
+        ok: false,
+        message: `aborted while pid ${child.pid} was ${describeStillStarting(uptimeMs, this.p.startGrace)}`,
+        details: { pid: child.pid, uptimeMs, starting: true, ...this.graceDetails(), ...evidence },
+      };
+    }
+    return {
+      ok: true,
+      message: `respawned as pid ${child.pid}; ${describeStarted(verdict, this.p.ready)}`,
+      details: { pid: child.pid, uptimeMs, startedVia: verdict.via, ...this.graceDetails(), ...evidence },
+    };
+  }
+
+  /** The child's start-up verdict, or undefined when `signal` fires first. */
+  private async startupOf(child: ChildRun, signal: AbortSignal): Promise<StartupVerdict<ChildExit> | undefined> {
+    const verdict = await within(child.startup, this.p.startGrace + STARTUP_SLACK_MS, signal);
+    return verdict === TIMED_OUT ? undefined : verdict;
+  }
+
+  /** "exited with code 1 after 110ms, inside its 1s start grace: FATAL: listen EADDRINUSE"; the stderr line only for a start-up death. */
+  private describeExit(exit: ChildExit, stderrTail: string): string {
+    const end = describeEnd(exit, exit.uptimeMs);
+    if (!exit.duringStartup) return end;
+    const line = mostTellingLine(stderrTail);
+    return `${end}, ${insideGrace(this.p.startGrace)}${line ? `: ${line}` : ''}`;
+  }
+
+  private exitDetails(child: ChildRun, exit: ChildExit): Record<string, unknown> {
+    return {
+      pid: child.pid,
+      exitCode: exit.code,
+      signal: exit.signal,
+      uptimeMs: exit.uptimeMs,
+      ...(exit.duringStartup ? { duringStartup: true } : {}),
+      stderrTail: child.stderrTail.text(),
+      ...this.graceDetails(),
+    };
+  }
+
+  private graceDetails(): Record<string, unknown> {
+    return graceDetails(this.p.startGrace, this.p.ready);
   }
 
   async dispose(): Promise<void> {
@@ -199,6 +310,7 @@ class ProcessSupervisor implements Probe {
   private async spawnChild(): Promise<{ ok: true; child: ChildRun } | { ok: false; error: string }> {
     // The schema guarantees a non-empty program.
     const [program = '', ...args] = this.p.command;
+    const readyTakenBeforeStart = await this.readyAnswersBeforeSpawn();
     const child = spawn(program, args, { cwd: this.p.cwd, env: this.env.childEnv(this.p.env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let spawned = false;
     const startOutcome = new Promise<Error | null>((resolve) => {
@@ -218,8 +330,12 @@ class ProcessSupervisor implements Probe {
       pid: child.pid ?? 0,
       procStart: null,
       spawnedAt: this.env.now(),
+      spawnedMono: performance.now(),
       exited: new Promise((resolve) => (markExited = resolve)),
       closed: new Promise((resolve) => (markClosed = resolve)),
+      // The watch begins once the child is known to run; a child that never started is never current, so nobody waits on it.
+      startup: startOutcome.then((failure) => (failure ? { state: 'starting', upMs: 0 } : this.watchChildStartup(run))),
+      readyTakenBeforeStart,
       stopRequested: false,
       stdoutTail: new OutputTail(TAIL_BYTES),
       stderrTail: new OutputTail(TAIL_BYTES),
@@ -235,18 +351,18 @@ class ProcessSupervisor implements Probe {
     child.on('exit', (code, signal) => {
       // A child that never started has nothing to report here; the spawn error tells the story.
       if (!spawned) return;
-      run.exit = { code, signal, at: this.env.now() };
+      run.exit = { code, signal, at: this.env.now(), uptimeMs: Math.round(performance.now() - run.spawnedMono), duringStartup: run.startedVia === undefined };
       const expected = run.stopRequested || this.disposed;
       if (!expected && run === this.current) this.env.requestRun();
       this.forgetSavedChild(run.pid);
-      const logFields = { pid: run.pid, exitCode: code, signal, uptimeMs: run.exit.at - run.spawnedAt };
+      const logFields = { pid: run.pid, exitCode: code, signal, uptimeMs: run.exit.uptimeMs, duringStartup: run.exit.duringStartup };
       if (expected) this.env.log.info(logFields, 'supervised child stopped');
       else this.env.log.warn(logFields, 'supervised child exited');
       markExited();
     });
     child.on('close', () => {
       if (spawned && run.exit)
-        this.logFile.writeLine(`[nightshift ${new Date(run.exit.at).toISOString()}] pid ${run.pid} ${describeEnd(run.exit, run.exit.at - run.spawnedAt)}`);
+        this.logFile.writeLine(`[nightshift ${new Date(run.exit.at).toISOString()}] pid ${run.pid} ${describeEnd(run.exit, run.exit.uptimeMs)}`);
       markClosed();
     });
 
@@ -272,6 +388,46 @@ class ProcessSupervisor implements Probe {
       return { ok: false, error: 'nightshift is stopping; stopped the child it had just started' };
     }
     return { ok: true, child: run };
+  }
+
+  /**
+   * Watches a spawned child through its start grace. The `ready` probe is
+   * left out when it answered before the spawn: whatever holds that port
+   * (the squatter a dying child reports EADDRINUSE about) would otherwise
+   * pass for the child.
+   */
+  private watchChildStartup(run: ChildRun): Promise<StartupVerdict<ChildExit>> {
+    const ready = run.readyTakenBeforeStart ? undefined : this.p.ready;
+    // Ends a readiness probe in flight the moment the child exits.
+    const childGone = new AbortController();
+    void run.exited.then(() => childGone.abort());
+    return watchStartup<ChildExit>({
+      graceMs: this.p.startGrace,
+      ready,
+      upForMs: performance.now() - run.spawnedMono,
+      stillUp: () => run.exit,
+      pollMs: ready ? READY_POLL_MS : this.p.startGrace,
+      wake: run.exited,
+      signal: childGone.signal,
+    }).then((verdict) => {
+      if (verdict.state === 'started') {
+        run.startedVia = verdict.via;
+        this.env.log.info({ pid: run.pid, via: verdict.via, upMs: verdict.upMs }, 'the supervised child started');
+      }
+      return verdict;
+    });
+  }
+
+  /** True when the `ready` port or URL answers before the child is spawned (logged: something else holds it). */
+  private async readyAnswersBeforeSpawn(): Promise<boolean> {
+    if (!this.p.ready) return false;
+    const answer = await probeReadiness(this.p.ready);
+    if (answer.ready)
+      this.env.log.warn(
+        { ready: describeReadiness(this.p.ready) },
+        'the ready probe answers before the child is started: something else holds it, so only the start grace decides',
+      );
+    return answer.ready;
   }
 
   /** SIGTERM to the child's group, SIGKILL after `graceMs`; true once the child and its group are gone. */
@@ -322,6 +478,11 @@ class ProcessSupervisor implements Probe {
       this.env.log.warn({ err, pid }, 'could not clear the saved child; the next start will check it against /proc and leave it alone if it is gone');
     }
   }
+}
+
+/** How long a child has been running, on the monotonic clock. */
+function uptimeOf(run: ChildRun): number {
+  return Math.round(run.exit ? run.exit.uptimeMs : performance.now() - run.spawnedMono);
 }
 
 /** "exited with code 3 after 120ms", "killed by SIGKILL after 4s". */

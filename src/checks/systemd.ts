@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { z } from 'zod';
 import { describeExit, runCommand, tail, type ExecResult } from '../exec.js';
 import { RestartLoopDetector, restartLoopParams } from './restart-loop.js';
+import { describeStarted, describeStillStarting, graceDetails, insideGrace, readyParam, startGraceParam, watchStartup } from './readiness.js';
 import type { CheckKind, CheckResult, HealResult } from './types.js';
 
 const params = z.strictObject({
@@ -16,6 +17,10 @@ const params = z.strictObject({
   systemctlBin: z.string().min(1).default('systemctl'),
   /** More than `maxRestarts` automatic restarts (NRestarts) inside `window` is a restart loop: escalate, never restart. */
   restartLoop: restartLoopParams,
+  /** After `systemctl restart`, a service must stay active with the same MainPID this long to count as started. */
+  startGrace: startGraceParam,
+  /** A port or URL that answers once the service is ready: it counts as started then, even before its start grace ends. */
+  ready: readyParam,
 });
 
 /**
@@ -34,105 +39,241 @@ export const SHOW_PROPERTIES = [
   'ExecMainCode',
   'MainPID',
   'ActiveEnterTimestamp',
+  'ActiveEnterTimestampMonotonic',
   'NextElapseUSecRealtime',
   'LastTriggerUSec',
 ] as const;
 
+type SystemdParams = z.output<typeof params>;
+
+/** Each look at a service inside its grace runs `systemctl show` (milliseconds): a few looks per second catch a death early. */
+const SHOW_POLL_MS = 250;
+
 /**
  * A systemd unit (service or timer) is active and not in a restart loop.
  * Reads `systemctl [--user] show`; restarts with `systemctl [--user] restart`.
+ * A service counts as (re)started once it stayed active with the same
+ * MainPID for its start grace (or its readiness answered first); timers
+ * have no process and no grace.
  */
-export const systemdCheck: CheckKind<z.output<typeof params>> = {
+export const systemdCheck: CheckKind<SystemdParams> = {
   kind: 'systemd',
-  description: 'a systemd service or timer is active and not in a restart loop (systemctl show); restart = systemctl restart',
+  description:
+    'a systemd service or timer is active and not in a restart loop (systemctl show); restart = systemctl restart, counted once it stayed up its start grace',
   params,
   create(p, env) {
     const loopDetector = new RestartLoopDetector(env.state, p.restartLoop);
     const isTimer = p.unit.endsWith('.timer');
     const scope = p.user ? ['--user'] : [];
+    const systemctl = `systemctl${p.user ? ' --user' : ''}`;
     const commandEnv = p.user ? userManagerEnv(env.childEnv()) : env.childEnv();
+    const withGrace = (result: CheckResult): CheckResult =>
+      isTimer ? result : { ...result, details: { ...result.details, ...graceDetails(p.startGrace, p.ready) } };
+
+    /** `systemctl show`, read; a failure is already the result to report. */
+    const show = async (signal: AbortSignal): Promise<{ unit: UnitState } | { failure: CheckResult }> => {
+      const result = await runCommand([p.systemctlBin, ...scope, 'show', p.unit, `--property=${SHOW_PROPERTIES.join(',')}`], { env: commandEnv, signal });
+      if (result.exitCode === 0) return { unit: readUnitState(parseShowOutput(result.stdout)) };
+      return {
+        failure: {
+          ok: false,
+          message: `systemctl show ${p.unit} failed: ${describeExit(result)}${firstLine(result.stderr)}`,
+          details: { unit: p.unit, ...exitDetails(result), ...(isTimer ? { timer: true } : {}) },
+        },
+      };
+    };
+
+    /** Watches the service, as it was at `baseline`, through its start grace. */
+    const watchService = async (baseline: UnitState, upForMs: number, signal: AbortSignal) => {
+      let latest = baseline;
+      const outcome = await watchStartup<UnitChange>({
+        graceMs: p.startGrace,
+        ready: p.ready,
+        upForMs,
+        pollMs: SHOW_POLL_MS,
+        signal,
+        async stillUp() {
+          const read = await show(signal);
+          // A state systemctl cannot give is no evidence the service is up: it does not count as started.
+          if ('failure' in read) return signal.aborted ? undefined : { what: read.failure.message };
+          latest = read.unit;
+          return serviceChanged(baseline, latest, p.startGrace);
+        },
+      });
+      return { outcome, latest: () => latest };
+    };
 
     return {
       async run(ctx): Promise<CheckResult> {
-        const result = await runCommand([p.systemctlBin, ...scope, 'show', p.unit, `--property=${SHOW_PROPERTIES.join(',')}`], {
-          env: commandEnv,
-          signal: ctx.signal,
-        });
-        if (result.exitCode !== 0) {
-          return {
+        const read = await show(ctx.signal);
+        if ('failure' in read) return read.failure;
+        const first = evaluate(p, loopDetector, read.unit, ctx.now());
+        const upForMs = activeForMs(read.unit);
+        if (isTimer || !first.ok || upForMs === undefined || upForMs >= p.startGrace) return withGrace(first);
+        // Active, but not for its start grace yet (just restarted, by systemd or by a heal): wait for what really happens.
+        const { outcome, latest } = await watchService(read.unit, upForMs, ctx.signal);
+        if (outcome.state === 'starting') {
+          return withGrace({
             ok: false,
-            message: `systemctl show ${p.unit} failed: ${describeExit(result)}${firstLine(result.stderr)}`,
-            details: { unit: p.unit, ...exitDetails(result), ...(isTimer ? { timer: true } : {}) },
-          };
+            message: `${p.unit} ${describeStillStarting(outcome.upMs, p.startGrace)}`,
+            details: { ...first.details, starting: true },
+          });
         }
-        const unit = readUnitState(parseShowOutput(result.stdout));
-        const details: Record<string, unknown> = {
-          unit: p.unit,
-          loadState: unit.loadState,
-          activeState: unit.activeState,
-          subState: unit.subState,
-          result: unit.result,
-        };
-        if (isTimer) {
-          details.timer = true;
-          details.nextElapse = unit.nextElapse;
-          details.lastTrigger = unit.lastTrigger;
-        } else {
-          Object.assign(details, { nRestarts: unit.nRestarts, execMainStatus: unit.execMainStatus, execMainCode: unit.execMainCode, pid: unit.mainPid });
-        }
-        if (unit.activeEnterTimestamp) details.activeEnterTimestamp = unit.activeEnterTimestamp;
-
-        if (unit.loadState === 'not-found') return { ok: false, message: `unit ${p.unit} not found`, details };
-        if (unit.loadState !== 'loaded') return { ok: false, message: `unit ${p.unit} is not loaded (LoadState=${unit.loadState})`, details };
-
-        if (unit.nRestarts !== undefined) {
-          const verdict = loopDetector.observe(unit.nRestarts, ctx.now());
-          details.restartsInWindow = verdict.restartsInWindow;
-          if (verdict.loop) {
-            return {
-              ok: false,
-              message: `${verdict.message} (${p.unit}, now ${unit.activeState}/${unit.subState})`,
-              details: { ...details, restartLoop: true },
-            };
-          }
-        }
-        if (unit.result === 'start-limit-hit') {
-          // systemd itself stopped restarting it (StartLimitBurst= within StartLimitIntervalSec=): another restart is refused or repeats the loop.
-          return {
-            ok: false,
-            message: `restart loop: ${p.unit} hit its start limit, systemd stopped restarting it`,
-            details: { ...details, restartLoop: true },
-          };
-        }
-
-        const state = `${unit.activeState} (${unit.subState})`;
-        // "reloading" is a running unit re-reading its configuration.
-        if (unit.activeState !== 'active' && unit.activeState !== 'reloading') {
-          const why = isTimer ? '' : exitCause(unit);
-          return { ok: false, message: `${p.unit} is ${state}${why}`, details };
-        }
-        if (isTimer) {
-          const next = unit.nextElapse ? `, next ${unit.nextElapse}` : '';
-          const last = unit.lastTrigger ? `, last ${unit.lastTrigger}` : '';
-          return { ok: true, message: `${p.unit} ${state}${next}${last}`, details };
-        }
-        const since = unit.activeEnterTimestamp ? ` since ${unit.activeEnterTimestamp}` : '';
-        return { ok: true, message: `${p.unit} ${state}${since}, pid ${unit.mainPid ?? '?'}, ${unit.nRestarts ?? 0} restarts`, details };
+        const now = evaluate(p, loopDetector, latest(), ctx.now());
+        if (outcome.state === 'started') return withGrace(now);
+        const details = { ...now.details, duringStartup: true };
+        // Failed now: systemd's own words say why. Active again under another pid: the change does.
+        if (!now.ok) return withGrace({ ...now, message: `${now.message}, ${insideGrace(p.startGrace)}`, details });
+        return withGrace({ ok: false, message: `${p.unit}: ${describeChange(outcome.gone)}`, details });
       },
 
       async restart(ctx): Promise<HealResult> {
         const result = await runCommand([p.systemctlBin, ...scope, 'restart', p.unit], { env: commandEnv, signal: ctx.signal });
-        const details = { unit: p.unit, ...exitDetails(result), durationMs: Math.round(result.durationMs) };
-        if (result.exitCode === 0) return { ok: true, message: `systemctl${p.user ? ' --user' : ''} restart ${p.unit}: done`, details };
+        const details = {
+          unit: p.unit,
+          ...exitDetails(result),
+          durationMs: Math.round(result.durationMs),
+          ...(isTimer ? {} : graceDetails(p.startGrace, p.ready)),
+        };
+        if (result.exitCode !== 0) {
+          return { ok: false, message: `${systemctl} restart ${p.unit} failed: ${describeExit(result)}${firstLine(result.stderr)}`, details };
+        }
+        if (isTimer) return { ok: true, message: `${systemctl} restart ${p.unit}: done`, details };
+        const read = await show(ctx.signal);
+        if ('failure' in read) return { ok: false, message: `${systemctl} restart ${p.unit}: done, but ${read.failure.message}`, details };
+        const baseline = read.unit;
+        if (!isUp(baseline)) {
+          return {
+            ok: false,
+            message: `${systemctl} restart ${p.unit}: done, but it is ${baseline.activeState} (${baseline.subState}) right after it${exitCause(baseline)}`,
+            details: { ...details, activeState: baseline.activeState, subState: baseline.subState, duringStartup: true },
+          };
+        }
+        // Without ActiveEnterTimestampMonotonic the grace counts from now: a little longer, never shorter.
+        const { outcome } = await watchService(baseline, activeForMs(baseline) ?? 0, ctx.signal);
+        const pid = `pid ${baseline.mainPid ?? '?'}`;
+        if (outcome.state === 'started') {
+          return {
+            ok: true,
+            message: `${systemctl} restart ${p.unit}: ${pid} ${describeStarted(outcome, p.ready)}`,
+            details: { ...details, pid: baseline.mainPid, startedVia: outcome.via },
+          };
+        }
+        if (outcome.state === 'starting') {
+          return {
+            ok: false,
+            message: `${systemctl} restart ${p.unit}: aborted while ${pid} was ${describeStillStarting(outcome.upMs, p.startGrace)}`,
+            details: { ...details, pid: baseline.mainPid, starting: true },
+          };
+        }
         return {
           ok: false,
-          message: `systemctl${p.user ? ' --user' : ''} restart ${p.unit} failed: ${describeExit(result)}${firstLine(result.stderr)}`,
-          details,
+          message: `${systemctl} restart ${p.unit}: ${describeChange(outcome.gone)}`,
+          details: { ...details, pid: baseline.mainPid, duringStartup: true, upMs: outcome.upMs },
         };
       },
     };
   },
 };
+
+/** What one `systemctl show` says about the unit, as a run reports it. */
+function evaluate(p: SystemdParams, loopDetector: RestartLoopDetector, unit: UnitState, now: number): CheckResult {
+  const isTimer = p.unit.endsWith('.timer');
+  const details: Record<string, unknown> = {
+    unit: p.unit,
+    loadState: unit.loadState,
+    activeState: unit.activeState,
+    subState: unit.subState,
+    result: unit.result,
+  };
+  if (isTimer) {
+    details.timer = true;
+    details.nextElapse = unit.nextElapse;
+    details.lastTrigger = unit.lastTrigger;
+  } else {
+    Object.assign(details, { nRestarts: unit.nRestarts, execMainStatus: unit.execMainStatus, execMainCode: unit.execMainCode, pid: unit.mainPid });
+  }
+  if (unit.activeEnterTimestamp) details.activeEnterTimestamp = unit.activeEnterTimestamp;
+
+  if (unit.loadState === 'not-found') return { ok: false, message: `unit ${p.unit} not found`, details };
+  if (unit.loadState !== 'loaded') return { ok: false, message: `unit ${p.unit} is not loaded (LoadState=${unit.loadState})`, details };
+
+  if (unit.nRestarts !== undefined) {
+    const verdict = loopDetector.observe(unit.nRestarts, now);
+    details.restartsInWindow = verdict.restartsInWindow;
+    if (verdict.loop) {
+      return {
+        ok: false,
+        message: `${verdict.message} (${p.unit}, now ${unit.activeState}/${unit.subState})`,
+        details: { ...details, restartLoop: true },
+      };
+    }
+  }
+  if (unit.result === 'start-limit-hit') {
+    // systemd itself stopped restarting it (StartLimitBurst= within StartLimitIntervalSec=): another restart is refused or repeats the loop.
+    return {
+      ok: false,
+      message: `restart loop: ${p.unit} hit its start limit, systemd stopped restarting it`,
+      details: { ...details, restartLoop: true },
+    };
+  }
+
+  const state = `${unit.activeState} (${unit.subState})`;
+  if (!isUp(unit)) {
+    const why = isTimer ? '' : exitCause(unit);
+    return { ok: false, message: `${p.unit} is ${state}${why}`, details };
+  }
+  if (isTimer) {
+    const next = unit.nextElapse ? `, next ${unit.nextElapse}` : '';
+    const last = unit.lastTrigger ? `, last ${unit.lastTrigger}` : '';
+    return { ok: true, message: `${p.unit} ${state}${next}${last}`, details };
+  }
+  const since = unit.activeEnterTimestamp ? ` since ${unit.activeEnterTimestamp}` : '';
+  return { ok: true, message: `${p.unit} ${state}${since}, pid ${unit.mainPid ?? '?'}, ${unit.nRestarts ?? 0} restarts`, details };
+}
+
+/** "reloading" is a running unit re-reading its configuration. */
+function isUp(unit: UnitState): boolean {
+  return unit.activeState === 'active' || unit.activeState === 'reloading';
+}
+
+/**
+ * How long the unit has been active, from ActiveEnterTimestampMonotonic
+ * (CLOCK_MONOTONIC, the clock process.hrtime reads): exact, and free of
+ * the time zone in ActiveEnterTimestamp's text. Undefined when systemd
+ * does not say.
+ */
+function activeForMs(unit: UnitState): number | undefined {
+  if (!unit.activeEnterMonotonicUs) return undefined;
+  return Math.max(0, Number(process.hrtime.bigint() / 1000n) - unit.activeEnterMonotonicUs) / 1000;
+}
+
+/** What became of a service inside its start grace: "pid 4017 exited with code 1, inside its 1s start grace", then "now failed (failed)". */
+interface UnitChange {
+  what: string;
+  then?: string;
+}
+
+function describeChange(change: UnitChange): string {
+  return `${change.what}${change.then ? ` (${change.then})` : ''}`;
+}
+
+/** How the service differs from `baseline`; undefined while it is active with the same MainPID and no automatic restart. */
+function serviceChanged(baseline: UnitState, now: UnitState, graceMs: number): UnitChange | undefined {
+  const restarted = now.mainPid !== baseline.mainPid || (now.nRestarts ?? 0) > (baseline.nRestarts ?? 0);
+  if (isUp(now) && !restarted) return undefined;
+  const what = `pid ${baseline.mainPid ?? '?'} ${describeMainExit(now)}, ${insideGrace(graceMs)}`;
+  if (isUp(now)) return { what, then: `systemd restarted it as pid ${now.mainPid ?? '?'}` };
+  return { what, then: `now ${now.activeState} (${now.subState})${now.result && now.result !== 'success' ? `, Result=${now.result}` : ''}` };
+}
+
+/** "exited with code 1", "was killed by SIGKILL", or "exited" when systemd has no status yet. */
+function describeMainExit(unit: UnitState): string {
+  if (unit.execMainCode === CLD_EXITED) return `exited with code ${unit.execMainStatus}`;
+  if (unit.execMainCode === CLD_KILLED) return `was killed by ${signalName(unit.execMainStatus)}`;
+  if (unit.execMainCode === CLD_DUMPED) return `dumped core on ${signalName(unit.execMainStatus)}`;
+  return 'exited';
+}
 
 /** `systemctl show` output as a map: one KEY=VALUE per line, split at the first "=" (values may contain "="). */
 export function parseShowOutput(stdout: string): Map<string, string> {
@@ -156,6 +297,8 @@ export interface UnitState {
   mainPid?: number | undefined;
   /** systemd's own text ("Sun 2025-11-23 03:00:00 UTC"), kept as printed: it carries the machine's time zone. */
   activeEnterTimestamp?: string | undefined;
+  /** ActiveEnterTimestampMonotonic, µs of CLOCK_MONOTONIC; 0 or absent when unknown. */
+  activeEnterMonotonicUs?: number | undefined;
   nextElapse?: string | undefined;
   lastTrigger?: string | undefined;
 }
@@ -176,6 +319,7 @@ function readUnitState(properties: Map<string, string>): UnitState {
     execMainStatus: int('ExecMainStatus'),
     mainPid: int('MainPID'),
     activeEnterTimestamp: text('ActiveEnterTimestamp'),
+    activeEnterMonotonicUs: int('ActiveEnterTimestampMonotonic'),
     nextElapse: text('NextElapseUSecRealtime'),
     lastTrigger: text('LastTriggerUSec'),
   };

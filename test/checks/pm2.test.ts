@@ -1,13 +1,30 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { test, type TestContext } from 'node:test';
 import { parseJlist, pm2Check } from '../../src/checks/pm2.js';
 import type { Probe } from '../../src/checks/types.js';
 import { runContext, testCheckEnv } from '../helpers/check-env.js';
 import { PM2_BIN, pm2Sandbox, type Pm2Sandbox } from '../helpers/pm2.js';
+import { closedPort } from '../helpers/net.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
 const LONG_RUNNING = 'setInterval(() => {}, 60_000);\n';
 const CRASHES_AT_ONCE = "console.error('worker: cannot connect to queue'); process.exit(3);\n";
+
+/** An app that binds `port` 100 ms after it starts; it dies at once when the port is taken. */
+function bindsAfter100ms(port: number): string {
+  return `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), 100);\n`;
+}
+
+/** A TCP server on an ephemeral loopback port, closed when the test ends: the squatter on an app's port. */
+async function squatPort(t: TestContext): Promise<number> {
+  const squatter = createServer();
+  squatter.listen(0, '127.0.0.1');
+  await once(squatter, 'listening');
+  t.after(() => squatter.close());
+  return (squatter.address() as AddressInfo).port;
+}
 
 function pm2Probe(t: Parameters<typeof tempDir>[0], sandbox: Pm2Sandbox, params: Record<string, unknown>, state?: Map<string, unknown>): Probe {
   const { env } = testCheckEnv({ dataDir: tempDir(t), state, checkName: 'worker' });
@@ -118,4 +135,54 @@ test('pm2: the process list is found behind pm2 notices and colour codes', () =>
   assert.deepEqual(parseJlist('[PM2] Spawning PM2 daemon\n[]'), []);
   assert.equal(parseJlist('[PM2][ERROR] Daemon not launched'), undefined);
   assert.equal(parseJlist(list.slice(0, -10)), undefined, 'a truncated list is no list');
+});
+
+test('pm2: an app that dies ~100ms after every start fails its restart with the exit and its error line; a run right after is not ok', async (t) => {
+  const port = await squatPort(t);
+  const sandbox = pm2Sandbox(t);
+  // No autorestart: pm2 refuses a `pm2 restart` that lands while its own restart of the app is under way
+  // ("Process 0 not found"), which would make this test about pm2's race instead of the grace.
+  await sandbox.startApp('crashy', bindsAfter100ms(port), ['--no-autorestart']);
+  const probe = pm2Probe(t, sandbox, { app: 'crashy', restartLoop: { maxRestarts: 1000, window: '10m' } });
+
+  const heal = await probe.restart!(runContext());
+  assert.equal(heal.ok, false, heal.message);
+  assert.match(
+    heal.message,
+    new RegExp(
+      // pm2 jlist takes a few hundred ms: the app is seen dead right after the restart, or exiting while it is watched.
+      `^pm2 restart crashy: (the app exited with code 1 right after the restart|pid \\d+ exited with code 1 within \\d+(ms|s)), inside its 1s start grace: ` +
+        `Error: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port} \\((pm2 restarted it as pid \\d+|now [a-z ]+)\\)$`,
+    ),
+  );
+  assert.equal(heal.details!.duringStartup, true);
+  assert.equal(heal.details!.startGraceMs, 1000);
+
+  const run = await probe.run(runContext());
+  assert.equal(run.ok, false, `a run right after reported ${run.message}`);
+  assert.equal(run.details!.startGraceMs, 1000);
+});
+
+test('pm2: an app that stays up counts as restarted once it stayed online, same pid, for its grace; ready: {port} ends the wait early', async (t) => {
+  const sandbox = pm2Sandbox(t);
+  await sandbox.startApp('worker', LONG_RUNNING);
+  const probe = pm2Probe(t, sandbox, { app: 'worker' });
+  let started = performance.now();
+  const heal = await probe.restart!(runContext());
+  const tookMs = performance.now() - started;
+  assert.equal(heal.ok, true, heal.message);
+  const pid = (await sandbox.app('worker'))!.pid;
+  assert.equal(heal.message, `pm2 restart worker: pid ${pid} up 1s`);
+  assert.ok(tookMs >= 950, `counted as started after ${Math.round(tookMs)} ms, inside its grace`);
+  assert.equal(heal.details!.startedVia, 'grace');
+
+  const port = await closedPort();
+  await sandbox.startApp('api', `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), 200);\n`);
+  const api = pm2Probe(t, sandbox, { app: 'api', startGrace: '5s', ready: { port } });
+  started = performance.now();
+  const ready = await api.restart!(runContext());
+  assert.equal(ready.ok, true, ready.message);
+  assert.match(ready.message, new RegExp(`^pm2 restart api: pid \\d+ ready on :${port}$`));
+  assert.ok(performance.now() - started < 4000, `waited ${Math.round(performance.now() - started)} ms: the grace, not readiness`);
+  assert.equal(ready.details!.ready, 'port');
 });

@@ -3,12 +3,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { processCheck } from '../../src/checks/process.js';
 import type { Probe } from '../../src/checks/types.js';
 import { runContext, testCheckEnv } from '../helpers/check-env.js';
+import { closedPort } from '../helpers/net.js';
 import { waitFor } from '../helpers/temp.js';
 
 const services = fileURLToPath(new URL('../fakes/services/', import.meta.url));
@@ -107,7 +110,8 @@ test('process: a killed child is noticed from its exit event, reported, and resp
   const healed = await probe.restart!(runContext());
   assert.equal(healed.ok, true, healed.message);
   const newPid = healed.details!.pid as number;
-  assert.equal(healed.message, `respawned as pid ${newPid}`);
+  assert.equal(healed.message, `respawned as pid ${newPid}; up 1s`, 'a respawn counts once the child stayed up its start grace');
+  assert.equal(healed.details!.startGraceMs, 1000);
   assert.notEqual(newPid, pid);
   assert.equal(healed.details!.previousPid, pid);
   assert.equal(healed.details!.previousSignal, 'SIGKILL');
@@ -264,9 +268,170 @@ test('process: a command that cannot start is a failed run with a clear message,
 
 test('process: params take an argv array, with defaults for the log cap and stop grace', () => {
   const parsed = processCheck.params.parse({ command: ['node', 'worker.js'] });
-  assert.deepEqual(parsed, { command: ['node', 'worker.js'], maxLogBytes: 5 * 1024 * 1024, stopGrace: 1000 });
+  assert.deepEqual(parsed, { command: ['node', 'worker.js'], maxLogBytes: 5 * 1024 * 1024, stopGrace: 1000, startGrace: 1000 });
+  assert.equal(processCheck.params.parse({ command: ['x'], startGrace: '10s' }).startGrace, 10_000);
+  assert.deepEqual(processCheck.params.parse({ command: ['x'], ready: { port: 8080 } }).ready, { port: 8080, host: '127.0.0.1' });
   assert.equal(processCheck.params.parse({ command: ['x'], stopGrace: '250ms', env: { A: '1' } }).stopGrace, 250);
   assert.equal(processCheck.params.safeParse({ command: [] }).success, false);
   assert.equal(processCheck.params.safeParse({ command: 'node worker.js' }).success, false);
   assert.equal(processCheck.params.safeParse({ command: ['node'], shell: true }).success, false);
+});
+
+/** A child that binds `port` 100 ms after it starts, as a server does once its config is read; it dies at once when the port is taken. */
+function bindsAfter100ms(port: number): string[] {
+  return [node, '-e', `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), 100)`];
+}
+
+/** A TCP server on an ephemeral loopback port, closed when the test ends: the squatter on a child's port. */
+async function squatPort(t: TestContext): Promise<number> {
+  const squatter = createNetServer();
+  squatter.listen(0, '127.0.0.1');
+  await once(squatter, 'listening');
+  t.after(() => squatter.close());
+  return (squatter.address() as AddressInfo).port;
+}
+
+test('process: a child that dies ~100ms after every spawn never counts as up: restart fails with its exit and its error line', async (t) => {
+  const h = harness(t);
+  const port = await squatPort(t);
+  const { probe } = h.probe({ command: bindsAfter100ms(port) });
+  await probe.start!();
+  const busy = `Error: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port}`;
+
+  // The first run comes while the child is inside its grace (as right after Nightshift spawns it): it waits, then reports the death.
+  const first = await probe.run(runContext());
+  assert.equal(first.ok, false, first.message);
+  assert.match(first.message, new RegExp(`^exited with code 1 after \\d+ms, inside its 1s start grace: ${busy}$`));
+  assert.equal(first.details!.duringStartup, true);
+  assert.equal(first.details!.startGraceMs, 1000);
+  assert.match(first.details!.stderrTail as string, /EADDRINUSE/);
+
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const healing = probe.restart!(runContext());
+    let healed = false;
+    void healing.finally(() => (healed = true));
+    // Runs racing the restart see the old child or the new one inside its grace: never ok.
+    const raced = [];
+    while (!healed) {
+      raced.push(await probe.run(runContext()));
+      // A run of an exited child answers at once; the pause lets the restart's I/O go on.
+      await sleep(10);
+    }
+    assert.ok(raced.length > 0);
+    assert.deepEqual(
+      raced.filter((r) => r.ok),
+      [],
+      `attempt ${attempt}: a run reported ok for a child that did not start`,
+    );
+
+    const heal = await healing;
+    assert.equal(heal.ok, false, heal.message);
+    const match = new RegExp(`^pid (\\d+) exited with code 1 after (\\d+)ms, inside its 1s start grace: ${busy}$`).exec(heal.message);
+    assert.ok(match, heal.message);
+    assert.equal(Number(match[1]), heal.details!.pid);
+    const livedMs = Number(match[2]);
+    assert.ok(livedMs >= 100 && livedMs < 1000, `lived ${livedMs} ms`);
+    assert.equal(heal.details!.exitCode, 1);
+    assert.equal(heal.details!.duringStartup, true);
+    assert.equal(heal.details!.startGraceMs, 1000);
+
+    const after = await probe.run(runContext());
+    assert.equal(after.ok, false, after.message);
+    assert.equal(after.details!.pid, heal.details!.pid);
+  }
+});
+
+test('process: a ready port that answers before the spawn is someone else: the child dying on EADDRINUSE still fails its restart', async (t) => {
+  const h = harness(t);
+  const port = await squatPort(t);
+  const { probe, logLines } = h.probe({ command: bindsAfter100ms(port), ready: { port } });
+  await probe.start!();
+  const heal = await probe.restart!(runContext());
+  assert.equal(heal.ok, false, heal.message);
+  assert.match(heal.message, /^pid \d+ exited with code 1 after \d+ms, inside its 1s start grace: Error: listen EADDRINUSE/);
+  assert.equal(heal.details!.ready, 'port');
+  assert.ok(logLines().some((l) => String(l.msg).startsWith('the ready probe answers before the child is started')));
+  assert.equal((await probe.run(runContext())).ok, false);
+});
+
+test('process: a healthy child counts as started once it stayed up its grace: the first run and a restart each wait for it', async (t) => {
+  const h = harness(t);
+  const { probe } = h.probe({ command: [node, HTTP_HEALTH] });
+  await probe.start!();
+  let started = performance.now();
+  const first = await probe.run(runContext());
+  assert.equal(first.ok, true, first.message);
+  assert.ok(performance.now() - started >= 950, `the first run returned after ${Math.round(performance.now() - started)} ms, inside the grace`);
+  assert.equal(first.details!.startedVia, 'grace');
+  assert.equal(first.details!.startGraceMs, 1000);
+  assert.equal(first.details!.ready, undefined);
+
+  started = performance.now();
+  const heal = await probe.restart!(runContext());
+  const tookMs = performance.now() - started;
+  assert.equal(heal.ok, true, heal.message);
+  assert.equal(heal.message, `respawned as pid ${String(heal.details!.pid)}; up 1s`);
+  assert.ok(tookMs >= 950 && tookMs < 4000, `restart took ${Math.round(tookMs)} ms`);
+  const next = await probe.run(runContext());
+  assert.equal(next.ok, true, next.message);
+  assert.equal(next.details!.pid, heal.details!.pid);
+});
+
+test('process: ready: {port} counts a child as started as soon as it listens, well before a 5s grace', async (t) => {
+  const h = harness(t);
+  const port = await closedPort();
+  const listensAfter200ms = `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), 200)`;
+  const { probe } = h.probe({ command: [node, '-e', listensAfter200ms], startGrace: '5s', ready: { port } });
+  await probe.start!();
+  let started = performance.now();
+  const first = await probe.run(runContext());
+  assert.equal(first.ok, true, first.message);
+  assert.ok(performance.now() - started < 4000, `the run waited ${Math.round(performance.now() - started)} ms`);
+  assert.equal(first.details!.startedVia, 'ready');
+  assert.equal(first.details!.ready, 'port');
+  assert.equal(first.details!.startGraceMs, 5000);
+
+  started = performance.now();
+  const heal = await probe.restart!(runContext());
+  const tookMs = performance.now() - started;
+  assert.equal(heal.ok, true, heal.message);
+  assert.equal(heal.message, `respawned as pid ${String(heal.details!.pid)}; ready on :${port}`);
+  assert.ok(tookMs >= 150, `ready before the child listened (${Math.round(tookMs)} ms)`);
+  assert.ok(tookMs < 4000, `restart took ${Math.round(tookMs)} ms: it waited for the grace, not for readiness`);
+});
+
+test('process: ready: {http} needs a 2xx answer: a child answering 503 while it warms up counts as started once it answers 200', async (t) => {
+  const h = harness(t);
+  const port = await closedPort();
+  const warmsUp = [
+    `const bootedAt = Date.now();`,
+    `require('node:http').createServer((req, res) => { res.writeHead(Date.now() - bootedAt < 400 ? 503 : 200); res.end(); }).listen(${port}, '127.0.0.1');`,
+  ].join('\n');
+  const url = `http://127.0.0.1:${port}/health`;
+  const { probe } = h.probe({ command: [node, '-e', warmsUp], startGrace: '5s', ready: { http: url } });
+  await probe.start!();
+  const started = performance.now();
+  const heal = await probe.restart!(runContext());
+  const tookMs = performance.now() - started;
+  assert.equal(heal.ok, true, heal.message);
+  assert.equal(heal.message, `respawned as pid ${String(heal.details!.pid)}; ready at ${url}`);
+  assert.equal(heal.details!.ready, 'http');
+  assert.ok(tookMs >= 400, `a 503 was taken for ready (${Math.round(tookMs)} ms)`);
+  assert.ok(tookMs < 4000, `restart took ${Math.round(tookMs)} ms`);
+  assert.equal((await fetch(url)).status, 200);
+});
+
+test('process: when the check times out inside the grace, the run says the child is still starting, and an aborted restart fails', async (t) => {
+  const h = harness(t);
+  const { probe } = h.probe({ command: ['sleep', '30'], startGrace: '10s' });
+  await probe.start!();
+  const run = await probe.run({ signal: AbortSignal.timeout(300), now: Date.now });
+  assert.equal(run.ok, false, run.message);
+  assert.match(run.message, /^still starting \(up \d+ms of a 10s start grace\)$/);
+  assert.equal(run.details!.starting, true);
+  assert.equal(run.details!.startGraceMs, 10_000);
+
+  const heal = await probe.restart!({ signal: AbortSignal.timeout(300), now: Date.now });
+  assert.equal(heal.ok, false, heal.message);
+  assert.match(heal.message, /^aborted while pid \d+ was still starting \(up \d+ms of a 10s start grace\)$/);
 });

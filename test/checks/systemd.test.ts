@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { runCommand } from '../../src/exec.js';
 import { observeRestartCount } from '../../src/checks/restart-loop.js';
@@ -18,6 +20,13 @@ function systemdProbe(t: TestContext, fake: FakeSystemd, params: Record<string, 
   return systemdCheck.create(systemdCheck.params.parse({ systemctlBin: fake.bin, ...params }), env);
 }
 
+/** The fake's calls from the last `restart` on. */
+function callsSinceRestart(fake: FakeSystemd): string[][] {
+  const calls = fake.calls();
+  const last = calls.findLastIndex((call) => call.includes('restart'));
+  return last < 0 ? [] : calls.slice(last);
+}
+
 /** A run context whose clock the test moves. */
 function clockContext(start: number) {
   let now = start;
@@ -33,6 +42,7 @@ test('systemd: the stand-in prints what real `systemctl show` prints for these s
     execMainCode: 1,
     execMainStatus: 1,
     activeEnterTimestamp: SUN_0300,
+    activeEnterMonotonic: 5_123_456_789,
   });
   fake.setUnit('backup.timer', {
     activeState: 'active',
@@ -41,6 +51,7 @@ test('systemd: the stand-in prints what real `systemctl show` prints for these s
     nextElapse: SUN_0300 + 24 * HOUR,
     lastTrigger: SUN_0300,
     activeEnterTimestamp: Date.UTC(2025, 10, 22, 8, 12, 40),
+    activeEnterMonotonic: 4_987_654_321,
   });
   const show = async (unit: string) =>
     (await runCommand([fake.bin, 'show', unit, `--property=${SHOW_PROPERTIES.join(',')}`], { env: childEnvironment() })).stdout;
@@ -73,8 +84,15 @@ test('systemd: an active service is ok; a failed one says why; restart() makes t
 
   const healed = await probe.restart!(runContext());
   assert.equal(healed.ok, true, healed.message);
-  assert.equal(healed.message, 'systemctl restart worker.service: done');
-  assert.deepEqual(fake.calls().at(-1), ['restart', 'worker.service']);
+  assert.match(healed.message, /^systemctl restart worker\.service: pid 4017 up 1s$/, 'a restart counts once the service stayed up its grace');
+  assert.equal(healed.details!.startGraceMs, 1000);
+  assert.deepEqual(callsSinceRestart(fake)[0], ['restart', 'worker.service']);
+  assert.ok(
+    callsSinceRestart(fake)
+      .slice(1)
+      .every((call) => call[0] === 'show'),
+    'then only looks at the unit through its grace',
+  );
   assert.equal(fake.unit('worker.service')!.restartCalls, 1);
   const back = await probe.run(runContext());
   assert.equal(back.ok, true, back.message);
@@ -207,8 +225,12 @@ test('systemd: user: true talks to the user manager with --user, for show and re
   assert.deepEqual(fake.calls()[0], ['--user', 'show', 'agent.service', `--property=${SHOW_PROPERTIES.join(',')}`]);
 
   const healed = await probe.restart!(runContext());
-  assert.equal(healed.message, 'systemctl --user restart agent.service: done');
-  assert.deepEqual(fake.calls().at(-1), ['--user', 'restart', 'agent.service']);
+  assert.match(healed.message, /^systemctl --user restart agent\.service: pid \d+ up 1s$/);
+  assert.deepEqual(callsSinceRestart(fake)[0], ['--user', 'restart', 'agent.service']);
+  assert.ok(
+    callsSinceRestart(fake).every((call) => call[0] === '--user'),
+    'the grace is watched on the user manager too',
+  );
   assert.equal(fake.unit('agent.service', { user: true })!.activeState, 'active');
   assert.equal(fake.unit('agent.service'), undefined, 'the system manager was not touched');
   assert.equal((await probe.run(runContext())).ok, true);
@@ -227,4 +249,78 @@ test('restart loop history: counts only restarts inside the window, restarts aft
   history = [];
   for (let i = 0; i < 2000; i++) history = observeRestartCount(history, i, i, 10_000_000).history;
   assert.equal(history.length, 512);
+});
+
+test('systemd: a service that dies inside its start grace fails its restart; one systemd restarts under a new pid fails it too, and so does a run right after', async (t) => {
+  const fake = fakeSystemd(t);
+  fake.setUnit('worker.service', {
+    activeState: 'failed',
+    subState: 'failed',
+    result: 'exit-code',
+    execMainCode: 1,
+    execMainStatus: 1,
+    crashesAfterStart: { afterMs: 400 },
+  });
+  const probe = systemdProbe(t, fake, { unit: 'worker.service' });
+  const heal = await probe.restart!(runContext());
+  assert.equal(heal.ok, false, heal.message);
+  // Seen dying while watched, or (a slow machine) already failed at the first look after the restart.
+  assert.match(
+    heal.message,
+    /^systemctl restart worker\.service: (pid 4017 exited with code 1, inside its 1s start grace \(now failed \(failed\), Result=exit-code\)|done, but it is failed \(failed\) right after it, Result=exit-code, exit status 1)$/,
+  );
+  assert.equal(heal.details!.duringStartup, true);
+
+  fake.setUnit('api.service', {
+    activeState: 'failed',
+    subState: 'failed',
+    result: 'exit-code',
+    crashesAfterStart: { afterMs: 300, exitStatus: 2, autoRestart: true },
+  });
+  const api = systemdProbe(t, fake, { unit: 'api.service', restartLoop: { maxRestarts: 1000, window: '10m' } });
+  const looping = await api.restart!(runContext());
+  assert.equal(looping.ok, false, looping.message);
+  assert.match(looping.message, /^systemctl restart api\.service: pid \d+ exited with code 2, inside its 1s start grace \(systemd restarted it as pid \d+\)$/);
+  // systemd brought it back under a new pid less than a second ago: the run waits, sees it die again, and says so.
+  const run = await api.run(runContext());
+  assert.equal(run.ok, false, run.message);
+  assert.match(run.message, /^api\.service: pid \d+ exited with code 2, inside its 1s start grace \(systemd restarted it as pid \d+\)$/);
+  assert.equal(run.details!.duringStartup, true);
+  assert.equal(run.details!.startGraceMs, 1000);
+});
+
+test('systemd: a service that stays active with the same MainPID counts as restarted after its grace; a run inside a long grace says it is still starting', async (t) => {
+  const fake = fakeSystemd(t);
+  fake.setUnit('worker.service', { activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 1 });
+  const probe = systemdProbe(t, fake, { unit: 'worker.service' });
+  const started = performance.now();
+  const heal = await probe.restart!(runContext());
+  assert.equal(heal.ok, true, heal.message);
+  assert.ok(performance.now() - started >= 950, `counted as started after ${Math.round(performance.now() - started)} ms, inside its grace`);
+  assert.equal(heal.details!.startedVia, 'grace');
+
+  const slow = systemdProbe(t, fake, { unit: 'worker.service', startGrace: '10s' });
+  await slow.restart!({ signal: AbortSignal.timeout(300), now: Date.now });
+  const run = await slow.run({ signal: AbortSignal.timeout(500), now: Date.now });
+  assert.equal(run.ok, false, run.message);
+  assert.match(run.message, /^worker\.service still starting \(up \d+ms of a 10s start grace\)$/);
+  assert.equal(run.details!.starting, true);
+});
+
+test('systemd: ready: {port} counts a restarted service as started as soon as its port answers, well before a 5s grace', async (t) => {
+  const fake = fakeSystemd(t);
+  // The test's own server stands for the service's listener (the stand-in systemd runs no process).
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  fake.setUnit('api.service', { activeState: 'failed', subState: 'failed', result: 'exit-code' });
+  const probe = systemdProbe(t, fake, { unit: 'api.service', startGrace: '5s', ready: { port } });
+  const started = performance.now();
+  const heal = await probe.restart!(runContext());
+  assert.equal(heal.ok, true, heal.message);
+  assert.equal(heal.message, `systemctl restart api.service: pid 4017 ready on :${port}`);
+  assert.ok(performance.now() - started < 4000, `waited ${Math.round(performance.now() - started)} ms: the grace, not readiness`);
+  assert.equal(heal.details!.ready, 'port');
 });

@@ -20,12 +20,21 @@ export interface FakeUnitState {
   execMainCode?: number;
   execMainStatus?: number;
   activeEnterTimestamp?: number | null;
+  /** ActiveEnterTimestampMonotonic in µs of CLOCK_MONOTONIC; 0 or absent when unset. `restart` sets it. */
+  activeEnterMonotonic?: number;
   /** Timers: NextElapseUSecRealtime and LastTriggerUSec; `unit` is the unit the timer starts. */
   nextElapse?: number | null;
   lastTrigger?: number | null;
   unit?: string;
   /** Makes `restart` fail like a start job whose process exits with this status. */
   restartFails?: { exitStatus?: number };
+  /**
+   * Makes the service end `afterMs` after each start (a port taken, a bad config): failed with `exitStatus`, or with
+   * `autoRestart` (Restart=always) started again by systemd under a new MainPID, NRestarts+1.
+   */
+  crashesAfterStart?: { afterMs: number; exitStatus?: number; autoRestart?: boolean };
+  /** Written by the stand-in: when the next crash of a `crashesAfterStart` unit is due (ms since epoch). */
+  crashAt?: number | null;
   /** Written by the stand-in: how many times `restart` was called for this unit. */
   restartCalls?: number;
 }

@@ -17,6 +17,11 @@
 //   status), 2 CLD_KILLED, 3 CLD_DUMPED (ExecMainStatus = signal number).
 // - An unknown unit still shows: LoadState=not-found, ActiveState=inactive, SubState=dead and the type's defaults;
 //   `show` exits 0 for it. `restart` of an unknown unit fails with exit 5 ("Unit … not found.").
+// - ActiveEnterTimestampMonotonic is CLOCK_MONOTONIC in µs (dual_timestamp's monotonic half), 0 when unset; the clock
+//   is the machine's, so a test's process.hrtime reads the same one.
+// - A unit with `crashesAfterStart` ends that long after each start (the state is brought up to date whenever it is
+//   read): failed with its exit status, or with `autoRestart` (Restart=always) started again under a new MainPID
+//   with NRestarts+1, as systemd would.
 // - A manual start flushes NRestarts (systemd src/core/service.c: flush_n_restarts is set when a service stops
 //   without auto-restart and applied on the next start), so `restart` here sets NRestarts=0.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,7 +29,7 @@ import { join } from 'node:path';
 
 const SERVICE_PROPERTIES = ['MainPID', 'Result', 'NRestarts', 'ExecMainCode', 'ExecMainStatus'];
 const TIMER_PROPERTIES = ['Unit', 'NextElapseUSecRealtime', 'LastTriggerUSec', 'Result'];
-const UNIT_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp'];
+const UNIT_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'ActiveEnterTimestampMonotonic'];
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 const stateDir = process.env.FAKE_SYSTEMD_DIR;
@@ -66,7 +71,49 @@ function unitFile(unit) {
 
 function loadUnit(unit) {
   const file = unitFile(unit);
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+  if (!existsSync(file)) return undefined;
+  const state = JSON.parse(readFileSync(file, 'utf8'));
+  if (applyCrashes(state)) writeFileSync(file, JSON.stringify(state, null, 2));
+  return state;
+}
+
+/** CLOCK_MONOTONIC in µs, as systemd stamps its *Monotonic properties. */
+function monotonicUs(ms = Date.now()) {
+  return Number(process.hrtime.bigint() / 1000n) - (Date.now() - ms) * 1000;
+}
+
+/** Plays the crashes a `crashesAfterStart` unit had since it was last read; true when the state changed. */
+function applyCrashes(state) {
+  const crash = state.crashesAfterStart;
+  let changed = false;
+  while (crash && state.crashAt && state.crashAt <= Date.now()) {
+    const at = state.crashAt;
+    changed = true;
+    if (crash.autoRestart) {
+      Object.assign(state, {
+        activeState: 'active',
+        subState: 'running',
+        mainPid: state.mainPid + 17,
+        nRestarts: (state.nRestarts ?? 0) + 1,
+        execMainCode: 1,
+        execMainStatus: crash.exitStatus ?? 1,
+        activeEnterTimestamp: at,
+        activeEnterMonotonic: monotonicUs(at),
+        crashAt: at + crash.afterMs,
+      });
+    } else {
+      Object.assign(state, {
+        activeState: 'failed',
+        subState: 'failed',
+        result: 'exit-code',
+        mainPid: 0,
+        execMainCode: 1,
+        execMainStatus: crash.exitStatus ?? 1,
+        crashAt: null,
+      });
+    }
+  }
+  return changed;
 }
 
 function show() {
@@ -79,6 +126,7 @@ function show() {
       ActiveState: state?.activeState ?? 'inactive',
       SubState: state?.subState ?? 'dead',
       ActiveEnterTimestamp: formatTimestamp(state?.activeEnterTimestamp),
+      ActiveEnterTimestampMonotonic: String(state?.activeEnterMonotonic ?? 0),
       Result: state?.result ?? 'success',
     };
     if (isTimer) {
@@ -134,7 +182,13 @@ function restart() {
       return 1;
     }
     if (unit.endsWith('.timer')) {
-      Object.assign(state, { activeState: 'active', subState: 'waiting', result: 'success', activeEnterTimestamp: now });
+      Object.assign(state, {
+        activeState: 'active',
+        subState: 'waiting',
+        result: 'success',
+        activeEnterTimestamp: now,
+        activeEnterMonotonic: monotonicUs(now),
+      });
     } else {
       Object.assign(state, {
         activeState: 'active',
@@ -145,6 +199,8 @@ function restart() {
         execMainCode: 0,
         execMainStatus: 0,
         activeEnterTimestamp: now,
+        activeEnterMonotonic: monotonicUs(now),
+        crashAt: state.crashesAfterStart ? now + state.crashesAfterStart.afterMs : null,
       });
     }
     writeFileSync(unitFile(unit), JSON.stringify(state, null, 2));
