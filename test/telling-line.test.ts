@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TELLING_LINE_CHARS, tellingLine } from '../../src/diagnose/telling-line.js';
+import { TELLING_LINE_CHARS, tellingLine } from '../src/util/telling-line.js';
 
 test('a FATAL line is chosen over the lines around it, and the first fatal one over later ones', () => {
   const stderr = [

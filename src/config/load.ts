@@ -21,7 +21,8 @@ import {
   type WatchedRepo,
 } from './schema.js';
 import { healActionNames, type HealActionName } from '../heal/index.js';
-import { checkKindNames } from '../checks/index.js';
+import { checkKindNames, checkKinds } from '../checks/index.js';
+import { formatDuration } from '../util/duration.js';
 import { isLoopback, type ListenAddress } from '../http/access.js';
 import { platformNames, platforms, platformSecretVariables, type PlatformName } from '../chat/platforms/index.js';
 import type { SettingsReader } from '../chat/platforms/types.js';
@@ -180,6 +181,23 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
         retryAfterEscalationMs: retryAfterEscalation === 'off' ? null : retryAfterEscalation,
         params,
       });
+      const grace = startGraceOf(kind as CheckConfig['kind'], params);
+      const timeoutMs = timeout ?? defaults.timeout;
+      const written = 'startGrace' in params;
+      const graceText = `the start grace (${formatDuration(grace ?? 0)}${written ? '' : ', the default'})`;
+      if (grace !== null && grace >= timeoutMs) {
+        // A run right after a (re)start waits out the grace inside its timeout: it would always end "still starting".
+        problems.push(
+          `${formatPath([...path, written ? 'startGrace' : 'timeout'])}: expected ${graceText} to be shorter than the check's timeout (${formatDuration(timeoutMs)}), found it is not; raise timeout or lower startGrace`,
+        );
+      }
+      const healTimeoutMs = parsed.success ? parsed.data.patrol.healTimeout : null;
+      if (grace !== null && healTimeoutMs !== null && grace >= healTimeoutMs && steps.some((step) => step.action === 'restart')) {
+        // The restart heal waits out the grace too, inside patrol.healTimeout: it would always be abandoned.
+        problems.push(
+          `${formatPath([...path, 'startGrace'])}: expected ${graceText} to be shorter than patrol.healTimeout (${formatDuration(healTimeoutMs)}), found it is not; a restart waits for it`,
+        );
+      }
     });
     problems.push(...dependencyProblems(checks, rawChecks));
   }
@@ -590,4 +608,11 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** A kind's start grace (ms, its default applied) when it has one: the supervised kinds (process, pm2, systemd). */
+function startGraceOf(kind: keyof typeof checkKinds, params: Record<string, unknown>): number | null {
+  const parsed = (checkKinds[kind].params as { safeParse(input: unknown): { success: boolean; data?: unknown } }).safeParse(params);
+  const grace = parsed.success ? (parsed.data as { startGrace?: unknown }).startGrace : undefined;
+  return typeof grace === 'number' ? grace : null;
 }

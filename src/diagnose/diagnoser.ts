@@ -22,7 +22,7 @@ import { explain, type LlmAnswer } from './llm.js';
 import { renderFullDiagnosis, renderScreenDiagnosis, type DiagnosisText, type DiagnosisTrigger } from './render.js';
 import { failureSignature } from './signature.js';
 import { describeGathered, gatherEvidence, type Gathered } from './gather/index.js';
-import { tellingLine } from './telling-line.js';
+import { tellingLine } from '../util/telling-line.js';
 import type { CheckStateStore } from '../store/check-state.js';
 import type { CausalAnalysis } from './types.js';
 

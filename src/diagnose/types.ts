@@ -13,6 +13,8 @@ export interface ChainNode {
   sampleMessage: string;
   /** The most telling line of that run's evidence (a stderr FATAL line), redacted; null when none stands out (see telling-line.ts). */
   evidence: { line: string; from: 'stderr' | 'stdout' | 'log' | 'body' } | null;
+  /** The first failed run's message, when its signature is not the one most seen (redacted). */
+  beganWith?: string;
 }
 
 /** One root cause and what it explains downstream. */

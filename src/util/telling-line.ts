@@ -9,11 +9,14 @@
  *  1. fatal: FATAL, PANIC, Go's `panic:`, `Segmentation fault`, `Out of memory`,
  *     `Killed`, and a Python traceback (quoted by its exception line, the
  *     last `SomeError: ...` after `Traceback`, since that is what it says);
- *  2. error: ERROR / Error / error, an exception, a Node errno (EADDRINUSE,
- *     ECONNREFUSED, ENOENT...), `denied`, `refused`;
- *  3. warning: WARN / WARNING.
- * A text with none of these has no telling line (null): the check's own
- * message says what there is to say.
+ *  2. a line that states an error: it begins with one (`Error: listen
+ *     EADDRINUSE ...`, `OSError: ...`, `ERROR ...`, `[error] ...`);
+ *  3. a line that mentions one: error, an exception, a Node errno
+ *     (EADDRINUSE, ECONNREFUSED, ENOENT...), `denied`, `refused`, `failed`;
+ *  4. warning: WARN / WARNING.
+ * Stack frames, a runtime's banner and the source line Node prints above a
+ * throw are never the reason and are skipped. A text with none of these has
+ * no telling line (null): the check's own message says what there is to say.
  */
 
 /** Longest telling line kept (one line of a chat message). */
@@ -29,6 +32,9 @@ export interface TellingLine {
 const FATAL = /\b(FATAL|PANIC|panic:|Segmentation fault|core dumped|Out of memory|out of memory|OOM|Killed)\b|^panic:/;
 const TRACEBACK = /^Traceback \(most recent call last\)/;
 const EXCEPTION_LINE = /^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(:|$)/;
+const STATES_ERROR = /^(?:\[?(?:[\w.$]*(?:error|exception)|err|fatal|panic|critical)\b)/i;
+/** Lines that are a stack's frames, a runtime's banner, or the source line shown above a throw. */
+const NOISE = /^(?:at\s|File\s"|Node\.js v\d|\^+$|throw\s|node:[\w/]+:\d+$)/;
 const ERROR =
   /\b(ERROR|Error|error|ERR|Exception|exception|EADDRINUSE|EADDRNOTAVAIL|ECONNREFUSED|ECONNRESET|ENOENT|EACCES|EPERM|ENOSPC|EMFILE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|denied|refused|failed|Failed)\b/;
 const WARNING = /\b(WARN|WARNING|Warning)\b/;
@@ -38,7 +44,7 @@ function bestOf(text: string): { line: string; rank: number } | null {
   const lines = text
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter((l) => l.length > 0);
+    .filter((l) => l.length > 0 && !NOISE.test(l));
   let best: { line: string; rank: number } | null = null;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -49,8 +55,9 @@ function bestOf(text: string): { line: string; rank: number } | null {
       // The exception line closes the traceback: the last one before the next traceback (or the end).
       for (let j = i + 1; j < lines.length && !TRACEBACK.test(lines[j]!); j++) if (EXCEPTION_LINE.test(lines[j]!)) quoted = lines[j]!;
     } else if (FATAL.test(line)) rank = 1;
-    else if (ERROR.test(line)) rank = 2;
-    else if (WARNING.test(line)) rank = 3;
+    else if (STATES_ERROR.test(line)) rank = 2;
+    else if (ERROR.test(line)) rank = 3;
+    else if (WARNING.test(line)) rank = 4;
     if (rank !== null && (!best || rank < best.rank)) best = { line: quoted, rank };
     if (best?.rank === 1) break;
   }

@@ -6,6 +6,7 @@ import { loadConfig, parseConfig, parseListen } from '../../src/config/load.js';
 import { parseDuration } from '../../src/util/duration.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/temp.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -113,4 +114,21 @@ test('durations and listen addresses parse as documented', () => {
   assert.equal(parseDuration('soon'), undefined);
   assert.deepEqual(parseListen('0.0.0.0:80'), { host: '0.0.0.0', port: 80 });
   assert.equal(parseListen('127.0.0.1:70000'), undefined);
+});
+
+test('a start grace a run or a restart could never wait out is named, with the setting to change', () => {
+  const problems = configProblems(
+    [
+      'patrol: { healTimeout: 5s }',
+      'checks:',
+      '  - { name: db, kind: process, command: [node, db.js], startGrace: 10s, timeout: 5s, heal: [{ action: restart }] }',
+      '  - { name: quick, kind: process, command: [node, q.js], timeout: 500ms }',
+      '  - { name: fine, kind: process, command: [node, f.js], startGrace: 2s }',
+    ].join('\n'),
+  );
+  assert.deepEqual(problems, [
+    "checks[0].startGrace: expected the start grace (10s) to be shorter than the check's timeout (5s), found it is not; raise timeout or lower startGrace",
+    'checks[0].startGrace: expected the start grace (10s) to be shorter than patrol.healTimeout (5s), found it is not; a restart waits for it',
+    "checks[1].timeout: expected the start grace (1s, the default) to be shorter than the check's timeout (500ms), found it is not; raise timeout or lower startGrace",
+  ]);
 });

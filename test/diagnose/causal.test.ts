@@ -526,3 +526,16 @@ test('with the index the per-check queries want, the analysis is the same, only 
   assert.deepEqual(after, before);
   assert.equal(after.chains.length, 2);
 });
+
+test('a root that began one way and went on failing another is quoted by what it mostly did, and how it began is said', (t) => {
+  const log = eventLog(t);
+  log.fail('db', at(3, 0), 'killed by SIGKILL after 39s');
+  for (let s = 10; s <= 120; s += 10) log.fail('db', at(3, 0, 0) + s * 1000, 'exited with code 1 after 111ms, inside its 2s start grace');
+  const [chain] = analyzeCausality(log.db, STACK, { from: at(2, 0), to: at(4, 0) }).chains;
+  assert.equal(chain?.root.sampleMessage, 'exited with code 1 after 111ms, inside its 2s start grace');
+  assert.equal(chain.root.beganWith, 'killed by SIGKILL after 39s');
+  assert.match(
+    chain.summary,
+    /^db failed at 03:00:00 UTC \(first killed by SIGKILL after 39s, then mostly: exited with code 1 after 111ms, inside its 2s start grace; stderr: FATAL: /,
+  );
+});

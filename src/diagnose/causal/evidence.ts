@@ -5,7 +5,7 @@
  */
 import type { FailureLog, SubjectFailures } from '../../store/failure-log.js';
 import { normalizeError } from '../signature.js';
-import { tellingLine, type TellingLine } from '../telling-line.js';
+import { tellingLine, type TellingLine } from '../../util/telling-line.js';
 import type { ChainNode } from '../types.js';
 import type { NodeSpan, Stretch } from './algorithm.js';
 
@@ -26,9 +26,11 @@ export class Sampler {
 
   /**
    * A node from a check's stretches. The signature "most seen" is judged from
-   * the first and last failed run of (at most 32, evenly spread) stretches,
-   * each weighted by half the stretch's failures: reading every message
-   * would parse every row's JSON, which a million rows cannot afford.
+   * the first, a middle and the last failed run of (at most 32, evenly
+   * spread) stretches, each weighted by its share of the stretch's failures:
+   * reading every message would parse every row's JSON, which a million rows
+   * cannot afford. (The middle run matters: a stretch that began with a kill
+   * and went on failing to bind its port is mostly the latter.)
    */
   node(check: { name: string; kind: string }, stretches: readonly Stretch[], span: NodeSpan): ChainNode {
     const samples: Sample[] = [];
@@ -42,8 +44,12 @@ export class Sampler {
       const s = withFailures[Math.floor(i)]!;
       if (s.failures === 1) {
         samples.push({ at: s.firstFailure, weight: 1 });
+      } else if (s.failures === 2) {
+        samples.push({ at: s.firstFailure, weight: 1 }, { at: s.lastFailure, weight: 1 });
       } else {
-        samples.push({ at: s.firstFailure, weight: Math.ceil(s.failures / 2) }, { at: s.lastFailure, weight: Math.floor(s.failures / 2) });
+        const middle = this.log.firstFailureIn(check.name, Math.floor((s.firstFailure + s.lastFailure) / 2), s.lastFailure) ?? s.lastFailure;
+        const third = s.failures / 3;
+        samples.push({ at: s.firstFailure, weight: third }, { at: middle, weight: third }, { at: s.lastFailure, weight: third });
       }
     }
     return {
@@ -66,12 +72,14 @@ export class Sampler {
     return { check: row.subject, kind, failures: row.count, firstSeen: row.first, lastSeen: row.last, ...picked };
   }
 
-  private pick(subject: string, samples: Sample[]): Pick<ChainNode, 'signature' | 'sampleMessage' | 'evidence'> {
+  private pick(subject: string, samples: Sample[]): Pick<ChainNode, 'signature' | 'sampleMessage' | 'evidence' | 'beganWith'> {
     const bySignature = new Map<string, { weight: number; message: string; order: number; telling: TellingLine | null }>();
+    let first: { at: number; signature: string; message: string } | undefined;
     for (const { at, weight } of samples) {
       const run = this.log.failedRun(subject, at);
       const signature = normalizeError(run.message);
       const telling = tellingLine(run.evidence);
+      if (!first || at < first.at) first = { at, signature, message: run.message };
       const seen = bySignature.get(signature);
       if (seen) {
         seen.weight += weight;
@@ -79,9 +87,16 @@ export class Sampler {
         seen.telling ??= telling;
       } else bySignature.set(signature, { weight, message: run.message, order: bySignature.size, telling });
     }
+    // Most weight wins; at equal weight, the one whose evidence has a telling line (it explains more), then the first seen.
+    const rank = (v: { weight: number; order: number; telling: TellingLine | null }) => [v.weight, v.telling ? 1 : 0, -v.order];
     let best: [string, { weight: number; message: string; order: number; telling: TellingLine | null }] | undefined;
     for (const entry of bySignature) {
-      if (!best || entry[1].weight > best[1].weight || (entry[1].weight === best[1].weight && entry[1].order < best[1].order)) best = entry;
+      if (!best) best = entry;
+      else {
+        const [a, b] = [rank(entry[1]), rank(best[1])];
+        const d = a.findIndex((x, i) => x !== b[i]);
+        if (d >= 0 && a[d]! > b[d]!) best = entry;
+      }
     }
     if (!best) return { signature: '', sampleMessage: '', evidence: null };
     const telling = best[1].telling;
@@ -89,6 +104,8 @@ export class Sampler {
       signature: this.redact(best[0]),
       sampleMessage: this.redact(best[1].message),
       evidence: telling ? { line: this.redact(telling.line), from: telling.from } : null,
+      // How it began, when that was something else (killed, then failing to bind its port).
+      ...(first && first.signature !== best[0] ? { beganWith: this.redact(first.message) } : {}),
     };
   }
 }

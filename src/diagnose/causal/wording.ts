@@ -41,7 +41,8 @@ export class Wording {
         `${root.check} was already failing when the window began (since ${this.when(carried?.start ?? this.from)}; last: ${quote(root.sampleMessage)}).`,
       );
     } else {
-      let first = `${root.check} failed at ${this.when(root.firstSeen)} (${quoteWithEvidence(root)})`;
+      const began = root.beganWith !== undefined ? `first ${quote(root.beganWith)}, then mostly: ` : '';
+      let first = `${root.check} failed at ${this.when(root.firstSeen)} (${began}${quoteWithEvidence(root)})`;
       if (carried) first += `, already failing when the window began (since ${this.when(carried.start)})`;
       if (root.failures > 1) {
         const sameMinute = Math.floor(root.firstSeen / 60_000) === Math.floor(root.lastSeen / 60_000);
