@@ -226,7 +226,10 @@ export class Engine {
       quiet: (check, at) => this.isQuiet(check, at),
       flagged: (check) => this.regret.flaggedReason(check),
       onAction: (action) => this.regret.onAction(action),
-      onHealEnded: (end) => this.composer.healEnded(end),
+      onHealEnded: (end) => {
+        this.composer.healEnded(end);
+        this.diagnoser.healEnded(end);
+      },
       onEscalated: (incidentId) => this.composer.escalated(incidentId),
       onError: reportError,
       ...(options.healBackoffBaseMs !== undefined ? { backoffBaseMs: options.healBackoffBaseMs } : {}),

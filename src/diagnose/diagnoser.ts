@@ -24,6 +24,7 @@ import { failureSignature } from './signature.js';
 import { describeGathered, gatherEvidence, type Gathered } from './gather/index.js';
 import { tellingLine } from '../util/telling-line.js';
 import type { CheckStateStore } from '../store/check-state.js';
+import type { HealEnd } from '../notify/composer.js';
 import type { CausalAnalysis } from './types.js';
 
 export interface DiagnoserOptions {
@@ -158,6 +159,19 @@ export class Diagnoser implements DiagnosisService {
       }
     }
     if (this.unsettled.size > 0) this.settleRoots();
+  }
+
+  /**
+   * A heal of a root incident that did not bring its check back (a restart
+   * whose service died again inside its start grace) is the failure coming
+   * back too: a crash loop is one long incident, and without this it would
+   * never count as recurring.
+   */
+  healEnded(end: HealEnd): void {
+    if (end.ok) return;
+    const incident = this.options.incidents.get(end.incidentId);
+    if (!incident || incident.rootId !== null) return;
+    this.countRecurrence(failureSignature(end.check, incident.lastMessage), end.check, this.options.clock.now());
   }
 
   /** Counts the incidents now known to be roots; drops those re-filed as symptoms. */

@@ -14,7 +14,7 @@ import type { CausalAnalysis } from './types.js';
 export type DiagnosisTrigger = 'recurrence' | 'weekly' | 'command';
 
 /** The screen's body at most: about 25 lines of a phone; the proposal's lines come on top of it (PROPOSAL_CHARS). */
-export const SCREEN_CHARS = 1_400;
+export const SCREEN_CHARS = 1_600;
 /** Room left for the proposal the approval question adds under the screen. */
 export const PROPOSAL_CHARS = 600;
 /** A patch up to this long is shown on the screen itself; a longer one is behind /diagnosis. */
@@ -67,7 +67,7 @@ export function renderScreenDiagnosis(d: DiagnosisText, diagnosisId: number): st
   const { analysis, llm } = d;
   const parts: string[] = [`(${why(d)})`, clip(analysis.summary, 420)];
   const [top] = analysis.chains;
-  if (top) parts.push(clip(`Top chain: ${top.summary}`, 520));
+  if (top) parts.push(clip(`Top chain: ${top.summary}`, 760));
   if (analysis.totalFailures === 0) return parts.join('\n');
   if (d.lookedAtShort.length > 0) parts.push(clip(`Looked at: ${d.lookedAtShort.join('; ')}`, 220));
   if (llm) {

@@ -428,7 +428,15 @@ export class Repairer implements RepairService {
     return `${command}: ${describeExit(result)} in ${Math.round(result.durationMs)} ms`;
   }
 
-  private async buildAndRestart(id: string, target: RepairTarget, signal: AbortSignal): Promise<void> {
+  /**
+   * Builds (when the target has a build) and restarts the target's checks.
+   * After a change a check that does not restart fails the repair; after a
+   * restore (`restoring`) it is noted and no more: the code is back as it was,
+   * and a service that crashed before the repair may well crash again (its
+   * checks and heals take it from there). The restore itself is checked
+   * against the backup, not by whether the old code runs.
+   */
+  private async buildAndRestart(id: string, target: RepairTarget, signal: AbortSignal, restoring = false): Promise<void> {
     if (target.build) {
       const build = target.build;
       await this.step(id, 'build', async () => ({ result: undefined, detail: await this.mustSucceed(id, build, target, signal, 'the build failed') }));
@@ -442,8 +450,9 @@ export class Repairer implements RepairService {
           continue;
         }
         const result = await restarting;
-        if (!result.ok) throw new StepFailed('restart', `${check} did not restart: ${result.message}`);
-        said.push(`${check} restarted`);
+        if (result.ok) said.push(`${check} restarted`);
+        else if (restoring) said.push(`${check} did not stay up on the restored code (as before the repair): ${result.message}`);
+        else throw new StepFailed('restart', `${check} did not restart: ${result.message}`);
       }
       return { result: undefined, detail: said.join('; ') };
     });
@@ -581,7 +590,7 @@ export class Repairer implements RepairService {
           detail: backup.kind === 'git' ? `back at ${backup.head.slice(0, 12)}, work tree, index and ignored files as they were` : 'folder as it was',
         };
       });
-      await this.buildAndRestart(id, target, signal);
+      await this.buildAndRestart(id, target, signal, true);
     } catch (err) {
       problem = errorMessage(err);
     }

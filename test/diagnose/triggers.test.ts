@@ -49,3 +49,19 @@ test('the scheduled (weekly) diagnosis runs on its cron only while analysis is g
   b.stdin.write('/consent analysis on\n');
   await waitFor(() => b.events.ofType('diagnosis.made').some((e) => e.context.trigger === 'weekly'), { timeoutMs: 10_000, what: 'the scheduled diagnosis' });
 });
+
+test('a crash loop is one long incident, and its failed restarts count as the failure coming back', async (t) => {
+  const dir = tempDir(t);
+  const crash = `console.error('FATAL: config /etc/agent.yml: no such file'); process.exit(1)`;
+  const yaml = `patrol: { interval: 1s }\nchat: { groupWait: 0s }\ndiagnose: { weekly: "off", recurrence: { count: 3, window: 1h } }\nchecks:\n  - { name: agent, kind: process, command: [node, -e, ${JSON.stringify(crash)}], heal: [restart], maxHeals: { count: 10, window: 15m } }\n`;
+  const b = await startInProcess(t, { yaml, env: { NIGHTSHIFT_DATA_DIR: join(dir, 'data') } });
+  b.stdin.write('/consent analysis on\n');
+  await waitFor(() => /analysis: granted/.test(b.output()), { what: 'consent' });
+  await waitFor(() => b.events.ofType('diagnosis.made').some((e) => e.context.trigger === 'recurrence'), {
+    timeoutMs: 30_000,
+    what: 'the recurrence diagnosis',
+  });
+  assert.equal(b.events.ofType('incident.opened').length, 1, 'one incident: the restarts never counted as recoveries');
+  assert.ok(b.events.ofType('heal.failed').length >= 2, 'the failed restarts are what came back');
+  assert.equal(b.events.ofType('check.recovered').length, 0);
+});

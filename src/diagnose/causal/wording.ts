@@ -152,7 +152,9 @@ export class Wording {
         `${capitalize(count(chains.length))} independent problems, ranked by how many of the ${this.totalFailures} failure events each explains: ${shown.join(', ')}${more}.`,
       );
     }
-    const standalone = chains.filter((c) => (parts.get(c.root.check)?.downstream.size ?? 0) === 0).map((c) => c.root.check);
+    // A root in a cluster is said once, in its cluster's sentence (which says nothing it depends on was failing).
+    const clustered = new Set(clusters.flatMap((c) => c.checks));
+    const standalone = chains.filter((c) => (parts.get(c.root.check)?.downstream.size ?? 0) === 0 && !clustered.has(c.root.check)).map((c) => c.root.check);
     if (standalone.length > 0) {
       sentences.push(
         `Nothing Nightshift watches explains ${list(standalone)}: no dependency was failing when ${standalone.length === 1 ? 'it' : 'they'} failed.`,
