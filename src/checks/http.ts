@@ -4,7 +4,7 @@ import { LiteralSecrets, maskUrlSecrets } from '../log/redact.js';
 import type { CheckKind, CheckResult } from './types.js';
 import { clipAtWord } from '../util/text.js';
 import { formatBytes } from '../util/format.js';
-import { describeNetworkError } from '../util/network.js';
+import { describeNetworkError, isHttpUrl } from '../util/network.js';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -142,16 +142,6 @@ function decodeUserinfo(text: string): string {
   } catch {
     // Malformed escape such as "50%off": the user meant the characters literally.
     return text;
-  }
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    // Not parseable at all: the same answer as a wrong scheme.
-    return false;
   }
 }
 

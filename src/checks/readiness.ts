@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { maskUrlSecrets } from '../log/redact.js';
 import { sleep, within } from '../util/abort.js';
 import { formatDuration, timerDuration } from '../util/duration.js';
-import { describeNetworkError } from '../util/network.js';
+import { describeNetworkError, isHttpUrl } from '../util/network.js';
 import { TELLING_LINE_CHARS, tellingLine } from '../util/telling-line.js';
 import { clipAtWord } from '../util/text.js';
 
@@ -177,16 +177,6 @@ export function mostTellingLine(stderr: string): string {
     .map((line) => line.trim())
     .findLast((line) => line !== '');
   return clipAtWord(last ?? '', TELLING_LINE_CHARS);
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    // Not parseable at all: the same answer as a wrong scheme.
-    return false;
-  }
 }
 
 function hasUserinfo(value: string): boolean {

@@ -23,3 +23,13 @@ export function describeNetworkError(err: unknown): { message: string; code: str
   }
   return { message: String(current), code: undefined };
 }
+
+/** Whether a text is an http:// or https:// URL (an unparseable one is not). */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { squatPort } from '../helpers/net.js';
+import { test } from 'node:test';
 import { parseJlist, pm2Check } from '../../src/checks/pm2.js';
 import type { Probe } from '../../src/checks/types.js';
 import { runContext, testCheckEnv } from '../helpers/check-env.js';
@@ -15,15 +14,6 @@ const CRASHES_AT_ONCE = "console.error('worker: cannot connect to queue'); proce
 /** An app that binds `port` 100 ms after it starts; it dies at once when the port is taken. */
 function bindsAfter100ms(port: number): string {
   return `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), 100);\n`;
-}
-
-/** A TCP server on an ephemeral loopback port, closed when the test ends: the squatter on an app's port. */
-async function squatPort(t: TestContext): Promise<number> {
-  const squatter = createServer();
-  squatter.listen(0, '127.0.0.1');
-  await once(squatter, 'listening');
-  t.after(() => squatter.close());
-  return (squatter.address() as AddressInfo).port;
 }
 
 function pm2Probe(t: Parameters<typeof tempDir>[0], sandbox: Pm2Sandbox, params: Record<string, unknown>, state?: Map<string, unknown>): Probe {

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { squatPort } from '../helpers/net.js';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { processCheck } from '../../src/checks/process.js';
@@ -280,15 +280,6 @@ test('process: params take an argv array, with defaults for the log cap and stop
 /** A child that binds `port` 100 ms after it starts, as a server does once its config is read; it dies at once when the port is taken. */
 function bindsAfter100ms(port: number): string[] {
   return [node, '-e', `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), 100)`];
-}
-
-/** A TCP server on an ephemeral loopback port, closed when the test ends: the squatter on a child's port. */
-async function squatPort(t: TestContext): Promise<number> {
-  const squatter = createNetServer();
-  squatter.listen(0, '127.0.0.1');
-  await once(squatter, 'listening');
-  t.after(() => squatter.close());
-  return (squatter.address() as AddressInfo).port;
 }
 
 test('process: a child that dies ~100ms after every spawn never counts as up: restart fails with its exit and its error line', async (t) => {

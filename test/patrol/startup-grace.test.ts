@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { squatPort } from '../helpers/net.js';
 import { test, type TestContext } from 'node:test';
 import type { OutgoingMessage } from '../../src/chat/channel.js';
 import type { CheckConfig } from '../../src/config/schema.js';
@@ -60,15 +59,6 @@ async function startEngine(t: TestContext, checks: CheckConfig[]) {
   });
   await engine.start();
   return { engine, events, sent, dataDir };
-}
-
-/** A TCP server on an ephemeral loopback port, closed when the test ends: the squatter on a child's port. */
-async function squatPort(t: TestContext): Promise<number> {
-  const squatter = createServer();
-  squatter.listen(0, '127.0.0.1');
-  await once(squatter, 'listening');
-  t.after(() => squatter.close());
-  return (squatter.address() as AddressInfo).port;
 }
 
 /** "db recovered after 17ms: …" and its kin; an escalation's "retries the heal … until it recovers" is no such claim. */
