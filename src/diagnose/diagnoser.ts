@@ -23,6 +23,8 @@ import { renderFullDiagnosis, renderScreenDiagnosis, type DiagnosisText, type Di
 import { failureSignature } from './signature.js';
 import { describeGathered, gatherEvidence, type Gathered } from './gather/index.js';
 import { tellingLine } from '../util/telling-line.js';
+import { upstreamOf } from '../util/graph.js';
+import { clip } from '../util/text.js';
 import type { CheckStateStore } from '../store/check-state.js';
 import type { HealEnd } from '../notify/composer.js';
 import type { CausalAnalysis } from './types.js';
@@ -104,9 +106,9 @@ export class Diagnoser implements DiagnosisService {
   private readonly opened = new Map<string, number[]>();
   /** Root incidents not yet counted toward their signature's recurrence: they may still be re-filed as symptoms. */
   private readonly unsettled = new Map<number, { check: CheckConfig; signature: string; since: number }>();
-  /** When each check last ran (finished), from the results seen. */
-  private readonly lastRunAt = new Map<string, number>();
   private readonly byName: Map<string, CheckConfig>;
+  /** Each check's dependencies, direct and transitive. */
+  private readonly upstream: Map<string, Set<string>>;
   private readonly running = new Map<string, Promise<DiagnoseOutcome>>();
   private criticalFailures: number | undefined;
   private analysisAsked = false;
@@ -117,6 +119,8 @@ export class Diagnoser implements DiagnosisService {
   constructor(private readonly options: DiagnoserOptions) {
     this.failureLog = new FailureLog(options.db);
     this.byName = new Map(options.checks.map((c) => [c.name, c]));
+    const dependsOnOf = (name: string) => this.byName.get(name)?.dependsOn ?? [];
+    this.upstream = new Map(options.checks.map((c) => [c.name, upstreamOf(c.name, dependsOnOf)]));
   }
 
   start(): void {
@@ -147,7 +151,6 @@ export class Diagnoser implements DiagnosisService {
    * re-filed by then: a symptom's recurrences trigger nothing.
    */
   onResult(outcome: RunOutcome, update: IncidentUpdate): void {
-    this.lastRunAt.set(outcome.check.name, outcome.state.lastRunAt ?? this.options.clock.now());
     if (!outcome.result.ok) {
       if (outcome.check.severity === 'critical') this.countCriticalFailure(outcome);
       if (update.kind === 'opened' && update.rootCheck === null) {
@@ -183,7 +186,8 @@ export class Diagnoser implements DiagnosisService {
         this.unsettled.delete(incidentId);
         continue;
       }
-      const waiting = this.upstreamOf(pending.check).some((dep) => (this.lastRunAt.get(dep) ?? -Infinity) < pending.since);
+      const upstream = this.upstream.get(pending.check.name) ?? new Set<string>();
+      const waiting = [...upstream].some((dep) => (this.options.checkState.get(dep)?.lastRunAt ?? -Infinity) < pending.since);
       if (waiting && now - pending.since < SETTLE_MAX_MS) continue;
       this.unsettled.delete(incidentId);
       this.countRecurrence(pending.signature, pending.check.name, now);
@@ -198,19 +202,6 @@ export class Diagnoser implements DiagnosisService {
     const last = this.options.store.lastFor(signature);
     if (last !== undefined && now - last <= this.options.recurrence.windowMs) return;
     this.diagnose('recurrence', { signature, check }).catch((err: unknown) => this.options.log.error({ err, signature }, 'a recurrence diagnosis failed'));
-  }
-
-  /** Every check `check` depends on, directly or through others. */
-  private upstreamOf(check: CheckConfig): string[] {
-    const found = new Set<string>();
-    const stack = [...check.dependsOn];
-    while (stack.length > 0) {
-      const name = stack.pop()!;
-      if (found.has(name) || name === check.name) continue;
-      found.add(name);
-      stack.push(...(this.byName.get(name)?.dependsOn ?? []));
-    }
-    return [...found];
   }
 
   /**
@@ -267,7 +258,6 @@ export class Diagnoser implements DiagnosisService {
     }
     // Read-only looks at the failing roots (their log, process, ports, disk) before anyone explains them.
     const gathered = analysis.totalFailures > 0 ? await this.gather(analysis) : [];
-    const lookedAt = gathered.map(lookedAtLine);
     let llm: LlmAnswer | null = null;
     let llmError: string | null = null;
     if (this.options.llm && analysis.totalFailures > 0) {
@@ -306,8 +296,7 @@ export class Diagnoser implements DiagnosisService {
       llm,
       llmUnavailable: llmState === 'off' ? 'no local model is configured (OLLAMA_MODEL)' : llmError,
       model: this.options.llm?.model,
-      lookedAt,
-      lookedAtShort: gathered.map(describeGathered),
+      lookedAt: gathered.map(lookedAt),
     };
     const text = renderFullDiagnosis(rendered);
     const diagnosisId = store.add({
@@ -384,42 +373,23 @@ export class Diagnoser implements DiagnosisService {
    */
   private logTails(criticalChecks: string[], involved: Set<string>, gathered: Gathered[]): Record<string, string> {
     const tails: Record<string, string> = {};
-    for (const g of gathered) {
-      if (!g.ok || g.text === '') continue;
-      tails[g.check] = [tails[g.check], `[looked at now: ${describeGathered(g)}]`, g.text].filter(Boolean).join('\n');
-    }
+    const add = (name: string, text: string) => (tails[name] = tails[name] ? `${tails[name]}\n${text}` : text);
     for (const name of new Set([...criticalChecks, ...involved])) {
-      const failure = this.options.events
-        .forSubject(name, 5)
-        .reverse()
-        .find((e) => e.type === 'check.failed');
-      const context = failure?.context as Record<string, unknown> | undefined;
-      const tail = [
-        context?.stderrTail,
-        context?.stdoutTail,
-        Array.isArray(context?.sampleErrors) ? (context.sampleErrors as string[]).join('\n') : undefined,
-      ].filter((x): x is string => typeof x === 'string' && x.length > 0);
-      if (tail.length > 0) tails[name] = [tail.join('\n'), tails[name]].filter(Boolean).join('\n');
+      const evidence = this.failureLog.latestFailedRun(name)?.evidence;
+      const kept = evidence ? [evidence.stderr, evidence.stdout, evidence.log].filter((x): x is string => x !== undefined) : [];
+      if (kept.length > 0) add(name, kept.join('\n'));
     }
+    for (const g of gathered) if (g.ok && g.text !== '') add(g.check, `[looked at now: ${describeGathered(g)}]\n${g.text}`);
     return tails;
   }
 }
 
-/** A "Looked at" line: what was looked at and, in a few words, what it showed (a log tail: its most telling line). */
-function lookedAtLine(g: Gathered): string {
-  const line = describeGathered(g);
-  if (!g.ok || g.text === '') return line;
-  if (g.tool === 'log-tail') {
-    // Nightshift's own lines in a supervised child's log ("[nightshift …] started pid 12: <command>") quote the command, not what it said.
-    const theirs = g.text
-      .split('\n')
-      .filter((l) => !l.startsWith('[nightshift '))
-      .join('\n');
-    const telling = tellingLine({ log: theirs });
-    return telling ? `${line}: ${telling.line}` : line;
-  }
-  const first = g.text.split('\n', 1)[0]!;
-  return `${line}: ${first.length > 140 ? `${first.slice(0, 139)}…` : first}`;
+/** What a look was, and in a few words what it showed (a log tail: its most telling line); null when it showed nothing to quote. */
+function lookedAt(g: Gathered): { what: string; saw: string | null } {
+  const what = describeGathered(g);
+  if (!g.ok || g.text === '') return { what, saw: null };
+  if (g.tool === 'log-tail') return { what, saw: tellingLine({ log: g.text })?.line ?? null };
+  return { what, saw: clip(g.text.split('\n', 1)[0]!, 140) };
 }
 
 function headline(analysis: CausalAnalysis): string {

@@ -28,10 +28,8 @@ export interface DiagnosisText {
   /** Why the model gave no answer (null when it did, or none is configured and this says so). */
   llmUnavailable: string | null;
   model: string | undefined;
-  /** The "looked at" lines of the evidence gathered before the model was asked, with what each showed. */
-  lookedAt: string[];
-  /** The same, only what was looked at (the screen's one line). */
-  lookedAtShort: string[];
+  /** The looks taken before the model was asked: what each was, and what it showed. */
+  lookedAt: Array<{ what: string; saw: string | null }>;
 }
 
 function why(d: DiagnosisText): string {
@@ -50,7 +48,7 @@ export function renderFullDiagnosis(d: DiagnosisText): string {
   if (analysis.chains.length > 10) lines.push('', `${analysis.chains.length - 10} smaller chains are left out.`);
   if (analysis.unexplained.length > 0) lines.push('', `Not explained by any dependency: ${analysis.unexplained.map((n) => n.check).join(', ')}.`);
   if (analysis.totalFailures === 0) return lines.join('\n');
-  if (d.lookedAt.length > 0) lines.push('', 'Looked at (read only):', ...d.lookedAt.map((l) => `- ${l}`));
+  if (d.lookedAt.length > 0) lines.push('', 'Looked at (read only):', ...d.lookedAt.map((l) => `- ${l.what}${l.saw ? `: ${l.saw}` : ''}`));
   lines.push('');
   if (llm) lines.push(`Explanation by ${d.model}:`, ...renderLlmSection(llm));
   else lines.push(`Deterministic diagnosis only: ${d.llmUnavailable ?? 'the model did not answer'}.`);
@@ -69,7 +67,7 @@ export function renderScreenDiagnosis(d: DiagnosisText, diagnosisId: number): st
   const [top] = analysis.chains;
   if (top) parts.push(clip(`Top chain: ${top.summary}`, 760));
   if (analysis.totalFailures === 0) return parts.join('\n');
-  if (d.lookedAtShort.length > 0) parts.push(clip(`Looked at: ${d.lookedAtShort.join('; ')}`, 220));
+  if (d.lookedAt.length > 0) parts.push(clip(`Looked at: ${d.lookedAt.map((l) => l.what).join('; ')}`, 220));
   if (llm) {
     parts.push(clip(`${d.model} (${llm.confidence} confidence): ${llm.rootCause}`, 300));
     const fix = llm.fix;

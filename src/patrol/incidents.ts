@@ -2,6 +2,7 @@ import { describeIdentity, type Identity, type OutgoingMessage } from '../chat/c
 import type { Clock } from '../clock.js';
 import type { CheckConfig } from '../checks/types.js';
 import { formatDuration } from '../util/duration.js';
+import { upstreamOf } from '../util/graph.js';
 import type { Logger } from '../log/logger.js';
 import type { CheckStateStore } from '../store/check-state.js';
 import type { Db } from '../store/database.js';
@@ -63,10 +64,14 @@ export interface IncidentTrackerOptions {
  */
 export class IncidentTracker implements IncidentService {
   private readonly byName: Map<string, CheckConfig>;
+  /** Each check's dependencies, direct and transitive (the config is fixed for the tracker's life). */
+  private readonly upstream: Map<string, Set<string>>;
   private readonly changes = new Map<string, number[]>();
 
   constructor(private readonly options: IncidentTrackerOptions) {
     this.byName = new Map(options.checks.map((c) => [c.name, c]));
+    const dependsOnOf = (name: string) => this.byName.get(name)?.dependsOn ?? [];
+    this.upstream = new Map(options.checks.map((c) => [c.name, upstreamOf(c.name, dependsOnOf)]));
   }
 
   onResult(outcome: RunOutcome): IncidentUpdate {
@@ -196,8 +201,7 @@ export class IncidentTracker implements IncidentService {
     const adopted: IncidentRow[] = [];
     for (const open of this.options.incidents.allOpen()) {
       if (open.id === root.id || open.rootId !== null) continue;
-      const dependent = this.byName.get(open.checkName);
-      if (dependent && this.dependsOnTransitively(dependent, root.checkName)) {
+      if (this.upstream.get(open.checkName)?.has(root.checkName)) {
         this.options.incidents.setRoot(open.id, root.id);
         this.options.events.append(now, 'incident.reclassified', open.checkName, 'info', {
           incidentId: open.id,
@@ -208,17 +212,6 @@ export class IncidentTracker implements IncidentService {
       }
     }
     return adopted;
-  }
-
-  private dependsOnTransitively(check: CheckConfig, target: string, seen = new Set<string>()): boolean {
-    for (const dep of check.dependsOn) {
-      if (dep === target) return true;
-      if (seen.has(dep)) continue;
-      seen.add(dep);
-      const next = this.byName.get(dep);
-      if (next && this.dependsOnTransitively(next, target, seen)) return true;
-    }
-    return false;
   }
 
   private topOf(incident: IncidentRow | undefined): IncidentRow | undefined {

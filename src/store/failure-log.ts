@@ -88,7 +88,8 @@ export class FailureLog {
     this.failedAt = db.prepare<[string, number], FailedRunRow>(
       `SELECT json_extract(context, '$.message') AS message, json_extract(context, '$.kind') AS kind,
          json_extract(context, '$.stderrTail') AS stderr, json_extract(context, '$.stdoutTail') AS stdout,
-         json_extract(context, '$.sampleErrors') AS log, json_extract(context, '$.bodySnippet') AS body
+         (SELECT group_concat(line.value, char(10)) FROM json_each(context, '$.sampleErrors') AS line WHERE line.type = 'text') AS log,
+         json_extract(context, '$.bodySnippet') AS body
        FROM ${events} WHERE type = 'check.failed' AND subject = +? AND at = +? ORDER BY id LIMIT 1`,
     );
     this.recoveriesBetween = db
@@ -158,18 +159,15 @@ export class FailureLog {
   failedRun(subject: string, at: number): FailedRun {
     const row = this.failedAt.get(subject, at);
     const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
-    // sampleErrors is a JSON array of lines; json_extract gives it as its JSON text.
-    let log: string | undefined;
-    if (typeof row?.log === 'string') {
-      try {
-        const lines: unknown = JSON.parse(row.log);
-        log = Array.isArray(lines) ? text(lines.filter((l) => typeof l === 'string').join('\n')) : undefined;
-      } catch {
-        log = undefined;
-      }
-    }
-    const evidence = { stderr: text(row?.stderr), stdout: text(row?.stdout), log, body: text(row?.body) };
+    // A log check's sampleErrors (an array of lines) arrive joined by the query, one line each.
+    const evidence = { stderr: text(row?.stderr), stdout: text(row?.stdout), log: text(row?.log), body: text(row?.body) };
     return { message: typeof row?.message === 'string' ? row.message : '', kind: row?.kind ?? null, evidence };
+  }
+
+  /** The newest failed run of `subject` with its evidence; null when it never failed (as far back as retention keeps). */
+  latestFailedRun(subject: string): FailedRun | null {
+    const at = this.lastFailureBefore(subject, Number.MAX_SAFE_INTEGER);
+    return at === null ? null : this.failedRun(subject, at);
   }
 
   /** Failed runs in [from, to], all subjects. */

@@ -14,8 +14,8 @@
  *  3. a line that mentions one: error, an exception, a Node errno
  *     (EADDRINUSE, ECONNREFUSED, ENOENT...), `denied`, `refused`, `failed`;
  *  4. warning: WARN / WARNING.
- * Stack frames, a runtime's banner and the source line Node prints above a
- * throw are never the reason and are skipped. A text with none of these has
+ * Stack frames, a runtime's banner, the source line Node prints above a
+ * throw and Nightshift's own log lines are never the reason and are skipped. A text with none of these has
  * no telling line (null): the check's own message says what there is to say.
  */
 
@@ -33,8 +33,12 @@ const FATAL = /\b(FATAL|PANIC|panic:|Segmentation fault|core dumped|Out of memor
 const TRACEBACK = /^Traceback \(most recent call last\)/;
 const EXCEPTION_LINE = /^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(:|$)/;
 const STATES_ERROR = /^(?:\[?(?:[\w.$]*(?:error|exception)|err|fatal|panic|critical)\b)/i;
-/** Lines that are a stack's frames, a runtime's banner, or the source line shown above a throw. */
-const NOISE = /^(?:at\s|File\s"|Node\.js v\d|\^+$|throw\s|node:[\w/]+:\d+$)/;
+/**
+ * Lines that are a stack's frames, a runtime's banner, the source line shown
+ * above a throw, or Nightshift's own lines in a supervised child's log
+ * ("[nightshift …] started pid 12: <command>": they quote the command line).
+ */
+const NOISE = /^(?:at\s|File\s"|Node\.js v\d|\^+$|throw\s|node:[\w/]+:\d+$|\[nightshift\s)/;
 const ERROR =
   /\b(ERROR|Error|error|ERR|Exception|exception|EADDRINUSE|EADDRNOTAVAIL|ECONNREFUSED|ECONNRESET|ENOENT|EACCES|EPERM|ENOSPC|EMFILE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|denied|refused|failed|Failed)\b/;
 const WARNING = /\b(WARN|WARNING|Warning)\b/;

@@ -189,6 +189,9 @@ test('db dies, both APIs answer 502, the queue stalls, the worker log spikes: db
   assert.equal(api2.signature, 'HTTP 502 after <duration> (expected <n>-<n>)');
   assert.equal(chain.cascade[0]!.signature, 'timed out after <duration>');
   assert.equal(chain.symptoms[0]!.failures, counts['worker-log']);
+  // The evidence each kind kept: a log's sample errors, an HTTP body, a process's stderr.
+  assert.deepEqual(chain.symptoms[0]!.evidence, { line: 'ERROR consume: queue unreachable', from: 'log' });
+  assert.deepEqual(chain.root.evidence, { line: 'FATAL: could not connect to server: Connection refused', from: 'stderr' });
   assert.equal(chain.explainedFailures, total);
   assert.deepEqual(analysis.unexplained, []);
   assertAccounted(analysis);

@@ -37,6 +37,7 @@
  *     a cause Nightshift does not watch, and is said in one sentence, however
  *     many checks it holds.
  */
+import { upstreamOf } from '../../util/graph.js';
 
 /** How a stretch is linked to the dependency stretch that explains it. */
 export type Link = 'overlap' | 'recovered' | 'late';
@@ -358,24 +359,15 @@ function earliest(chain: ChainParts): number {
   return Math.min(chain.rootSpan.firstSeen, ...[...chain.downstream.values()].map((n) => n.span.firstSeen));
 }
 
-/** `reaches(a, b)`: check a depends on b, directly or through others (memoised; cycles end the walk). */
+/** `reaches(a, b)`: check a depends on b, directly or through others (each check's upstream computed once, when asked). */
 function dependencyReach(infos: Map<string, CheckInfo>): (a: string, b: string) => boolean {
   const memo = new Map<string, Set<string>>();
-  const upstream = (name: string): Set<string> => {
-    const known = memo.get(name);
-    if (known) return known;
-    const found = new Set<string>();
-    memo.set(name, found);
-    const stack = [...(infos.get(name)?.dependsOn ?? [])];
-    while (stack.length > 0) {
-      const dep = stack.pop()!;
-      if (found.has(dep)) continue;
-      found.add(dep);
-      stack.push(...(infos.get(dep)?.dependsOn ?? []));
-    }
-    return found;
+  const dependsOnOf = (name: string) => infos.get(name)?.dependsOn ?? [];
+  return (a, b) => {
+    let upstream = memo.get(a);
+    if (!upstream) memo.set(a, (upstream = upstreamOf(a, dependsOnOf)));
+    return upstream.has(b);
   };
-  return (a, b) => upstream(a).has(b);
 }
 
 /** Roots this many top chains apart are compared; more would cost the square for a note nobody reads. */

@@ -88,16 +88,10 @@ export class Sampler {
       } else bySignature.set(signature, { weight, message: run.message, order: bySignature.size, telling });
     }
     // Most weight wins; at equal weight, the one whose evidence has a telling line (it explains more), then the first seen.
-    const rank = (v: { weight: number; order: number; telling: TellingLine | null }) => [v.weight, v.telling ? 1 : 0, -v.order];
-    let best: [string, { weight: number; message: string; order: number; telling: TellingLine | null }] | undefined;
-    for (const entry of bySignature) {
-      if (!best) best = entry;
-      else {
-        const [a, b] = [rank(entry[1]), rank(best[1])];
-        const d = a.findIndex((x, i) => x !== b[i]);
-        if (d >= 0 && a[d]! > b[d]!) best = entry;
-      }
-    }
+    type Seen = { weight: number; order: number; telling: TellingLine | null };
+    const better = (a: Seen, b: Seen) => a.weight - b.weight || Number(a.telling !== null) - Number(b.telling !== null) || b.order - a.order;
+    let best: [string, Seen & { message: string }] | undefined;
+    for (const entry of bySignature) if (!best || better(entry[1], best[1]) > 0) best = entry;
     if (!best) return { signature: '', sampleMessage: '', evidence: null };
     const telling = best[1].telling;
     return {
