@@ -283,6 +283,23 @@ test('systemd: the unit journal through journalctl (-u, -n 40, short-iso), redac
   assert.equal(describeGathered(missing), 'log tail of db (journal of db.service): could not look: journalctl not found');
 });
 
+test("systemd: journalctl's hint on stderr is kept after the tail, which makes room for it and says it was cut", async (t) => {
+  const dir = tempDir(t);
+  const hint = 'Hint: not seeing messages from other users.';
+  // 10 lines of 95 characters: within 1000 bytes alone, not with the note after them.
+  const lines = Array.from({ length: 10 }, (_, i) => `line-${i}-`.padEnd(95, 'x'));
+  writeFileSync(join(dir, 'journalctl'), `#!/bin/sh\nprintf '%s\\n' ${lines.join(' ')}\necho '${hint}' >&2\n`, { mode: 0o755 });
+  const unitCheck = check('db', 'systemd', { unit: 'db.service', systemctlBin: join(dir, 'systemctl') });
+
+  const [row] = await gatherEvidence([{ check: unitCheck, lastDetails: null }], options(dir, { maxBytes: 1000, timeoutMs: 10_000 }));
+  assert.ok(row);
+  assert.equal(row.ok, true, row.text);
+  assert.ok(Buffer.byteLength(row.text) <= 1000, `${Buffer.byteLength(row.text)} bytes`);
+  assert.ok(row.text.endsWith(`${lines.at(-1)}\n(journalctl: ${hint})`), row.text);
+  assert.ok(!row.text.includes('line-0-'), row.text);
+  assert.equal(row.truncated, true);
+});
+
 /** Live processes running the fake journalctl of this state folder. */
 function fakeJournalctlsOf(stateDir: string): number[] {
   return readdirSync('/proc')

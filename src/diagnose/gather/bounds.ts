@@ -5,7 +5,7 @@ import { stripAnsi } from '../llm/scrub.js';
 const MARK = '…';
 
 /** A bounded text and whether anything was left out. */
-export interface Bounded {
+interface Bounded {
   text: string;
   truncated: boolean;
 }

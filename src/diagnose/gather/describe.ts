@@ -1,3 +1,4 @@
+import { clip } from '../../util/text.js';
 import type { Gathered, GatherToolName } from './types.js';
 
 /** What each tool's look is called in the "Looked at:" list, and what it adds to the target. */
@@ -29,6 +30,5 @@ function linesShown(text: string): string {
 }
 
 function firstLine(text: string): string {
-  const line = text.split('\n', 1)[0] ?? '';
-  return line.length > REASON_CHARS ? `${line.slice(0, REASON_CHARS - 1)}…` : line;
+  return clip(text.split('\n', 1)[0] ?? '', REASON_CHARS);
 }

@@ -10,7 +10,7 @@ import { runGathering } from './runner.js';
 import type { GatherOptions, GatherTarget, GatherTool, Gathered } from './types.js';
 
 /** Every tool, in the order its findings are listed for a target. */
-export const gatherTools = [logTailTool, processTool, portsTool, diskTool] as const satisfies readonly GatherTool[];
+const gatherTools = [logTailTool, processTool, portsTool, diskTool] as const satisfies readonly GatherTool[];
 
 /** Looks at every target with every tool that has something to look at there; never rejects (see runGathering). */
 export function gatherEvidence(targets: GatherTarget[], options: GatherOptions): Promise<Gathered[]> {
@@ -18,5 +18,5 @@ export function gatherEvidence(targets: GatherTarget[], options: GatherOptions):
 }
 
 export { describeGathered } from './describe.js';
-export { GATHER_DEFAULTS, MAX_CONCURRENT_LOOKS, runGathering } from './runner.js';
-export type { GatherOptions, GatherTarget, GatherTool, GatherToolName, Gathered, Look, LookContext, LookResult } from './types.js';
+export { runGathering } from './runner.js';
+export type { GatherOptions, GatherTarget, GatherTool, Gathered } from './types.js';

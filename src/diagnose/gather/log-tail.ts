@@ -2,7 +2,7 @@ import { constants, existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { CheckKindName } from '../../checks/index.js';
-import { describeExit, runCommand } from '../../exec.js';
+import { describeExit, runCommand, tail } from '../../exec.js';
 import { errorMessage } from '../../errors.js';
 import { dropPartialFirstWord } from '../../util/text.js';
 import { displayPath, keepEnd, printable } from './bounds.js';
@@ -10,7 +10,7 @@ import { detailString, forKind, paramsOf } from './facts.js';
 import type { GatherTarget, GatherTool, Look, LookContext, LookResult, PlanContext } from './types.js';
 
 /** Lines a tail shows at most: enough for a stack trace's end, little enough for a prompt. */
-export const TAIL_LINES = 40;
+const TAIL_LINES = 40;
 /** Characters of journalctl's output kept: 40 entries of a chatty service fit. */
 const JOURNAL_KEEP_CHARS = 64 * 1024;
 /** The longest first word runCommand is taken to have dropped from a cut output. */
@@ -79,27 +79,26 @@ async function readFileTail(path: string, ctx: LookContext): Promise<LookResult>
     const start = stats.size - window;
     const buffer = Buffer.alloc(window);
     const { bytesRead } = await handle.read(buffer, 0, window, start);
-    return tailOf(buffer.subarray(0, bytesRead).toString('utf8'), start > 0, ctx);
+    return tailOf(buffer.subarray(0, bytesRead).toString('utf8'), start > 0);
   } finally {
     await handle.close();
   }
 }
 
 /**
- * The last lines of text that may begin mid-line (`cutAtStart`): the partial
- * first line goes before redaction, since half a token no longer looks like
- * one; the byte cap is applied after it.
+ * The last TAIL_LINES lines of text that may begin mid-line (`cutAtStart`):
+ * the partial first line goes here, since half a token no longer looks like
+ * one to the redactor; the runner then redacts and applies the byte cap.
  */
-function tailOf(raw: string, cutAtStart: boolean, ctx: LookContext): LookResult {
+function tailOf(raw: string, cutAtStart: boolean): { ok: true; text: string; truncated: boolean } {
   let text = raw;
   if (cutAtStart) {
     const newline = text.indexOf('\n');
     text = newline >= 0 ? text.slice(newline + 1) : dropPartialFirstWord(text);
   }
-  const lines = printable(text).replace(/\n+$/, '').split('\n');
-  const kept = lines.slice(-TAIL_LINES);
-  const bounded = keepEnd(ctx.redact(kept.join('\n')), ctx.maxBytes);
-  return { ok: true, text: bounded.text, truncated: cutAtStart || kept.length < lines.length || bounded.truncated };
+  const whole = printable(text).trimEnd();
+  const shown = tail(whole, TAIL_LINES);
+  return { ok: true, text: shown, truncated: cutAtStart || shown.length < whole.length };
 }
 
 /**
@@ -130,11 +129,13 @@ async function readJournal(journalctl: string, args: string[], env: NodeJS.Proce
   const complaint = firstLine(result.stderr);
   if (result.exitCode !== 0) return { ok: false, text: `journalctl failed (${describeExit(result)})${complaint ? `: ${complaint}` : ''}` };
   // runCommand keeps the last `keep` characters less a partial first word: output that long was cut mid-line.
-  const tail = tailOf(result.stdout, result.stdout.length > keep - JOURNAL_CUT_SLACK, ctx);
+  const shown = tailOf(result.stdout, result.stdout.length > keep - JOURNAL_CUT_SLACK);
   // journalctl's hint that it shows only this user's entries explains an empty journal.
-  if (!complaint) return tail;
+  if (!complaint) return shown;
+  // The note must survive the runner's cut from the front: the tail makes room for it (redacted first, as a cut may fall mid-token).
   const note = `\n(journalctl: ${complaint})`;
-  return { ...tail, text: keepEnd(tail.text, ctx.maxBytes - Buffer.byteLength(note)).text + note };
+  const bounded = keepEnd(ctx.redact(shown.text), ctx.maxBytes - Buffer.byteLength(note));
+  return { ok: true, text: bounded.text + note, truncated: shown.truncated || bounded.truncated };
 }
 
 function firstLine(text: string): string {

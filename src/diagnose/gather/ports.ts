@@ -117,7 +117,7 @@ async function listeningSockets(port: number, signal: AbortSignal): Promise<List
 }
 
 /** Rows of /proc/net/tcp: "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...". */
-export function parseTcpTable(text: string, port: number): ListeningSocket[] {
+function parseTcpTable(text: string, port: number): ListeningSocket[] {
   const sockets: ListeningSocket[] = [];
   for (const line of text.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);

@@ -5,7 +5,7 @@ import { keepStart, printable } from './bounds.js';
 /** Bytes of /proc/<pid>/cmdline read at most; what is shown of it is shorter still. */
 const CMDLINE_READ_BYTES = 16 * 1024;
 /** What a command line may take in a line of text: enough for the program and its telling arguments. */
-export const COMMAND_SHOWN_BYTES = 200;
+const COMMAND_SHOWN_BYTES = 200;
 
 /** The first `maxBytes` of a /proc file (these report a size of 0, so they are read, not stat'ed), and whether there was more. */
 export async function readProcFile(path: string, maxBytes: number): Promise<{ data: Buffer; complete: boolean }> {
@@ -13,12 +13,9 @@ export async function readProcFile(path: string, maxBytes: number): Promise<{ da
   try {
     const buffer = Buffer.alloc(maxBytes + 1);
     let filled = 0;
-    for (;;) {
+    while (filled < buffer.length) {
       const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
-      if (bytesRead === 0 || filled + bytesRead >= buffer.length) {
-        filled += bytesRead;
-        break;
-      }
+      if (bytesRead === 0) break;
       filled += bytesRead;
     }
     return { data: buffer.subarray(0, Math.min(filled, maxBytes)), complete: filled <= maxBytes };

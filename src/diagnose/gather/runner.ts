@@ -4,9 +4,9 @@ import { TIMED_OUT, within } from '../../util/abort.js';
 import { keepEnd, keepStart } from './bounds.js';
 import type { GatherOptions, GatherTarget, GatherTool, Gathered, Look, LookResult } from './types.js';
 
-export const GATHER_DEFAULTS = { timeoutMs: 2000, maxBytes: 4096, totalTimeoutMs: 8000 } as const;
+const GATHER_DEFAULTS = { timeoutMs: 2000, maxBytes: 4096, totalTimeoutMs: 8000 } as const;
 /** Looks run at once at most: a diagnosis must not compete with the services it is looking at. */
-export const MAX_CONCURRENT_LOOKS = 4;
+const MAX_CONCURRENT_LOOKS = 4;
 
 interface Settings {
   timeoutMs: number;
@@ -91,7 +91,7 @@ async function runOne(planned: Planned, settings: Settings): Promise<Gathered> {
   return finish(planned, settings, { target, result, started });
 }
 
-/** The Gathered row: target and text redacted once more (redacting twice changes nothing) and bounded whatever the tool did. */
+/** The Gathered row: target and text redacted (again where a look already did: redacting twice changes nothing) and bounded, whatever the tool did. */
 function finish(planned: Planned, settings: Settings, look: { target: string; result: LookResult; started: number }): Gathered {
   const row = { check: planned.check, tool: planned.tool.name, durationMs: Math.round(performance.now() - look.started), ok: look.result.ok };
   try {

@@ -63,7 +63,7 @@ export interface LookContext {
   redact: (text: string) => string;
 }
 
-/** What a look found; the runner redacts and bounds `text` once more whatever the tool did. */
+/** What a look found. The runner redacts `text` and cuts it to the byte cap, so a look need do neither; one that cuts text itself redacts it first. */
 export interface LookResult {
   ok: boolean;
   text: string;

@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FakeSystemd } from './state.js';
+import { readCalls, type FakeSystemd } from './state.js';
 
 /** The stand-in journalctl executable (it needs FAKE_SYSTEMD_DIR; use `fakeJournal(systemd).bin`, which sets it). */
 export const FAKE_JOURNALCTL = fileURLToPath(new URL('./journalctl', import.meta.url));
@@ -40,13 +40,6 @@ export function fakeJournal(systemd: FakeSystemd): FakeJournal {
       appendFileSync(file, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
     },
     hang: () => writeFileSync(join(journal, 'hang'), ''),
-    calls() {
-      const log = join(systemd.dir, 'journalctl-calls.jsonl');
-      if (!existsSync(log)) return [];
-      return readFileSync(log, 'utf8')
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as string[]);
-    },
+    calls: () => readCalls(join(systemd.dir, 'journalctl-calls.jsonl')),
   };
 }
