@@ -63,7 +63,7 @@ async function gitBackup(place: BackupPlace): Promise<Backup> {
     throw new Error('the git index has unresolved conflicts: resolve them before a repair');
   });
   const worktreeTree = await worktreeTreeOf(join(place.workDir, 'scratch-index'), o);
-  const ignored = (await gitOk(['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'], o)).split('\0').filter(Boolean);
+  const ignored = await ignoredPaths(o);
   const bytes = ignored.reduce((sum, p) => sum + sizeOf(join(place.path, p)), 0);
   if (bytes > place.maxBytes) throw new BackupTooLarge(`the ignored files come to ${mib(bytes)} MiB, above repair.maxBackupMiB (${mib(place.maxBytes)} MiB)`);
   const ignoredDir = join(place.workDir, 'ignored');
@@ -136,7 +136,7 @@ export async function restoreMismatch(backup: Backup, place: Pick<BackupPlace, '
   if ((await gitOk(['rev-parse', 'HEAD'], o)) !== backup.head) return 'HEAD is not the commit it was';
   if ((await gitOk(['write-tree'], o)) !== backup.indexTree) return 'the index differs from the backup';
   if ((await worktreeTreeOf(join(place.workDir, 'verify-index'), o)) !== backup.worktreeTree) return 'the work tree differs from the backup';
-  const ignored = (await gitOk(['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'], o)).split('\0').filter(Boolean);
+  const ignored = await ignoredPaths(o);
   if (ignored.join('\0') !== backup.ignored.join('\0')) return 'the ignored files differ from the backup';
   for (const p of backup.ignored) if (treeDigest(join(place.path, p)) !== treeDigest(join(backup.ignoredDir, p))) return `${p} differs from its backup`;
   return null;
@@ -155,6 +155,11 @@ export async function worktreeTreeOf(scratchIndex: string, o: GitOptions): Promi
   const tree = await gitOk(['write-tree'], scratch);
   rmSync(scratchIndex, { force: true });
   return tree;
+}
+
+/** The ignored files and folders (folders end with "/"): what git keeps no copy of. */
+async function ignoredPaths(o: GitOptions): Promise<string[]> {
+  return (await gitOk(['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'], o)).split('\0').filter(Boolean);
 }
 
 /** Paths that differ between two trees (what a repair changed). */

@@ -45,7 +45,7 @@ export function outsideReason(root: string, path: string): string | null {
   if (isAbsolute(path)) return `${path} is an absolute path`;
   const parts = path.split(/[\\/]+/);
   if (parts.includes('..')) return `${path} climbs out with ".."`;
-  if (parts[0] === '.git' || parts.includes('.git')) return `${path} is inside .git`;
+  if (parts.includes('.git')) return `${path} is inside .git`;
   const full = join(root, path);
   if (!isInside(root, full)) return `${path} is outside the target`;
   try {

@@ -14,6 +14,8 @@ import type { DiagnosisStore, ProposalRow } from '../store/diagnoses.js';
 import type { EventLog } from '../store/events.js';
 import { type RepairRow, type RepairState, type RepairStore } from '../store/repairs.js';
 import { errorMessage } from '../errors.js';
+import { sleep } from '../util/abort.js';
+import { clip } from '../util/text.js';
 import { changedPaths, createBackup, NIGHTSHIFT_IDENTITY, restoreBackup, restoreMismatch, treeDigest, worktreeTreeOf, type Backup } from './backup.js';
 import { applyPatch, git, gitOk, isWorkTreeRoot, type GitOptions } from './git.js';
 import { ratchetBreach, runTests } from './ratchet.js';
@@ -731,8 +733,7 @@ function abortReason(timeout: AbortSignal, timeoutMs: number): string {
 }
 
 function firstLine(text: string): string {
-  const line = text.split('\n')[0] ?? '';
-  return line.length > 72 ? `${line.slice(0, 71)}…` : line;
+  return clip(text.split('\n')[0] ?? '', 72);
 }
 
 /** Kills what a killed Nightshift left running for a repair (the command's whole process group), and waits until it is gone. */
@@ -751,5 +752,5 @@ async function killGroup(pid: number): Promise<void> {
   } catch {
     return;
   }
-  for (let i = 0; i < 100 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (let i = 0; i < 100 && alive(); i++) await sleep(20);
 }

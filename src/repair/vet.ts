@@ -62,13 +62,12 @@ export async function vetFix(fix: ProposedFix, diagnosisSignature: string | null
 
   const findings: ScanFinding[] = [];
   if (fix.kind === 'diff') {
-    const paths = files;
-    if (paths.length === 0) return unfit('the diff names no file', target);
-    for (const path of paths) {
+    if (files.length === 0) return unfit('the diff names no file', target);
+    for (const path of files) {
       const outside = outsideReason(target.path, path);
       if (outside) return unfit(`the diff touches a path outside the target: ${outside}`, target);
     }
-    checked.push(`files: ${paths.join(', ')} (all inside the target)`);
+    checked.push(`files: ${files.join(', ')} (all inside the target)`);
     findings.push(...scanDiff(fix.diff, { allowHosts: ctx.allowHosts }));
     const dryRun = await applyPatch(target.path, isGit, fix.diff, ctx.env, { check: true });
     if (!dryRun.ok) return unfit(`the diff does not apply to ${target.name} as it is now: ${dryRun.error}`, target);

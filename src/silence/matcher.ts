@@ -1,3 +1,5 @@
+import { globMatcher } from '../heal/clean-files.js';
+
 /**
  * What a silence or a maintenance window covers, written as one word:
  * terms joined by commas, every term must match (Alertmanager's matchers,
@@ -15,7 +17,7 @@ export interface SilenceMatcher {
   terms: MatcherTerm[];
 }
 
-type MatcherTerm = { field: 'name' | 'kind'; glob: RegExp } | { field: 'severity'; value: 'critical' | 'optional' };
+type MatcherTerm = { field: 'name' | 'kind'; glob: (text: string) => boolean } | { field: 'severity'; value: 'critical' | 'optional' };
 
 /** What a matcher is matched against: a configured check. */
 export interface SilenceTarget {
@@ -42,7 +44,8 @@ export function parseMatcher(input: string): SilenceMatcher | string {
       terms.push({ field, value });
     } else if (field === 'name' || field === 'kind') {
       if (!GLOB_TEXT.test(value)) return `expected ${MATCHER_USAGE}, found "${part}"`;
-      terms.push({ field, glob: globToRegExp(value) });
+      // Check names and kinds start with a letter or digit: globMatcher's leading-dot rule (a file-name glob's) never comes into play.
+      terms.push({ field, glob: globMatcher(value) });
     } else {
       return `unknown field "${field}": expected name, kind or severity`;
     }
@@ -51,13 +54,5 @@ export function parseMatcher(input: string): SilenceMatcher | string {
 }
 
 export function matches(matcher: SilenceMatcher, target: SilenceTarget): boolean {
-  return matcher.terms.every((term) => (term.field === 'severity' ? target.severity === term.value : term.glob.test(target[term.field])));
-}
-
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\-]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
+  return matcher.terms.every((term) => (term.field === 'severity' ? target.severity === term.value : term.glob(target[term.field])));
 }

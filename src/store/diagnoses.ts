@@ -71,17 +71,18 @@ export class DiagnosisStore {
     );
   }
 
-  /** When a signature was last diagnosed, if ever. */
   /** One diagnosis as stored: its full text is `message`. */
   get(id: number): { id: number; at: number; trigger: string; message: string } | undefined {
     return this.db.prepare('SELECT id, at, trigger, message FROM diagnoses WHERE id = ?').get(id) as
       { id: number; at: number; trigger: string; message: string } | undefined;
   }
 
+  /** The newest diagnosis's id, if any. */
   latestId(): number | undefined {
     return (this.db.prepare('SELECT max(id) AS id FROM diagnoses').get() as { id: number | null }).id ?? undefined;
   }
 
+  /** When a signature was last diagnosed, if ever. */
   lastFor(signature: string): number | undefined {
     return (this.db.prepare('SELECT max(at) AS at FROM diagnoses WHERE signature = ?').get(signature) as { at: number | null }).at ?? undefined;
   }
@@ -127,12 +128,6 @@ export class DiagnosisStore {
         Record<string, unknown>
       >
     ).map(proposalFromRaw);
-  }
-
-  /** The signature a diagnosis was made for, if any. */
-  diagnosisSignature(diagnosisId: number): string | null {
-    const row = this.db.prepare('SELECT signature FROM diagnoses WHERE id = ?').get(diagnosisId) as { signature: string | null } | undefined;
-    return row?.signature ?? null;
   }
 
   proposal(id: string): ProposalRow | undefined {

@@ -54,10 +54,21 @@ const fromRaw = (r: Record<string, unknown>): RepairRow => ({
 export class RepairStore {
   private readonly selectOne;
   private readonly selectActiveOnTarget;
+  private readonly selectActive;
+  private readonly updateOne;
 
   constructor(private readonly db: Db) {
+    const active = `state IN (${ACTIVE_REPAIR_STATES.map((s) => `'${s}'`).join(', ')})`;
     this.selectOne = db.prepare('SELECT * FROM repairs WHERE id = ?');
-    this.selectActiveOnTarget = db.prepare(`SELECT * FROM repairs WHERE target = ? AND state IN (${ACTIVE_REPAIR_STATES.map(() => '?').join(', ')})`);
+    this.selectActiveOnTarget = db.prepare(`SELECT * FROM repairs WHERE target = ? AND ${active}`);
+    this.selectActive = db.prepare(`SELECT * FROM repairs WHERE ${active} ORDER BY started_at`);
+    // Prepared once, for every update (each step's command sets child_pid as it starts and ends): a NULL parameter leaves its column as it is.
+    this.updateOne = db.prepare(
+      `UPDATE repairs SET updated_at = @at, state = coalesce(@state, state), backup = coalesce(@backup, backup), tests = coalesce(@tests, tests),
+         commit_sha = coalesce(@commitSha, commit_sha), reason = coalesce(@reason, reason),
+         child_pid = CASE WHEN @setChildPid THEN @childPid ELSE child_pid END, finished_at = CASE WHEN @finished THEN @at ELSE finished_at END
+       WHERE id = @id`,
+    );
   }
 
   get(id: string): RepairRow | undefined {
@@ -82,33 +93,27 @@ export class RepairStore {
     at: number,
     change: { state?: RepairState; backup?: unknown; tests?: unknown; commitSha?: string; reason?: string; childPid?: number | null; finished?: boolean },
   ): void {
-    const sets: string[] = ['updated_at = ?'];
-    const values: unknown[] = [at];
-    const set = (column: string, value: unknown) => {
-      sets.push(`${column} = ?`);
-      values.push(value);
-    };
-    if (change.state !== undefined) set('state', change.state);
-    if (change.backup !== undefined) set('backup', JSON.stringify(change.backup));
-    if (change.tests !== undefined) set('tests', JSON.stringify(change.tests));
-    if (change.commitSha !== undefined) set('commit_sha', change.commitSha);
-    if (change.reason !== undefined) set('reason', change.reason);
-    if (change.childPid !== undefined) set('child_pid', change.childPid);
-    if (change.finished) set('finished_at', at);
-    this.db.prepare(`UPDATE repairs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    this.updateOne.run({
+      id,
+      at,
+      state: change.state ?? null,
+      backup: change.backup === undefined ? null : JSON.stringify(change.backup),
+      tests: change.tests === undefined ? null : JSON.stringify(change.tests),
+      commitSha: change.commitSha ?? null,
+      reason: change.reason ?? null,
+      setChildPid: change.childPid === undefined ? 0 : 1,
+      childPid: change.childPid ?? null,
+      finished: change.finished ? 1 : 0,
+    });
   }
 
   activeOnTarget(target: string): RepairRow | undefined {
-    const r = this.selectActiveOnTarget.get(target, ...ACTIVE_REPAIR_STATES) as Record<string, unknown> | undefined;
+    const r = this.selectActiveOnTarget.get(target) as Record<string, unknown> | undefined;
     return r && fromRaw(r);
   }
 
   active(): RepairRow[] {
-    return (
-      this.db
-        .prepare(`SELECT * FROM repairs WHERE state IN (${ACTIVE_REPAIR_STATES.map(() => '?').join(', ')}) ORDER BY started_at`)
-        .all(...ACTIVE_REPAIR_STATES) as Array<Record<string, unknown>>
-    ).map(fromRaw);
+    return (this.selectActive.all() as Array<Record<string, unknown>>).map(fromRaw);
   }
 
   recent(limit = 20): RepairRow[] {

@@ -95,19 +95,17 @@ async function killDuring(t: TestContext, scenario: Scenario): Promise<void> {
 
   const second = startBot(t, cwd, env);
   await second.started();
-  const [repair] = await waitFor(
-    () => query<{ state: string; reason: string | null }>(dbFile, `SELECT state, reason FROM repairs WHERE id = '${id}' AND finished_at IS NOT NULL`),
-    {
-      timeoutMs: 60_000,
-      what: 'the repair to be finished or rolled back',
-    },
-  ).then((rows) => rows);
+  // The row itself, not the list: an empty list is truthy and would end the wait at once.
+  const repair = await waitFor(
+    () => query<{ state: string; reason: string | null }>(dbFile, `SELECT state, reason FROM repairs WHERE id = '${id}' AND finished_at IS NOT NULL`)[0],
+    { timeoutMs: 60_000, what: 'the repair to be finished or rolled back' },
+  );
   if (scenario.expect === 'restored') {
-    assert.equal(repair!.state, 'interrupted', repair!.reason ?? '');
+    assert.equal(repair.state, 'interrupted', repair.reason ?? '');
     assert.deepEqual(snapshot(repo), before);
     assert.equal(gitState(repo), gitBefore);
   } else {
-    assert.equal(repair!.state, 'committed', repair!.reason ?? '');
+    assert.equal(repair.state, 'committed', repair.reason ?? '');
     assert.equal(gitIn(repo, 'show', 'HEAD:lib.mjs'), FIXED_LIB.trimEnd());
     assert.deepEqual({ ...snapshot(repo), 'lib.mjs': before['lib.mjs'] }, before);
     assert.equal(readFileSync(join(repo, 'lib.mjs'), 'utf8'), FIXED_LIB);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeCounts, parseTestCounts, type TestCounts } from '../../src/repair/test-results.js';
+import { tempDir } from '../helpers/temp.js';
 
 const counts = (format: TestCounts['format'], passed: number, failed: number, skipped = 0): TestCounts => ({ passed, failed, skipped, format });
 
@@ -475,31 +475,27 @@ test('ANSI colours and CRLF from a terminal are stripped before reading', () => 
   assert.deepEqual(parseTestCounts('\x1b]0;title\x07\x1b[1m\x1b[32mok 1 - a\x1b[0m\n\x1b[31mnot ok 2 - b\x1b[0m\n1..2\n'), counts('tap', 1, 1));
 });
 
-test('spawns node --test --test-reporter=tap on 3 passing and 1 failing test and parses the real output', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'test-results-'));
-  try {
-    const file = join(dir, 'sample.test.mjs');
-    writeFileSync(
-      file,
-      [
-        "import { test } from 'node:test';",
-        "import assert from 'node:assert/strict';",
-        "test('one', () => {});",
-        "test('two', () => {});",
-        "test('three', () => {});",
-        "test('four fails', () => assert.equal(1, 2));",
-      ].join('\n'),
-    );
-    // Inside a node:test run the child would otherwise talk the runner's binary protocol instead of TAP.
-    const env = { ...process.env };
-    delete env.NODE_TEST_CONTEXT;
-    const run = spawnSync(process.execPath, ['--test', '--test-reporter=tap', file], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(run.status, 1, run.stderr);
-    assert.match(run.stdout, /^# pass 3$/m);
-    assert.deepEqual(parseTestCounts(run.stdout + run.stderr), counts('node-test', 3, 1));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('spawns node --test --test-reporter=tap on 3 passing and 1 failing test and parses the real output', (t) => {
+  const dir = tempDir(t, 'test-results-');
+  const file = join(dir, 'sample.test.mjs');
+  writeFileSync(
+    file,
+    [
+      "import { test } from 'node:test';",
+      "import assert from 'node:assert/strict';",
+      "test('one', () => {});",
+      "test('two', () => {});",
+      "test('three', () => {});",
+      "test('four fails', () => assert.equal(1, 2));",
+    ].join('\n'),
+  );
+  // Inside a node:test run the child would otherwise talk the runner's binary protocol instead of TAP.
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const run = spawnSync(process.execPath, ['--test', '--test-reporter=tap', file], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stdout, /^# pass 3$/m);
+  assert.deepEqual(parseTestCounts(run.stdout + run.stderr), counts('node-test', 3, 1));
 });
 
 test('node summary: cancelled is failed, a cut-off summary counts the rest as failed, an impossible one is null', () => {
