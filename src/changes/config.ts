@@ -8,7 +8,7 @@ import type { ChangeSource, DetectedChange, WatchedThing } from './types.js';
 import { differenceWords, keyedDifferences, listed, type KeyedDifferences } from './wording.js';
 
 /** The subject of config changes. */
-export const CONFIG_SUBJECT = 'config';
+const CONFIG_SUBJECT = 'config';
 
 interface ConfigThing extends WatchedThing {
   path: string;

@@ -114,7 +114,7 @@ const ASSIGNMENT = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s?(.*)$/;
  * the last assignment of a key wins. Null when a line is something else:
  * then it is no env file.
  */
-export function envValues(text: string): Map<string, string> | null {
+function envValues(text: string): Map<string, string> | null {
   const values = new Map<string, string>();
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 
 /** Files larger than this are not read: their size and mtime stand for their content (a lockfile is far smaller). */
-export const MAX_HASHED_BYTES = 64 * 1024 * 1024;
+const MAX_HASHED_BYTES = 64 * 1024 * 1024;
 
 /**
  * A stat match is trusted only for a file whose last change is this much

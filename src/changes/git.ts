@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { clipAtWord } from '../util/text.js';
@@ -8,7 +8,7 @@ import type { ChangeSource, DetectedChange, LookContext, WatchedThing } from './
 import { count } from './wording.js';
 
 /** One git command may take this long (a huge repository on a slow disk), then it is killed. */
-export const GIT_TIMEOUT_MS = 5_000;
+const GIT_TIMEOUT_MS = 5_000;
 /** A commit subject in a summary is clipped to this. */
 const SUBJECT_CHARS = 80;
 /** The short sha events carry. */
@@ -32,8 +32,9 @@ export const gitChanges: ChangeSource<GitTree, GitState> = {
   things: (plan) => plan.trees.map((t) => ({ key: t.path, subject: t.name, checks: t.checks, label: `${t.name} (${t.path})`, path: t.path })),
 
   async read(tree, ctx) {
-    // A plain folder has no HEAD: nothing to watch, and no git process spawned to find that out.
-    if (!(await hasGitDir(tree.path))) return null;
+    // Most looks find HEAD where it was: read from its files, they need no git process.
+    const direct = await headFromFiles(tree.path);
+    if (direct !== undefined) return direct === null ? null : { head: direct };
     const result = await runGit(tree.path, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], ctx);
     if (result.code === 0) return { head: result.stdout.trim() };
     // --quiet: exit 1 and nothing said is "no commit yet" (a fresh `git init`); anything else is a real failure.
@@ -63,13 +64,7 @@ export const gitChanges: ChangeSource<GitTree, GitState> = {
  * "git HEAD of api moved 1a2b3c4 → 5d6e7f8 (2 commits, latest: "raise pool size")";
  * `counts` null when the old commit is gone (garbage-collected): only the latest subject is said.
  */
-export function describeHeadMove(
-  name: string,
-  before: string,
-  after: string,
-  counts: { added: number; dropped: number } | null,
-  subject: string | null,
-): string {
+function describeHeadMove(name: string, before: string, after: string, counts: { added: number; dropped: number } | null, subject: string | null): string {
   const parts: string[] = [];
   if (counts && counts.added > 0) parts.push(count(counts.added, 'commit'));
   if (counts && counts.dropped > 0) parts.push(`${count(counts.dropped, 'commit')} left behind`);
@@ -98,6 +93,38 @@ async function reflogTime(path: string, head: string, ctx: LookContext): Promise
   const match = /^([0-9a-f]+) \S*@\{(\d+)\}$/.exec(result.stdout.trim());
   if (result.code !== 0 || !match || match[1] !== head) return undefined;
   return Number(match[2]) * 1000;
+}
+
+const OBJECT_ID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+/** A branch HEAD names, as git writes it; anything else (a reftable's placeholder, a symref elsewhere) is left to git. */
+const HEAD_REF = /^ref: (refs\/heads\/[^\s\\]+)$/;
+
+/**
+ * HEAD's commit read from `.git/HEAD` and its loose branch ref, as git
+ * itself resolves them first; null when there is no `.git` at all (a plain
+ * folder: nothing to watch); undefined when only git can tell (a linked
+ * worktree or submodule, a packed or unborn branch, a reftable, an
+ * unreadable file), and `git rev-parse` is asked.
+ */
+async function headFromFiles(path: string): Promise<string | null | undefined> {
+  const gitDir = join(path, '.git');
+  const head = await readTrimmed(join(gitDir, 'HEAD'));
+  if (head === undefined) return (await hasGitDir(path)) ? undefined : null;
+  if (OBJECT_ID.test(head)) return head;
+  const ref = HEAD_REF.exec(head)?.[1];
+  if (ref === undefined || ref.split('/').includes('..')) return undefined;
+  const id = await readTrimmed(join(gitDir, ref));
+  return id !== undefined && OBJECT_ID.test(id) ? id : undefined;
+}
+
+/** A file's text, trimmed; undefined when it cannot be read for any reason (git is asked then, and says why). */
+async function readTrimmed(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    // Absent, a directory, or denied: git's answer decides, as it did before this shortcut.
+    return undefined;
+  }
 }
 
 async function hasGitDir(path: string): Promise<boolean> {

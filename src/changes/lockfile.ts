@@ -4,7 +4,7 @@ import { fileStampSchema, fingerprint, requireFolder, sameContent, stampFile, ty
 import type { ChangeSource, DetectedChange, WatchedThing } from './types.js';
 
 /** Dependency lockfiles looked for at the root of each watched tree: an upgrade shows up here before it shows up anywhere else. */
-export const LOCKFILE_NAMES = [
+const LOCKFILE_NAMES = [
   'package-lock.json',
   'npm-shrinkwrap.json',
   'yarn.lock',

@@ -8,7 +8,7 @@ import type { WatchedHost, WatchedTree, WatchPlan } from './types.js';
 export type WatchedConfig = Pick<Config, 'watch' | 'repair' | 'checks' | 'ollama' | 'source'>;
 
 /** The subject of changes to the diagnosis model's host when no ollama check watches that host. */
-export const DIAGNOSIS_MODEL_SUBJECT = 'ollama';
+const DIAGNOSIS_MODEL_SUBJECT = 'ollama';
 
 /**
  * What a configuration asks to be watched: `watch.repos` and the repair

@@ -10,7 +10,7 @@ import { watchPlan, type WatchedConfig } from './plan.js';
 import type { AnyChangeSource, DetectedChange, LookContext, WatchedThing } from './types.js';
 
 /** One source's look at everything it watches may take this long; what is left waits for the next scan. */
-export const SOURCE_TIMEOUT_MS = 20_000;
+const SOURCE_TIMEOUT_MS = 20_000;
 
 /** A `change` event as appended. */
 export type ChangeEvent = EventRow<'change'>;

@@ -49,6 +49,9 @@ export const pm2Check: CheckKind<Pm2Params> = {
     const commandEnv = env.childEnv(p.pm2Home === undefined ? {} : { PM2_HOME: p.pm2Home });
     const withGrace = (result: CheckResult): CheckResult => ({ ...result, details: { ...result.details, ...graceDetails(p.startGrace, p.ready) } });
 
+    /** The app's error logs as the latest `pm2 jlist` named them: a restart (always after a run) marks them without listing again. */
+    let errLogPaths: Array<string | undefined> | undefined;
+
     /** `pm2 jlist`, parsed; a failure is already the result to report. */
     const readList = async (signal: AbortSignal): Promise<{ list: JlistEntry[]; daemonSpawned: boolean } | { failure: CheckResult }> => {
       const result = await runCommand([p.pm2Bin, 'jlist'], { env: commandEnv, signal, keepBytes: JLIST_MAX_BYTES });
@@ -61,6 +64,7 @@ export const pm2Check: CheckKind<Pm2Params> = {
       if (list === undefined) {
         return { failure: { ok: false, message: 'pm2 jlist printed no JSON process list', details: { ...failureDetails(result), notices } } };
       }
+      errLogPaths = list.filter((proc) => proc.name === p.app).map((proc) => proc.pm2_env.pm_err_log_path);
       return { list, daemonSpawned };
     };
 
@@ -111,8 +115,8 @@ export const pm2Check: CheckKind<Pm2Params> = {
 
       async restart(ctx): Promise<HealResult> {
         // Where the app's error logs end now: what the restarted process writes comes after, and says why it died.
-        const before = await readList(ctx.signal);
-        const errLogs = 'failure' in before ? [] : before.list.filter((proc) => proc.name === p.app).map((proc) => errLogMark(proc.pm2_env.pm_err_log_path));
+        if (errLogPaths === undefined) await readList(ctx.signal);
+        const errLogs = (errLogPaths ?? []).map(errLogMark);
         const lastWords = () => mostTellingLine(errLogs.map((mark) => readAppended(mark)).join('\n'));
 
         const result = await runCommand([p.pm2Bin, 'restart', p.app], { env: commandEnv, signal: ctx.signal });

@@ -42,7 +42,7 @@ export const readyParam = z
 export type Readiness = z.output<typeof portReadiness> | z.output<typeof httpReadiness>;
 
 /** Each readiness probe gives up after this long: a hanging port must not hold up the grace. */
-export const READY_PROBE_TIMEOUT_MS = 1000;
+const READY_PROBE_TIMEOUT_MS = 1000;
 
 /** What one readiness probe found. */
 export type ReadinessAnswer = { ready: true } | { ready: false; why: string };

@@ -144,6 +144,29 @@ test('git: a repository git cannot read is logged once per streak, and said agai
   assert.ok(store.lines().some((l) => l.msg === 'looking for changes works again' && l.source === 'git'));
 });
 
+test('git: a look where HEAD did not move reads it from .git without running git; a packed branch is still asked of git', async (t) => {
+  const repo = makeRepo(t);
+  const store = changeStore(t);
+  const config = watchConfig(watching(repo), repo);
+  const watcher = store.run(config);
+  await watcher.scan();
+  const head = gitIn(repo, 'rev-parse', 'HEAD');
+
+  // No git on PATH: only a look that needs no git process goes on working.
+  const noGit = store.run(config, { env: () => ({ PATH: '/nonexistent' }) });
+  assert.deepEqual(await noGit.scan(), []);
+  execFileSync('git', ['checkout', '-q', '--detach'], { cwd: repo });
+  assert.deepEqual(await noGit.scan(), [], 'a detached HEAD is read from .git too');
+  assert.deepEqual(store.warnings(), []);
+
+  execFileSync('git', ['checkout', '-q', '-'], { cwd: repo });
+  execFileSync('git', ['pack-refs', '--all'], { cwd: repo });
+  assert.deepEqual(await noGit.scan(), []);
+  assert.match(String(store.warnings()[0]?.reason), /git could not run/, 'a packed branch has no loose ref file: git is asked');
+  assert.deepEqual(await watcher.scan(), [], 'and git finds the same HEAD');
+  assert.match(store.kv.get(`change:git:${realpathSync(repo)}`)!, new RegExp(`"head":"${head}"`));
+});
+
 /** Every file under .git with its size and mtime. */
 function gitDirListing(repo: string): string[] {
   const out: string[] = [];

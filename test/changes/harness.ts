@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { ChangeWatcher, type ChangeWatcherOptions } from '../../src/changes/watcher.js';
@@ -79,4 +81,17 @@ export function commitAt(dir: string, message: string, atMs: number, file = 'cha
   execFileSync('git', ['add', file], { cwd: dir, env });
   execFileSync('git', ['commit', '-q', '-m', message], { cwd: dir, env });
   return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
+}
+
+/** A TCP server on 127.0.0.1 that accepts and never answers (an Ollama stuck in its start-up); its URL. */
+export async function silentServer(t: TestContext): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => void sockets.add(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { MODELS_TIMEOUT_MS } from '../../src/changes/models.js';
 import { FakeOllamaServer } from '../fakes/ollama/server.js';
 import { tempDir } from '../helpers/temp.js';
-import { changeStore, watchConfig } from './harness.js';
+import { changeStore, silentServer, watchConfig } from './harness.js';
 
 const ollamaChecks = (url: string) =>
   `checks:\n  - { name: llm, kind: ollama, host: ${JSON.stringify(url)}, models: [qwen2.5:7b] }\n  - { name: llm-small, kind: ollama, host: ${JSON.stringify(url)} }\n`;
@@ -54,15 +51,7 @@ test('models: the diagnosis model host alone is watched under "ollama"; an unrea
 });
 
 test('models: a host that accepts and never answers is given up after the short timeout', async (t) => {
-  const sockets = new Set<Socket>();
-  const silent = createServer((socket) => void sockets.add(socket));
-  silent.listen(0, '127.0.0.1');
-  await once(silent, 'listening');
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    silent.close();
-  });
-  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const url = await silentServer(t);
   const store = changeStore(t);
   const watcher = store.run(watchConfig(ollamaChecks(url), tempDir(t)));
 

@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { makeRepo, repairYaml, startRepairEngine } from '../helpers/repair.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
-import { changeStore, commitAt, watchConfig } from './harness.js';
+import { changeStore, commitAt, silentServer, watchConfig } from './harness.js';
 
 const TAGS = JSON.stringify({ models: [{ name: 'qwen2.5:7b', digest: 'a'.repeat(64), modified_at: '2025-06-01T09:30:00Z' }] });
-
-/** A TCP server on 127.0.0.1 that accepts and never answers; its URL. */
-async function silentServer(t: TestContext): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => void sockets.add(socket));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 /** A fetch that holds every request until `release()`, counting how many are held at once. */
 function gatedFetch() {

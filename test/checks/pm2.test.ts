@@ -1,19 +1,30 @@
 import assert from 'node:assert/strict';
-import { squatPort } from '../helpers/net.js';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseJlist, pm2Check } from '../../src/checks/pm2.js';
 import type { Probe } from '../../src/checks/types.js';
 import { runContext, testCheckEnv } from '../helpers/check-env.js';
 import { PM2_BIN, pm2Sandbox, type Pm2Sandbox } from '../helpers/pm2.js';
-import { closedPort } from '../helpers/net.js';
+import { closedPort, squatPort } from '../helpers/net.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
 const LONG_RUNNING = 'setInterval(() => {}, 60_000);\n';
 const CRASHES_AT_ONCE = "console.error('worker: cannot connect to queue'); process.exit(3);\n";
 
-/** An app that binds `port` 100 ms after it starts; it dies at once when the port is taken. */
-function bindsAfter100ms(port: number): string {
-  return `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), 100);\n`;
+/** An app that binds `port` `ms` after it starts, as a server does once its config is read; it dies at once when the port is taken. */
+function bindsAfter(port: number, ms: number): string {
+  return `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), ${ms});\n`;
+}
+
+/** A pm2 that logs the verb of every call (jlist, restart) to a file, then runs the real one. */
+function countingPm2(t: Parameters<typeof tempDir>[0]): { bin: string; verbs: () => string[] } {
+  const dir = tempDir(t);
+  const log = join(dir, 'verbs');
+  const bin = join(dir, 'pm2');
+  writeFileSync(bin, `#!/bin/sh\necho "$1" >> '${log}'\nexec '${PM2_BIN}' "$@"\n`);
+  chmodSync(bin, 0o755);
+  return { bin, verbs: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []) };
 }
 
 function pm2Probe(t: Parameters<typeof tempDir>[0], sandbox: Pm2Sandbox, params: Record<string, unknown>, state?: Map<string, unknown>): Probe {
@@ -24,7 +35,8 @@ function pm2Probe(t: Parameters<typeof tempDir>[0], sandbox: Pm2Sandbox, params:
 test('pm2: an online app is ok with its pid and restart count; a stopped one fails and restart() brings it back', async (t) => {
   const sandbox = pm2Sandbox(t);
   await sandbox.startApp('worker', LONG_RUNNING);
-  const probe = pm2Probe(t, sandbox, { app: 'worker' });
+  const pm2 = countingPm2(t);
+  const probe = pm2Probe(t, sandbox, { app: 'worker', pm2Bin: pm2.bin });
 
   const online = await probe.run(runContext());
   const before = await sandbox.app('worker');
@@ -43,9 +55,11 @@ test('pm2: an online app is ok with its pid and restart count; a stopped one fai
   assert.equal(stopped.details!.status, 'stopped');
   assert.match(stopped.message, /^pm2 app worker is stopped/);
 
+  const listedBefore = pm2.verbs().length;
   const healed = await probe.restart!(runContext());
   assert.equal(healed.ok, true, healed.message);
   assert.equal(healed.details!.exitCode, 0);
+  assert.equal(pm2.verbs()[listedBefore], 'restart', 'the run just before named the error logs: no jlist ahead of the restart');
   const back = await probe.run(runContext());
   assert.equal(back.ok, true, back.message);
   assert.notEqual(back.details!.pid, before!.pid, 'a new process runs');
@@ -132,7 +146,7 @@ test('pm2: an app that dies ~100ms after every start fails its restart with the 
   const sandbox = pm2Sandbox(t);
   // No autorestart: pm2 refuses a `pm2 restart` that lands while its own restart of the app is under way
   // ("Process 0 not found"), which would make this test about pm2's race instead of the grace.
-  await sandbox.startApp('crashy', bindsAfter100ms(port), ['--no-autorestart']);
+  await sandbox.startApp('crashy', bindsAfter(port, 100), ['--no-autorestart']);
   const probe = pm2Probe(t, sandbox, { app: 'crashy', restartLoop: { maxRestarts: 1000, window: '10m' } });
 
   const heal = await probe.restart!(runContext());
@@ -167,7 +181,7 @@ test('pm2: an app that stays up counts as restarted once it stayed online, same 
   assert.equal(heal.details!.startedVia, 'grace');
 
   const port = await closedPort();
-  await sandbox.startApp('api', `setTimeout(() => require('node:net').createServer().listen(${port}, '127.0.0.1'), 200);\n`);
+  await sandbox.startApp('api', bindsAfter(port, 200));
   const api = pm2Probe(t, sandbox, { app: 'api', startGrace: '5s', ready: { port } });
   started = performance.now();
   const ready = await api.restart!(runContext());

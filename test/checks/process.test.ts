@@ -5,13 +5,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { squatPort } from '../helpers/net.js';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { processCheck } from '../../src/checks/process.js';
 import type { Probe } from '../../src/checks/types.js';
 import { runContext, testCheckEnv } from '../helpers/check-env.js';
-import { closedPort } from '../helpers/net.js';
+import { closedPort, squatPort } from '../helpers/net.js';
 import { waitFor } from '../helpers/temp.js';
 
 const services = fileURLToPath(new URL('../fakes/services/', import.meta.url));

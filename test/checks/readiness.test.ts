@@ -1,24 +1,22 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { runCommand } from '../../src/exec.js';
 import { describeStillStarting, mostTellingLine, probeReadiness, readyParam, startGraceParam, watchStartup } from '../../src/checks/readiness.js';
-import { closedPort } from '../helpers/net.js';
+import { closedPort, squatPort } from '../helpers/net.js';
 
-async function listening<T extends Server | ReturnType<typeof createHttpServer>>(t: TestContext, server: T): Promise<number> {
+/** An HTTP server on an ephemeral loopback port, closed (with its connections) when the test ends; its port. */
+async function httpServer(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
+  const server = createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => {
     server.close();
-    if ('closeAllConnections' in server) server.closeAllConnections();
+    server.closeAllConnections();
   });
   return (server.address() as AddressInfo).port;
-}
-
-function httpServer(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
-  return listening(t, createHttpServer(handler));
 }
 
 test('readiness params: a port (host defaults to loopback) or an http(s) URL without credentials; anything else is refused clearly', () => {
@@ -44,7 +42,7 @@ test('readiness params: a port (host defaults to loopback) or an http(s) URL wit
 });
 
 test('readiness probe: a listening port is ready, a closed one says why', async (t) => {
-  const port = await listening(t, createNetServer());
+  const port = await squatPort(t);
   assert.deepEqual(await probeReadiness({ port, host: '127.0.0.1' }), { ready: true });
   const closed = await probeReadiness({ port: await closedPort(), host: '127.0.0.1' });
   assert.equal(closed.ready, false);
@@ -95,7 +93,7 @@ test('start-up watch: started after the grace, gone as soon as the service ends,
   assert.ok(gone.upMs < 1000, `noticed after ${gone.upMs} ms`);
 
   up = true;
-  const port = await listening(t, createNetServer());
+  const port = await squatPort(t);
   const ready = await watchStartup({ graceMs: 5000, ready: { port, host: '127.0.0.1' }, upForMs: 0, stillUp, pollMs: 20, signal: never });
   assert.equal(ready.state, 'started');
   assert.equal((ready as { via: string }).via, 'ready');
@@ -107,7 +105,7 @@ test('start-up watch: started after the grace, gone as soon as the service ends,
 });
 
 test('most telling line: the error a dying Node or Python service printed, not its stack frames or runtime banner', async (t) => {
-  const port = await listening(t, createNetServer());
+  const port = await squatPort(t);
   const nodeCrash = await runCommand([process.execPath, '-e', `require('node:net').createServer().listen(${port}, '127.0.0.1')`], { env: process.env });
   assert.equal(nodeCrash.exitCode, 1);
   assert.equal(mostTellingLine(nodeCrash.stderr), `Error: listen EADDRINUSE: address already in use 127.0.0.1:${port}`);

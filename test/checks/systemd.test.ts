@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { runCommand } from '../../src/exec.js';
 import { observeRestartCount } from '../../src/checks/restart-loop.js';
 import { SHOW_PROPERTIES, parseShowOutput, systemdCheck } from '../../src/checks/systemd.js';
 import type { Probe } from '../../src/checks/types.js';
 import { runContext, testCheckEnv } from '../helpers/check-env.js';
+import { squatPort } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
 import { fakeSystemd, type FakeSystemd } from '../fakes/systemctl/state.js';
 import { childEnvironment } from '../../src/config/child-env.js';
 
 const SUN_0300 = Date.UTC(2025, 10, 23, 3, 0, 0);
 const HOUR = 3_600_000;
+/** A service whose main process exited with status 1, as systemd shows it. */
+const EXITED_1 = { activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 1 } as const;
 
 function systemdProbe(t: TestContext, fake: FakeSystemd, params: Record<string, unknown>, state?: Map<string, unknown>): Probe {
   const { env } = testCheckEnv({ dataDir: tempDir(t), state });
@@ -36,11 +37,7 @@ function clockContext(start: number) {
 test('systemd: the stand-in prints what real `systemctl show` prints for these states, byte for byte', async (t) => {
   const fake = fakeSystemd(t);
   fake.setUnit('worker.service', {
-    activeState: 'failed',
-    subState: 'failed',
-    result: 'exit-code',
-    execMainCode: 1,
-    execMainStatus: 1,
+    ...EXITED_1,
     activeEnterTimestamp: SUN_0300,
     activeEnterMonotonic: 5_123_456_789,
   });
@@ -105,11 +102,7 @@ test('systemd: an active service is ok; a failed one says why; restart() makes t
 test("systemd: a restart that systemd refuses or that fails comes back as a failed heal with systemctl's words", async (t) => {
   const fake = fakeSystemd(t);
   fake.setUnit('worker.service', {
-    activeState: 'failed',
-    subState: 'failed',
-    result: 'exit-code',
-    execMainCode: 1,
-    execMainStatus: 1,
+    ...EXITED_1,
     restartFails: { exitStatus: 2 },
   });
   const failing = await systemdProbe(t, fake, { unit: 'worker.service' }).restart!(runContext());
@@ -217,7 +210,7 @@ test('systemd: a unit that hit its start limit is a restart loop', async (t) => 
 
 test('systemd: user: true talks to the user manager with --user, for show and restart', async (t) => {
   const fake = fakeSystemd(t);
-  fake.setUnit('agent.service', { activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 1 }, { user: true });
+  fake.setUnit('agent.service', EXITED_1, { user: true });
   const probe = systemdProbe(t, fake, { unit: 'agent.service', user: true });
   const failed = await probe.run(runContext());
   assert.equal(failed.ok, false, 'the user unit is seen, not the (absent) system one');
@@ -254,11 +247,7 @@ test('restart loop history: counts only restarts inside the window, restarts aft
 test('systemd: a service that dies inside its start grace fails its restart; one systemd restarts under a new pid fails it too, and so does a run right after', async (t) => {
   const fake = fakeSystemd(t);
   fake.setUnit('worker.service', {
-    activeState: 'failed',
-    subState: 'failed',
-    result: 'exit-code',
-    execMainCode: 1,
-    execMainStatus: 1,
+    ...EXITED_1,
     crashesAfterStart: { afterMs: 400 },
   });
   const probe = systemdProbe(t, fake, { unit: 'worker.service' });
@@ -291,7 +280,7 @@ test('systemd: a service that dies inside its start grace fails its restart; one
 
 test('systemd: a service that stays active with the same MainPID counts as restarted after its grace; a run inside a long grace says it is still starting', async (t) => {
   const fake = fakeSystemd(t);
-  fake.setUnit('worker.service', { activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 1 });
+  fake.setUnit('worker.service', EXITED_1);
   const probe = systemdProbe(t, fake, { unit: 'worker.service' });
   const started = performance.now();
   const heal = await probe.restart!(runContext());
@@ -310,11 +299,7 @@ test('systemd: a service that stays active with the same MainPID counts as resta
 test('systemd: ready: {port} counts a restarted service as started as soon as its port answers, well before a 5s grace', async (t) => {
   const fake = fakeSystemd(t);
   // The test's own server stands for the service's listener (the stand-in systemd runs no process).
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => server.close());
-  const { port } = server.address() as AddressInfo;
+  const port = await squatPort(t);
   fake.setUnit('api.service', { activeState: 'failed', subState: 'failed', result: 'exit-code' });
   const probe = systemdProbe(t, fake, { unit: 'api.service', startGrace: '5s', ready: { port } });
   const started = performance.now();

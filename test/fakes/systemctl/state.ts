@@ -74,13 +74,15 @@ export function fakeSystemd(t: TestContext): FakeSystemd {
       writeFileSync(file(unit, options.user), JSON.stringify({ ...current, ...change }, null, 2));
     },
     unit: (unit, options = {}) => read(unit, options.user),
-    calls() {
-      const log = join(dir, 'calls.jsonl');
-      if (!existsSync(log)) return [];
-      return readFileSync(log, 'utf8')
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as string[]);
-    },
+    calls: () => readCalls(join(dir, 'calls.jsonl')),
   };
+}
+
+/** The argv of every call a stand-in logged to `log` (one JSON array a line), oldest first; none when it was never called. */
+export function readCalls(log: string): string[][] {
+  if (!existsSync(log)) return [];
+  return readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as string[]);
 }

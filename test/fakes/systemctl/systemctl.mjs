@@ -102,18 +102,16 @@ function applyCrashes(state) {
         crashAt: at + crash.afterMs,
       });
     } else {
-      Object.assign(state, {
-        activeState: 'failed',
-        subState: 'failed',
-        result: 'exit-code',
-        mainPid: 0,
-        execMainCode: 1,
-        execMainStatus: crash.exitStatus ?? 1,
-        crashAt: null,
-      });
+      markExited(state, crash.exitStatus);
+      state.crashAt = null;
     }
   }
   return changed;
+}
+
+/** The main process exited with `exitStatus` (1 when unset) and the unit failed, as systemd leaves it without Restart=. */
+function markExited(state, exitStatus = 1) {
+  Object.assign(state, { activeState: 'failed', subState: 'failed', result: 'exit-code', mainPid: 0, execMainCode: 1, execMainStatus: exitStatus });
 }
 
 function show() {
@@ -167,14 +165,7 @@ function restart() {
     state.restartCalls = (state.restartCalls ?? 0) + 1;
     if (state.restartFails) {
       // A start job that fails (Type=oneshot/notify/forking): the unit ends failed and systemctl reports the job.
-      Object.assign(state, {
-        activeState: 'failed',
-        subState: 'failed',
-        result: 'exit-code',
-        mainPid: 0,
-        execMainCode: 1,
-        execMainStatus: state.restartFails.exitStatus ?? 1,
-      });
+      markExited(state, state.restartFails.exitStatus);
       writeFileSync(unitFile(unit), JSON.stringify(state, null, 2));
       process.stderr.write(
         `Job for ${unit} failed because the control process exited with error code.\nSee "systemctl${scope === 'user' ? ' --user' : ''} status ${unit}" and "journalctl${scope === 'user' ? ' --user' : ''} -xeu ${unit}" for details.\n`,
