@@ -297,23 +297,12 @@ type Path = Array<string | number>;
  * field is named.
  */
 function repairTargetPaths(targets: FileConfig['repair']['targets'], checks: CheckConfig[], cwd: string, problems: string[]): RepairTarget[] {
-  const names = new Set(checks.map((c) => c.name));
+  const unknownChecks = unknownCheckProblems(checks, problems);
   const resolved: RepairTarget[] = [];
   targets.forEach((target, index) => {
     const where = `repair.targets[${index}]`;
-    let path: string | undefined;
-    try {
-      path = realpathSync(resolve(cwd, target.path));
-      if (!statSync(path).isDirectory()) {
-        problems.push(`${where}.path: expected a folder, found a file at ${target.path}`);
-        path = undefined;
-      }
-    } catch {
-      problems.push(`${where}.path: expected an existing folder, found nothing at ${target.path}`);
-    }
-    for (const [i, check] of target.checks.entries()) {
-      if (!names.has(check)) problems.push(`${where}.checks[${i}]: expected the name of a configured check, found "${check}"`);
-    }
+    const path = existingPath(target.path, 'folder', cwd, `${where}.path`, problems);
+    unknownChecks(where, target.checks);
     if (target.testReport && (isAbsolute(target.testReport) || target.testReport.split(/[\\/]/).includes('..')))
       problems.push(`${where}.testReport: expected a path inside the target folder, found ${target.testReport}`);
     if (target.testReport && !target.test) problems.push(`${where}.testReport: expected a test command to write it (repair.targets[${index}].test is unset)`);
@@ -329,11 +318,7 @@ function repairTargetPaths(targets: FileConfig['repair']['targets'], checks: Che
  * name or its folder.
  */
 function watchPaths(watch: FileConfig['watch'], targets: RepairTarget[], checks: CheckConfig[], cwd: string, problems: string[]): WatchConfig {
-  const names = new Set(checks.map((c) => c.name));
-  const unknownChecks = (where: string, listed: string[]) =>
-    listed.forEach((check, i) => {
-      if (!names.has(check)) problems.push(`${where}.checks[${i}]: expected the name of a configured check, found "${check}"`);
-    });
+  const unknownChecks = unknownCheckProblems(checks, problems);
   const folders = new Map(targets.map((t, i) => [t.path, `repair.targets[${i}] ("${t.name}")`]));
   const takenNames = new Map(targets.map((t, i) => [t.name, `repair.targets[${i}]`]));
   const repos: WatchedRepo[] = [];
@@ -370,6 +355,15 @@ function watchPaths(watch: FileConfig['watch'], targets: RepairTarget[], checks:
     files.push({ path, checks: file.checks });
   });
   return { intervalMs: watch.interval, repos, files };
+}
+
+/** Names each entry of a `checks:` list (at `where`) that is not a configured check. */
+function unknownCheckProblems(checks: CheckConfig[], problems: string[]): (where: string, listed: readonly string[]) => void {
+  const names = new Set(checks.map((c) => c.name));
+  return (where, listed) =>
+    listed.forEach((check, i) => {
+      if (!names.has(check)) problems.push(`${where}.checks[${i}]: expected the name of a configured check, found "${check}"`);
+    });
 }
 
 /** `written` resolved from the working directory with its symlinks resolved, when it is an existing folder or file; else a problem. */

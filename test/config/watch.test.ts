@@ -3,7 +3,6 @@ import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
 import { configProblems } from '../helpers/config-problems.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -11,15 +10,7 @@ const env = { TZ: 'UTC' };
 const check = (name: string) => `  - { name: ${name}, kind: file, path: /tmp/${name}.ok }\n`;
 
 /** The problems a configuration read from `cwd` is rejected with. */
-function problemsIn(yaml: string, cwd: string): string[] {
-  try {
-    parseConfig(yaml, 'nightshift.yml', env, cwd);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return [...err.problems];
-  }
-  assert.fail('expected the configuration to be rejected');
-}
+const problemsIn = (yaml: string, cwd: string) => configProblems(yaml, env, cwd);
 
 test('watch: absent is nothing listed every 30 s; repos and files resolve to their real paths from the working directory', (t) => {
   assert.deepEqual(parseConfig('', 'test.yml', env, '/tmp').watch, { intervalMs: 30_000, repos: [], files: [] });
