@@ -5,7 +5,7 @@ import type { Identity, OutgoingMessage } from './chat/channel.js';
 import { RefusalGate } from './chat/refusals.js';
 import type { Role } from './chat/roles.js';
 import { createProbe } from './checks/index.js';
-import type { CheckConfig, CheckEnvironment, Probe } from './checks/types.js';
+import type { CheckConfig, CheckEnvironment, Probe, ProbeEventType } from './checks/types.js';
 import type { Clock } from './clock.js';
 import { childEnvironment } from './config/child-env.js';
 import type { Config } from './config/schema.js';
@@ -15,7 +15,7 @@ import { Diagnoser } from './diagnose/diagnoser.js';
 import { Proposals } from './diagnose/proposals.js';
 import { createHealStep } from './heal/index.js';
 import { Recovery } from './heal/recovery.js';
-import type { HealStep } from './heal/types.js';
+import type { HealEnvironment, HealStep } from './heal/types.js';
 import { Metrics } from './http/metrics.js';
 import type { Logger } from './log/logger.js';
 import type { Redactor } from './log/redact.js';
@@ -40,7 +40,7 @@ import { CheckStateStore, isMuted } from './store/check-state.js';
 import type { Db } from './store/database.js';
 import { DiagnosisStore } from './store/diagnoses.js';
 import { EscalationStore } from './store/escalations.js';
-import type { EventLog } from './store/events.js';
+import type { EventContexts, EventLog } from './store/events.js';
 import type { StoreHealth } from './store/health.js';
 import { HeartbeatStore } from './store/heartbeats.js';
 import { IncidentStore } from './store/incidents.js';
@@ -507,7 +507,10 @@ export class Engine {
   private createProbesAndSteps(): Map<string, HealStep[]> {
     const { config, clock, log } = this.options;
     const probeStates = new ProbeStateStore(this.options.db);
-    const healEnv = { log, dataDir: config.dataDir, now: () => clock.now(), childEnv: childEnvironment };
+    // Probe and heal events go straight to the log (typed there under the same names); the log redacts and bounds them.
+    const record = (type: ProbeEventType, subject: string, severity: 'info' | 'warning' | 'critical', context: Record<string, unknown>) =>
+      void this.options.events.append(clock.now(), type, subject, severity, context as EventContexts[typeof type]);
+    const healEnv: HealEnvironment = { log, dataDir: config.dataDir, now: () => clock.now(), childEnv: childEnvironment, record };
     const steps = new Map<string, HealStep[]>();
     for (const check of config.checks) {
       const env: CheckEnvironment = {
@@ -520,6 +523,7 @@ export class Engine {
         state: probeStates.for(check.name),
         heartbeats: this.heartbeats,
         childEnv: childEnvironment,
+        record: (type, severity, context) => record(type, check.name, severity, context),
       };
       this.probes.set(check.name, this.options.probeFor ? this.options.probeFor(check, env) : createProbe(check.kind, check.params, env));
       steps.set(

@@ -77,7 +77,18 @@ export interface CheckEnvironment {
    * its chat and HTTP secrets, with `extra` over it.
    */
   childEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
+  /** Records an event about this check (every task a queue heal moved, every script quarantined), committed when it returns. */
+  record: RecordProbeEvent;
 }
+
+/**
+ * Events a probe or heal step records beyond its result, typed in
+ * src/store/events.ts (EventContexts) under the same names.
+ */
+export type ProbeEventType = 'task.requeued' | 'task.gave_up' | 'script.quarantined' | 'change';
+
+/** Appends one event about `subject` (a check's name); the engine dates it and cleans it of secrets. */
+export type RecordProbeEvent = (type: ProbeEventType, severity: 'info' | 'warning' | 'critical', context: Record<string, unknown>) => void;
 
 export interface SelfProbe {
   /** p99 event-loop delay over the last measurement window, in ms. */
@@ -95,6 +106,11 @@ export interface Probe {
   run(ctx: CheckRunContext): Promise<CheckResult>;
   /** What the `restart` heal does for this kind (respawn, pm2 restart, systemctl restart); absent when the kind cannot restart. */
   restart?(ctx: HealRunContext): Promise<HealResult>;
+  /**
+   * The operator acknowledged this check's incident (/ack): a check that fails until someone has seen a change
+   * (drift) accepts what it sees now. Absent: an ack only quiets reminders.
+   */
+  acknowledge?(): void | Promise<void>;
   /** Releases what the probe holds (timers, children) when the bot stops. */
   dispose?(): Promise<void> | void;
 }

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.js';
 import type { CheckConfig } from '../checks/types.js';
-import type { HealResult, HealRunContext, Probe } from '../checks/types.js';
+import type { HealResult, HealRunContext, Probe, ProbeEventType } from '../checks/types.js';
 
 export type { HealResult, HealRunContext };
 
@@ -18,6 +18,8 @@ export interface HealEnvironment {
   now: () => number;
   /** The environment for a program this step starts (see CheckEnvironment.childEnv). */
   childEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
+  /** Records an event about `subject` (the check healed): every task a requeue moved. Committed when it returns. */
+  record(type: ProbeEventType, subject: string, severity: 'info' | 'warning' | 'critical', context: Record<string, unknown>): void;
 }
 
 /** A configured heal step, bound to its parameters. Running it twice is harmless (idempotent). */

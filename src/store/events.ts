@@ -70,6 +70,12 @@ export interface EventContexts {
   'regret.cleared': { flagId: number; by: string; channel: string };
   'heal.requested': { by: string; channel: string };
   'channel.failed': { channel: string; error: string };
+  /** A stuck task a queue heal moved back to ready (`retries`: its retry count now). */
+  'task.requeued': { source: string; task: string; from: string; to: string; retries: number; stuckForMs: number };
+  /** A task that stayed stuck through its retries, marked failed so the pipeline moves on. */
+  'task.gave_up': { source: string; task: string; from: string; to: string; retries: number; stuckForMs: number };
+  /** A generated script with findings, moved out of the agents' way (never deleted). */
+  'script.quarantined': { path: string; movedTo: string; findings: string[] };
   /** The database could be written again after writes failed (disk full) since `since`. */
   'store.recovered': { since: number; failures: number; lastError: string };
   /**
@@ -78,7 +84,7 @@ export interface EventContexts {
    * happened when that can be known (reflog time, mtime), never before the previous look nor after `detectedAt`.
    */
   change: {
-    source: 'git' | 'lockfile' | 'env' | 'config' | 'models';
+    source: 'git' | 'lockfile' | 'env' | 'config' | 'models' | 'drift';
     /** One human line, no secrets: ".env of api changed: DATABASE_URL removed, POOL_SIZE changed". */
     summary: string;
     /** The configured checks this change concerns; [] when it concerns all of them. */

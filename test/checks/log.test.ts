@@ -224,6 +224,7 @@ test("log: Nightshift's own rotate-log (collapse-range) loses and repeats no lin
     dataDir: dir,
     now: Date.now,
     childEnv: childEnvironment,
+    record: () => {},
   });
   const target = { check: checkConfig('app-log'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   const healCtx = { signal: new AbortController().signal, now: Date.now };

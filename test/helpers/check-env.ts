@@ -1,4 +1,5 @@
-import type { CheckEnvironment, HeartbeatSnapshot } from '../../src/checks/types.js';
+import type { CheckEnvironment, HeartbeatSnapshot, ProbeEventType } from '../../src/checks/types.js';
+import type { HealEnvironment } from '../../src/heal/types.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { childEnvironment } from '../../src/config/child-env.js';
@@ -19,6 +20,7 @@ export function testCheckEnv(options: {
   const state = options.state ?? new Map<string, unknown>();
   const checkName = options.checkName ?? 'test-check';
   const runRequests: number[] = [];
+  const events: RecordedEvent[] = [];
   const env: CheckEnvironment = {
     checkName,
     log: logger,
@@ -32,8 +34,31 @@ export function testCheckEnv(options: {
     },
     heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {}, expect: () => {} },
     childEnv: childEnvironment,
+    record: (type, severity, context) => void events.push({ type, subject: checkName, severity, context }),
   };
-  return { env, logLines: lines, runRequests, state };
+  return { env, logLines: lines, runRequests, state, events };
+}
+
+/** An event a probe or heal step recorded, as the engine would append it. */
+export interface RecordedEvent {
+  type: ProbeEventType;
+  subject: string;
+  severity: 'info' | 'warning' | 'critical';
+  context: Record<string, unknown>;
+}
+
+/** A HealEnvironment for testing one heal action alone: the events it records are collected in `events`. */
+export function testHealEnv(options: { dataDir: string; now?: () => number }) {
+  const { logger, lines } = createCapturedLogger(new Redactor());
+  const events: RecordedEvent[] = [];
+  const env: HealEnvironment = {
+    log: logger,
+    dataDir: options.dataDir,
+    now: options.now ?? Date.now,
+    childEnv: childEnvironment,
+    record: (type, subject, severity, context) => void events.push({ type, subject, severity, context }),
+  };
+  return { env, logLines: lines, events };
 }
 
 /** A run context with no deadline. */
