@@ -1,0 +1,632 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { z } from 'zod';
+import { describeExit, runCommand, tail } from '../exec.js';
+import { ageDuration, formatDuration } from '../util/duration.js';
+import { regexSource } from '../util/regex.js';
+import { clipAtWord } from '../util/text.js';
+import type { CheckKind, CheckResult, Probe } from './types.js';
+
+const logSource = z.strictObject({
+  /** The log file to watch. */
+  path: z.string().min(1),
+  /** A regular expression (source text): every appended line it matches is one event. Compiled while the configuration is validated. */
+  pattern: regexSource({ ignoreCaseKey: 'ignoreCase' }),
+  /** Match `pattern` without regard to case. */
+  ignoreCase: z.boolean().default(false),
+});
+
+const pm2Source = z.strictObject({
+  /** The pm2 app (the `name` column of `pm2 list`): every restart pm2 counts for it is one event. */
+  app: z
+    .string()
+    .min(1)
+    .refine((app) => !app.startsWith('-'), 'an app name cannot start with "-"'),
+  /** The pm2 executable: a name looked up on PATH, or a path. */
+  pm2Bin: z.string().min(1).default('pm2'),
+  /** PM2_HOME of the daemon to ask (another user's ~/.pm2); the bot's own default when absent. */
+  pm2Home: z.string().min(1).optional(),
+});
+
+const requestsSource = z.strictObject({
+  /** An API's request (access) log: every non-empty line appended to it is one request. */
+  path: z.string().min(1),
+});
+
+const SOURCES = ['log', 'pm2', 'requests'] as const;
+
+const params = z
+  .strictObject({
+    /** The breaker trips when more than this many events fall within `window`, and resets once the count is back at or under it. */
+    maxEvents: z.number().int().min(0),
+    /** Only compared with the times events were seen (never a timer), so it may be long. */
+    window: ageDuration.default(60_000),
+    /** Source: lines of a log file that match a pattern. */
+    log: logSource.optional(),
+    /** Source: restarts of a pm2 app (growth of its restart counter in `pm2 jlist`). */
+    pm2: pm2Source.optional(),
+    /** Source: lines of an API's request log, one request each. */
+    requests: requestsSource.optional(),
+    /** Never read more than this many bytes of a log in one run; the rest is read (and counted) on the next runs. */
+    maxReadBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .default(8 * 1024 * 1024),
+  })
+  .superRefine((p, ctx) => {
+    const given = SOURCES.filter((source) => p[source] !== undefined);
+    if (given.length === 0) ctx.addIssue({ code: 'custom', path: ['log'], message: 'expected one source: log, pm2 or requests' });
+    for (const extra of given.slice(1)) {
+      ctx.addIssue({ code: 'custom', path: [extra], message: `expected one source only (${given[0]} is set too)` });
+    }
+  });
+
+export type EventStormParams = z.output<typeof params>;
+
+/** Where reading a log resumes: a byte offset in one file, named by device and inode so a rename does not fool it. */
+interface Cursor {
+  /** `${dev}:${ino}` of the file the offset belongs to; '' means "whatever file appears, from its start". */
+  fileId: string;
+  offset: number;
+  /** Base64 of up to ANCHOR_BYTES bytes just before `offset`, to notice a file rewritten in place. */
+  anchor: string;
+}
+
+/** A tripped breaker: since when, and the highest count seen while it was tripped. */
+interface Tripped {
+  trippedAt: number;
+  peak: number;
+}
+
+/** What the probe keeps between runs (and across Nightshift restarts). */
+interface StormState {
+  /** Which source the rest belongs to: a changed path or app starts afresh instead of counting another file's history. */
+  source: string;
+  /** log and requests sources. */
+  cursor?: Cursor;
+  /** pm2 source: the app's restart counter at the last look. */
+  restarts?: number;
+  /** Events per time bucket, pruned to the window. */
+  samples: Array<{ at: number; count: number }>;
+  breaker: Tripped | null;
+  /** log source: the last few matching lines, so a tripped breaker still shows evidence on a run that read nothing new. */
+  sampleLines?: string[];
+}
+
+/** What the `stop` heal asks an event-storm probe before it stops anything. */
+export interface BreakerStatus {
+  tripped: boolean;
+  trippedAt: number | null;
+  eventsInWindow: number;
+}
+
+const BREAKER = Symbol('event-storm breaker');
+
+type BreakerProbe = Probe & { [BREAKER]: () => BreakerStatus };
+
+/**
+ * The breaker of an event-storm probe, or undefined for a probe of any other
+ * kind. A stop heal acts only while it is tripped: a source that cannot be
+ * read (pm2 down, log missing) fails the check too, and is no reason to stop
+ * a service.
+ */
+export function stormBreakerOf(probe: Probe): (() => BreakerStatus) | undefined {
+  return BREAKER in probe ? (probe as BreakerProbe)[BREAKER] : undefined;
+}
+
+const ANCHOR_BYTES = 32;
+const CHUNK_BYTES = 1024 * 1024;
+/** Longest line kept in memory for matching; longer lines are matched on their first part. */
+const MAX_LINE_BYTES = 64 * 1024;
+const SAMPLE_COUNT = 3;
+const SAMPLE_CHARS = 200;
+/** The window is counted in this many buckets, which bounds the state whatever the run interval. */
+const WINDOW_BUCKETS = 120;
+const FIRST_SIGHT_TAIL_BYTES = 64 * 1024;
+/** `pm2 jlist` prints every app's environment; a few MiB is a large stack, 32 MiB is a bound. */
+const JLIST_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A circuit breaker on the rate of events from one source: lines matching a
+ * pattern in a log, restarts of a pm2 app, or requests in an API's request
+ * log. Each run adds the events seen since the previous run to a sliding
+ * window; more than maxEvents within it trips the breaker (the run fails),
+ * and it stays tripped until the count within the window is back at or
+ * under maxEvents. Logs are read from where the last run stopped (offset kept
+ * across restarts, rotation followed); on the first run reading starts at the
+ * end, so old history is not a storm. Events are dated when a run sees them.
+ */
+export const eventStormCheck: CheckKind<EventStormParams> = {
+  kind: 'event-storm',
+  description: 'a breaker that trips when more than maxEvents events (log lines, pm2 restarts, requests) fall within a window',
+  params,
+  create(p, env) {
+    const source = describeSource(p);
+    const observe =
+      p.pm2 !== undefined
+        ? pm2Observer(p.pm2, env.childEnv(p.pm2.pm2Home === undefined ? {} : { PM2_HOME: p.pm2.pm2Home }))
+        : logObserver(p.log?.path ?? p.requests!.path, lineMatcher(p), p.maxReadBytes, p.log !== undefined);
+    const stored = () => {
+      const state = env.state.get<StormState>();
+      return state?.source === source.key ? state : undefined;
+    };
+    const probe: BreakerProbe = {
+      async run(ctx) {
+        const now = ctx.now();
+        const previous = stored();
+        const seen = await observe(previous, ctx.signal);
+        const samples = addToSamples(previous?.samples ?? [], now, seen.events, p.window);
+        const inWindow = countWithin(samples, now, p.window);
+        const wasTripped = previous?.breaker ?? null;
+        const breaker = inWindow > p.maxEvents ? { trippedAt: wasTripped?.trippedAt ?? now, peak: Math.max(wasTripped?.peak ?? 0, inWindow) } : null;
+        const sampleLines = p.log ? [...(previous?.sampleLines ?? []), ...seen.sampleLines].slice(-SAMPLE_COUNT) : undefined;
+        env.state.set<StormState>({ source: source.key, ...seen.keep, samples, breaker, ...(sampleLines ? { sampleLines } : {}) });
+        return judge(p, source, now, { inWindow, newEvents: seen.events, breaker, wasTripped, problem: seen.problem, evidence: seen.evidence, sampleLines });
+      },
+      [BREAKER]() {
+        const state = stored();
+        const now = env.now();
+        return {
+          tripped: state?.breaker != null,
+          trippedAt: state?.breaker?.trippedAt ?? null,
+          eventsInWindow: state ? countWithin(state.samples, now, p.window) : 0,
+        };
+      },
+    };
+    return probe;
+  },
+};
+
+interface SourceDescription {
+  /** Identity of the source in the persisted state. */
+  key: string;
+  /** "pm2 app worker", "/var/log/api/access.log". */
+  label: string;
+  /** What is counted: "restarts", "requests", "lines matching /timeout/". */
+  noun: string;
+}
+
+function describeSource(p: EventStormParams): SourceDescription {
+  if (p.pm2) return { key: `pm2:${p.pm2.pm2Home ?? ''}:${p.pm2.app}`, label: `pm2 app ${p.pm2.app}`, noun: 'restarts' };
+  if (p.log) {
+    const pattern = `/${clipAtWord(p.log.pattern, 60)}/${p.log.ignoreCase ? 'i' : ''}`;
+    return { key: `log:${p.log.path}:${p.log.pattern}`, label: p.log.path, noun: `lines matching ${pattern}` };
+  }
+  return { key: `requests:${p.requests!.path}`, label: p.requests!.path, noun: 'requests' };
+}
+
+/** Which lines are events: those matching the pattern (log), or every non-empty line (requests). */
+function lineMatcher(p: EventStormParams): (line: Buffer) => boolean {
+  if (p.log) {
+    const pattern = new RegExp(p.log.pattern, p.log.ignoreCase ? 'i' : '');
+    return (line) => pattern.test(line.toString('utf8').replace(/\r$/, ''));
+  }
+  return (line) => line.length > 1 || (line.length === 1 && line[0] !== 0x0d);
+}
+
+/** What one run saw of its source. */
+interface Observation {
+  events: number;
+  /** Why the source could not be read, when it could not. */
+  problem?: string;
+  /** Structured evidence for the result's details. */
+  evidence: Record<string, unknown>;
+  /** What the source keeps in the state (cursor, restart counter). */
+  keep: Pick<StormState, 'cursor' | 'restarts'>;
+  sampleLines: string[];
+}
+
+type Observer = (previous: StormState | undefined, signal: AbortSignal) => Promise<Observation>;
+
+function judge(
+  p: EventStormParams,
+  source: SourceDescription,
+  now: number,
+  seen: {
+    inWindow: number;
+    newEvents: number;
+    breaker: Tripped | null;
+    wasTripped: Tripped | null;
+    problem: string | undefined;
+    evidence: Record<string, unknown>;
+    sampleLines: string[] | undefined;
+  },
+): CheckResult {
+  const { inWindow, breaker, wasTripped, problem } = seen;
+  const details: Record<string, unknown> = {
+    source: p.pm2 ? 'pm2' : p.log ? 'log' : 'requests',
+    eventsInWindow: inWindow,
+    newEvents: seen.newEvents,
+    maxEvents: p.maxEvents,
+    windowMs: p.window,
+    breaker: breaker ? 'tripped' : 'closed',
+    ...seen.evidence,
+  };
+  if (seen.sampleLines) details.sampleLines = seen.sampleLines;
+  const count = `${source.label}: ${number(inWindow)} ${source.noun} in ${formatDuration(p.window)} (max ${number(p.maxEvents)})`;
+  if (breaker) {
+    details.trippedAt = breaker.trippedAt;
+    details.peak = breaker.peak;
+    const since = now - breaker.trippedAt >= 1000 ? ` ${formatDuration(now - breaker.trippedAt)} ago, peak ${number(breaker.peak)}` : '';
+    const cannotRead = problem ? `; ${problem}` : '';
+    return { ok: false, message: `${count}: breaker tripped${since}; it resets once the count falls to ${number(p.maxEvents)}${cannotRead}`, details };
+  }
+  if (problem) return { ok: false, message: `${source.label}: cannot count ${source.noun}: ${problem}`, details };
+  if (wasTripped) {
+    details.resetAfterMs = now - wasTripped.trippedAt;
+    details.peak = wasTripped.peak;
+    return { ok: true, message: `${count}: breaker reset after ${formatDuration(now - wasTripped.trippedAt)} (peak ${number(wasTripped.peak)})`, details };
+  }
+  return { ok: true, message: count, details };
+}
+
+function number(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Adds this run's events, merged into buckets of window/WINDOW_BUCKETS, and drops what fell out of the window. */
+function addToSamples(samples: StormState['samples'], now: number, count: number, windowMs: number): StormState['samples'] {
+  const kept = samples.filter((sample) => sample.at > now - windowMs);
+  if (count === 0) return kept;
+  const bucketMs = Math.max(1, Math.floor(windowMs / WINDOW_BUCKETS));
+  const newest = kept.at(-1);
+  if (newest && now - newest.at < bucketMs && now >= newest.at) {
+    // Keep the bucket's first time: its events leave the window no later than they should.
+    return [...kept.slice(0, -1), { at: newest.at, count: newest.count + count }];
+  }
+  return [...kept, { at: now, count }];
+}
+
+function countWithin(samples: StormState['samples'], now: number, windowMs: number): number {
+  return samples.filter((sample) => sample.at > now - windowMs).reduce((sum, sample) => sum + sample.count, 0);
+}
+
+// ---- pm2 source -------------------------------------------------------------
+
+/** One app instance in `pm2 jlist`, the fields this module relies on. */
+const jlistEntry = z.object({
+  name: z.string(),
+  pid: z.number().optional(),
+  pm_id: z.number().optional(),
+  pm2_env: z.object({ status: z.string(), restart_time: z.number().default(0) }),
+});
+
+export type Pm2App = z.output<typeof jlistEntry>;
+
+// eslint-disable-next-line no-control-regex -- ANSI colour codes are control characters by definition.
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/**
+ * Every app of a pm2 daemon (`pm2 jlist`), or why they cannot be listed.
+ * `daemonSpawned`: there was no daemon, and asking started an empty one.
+ */
+export async function listPm2Apps(
+  pm2Bin: string,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+): Promise<{ apps: Pm2App[]; daemonSpawned: boolean } | { problem: string; evidence: Record<string, unknown> }> {
+  const result = await runCommand([pm2Bin, 'jlist'], { env, signal, keepBytes: JLIST_MAX_BYTES });
+  const stdout = result.stdout.replace(ANSI, '');
+  if (result.exitCode !== 0) {
+    const line = tail(result.stderr.replace(ANSI, ''), 1).trim();
+    return {
+      problem: `pm2 jlist failed: ${describeExit(result)}${line ? `: ${line}` : ''}`,
+      evidence: { exitCode: result.exitCode, spawnError: result.spawnError },
+    };
+  }
+  const apps = parseAppList(stdout);
+  if (!apps) return { problem: 'pm2 jlist printed no process list', evidence: { exitCode: 0 } };
+  return { apps, daemonSpawned: stdout.includes('Spawning PM2 daemon') };
+}
+
+/**
+ * The JSON list in `pm2 jlist` output. pm2 may print its own "[PM2] ..."
+ * lines before it; the list runs to the end of the output.
+ */
+function parseAppList(stdout: string): Pm2App[] | undefined {
+  const opening = /\[\s*[{\]]/g;
+  for (let match = opening.exec(stdout); match !== null; match = opening.exec(stdout)) {
+    let value: unknown;
+    try {
+      value = JSON.parse(stdout.slice(match.index));
+    } catch {
+      // A bracket inside a notice: try the next one.
+      continue;
+    }
+    const parsed = z.array(jlistEntry).safeParse(value);
+    if (parsed.success) return parsed.data;
+  }
+  return undefined;
+}
+
+function pm2Observer(source: z.output<typeof pm2Source>, commandEnv: NodeJS.ProcessEnv): Observer {
+  return async (previous, signal) => {
+    const keep = previous?.restarts === undefined ? {} : { restarts: previous.restarts };
+    const listed = await listPm2Apps(source.pm2Bin, commandEnv, signal);
+    if ('problem' in listed) return { events: 0, problem: listed.problem, evidence: { app: source.app, ...listed.evidence }, keep, sampleLines: [] };
+    const instances = listed.apps.filter((app) => app.name === source.app);
+    if (instances.length === 0) {
+      const why = listed.daemonSpawned ? ' (its daemon was not running; pm2 jlist started a new, empty one)' : '';
+      return { events: 0, problem: `pm2 has no app named ${source.app}${why}`, evidence: { app: source.app, apps: listed.apps.length }, keep, sampleLines: [] };
+    }
+    // Cluster mode lists one entry per instance under the same name: their restarts add up.
+    const restarts = instances.reduce((sum, app) => sum + app.pm2_env.restart_time, 0);
+    const evidence: Record<string, unknown> = { app: source.app, restarts, status: instances.map((app) => app.pm2_env.status).join(', ') };
+    const before = previous?.restarts;
+    // A counter that went down was reset (pm2 reset, a new daemon, the app deleted and started again): not a storm.
+    if (before !== undefined && restarts < before) evidence.counterReset = true;
+    const events = before === undefined || restarts < before ? 0 : restarts - before;
+    return { events, evidence, keep: { restarts }, sampleLines: [] };
+  };
+}
+
+// ---- log and requests sources -------------------------------------------------
+
+interface OpenFile {
+  handle: FileHandle;
+  id: string;
+  size: number;
+}
+
+/** One stretch of a file to read, from `from` to the size the file had when opened. */
+interface Segment {
+  file: OpenFile;
+  from: number;
+}
+
+interface ReadPlan {
+  segments: Segment[];
+  rotated: boolean;
+  truncated: boolean;
+  /** Rotated away and its unread tail could not be found at <path>.1. */
+  oldTailLost: boolean;
+  /** First sight: the bytes of history skipped. */
+  skippedBytes: number;
+}
+
+function logObserver(path: string, matches: (line: Buffer) => boolean, maxReadBytes: number, keepSamples: boolean): Observer {
+  return async (previous, signal) => {
+    const live = await openIfExists(path);
+    if (!live) {
+      // A file missing at first sight is read from its start once it appears: all of it is new then.
+      const cursor = previous?.cursor ?? { fileId: '', offset: 0, anchor: '' };
+      return { events: 0, problem: `${path} is missing`, evidence: { path, missing: true }, keep: { cursor }, sampleLines: [] };
+    }
+    const opened: FileHandle[] = [live.handle];
+    try {
+      const plan = previous?.cursor ? await planReading(path, live, previous.cursor, opened) : await firstSight(live);
+      const scan = await scanSegments(plan.segments, maxReadBytes, matches, keepSamples, signal);
+      const cursor = await cursorAfter(scan, plan.segments);
+      const evidence: Record<string, unknown> = {
+        path,
+        bytes: live.size,
+        newBytes: scan.bytes,
+        newLines: scan.lines,
+        rotated: plan.rotated,
+        truncated: plan.truncated,
+      };
+      if (scan.pendingBytes > 0) evidence.pendingBytes = scan.pendingBytes;
+      if (plan.oldTailLost) evidence.oldTailLost = true;
+      if (plan.skippedBytes > 0) evidence.skippedBytes = plan.skippedBytes;
+      return { events: scan.events, evidence, keep: { cursor }, sampleLines: scan.samples };
+    } finally {
+      await Promise.all(opened.map((handle) => handle.close()));
+    }
+  };
+}
+
+async function openIfExists(path: string): Promise<OpenFile | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    // fstat of the open descriptor: the inode read is the inode judged, even if a rotation renames the path meanwhile.
+    const stats = await handle.stat({ bigint: true });
+    return { handle, id: `${stats.dev}:${stats.ino}`, size: Number(stats.size) };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** First run on an existing file: start after its last complete line. */
+async function firstSight(live: OpenFile): Promise<ReadPlan> {
+  const tailStart = Math.max(0, live.size - FIRST_SIGHT_TAIL_BYTES);
+  const tailBytes = await readAt(live.handle, tailStart, live.size - tailStart);
+  const lastNewline = tailBytes.lastIndexOf(0x0a);
+  // No newline in the whole tail: start at the end rather than inside a giant line.
+  const from = lastNewline >= 0 ? tailStart + lastNewline + 1 : tailStart === 0 ? 0 : live.size;
+  return { segments: [{ file: live, from }], rotated: false, truncated: false, oldTailLost: false, skippedBytes: from };
+}
+
+/**
+ * Where the bytes after the cursor are now, tried in this order: the same
+ * file still holds them (append); the file was rewritten in place (truncated,
+ * or rotated by copy) and `<path>.1` holds the old content at the same
+ * offsets, or the live file holds it shifted by the size of `<path>.1` (a
+ * front collapse, as Nightshift's rotate-log does); the file was renamed to
+ * `<path>.1` (same inode). Otherwise the live file is read from its start.
+ */
+async function planReading(path: string, live: OpenFile, cursor: Cursor, opened: FileHandle[]): Promise<ReadPlan> {
+  const plan = (segments: Segment[], flags: Partial<ReadPlan> = {}): ReadPlan => ({
+    segments,
+    rotated: false,
+    truncated: false,
+    oldTailLost: false,
+    skippedBytes: 0,
+    ...flags,
+  });
+  if (cursor.fileId === '') return plan([{ file: live, from: 0 }]);
+  const rotatedFile = await openIfExists(`${path}.1`);
+  if (rotatedFile) opened.push(rotatedFile.handle);
+  if (cursor.fileId === live.id) {
+    if (live.size >= cursor.offset && (await anchorMatches(live, cursor.offset, cursor.anchor))) return plan([{ file: live, from: cursor.offset }]);
+    if (rotatedFile && rotatedFile.size >= cursor.offset && (await anchorMatches(rotatedFile, cursor.offset, cursor.anchor))) {
+      return plan(
+        [
+          { file: rotatedFile, from: cursor.offset },
+          { file: live, from: 0 },
+        ],
+        { rotated: true, truncated: true },
+      );
+    }
+    if (rotatedFile && rotatedFile.size > 0 && rotatedFile.size < cursor.offset) {
+      const shifted = cursor.offset - rotatedFile.size;
+      if (live.size >= shifted && (await anchorMatches(live, shifted, cursor.anchor)))
+        return plan([{ file: live, from: shifted }], { rotated: true, truncated: true });
+    }
+    return plan([{ file: live, from: 0 }], { truncated: true });
+  }
+  if (rotatedFile && rotatedFile.id === cursor.fileId) {
+    return plan(
+      [
+        { file: rotatedFile, from: Math.min(cursor.offset, rotatedFile.size) },
+        { file: live, from: 0 },
+      ],
+      { rotated: true },
+    );
+  }
+  return plan([{ file: live, from: 0 }], { rotated: true, oldTailLost: true });
+}
+
+async function anchorMatches(file: OpenFile, offset: number, anchor: string): Promise<boolean> {
+  const expected = Buffer.from(anchor, 'base64');
+  if (expected.length === 0) return true;
+  if (offset < expected.length) return false;
+  return (await readAt(file.handle, offset - expected.length, expected.length)).equals(expected);
+}
+
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buffer.subarray(0, filled);
+}
+
+interface ScanResult {
+  lines: number;
+  /** Bytes of complete lines consumed. */
+  bytes: number;
+  events: number;
+  samples: string[];
+  /** The first unconsumed byte: segment index and offset in its file. */
+  resume: { segment: number; offset: number };
+  /** Bytes left unread because of maxReadBytes. */
+  pendingBytes: number;
+}
+
+/**
+ * Reads the segments in order as one stream of lines, within a byte budget,
+ * and counts the lines that are events. A line split across two segments (a
+ * rotation mid-line) is joined; a trailing incomplete line is not consumed:
+ * the next run resumes at its start.
+ */
+async function scanSegments(
+  segments: Segment[],
+  budget: number,
+  matches: (line: Buffer) => boolean,
+  keepSamples: boolean,
+  signal: AbortSignal,
+): Promise<ScanResult> {
+  const result: ScanResult = { lines: 0, bytes: 0, events: 0, samples: [], resume: { segment: 0, offset: segments[0]!.from }, pendingBytes: 0 };
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
+  let partialKept = 0;
+  let remaining = budget;
+  const takeLine = (line: Buffer, length: number) => {
+    result.lines++;
+    result.bytes += length;
+    if (!matches(line)) return;
+    result.events++;
+    if (keepSamples) result.samples = [...result.samples, clipAtWord(line.toString('utf8').trimEnd(), SAMPLE_CHARS)].slice(-SAMPLE_COUNT);
+  };
+  const keepPartial = (bytes: Buffer) => {
+    partialBytes += bytes.length;
+    // Matching needs only the start of a very long line.
+    const kept = bytes.subarray(0, Math.max(0, MAX_LINE_BYTES - partialKept));
+    if (kept.length > 0) {
+      partial.push(kept);
+      partialKept += kept.length;
+    }
+  };
+  const clearPartial = () => {
+    partial = [];
+    partialBytes = partialKept = 0;
+  };
+  for (let index = 0; index < segments.length; index++) {
+    const { file, from } = segments[index]!;
+    let position = from;
+    while (position < file.size) {
+      if (remaining === 0) {
+        result.pendingBytes += file.size - position;
+        break;
+      }
+      signal.throwIfAborted();
+      const chunk = await readAt(file.handle, position, Math.min(CHUNK_BYTES, remaining, file.size - position));
+      if (chunk.length === 0) break;
+      remaining -= chunk.length;
+      let lineStart = 0;
+      for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, lineStart)) {
+        const piece = chunk.subarray(lineStart, newline);
+        if (partialBytes > 0) {
+          keepPartial(piece);
+          takeLine(Buffer.concat(partial), partialBytes + 1);
+          clearPartial();
+        } else {
+          takeLine(piece.length > MAX_LINE_BYTES ? piece.subarray(0, MAX_LINE_BYTES) : piece, piece.length + 1);
+        }
+        lineStart = newline + 1;
+        result.resume = { segment: index, offset: position + lineStart };
+      }
+      if (lineStart < chunk.length) {
+        if (partialBytes === 0) result.resume = { segment: index, offset: position + lineStart };
+        keepPartial(chunk.subarray(lineStart));
+      }
+      position += chunk.length;
+    }
+    if (remaining === 0) {
+      for (let later = index + 1; later < segments.length; later++) result.pendingBytes += segments[later]!.file.size - segments[later]!.from;
+      break;
+    }
+  }
+  // One line longer than the whole budget would pin the cursor forever: what was read counts as one line.
+  if (remaining === 0 && partialBytes === budget) {
+    takeLine(Buffer.concat(partial), partialBytes);
+    result.resume = positionAfter(segments, budget);
+  }
+  // An old file read to its end: resume in the next one, so the cursor does not depend on the old file staying at <path>.1.
+  while (result.resume.segment < segments.length - 1 && result.resume.offset >= segments[result.resume.segment]!.file.size) {
+    const next = result.resume.segment + 1;
+    result.resume = { segment: next, offset: segments[next]!.from };
+  }
+  return result;
+}
+
+/** The position just after `budget` bytes of the segments. */
+function positionAfter(segments: Segment[], budget: number): { segment: number; offset: number } {
+  let left = budget;
+  for (let index = 0; index < segments.length; index++) {
+    const { file, from } = segments[index]!;
+    if (left <= file.size - from) return { segment: index, offset: from + left };
+    left -= file.size - from;
+  }
+  const last = segments.length - 1;
+  return { segment: last, offset: segments[last]!.file.size };
+}
+
+/** The cursor to persist: the first unconsumed byte, with the bytes before it as an anchor. */
+async function cursorAfter(scan: ScanResult, segments: Segment[]): Promise<Cursor> {
+  const file = segments[scan.resume.segment]!.file;
+  const offset = scan.resume.offset;
+  const anchorStart = Math.max(0, offset - ANCHOR_BYTES);
+  const anchor = await readAt(file.handle, anchorStart, offset - anchorStart);
+  return { fileId: file.id, offset, anchor: anchor.toString('base64') };
+}
