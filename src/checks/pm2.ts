@@ -4,6 +4,7 @@ import { describeExit, runCommand, tail, type ExecResult } from '../exec.js';
 import { formatDuration } from '../util/duration.js';
 import { describeStarted, describeStillStarting, graceDetails, insideGrace, mostTellingLine, readyParam, startGraceParam, watchStartup } from './readiness.js';
 import { RestartLoopDetector, restartLoopParams } from './restart-loop.js';
+import { LimitWatch, limitsParam, withLimits } from './limits.js';
 import type { CheckKind, CheckResult, HealResult } from './types.js';
 import { formatBytes } from '../util/format.js';
 
@@ -23,6 +24,11 @@ const params = z.strictObject({
   startGrace: startGraceParam,
   /** A port or URL that answers once the app is ready: it counts as started then, even before its start grace ends. */
   ready: readyParam,
+  /**
+   * CPU, memory and process-count limits on the app's process(es) and all below them, from /proc (pm2's own
+   * figures where /proc cannot see them): exceeded `forCycles` runs in a row, the run fails.
+   */
+  limits: limitsParam,
 });
 
 type Pm2Params = z.output<typeof params>;
@@ -48,6 +54,21 @@ export const pm2Check: CheckKind<Pm2Params> = {
     // The child inherits the bot's environment (PATH, HOME) and only PM2_HOME changes when another daemon is watched.
     const commandEnv = env.childEnv(p.pm2Home === undefined ? {} : { PM2_HOME: p.pm2Home });
     const withGrace = (result: CheckResult): CheckResult => ({ ...result, details: { ...result.details, ...graceDetails(p.startGrace, p.ready) } });
+    const limitWatch = p.limits && new LimitWatch(p.limits);
+
+    /** An online app's result with its limits judged; limits say nothing about an app that is not up. */
+    const judgeLimits = async (result: CheckResult, instances: JlistEntry[], signal: AbortSignal): Promise<CheckResult> => {
+      if (!limitWatch || !result.ok) return result;
+      const reported = { by: 'pm2', cpuPercent: sum(instances.map((proc) => proc.monit.cpu)), memoryBytes: sum(instances.map((proc) => proc.monit.memory)) };
+      return withLimits(
+        result,
+        await limitWatch.observe(
+          instances.map((proc) => proc.pid),
+          { signal, reported },
+        ),
+        `pm2 app ${p.app}: `,
+      );
+    };
 
     /** The app's error logs as the latest `pm2 jlist` named them: a restart (always after a run) marks them without listing again. */
     let errLogPaths: Array<string | undefined> | undefined;
@@ -94,7 +115,7 @@ export const pm2Check: CheckKind<Pm2Params> = {
         if ('failure' in read) return withGrace(read.failure);
         const first = evaluate(p, loopDetector, read.list, read.daemonSpawned, ctx.now());
         const upForMs = youngestUptime(first.instances, Date.now());
-        if (!first.result.ok || upForMs >= p.startGrace) return withGrace(first.result);
+        if (!first.result.ok || upForMs >= p.startGrace) return withGrace(await judgeLimits(first.result, first.instances, ctx.signal));
         // Online, but not for its start grace yet (just restarted, by pm2 or by a heal): wait for what really happens.
         const { outcome, latest } = await watchInstances(first.instances, ctx.signal);
         if (outcome.state === 'starting') {
@@ -105,7 +126,7 @@ export const pm2Check: CheckKind<Pm2Params> = {
           });
         }
         const now = evaluate(p, loopDetector, latest(), false, ctx.now());
-        if (outcome.state === 'started' || !now.result.ok) return withGrace(now.result);
+        if (outcome.state === 'started' || !now.result.ok) return withGrace(await judgeLimits(now.result, now.instances, ctx.signal));
         return withGrace({
           ok: false,
           message: `pm2 app ${p.app}: ${describeChange(outcome.gone, '')}`,

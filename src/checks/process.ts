@@ -20,6 +20,7 @@ import {
   watchStartup,
   type StartupVerdict,
 } from './readiness.js';
+import { LimitWatch, limitsParam, withLimits } from './limits.js';
 import type { CheckEnvironment, CheckKind, CheckResult, HealResult, HealRunContext, Probe } from './types.js';
 
 const params = z.strictObject({
@@ -44,6 +45,8 @@ const params = z.strictObject({
   startGrace: startGraceParam,
   /** A port or URL that answers once the child is ready: it counts as started then, even before its start grace ends. */
   ready: readyParam,
+  /** CPU, memory and process-count limits on the child and all below it: exceeded `forCycles` runs in a row, the run fails. */
+  limits: limitsParam,
 });
 
 type ProcessParams = z.output<typeof params>;
@@ -131,6 +134,7 @@ class ProcessSupervisor implements Probe {
   /** start, restart and dispose's waiting happen one at a time, so two spawns never race. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly logFile: RotatingLogFile;
+  private readonly limitWatch: LimitWatch | undefined;
 
   constructor(
     private readonly p: ProcessParams,
@@ -139,6 +143,7 @@ class ProcessSupervisor implements Probe {
     this.logFile = new RotatingLogFile(join(env.dataDir, 'logs', `${env.checkName}.log`), p.maxLogBytes, (err) =>
       env.log.warn({ err, file: this.logFile.path }, 'could not write the supervised child log; output is kept in memory only until writing works again'),
     );
+    this.limitWatch = p.limits && new LimitWatch(p.limits);
   }
 
   start(): Promise<void> {
@@ -171,11 +176,13 @@ class ProcessSupervisor implements Probe {
           details: { pid: child.pid, uptimeMs, spawns: this.spawns, starting: true, ...this.graceDetails() },
         };
       }
-      return {
+      const up: CheckResult = {
         ok: true,
         message: `pid ${child.pid} up ${formatDuration(uptimeMs)}`,
         details: { pid: child.pid, uptimeMs, spawns: this.spawns, startedVia: verdict.via, ...this.graceDetails() },
       };
+      // Limits judge a running child only; one that exits meanwhile is the next run's news (its exit requests that run).
+      return this.limitWatch ? withLimits(up, await this.limitWatch.observe([child.pid], { signal: ctx.signal })) : up;
     }
     await waitAtMost(child.closed, OUTPUT_DRAIN_MS, ctx.signal);
     const stdoutTail = child.stdoutTail.text();

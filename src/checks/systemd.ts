@@ -2,26 +2,34 @@ import { constants } from 'node:os';
 import { z } from 'zod';
 import { describeExit, runCommand, tail, type ExecResult } from '../exec.js';
 import { RestartLoopDetector, restartLoopParams } from './restart-loop.js';
+import { LimitWatch, limitsParam, withLimits } from './limits.js';
 import { describeStarted, describeStillStarting, graceDetails, insideGrace, readyParam, startGraceParam, watchStartup } from './readiness.js';
 import type { CheckKind, CheckResult, HealResult } from './types.js';
 
-const params = z.strictObject({
-  /** The unit, with its type: "worker.service", "backup.timer". */
-  unit: z
-    .string()
-    .min(1)
-    .refine((unit) => !unit.startsWith('-'), 'a unit name cannot start with "-"'),
-  /** Watch the user's manager (`systemctl --user`) instead of the system one. */
-  user: z.boolean().default(false),
-  /** The systemctl executable: a name looked up on PATH, or a path. */
-  systemctlBin: z.string().min(1).default('systemctl'),
-  /** More than `maxRestarts` automatic restarts (NRestarts) inside `window` is a restart loop: escalate, never restart. */
-  restartLoop: restartLoopParams,
-  /** After `systemctl restart`, a service must stay active with the same MainPID this long to count as started. */
-  startGrace: startGraceParam,
-  /** A port or URL that answers once the service is ready: it counts as started then, even before its start grace ends. */
-  ready: readyParam,
-});
+const params = z
+  .strictObject({
+    /** The unit, with its type: "worker.service", "backup.timer". */
+    unit: z
+      .string()
+      .min(1)
+      .refine((unit) => !unit.startsWith('-'), 'a unit name cannot start with "-"'),
+    /** Watch the user's manager (`systemctl --user`) instead of the system one. */
+    user: z.boolean().default(false),
+    /** The systemctl executable: a name looked up on PATH, or a path. */
+    systemctlBin: z.string().min(1).default('systemctl'),
+    /** More than `maxRestarts` automatic restarts (NRestarts) inside `window` is a restart loop: escalate, never restart. */
+    restartLoop: restartLoopParams,
+    /** After `systemctl restart`, a service must stay active with the same MainPID this long to count as started. */
+    startGrace: startGraceParam,
+    /** A port or URL that answers once the service is ready: it counts as started then, even before its start grace ends. */
+    ready: readyParam,
+    /** CPU, memory and process-count limits on the service's MainPID and all below it: exceeded `forCycles` runs in a row, the run fails. */
+    limits: limitsParam,
+  })
+  .refine((p) => p.limits === undefined || !p.unit.endsWith('.timer'), {
+    path: ['limits'],
+    error: 'no limits on a timer: it has no process of its own (put them on the service it starts)',
+  });
 
 /**
  * What `show` asks for. Properties a unit type lacks (NRestarts on a timer,
@@ -69,6 +77,13 @@ export const systemdCheck: CheckKind<SystemdParams> = {
     const commandEnv = p.user ? userManagerEnv(env.childEnv()) : env.childEnv();
     const withGrace = (result: CheckResult): CheckResult =>
       isTimer ? result : { ...result, details: { ...result.details, ...graceDetails(p.startGrace, p.ready) } };
+    const limitWatch = p.limits && new LimitWatch(p.limits);
+
+    /** An active service's result with its limits judged on its MainPID; limits say nothing about a unit that is not up. */
+    const judgeLimits = async (result: CheckResult, unit: UnitState, signal: AbortSignal): Promise<CheckResult> => {
+      if (!limitWatch || !result.ok || !unit.mainPid) return result;
+      return withLimits(result, await limitWatch.observe([unit.mainPid], { signal }), `${p.unit}: `);
+    };
 
     /** `systemctl show`, read; a failure is already the result to report. */
     const show = async (signal: AbortSignal): Promise<{ unit: UnitState } | { failure: CheckResult }> => {
@@ -109,7 +124,7 @@ export const systemdCheck: CheckKind<SystemdParams> = {
         if ('failure' in read) return read.failure;
         const first = evaluate(p, loopDetector, read.unit, ctx.now());
         const upForMs = activeForMs(read.unit);
-        if (isTimer || !first.ok || upForMs === undefined || upForMs >= p.startGrace) return withGrace(first);
+        if (isTimer || !first.ok || upForMs === undefined || upForMs >= p.startGrace) return withGrace(await judgeLimits(first, read.unit, ctx.signal));
         // Active, but not for its start grace yet (just restarted, by systemd or by a heal): wait for what really happens.
         const { outcome, latest } = await watchService(read.unit, upForMs, ctx.signal);
         if (outcome.state === 'starting') {
@@ -120,7 +135,7 @@ export const systemdCheck: CheckKind<SystemdParams> = {
           });
         }
         const now = evaluate(p, loopDetector, latest(), ctx.now());
-        if (outcome.state === 'started') return withGrace(now);
+        if (outcome.state === 'started') return withGrace(await judgeLimits(now, latest(), ctx.signal));
         const details = { ...now.details, duringStartup: true };
         // Failed now: systemd's own words say why. Active again under another pid: the change does.
         if (!now.ok) return withGrace({ ...now, message: `${now.message}, ${insideGrace(p.startGrace)}`, details });
