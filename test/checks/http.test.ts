@@ -199,3 +199,122 @@ test('http: redirects are followed', async (t) => {
   assert.equal(result.ok, true, result.message);
   assert.equal(result.details!.finalUrl, `${url}/new`);
 });
+
+/** A health document shaped like a queue service's, served as JSON. */
+const QUEUE_HEALTH = {
+  queue: { depth: 1520, oldestSeconds: '42' },
+  workers: [
+    { name: 'w1', lag: 3 },
+    { name: 'w2', lag: 45 },
+  ],
+  ratio: 0.25,
+  status: 'ok',
+  healthy: true,
+  note: '12 items',
+  'odd key': { 'it\'s "quoted"': 7 },
+  $schema: { id: 'v2' },
+};
+
+async function serveQueueHealth(t: TestContext) {
+  return serve(t, reply(200, JSON.stringify(QUEUE_HEALTH), 'application/json'));
+}
+
+test('http: jsonField lt, gt and between pass inside the bound and fail outside it with the value', async (t) => {
+  const { url } = await serveQueueHealth(t);
+  const run = async (jsonField: Record<string, unknown>) => probe(t, { url, jsonField }).run(ctx());
+
+  const tooDeep = await run({ path: '$.queue.depth', lt: 1000 });
+  assert.equal(tooDeep.ok, false);
+  assert.match(tooDeep.message, /^HTTP 200 after \d+ ms, JSON field \$\.queue\.depth is 1520, expected < 1000$/);
+  assert.equal(tooDeep.details!.jsonValue, 1520);
+  const roomy = await run({ path: '$.queue.depth', lt: 2000 });
+  assert.equal(roomy.ok, true, roomy.message);
+  assert.equal(roomy.details!.jsonValue, 1520, 'a passing run carries the value as evidence too');
+  assert.equal((await run({ path: '$.queue.depth', lt: 1520 })).ok, false, 'lt is strict');
+
+  assert.equal((await run({ path: 'ratio', gt: 0.2 })).ok, true);
+  const low = await run({ path: 'ratio', gt: 0.5 });
+  assert.equal(low.ok, false);
+  assert.match(low.message, /JSON field ratio is 0\.25, expected > 0\.5$/);
+
+  assert.equal((await run({ path: '$.workers[1].lag', between: [0, 45] })).ok, true, 'between includes both ends');
+  assert.equal((await run({ path: '$.workers[1].lag', between: [45, 45] })).ok, true);
+  const lagging = await run({ path: '$.workers[1].lag', between: [0, 30] });
+  assert.equal(lagging.ok, false);
+  assert.match(lagging.message, /JSON field \$\.workers\[1\]\.lag is 45, expected between 0 and 30$/);
+  const negative = await run({ path: '$.workers[0].lag', between: [-10, -1] });
+  assert.match(negative.message, /is 3, expected between -10 and -1$/);
+});
+
+test('http: jsonField paths: dotted as before, and $.name, [index], [-1] and quoted keys', async (t) => {
+  const { url } = await serveQueueHealth(t);
+  const value = async (path: string) => {
+    const result = await probe(t, { url, jsonField: { path } }).run(ctx());
+    return result.ok ? result.details!.jsonValue : `failed: ${result.message}`;
+  };
+  assert.equal(await value('workers.1.name'), 'w2');
+  assert.equal(await value('$.workers[1].name'), 'w2');
+  assert.equal(await value('$.workers[-1].name'), 'w2');
+  assert.equal(await value('$.workers[-2].lag'), 3);
+  assert.equal(await value("$['odd key']['it\\'s \"quoted\"']"), 7);
+  assert.equal(await value(`$["odd key"]["it's \\"quoted\\""]`), 7);
+  assert.equal(await value("$['queue'].depth"), 1520);
+  assert.equal(await value('$schema.id'), 'v2', 'a key starting with $ still works in the dotted form');
+  assert.match(String(await value('$')), /^\{"queue":\{"depth":1520/, 'the whole document, as short JSON');
+  // The JSON path is exact about types: a name does not index an array, an index does not name a key.
+  assert.match(String(await value('$.workers.0')), /^failed: .*JSON field \$\.workers\.0 is missing$/);
+  assert.match(String(await value("$.workers['0']")), /is missing$/);
+  assert.match(String(await value('$.queue[0]')), /is missing$/);
+  assert.match(String(await value('$.workers[2].lag')), /JSON field \$\.workers\[2\]\.lag is missing$/);
+  assert.match(String(await value('$.workers[-3]')), /is missing$/);
+  assert.match(String(await value('$.status.length')), /is missing$/, 'a string has no fields');
+});
+
+test('http: a numeric comparison on a missing or non-number field fails saying what it found', async (t) => {
+  const { url } = await serveQueueHealth(t);
+  const run = async (jsonField: Record<string, unknown>) => probe(t, { url, jsonField }).run(ctx());
+
+  const quoted = await run({ path: '$.queue.oldestSeconds', lt: 60 });
+  assert.equal(quoted.ok, true, `a string holding a number counts as that number: ${quoted.message}`);
+  const quotedHigh = await run({ path: '$.queue.oldestSeconds', lt: 30 });
+  assert.match(quotedHigh.message, /JSON field \$\.queue\.oldestSeconds is "42", expected < 30$/);
+
+  const text = await run({ path: 'note', gt: 0 });
+  assert.equal(text.ok, false);
+  assert.match(text.message, /JSON field note is "12 items", expected a number > 0$/);
+  assert.equal(text.details!.jsonValue, '12 items');
+  const flag = await run({ path: '$.healthy', between: [0, 1] });
+  assert.equal(flag.ok, false, 'true is not 1');
+  assert.match(flag.message, /JSON field \$\.healthy is true, expected a number between 0 and 1$/);
+  const object = await run({ path: '$.queue', lt: 5 });
+  assert.match(object.message, /JSON field \$\.queue is \{"depth":1520,"oldestSeconds":"42"\}, expected a number < 5$/);
+
+  const missing = await run({ path: '$.queue.length', lt: 5 });
+  assert.equal(missing.ok, false);
+  assert.match(missing.message, /JSON field \$\.queue\.length is missing$/);
+  assert.equal(missing.details!.jsonValue, undefined);
+});
+
+test('http: bad jsonField params are refused with a clear message', () => {
+  const refusal = (jsonField: Record<string, unknown>) => {
+    const parsed = httpCheck.params.safeParse({ url: 'http://127.0.0.1:1/', jsonField });
+    if (parsed.success) assert.fail(`accepted ${JSON.stringify(jsonField)}`);
+    return parsed.error.issues.map((issue) => issue.message).join('; ');
+  };
+  assert.match(refusal({ path: 'a', lt: 1, gt: 0 }), /jsonField takes one comparison, found lt and gt \(for a range use between: \[min, max\]\)/);
+  assert.match(refusal({ path: 'a', equals: 1, between: [0, 2] }), /found equals and between/);
+  assert.match(refusal({ path: 'a', between: [10, 1] }), /between is \[min, max\] with min <= max/);
+  assert.match(refusal({ path: 'a', between: [1] }), />=2 items/);
+  assert.match(refusal({ path: 'a', lt: '1000' }), /expected number/);
+  assert.match(refusal({ path: '$.workers[*].lag' }), /^JSON path "\$\.workers\[\*\]\.lag": wildcards are not supported at character 11 \(supported: /);
+  assert.match(refusal({ path: '$.workers[?(@.lag > 5)]' }), /filters are not supported/);
+  assert.match(refusal({ path: '$..lag' }), /recursive descent \(\.\.\) is not supported/);
+  assert.match(refusal({ path: '$.workers[0:2]' }), /slices are not supported/);
+  assert.match(refusal({ path: "$['unclosed" }), /the quoted key is not closed/);
+  assert.match(refusal({ path: '$.a b' }), /unexpected " "; expected '\.' or '\['/);
+  assert.match(refusal({ path: '$.' }), /expected a name after '\.'/);
+  assert.match(refusal({ path: 'a', lessThan: 3 }), /lessThan/);
+  // What stays accepted.
+  assert.equal(httpCheck.params.safeParse({ url: 'http://127.0.0.1:1/', jsonField: { path: '$.a', between: [-1.5, 1.5] } }).success, true);
+  assert.equal(httpCheck.params.safeParse({ url: 'http://127.0.0.1:1/', jsonField: { path: 'a.b.0.c', equals: 'x' } }).success, true);
+});
