@@ -169,6 +169,8 @@ export class App {
       answer: (token) => engine.answerButton(token),
       act: (token) => engine.commandButton(token, (text, from) => dispatcher.dispatch(text, from), buttonSender),
       problems: () => health.problems(),
+      agents: engine.agentReports,
+      alertmanager: (payload) => engine.alertReceiver.receive(payload),
     });
     recordStart(events, lock, clock, { config: config.source, http: httpAddress });
 
@@ -288,7 +290,12 @@ function accessPolicy(config: Config): AccessPolicy {
   const names = new Set(config.http.allowedHosts);
   if (config.chat.publicUrl) names.add(new URL(config.chat.publicUrl).hostname.toLowerCase().replace(/^\[|\]$/g, ''));
   names.add(config.http.listen.host.toLowerCase());
-  return { allowedHosts: names, ...(config.http.token ? { token: config.http.token } : {}) };
+  return {
+    allowedHosts: names,
+    ...(config.http.token ? { token: config.http.token } : {}),
+    ...(config.http.agentToken ? { agentToken: config.http.agentToken } : {}),
+    ...(config.http.alertmanagerToken ? { alertmanagerToken: config.http.alertmanagerToken } : {}),
+  };
 }
 
 function formatAddress(address: ListenAddress): string {

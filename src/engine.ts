@@ -41,6 +41,9 @@ import type { Db } from './store/database.js';
 import { DiagnosisStore } from './store/diagnoses.js';
 import { EscalationStore } from './store/escalations.js';
 import type { EventContexts, EventLog } from './store/events.js';
+import { AlertStore } from './store/alerts.js';
+import { AgentReports } from './ingest/agents.js';
+import { AlertReceiver } from './ingest/alertmanager.js';
 import type { StoreHealth } from './store/health.js';
 import { HeartbeatStore } from './store/heartbeats.js';
 import { IncidentStore } from './store/incidents.js';
@@ -93,6 +96,8 @@ export class Engine {
   readonly incidents: IncidentStore;
   readonly actions: ActionStore;
   readonly heartbeats: HeartbeatStore;
+  /** Alerts received from Alertmanager (POST /alertmanager); `alert` checks read them. */
+  readonly alerts: AlertStore;
   readonly kv: KeyValueStore;
   readonly probes = new Map<string, Probe>();
   readonly patrol: Patrol;
@@ -101,6 +106,10 @@ export class Engine {
   readonly silences: Silences;
   readonly tracker: IncidentTracker;
   readonly regret: RegretIndex;
+  /** Agents' own actions and errors (POST /events). */
+  readonly agentReports: AgentReports;
+  /** Alertmanager's deliveries (POST /alertmanager). */
+  readonly alertReceiver: AlertReceiver;
   readonly recovery: Recovery;
   readonly consent: Consent;
   readonly questions: Questions;
@@ -136,6 +145,7 @@ export class Engine {
     this.incidents = new IncidentStore(db);
     this.actions = new ActionStore(db);
     this.heartbeats = new HeartbeatStore(db);
+    this.alerts = new AlertStore(db);
     this.kv = new KeyValueStore(db);
     this.selfProbe = createSelfProbe(this.kv, now);
     this.tokens = new ActionTokens(actionSecret(this.kv), new UsedTokenStore(db));
@@ -203,8 +213,19 @@ export class Engine {
       flappingQuiet: (check) => this.composer.briefingOnlyFlapping(check.name, check.severity),
       notify,
       notice: (n) => this.composer.notice(n),
+      acknowledged: (name) => this.acknowledgeProbe(name),
     });
     this.regret = new RegretIndex({ db, store: new RegretStore(db), events, clock, log, checks: config.checks, notify });
+    this.agentReports = new AgentReports({
+      db,
+      events,
+      actions: this.actions,
+      regret: this.regret,
+      clock,
+      log,
+      checks: new Set(config.checks.map((c) => c.name)),
+    });
+    this.alertReceiver = new AlertReceiver({ alerts: this.alerts, events, clock, log, notify });
     this.recovery = new Recovery({
       db,
       dataDir: config.dataDir,
@@ -499,6 +520,18 @@ export class Engine {
     this.selfProbe.close();
   }
 
+  /** Tells a probe its incident was acknowledged, then runs it at once: a drift check that accepts the change recovers now. */
+  private acknowledgeProbe(name: string): void {
+    const probe = this.probes.get(name);
+    if (!probe?.acknowledge) return;
+    Promise.resolve()
+      .then(() => probe.acknowledge!())
+      .then(
+        () => this.patrol.requestRun(name),
+        (err: unknown) => this.options.log.error({ err, check: name }, 'a probe could not accept the acknowledgement'),
+      );
+  }
+
   /** Waits for every heal in flight (tests and benchmarks). */
   settled(): Promise<void> {
     return this.recovery.settled();
@@ -522,6 +555,7 @@ export class Engine {
         requestRun: () => this.patrol.requestRun(check.name),
         state: probeStates.for(check.name),
         heartbeats: this.heartbeats,
+        alerts: this.alerts,
         childEnv: childEnvironment,
         record: (type, severity, context) => record(type, check.name, severity, context),
       };

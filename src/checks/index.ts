@@ -13,6 +13,15 @@ import { logCheck } from './log.js';
 import { lockfileCheck } from './lockfile.js';
 import { commandCheck } from './command.js';
 import { ollamaCheck } from './ollama.js';
+import { alertCheck } from './alert.js';
+import { queueCheck } from './queue.js';
+import { budgetCheck } from './budget.js';
+import { rateCheck } from './rate.js';
+import { scriptsCheck } from './scripts.js';
+import { driftCheck } from './drift.js';
+import { eventStormCheck } from './event-storm.js';
+import { dockerCheck } from './docker.js';
+import { tlsCheck } from './tls.js';
 
 /**
  * Every check kind, by name. Adding a kind means one module and one line
@@ -33,6 +42,15 @@ export const checkKinds = {
   lockfile: lockfileCheck,
   command: commandCheck,
   ollama: ollamaCheck,
+  alert: alertCheck,
+  queue: queueCheck,
+  budget: budgetCheck,
+  rate: rateCheck,
+  scripts: scriptsCheck,
+  drift: driftCheck,
+  'event-storm': eventStormCheck,
+  docker: dockerCheck,
+  tls: tlsCheck,
 } satisfies Record<string, AnyCheckKind>;
 
 export type CheckKindName = keyof typeof checkKinds;

@@ -58,6 +58,32 @@ export interface HeartbeatSnapshot {
   lastFailBody?: string;
 }
 
+/** A firing alert received from Alertmanager (POST /alertmanager), as the `alert` checks read it. */
+export interface ReceivedAlert {
+  fingerprint: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** When Alertmanager says it began firing (ms); null when it did not say. */
+  startsAt: number | null;
+  /** The Alertmanager group it arrived in. */
+  groupKey: string;
+  /** When Nightshift last heard of it (ms). */
+  receivedAt: number;
+}
+
+/** Alerts received from Alertmanager, kept in the store. */
+export interface AlertBoard {
+  /** Every alert firing now, oldest first. */
+  firing(): ReceivedAlert[];
+  /**
+   * Declares the alerts a check wants (by their labels) and who to tell when one of them arrives or resolves.
+   * `catchAll`: it takes what no other check claims (and does not count as claiming).
+   */
+  listen(wants: (labels: Record<string, string>) => boolean, onAlert: () => void, catchAll?: boolean): void;
+  /** Whether a check other than the catch-all ones wants an alert with these labels. */
+  claimed(labels: Record<string, string>): boolean;
+}
+
 /** Services a probe may need from the running bot; the composition root fills them in. */
 export interface CheckEnvironment {
   /** The check's own name (for file names, log lines). */
@@ -72,6 +98,8 @@ export interface CheckEnvironment {
   /** Persisted state of this check's probe. */
   state: ProbeState;
   heartbeats: HeartbeatBoard;
+  /** Alerts from Alertmanager (the `alert` kind). */
+  alerts: AlertBoard;
   /**
    * The environment for a program this check starts: the bot's own without
    * its chat and HTTP secrets, with `extra` over it.

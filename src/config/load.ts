@@ -218,6 +218,21 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
       `NIGHTSHIFT_HTTP_TOKEN (environment): expected it to be set because the HTTP server listens on ${listenText} (off loopback: /status.json and /metrics need a token there), found it unset`,
     );
   }
+  // The ingest routes' own tokens: agents and Alertmanager post with them; unset, their route is off.
+  const ingestTokens = Object.fromEntries(
+    (['NIGHTSHIFT_AGENT_TOKEN', 'NIGHTSHIFT_ALERTMANAGER_TOKEN'] as const).map((variable) => {
+      const token = env[variable] || undefined;
+      if (token !== undefined && (token.length < 16 || /\s/.test(token)))
+        problems.push(
+          `${variable} (environment): expected at least 16 characters without spaces (e.g. from "openssl rand -hex 24"), found ${token.length} characters`,
+        );
+      if (token !== undefined && token === httpToken)
+        problems.push(`${variable} (environment): expected a token of its own, found it equal to NIGHTSHIFT_HTTP_TOKEN`);
+      return [variable, token];
+    }),
+  ) as Record<'NIGHTSHIFT_AGENT_TOKEN' | 'NIGHTSHIFT_ALERTMANAGER_TOKEN', string | undefined>;
+  const agentToken = ingestTokens.NIGHTSHIFT_AGENT_TOKEN;
+  const alertmanagerToken = ingestTokens.NIGHTSHIFT_ALERTMANAGER_TOKEN;
   const timezone = env.TZ || Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (!isValidTimezone(timezone)) problems.push(`TZ (environment): expected an IANA time zone such as Europe/Berlin, found ${describe(timezone)}`);
 
@@ -239,6 +254,8 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
       listen,
       allowedHosts: (parsed.data.http.allowedHosts ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')),
       ...(httpToken ? { token: httpToken } : {}),
+      ...(agentToken ? { agentToken } : {}),
+      ...(alertmanagerToken ? { alertmanagerToken } : {}),
     },
     log: parsed.data.log,
     patrol: {
@@ -251,6 +268,8 @@ export function parseConfig(text: string, source: string, env: Env, cwd: string)
     checks,
     secrets: {
       httpToken,
+      agentToken,
+      alertmanagerToken,
       ...Object.fromEntries(platformSecretVariables.map((name) => [name, env[name] || undefined])),
     },
     channels,

@@ -364,6 +364,10 @@ export interface Config {
     allowedHosts: string[];
     /** NIGHTSHIFT_HTTP_TOKEN: every route but /healthz, /ping and /answer needs it; required off loopback. */
     token?: string;
+    /** NIGHTSHIFT_AGENT_TOKEN: POST /events (agents' reports) needs it; unset: the route is off. */
+    agentToken?: string;
+    /** NIGHTSHIFT_ALERTMANAGER_TOKEN: POST /alertmanager needs it; unset: the route is off. */
+    alertmanagerToken?: string;
   };
   log: { level: FileConfig['log']['level'] };
   patrol: {

@@ -77,6 +77,8 @@ export const DEFAULT_EFFECT_WINDOW_MS = 5 * 60_000;
 export const DEFAULT_SIMULTANEOUS_MS = 15_000;
 /** A config edit or a deploy can take days to bite (the next restart, the next cron run). */
 export const DEFAULT_LATENT_WINDOW_MS = 3 * 86_400_000;
+/** An agent's reported error is named as a candidate cause of a failure that began at most this long after it. */
+export const AGENT_ERROR_WINDOW_MS = 30 * 60_000;
 /** Candidate latent causes named per root: the most recent are the likeliest. */
 const MAX_LATENT_CAUSES = 2;
 
@@ -122,7 +124,13 @@ export function analyzeFailureLog(log: FailureLog, checks: readonly CausalCheck[
   const latentWindowMs = options.latentWindowMs ?? DEFAULT_LATENT_WINDOW_MS;
   const earliestStart = Math.min(to, ...graph.chains.map((p) => p.roots[0]?.start ?? to));
   const changes = empty || graph.chains.length === 0 ? [] : log.changes(earliestStart - latentWindowMs, to);
-  let chains = graph.chains.map((p) => buildChain(p, graph.checks, sampler, text, latentCausesOf(p, changes, latentWindowMs, redact)));
+  const agentErrors = empty || graph.chains.length === 0 ? [] : log.agentErrors(earliestStart - AGENT_ERROR_WINDOW_MS, to, (name) => graph.checks.has(name));
+  let chains = graph.chains.map((p) =>
+    buildChain(p, graph.checks, sampler, text, [
+      ...latentCausesOf(p, agentErrors, AGENT_ERROR_WINDOW_MS, redact),
+      ...latentCausesOf(p, changes, latentWindowMs, redact),
+    ]),
+  );
 
   // Unexplained: stretches in a dependency cycle, and failures of subjects that are not configured checks.
   let unexplained: ChainNode[] = graph.inCycle.map((c) => sampler.node(c.info, c.stretches, c.span));

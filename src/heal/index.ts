@@ -5,6 +5,8 @@ import { rotateLogAction } from './rotate-log.js';
 import { createDirAction } from './create-dir.js';
 import { removeLockAction } from './remove-lock.js';
 import { cleanFilesAction } from './clean-files.js';
+import { requeueStuckAction } from './requeue-stuck.js';
+import { stopAction } from './stop.js';
 
 /**
  * Every heal action, by name. Adding one means one module and one line here;
@@ -17,6 +19,8 @@ export const healActions = {
   'create-dir': createDirAction,
   'remove-lock': removeLockAction,
   'clean-files': cleanFilesAction,
+  'requeue-stuck': requeueStuckAction,
+  stop: stopAction,
 } satisfies Record<string, AnyHealAction>;
 
 export type HealActionName = keyof typeof healActions;

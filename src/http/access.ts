@@ -15,10 +15,26 @@ export interface AccessPolicy {
   allowedHosts: ReadonlySet<string>;
   /** Bearer token every route but the open ones needs; undefined: none needed (loopback only). */
   token?: string;
+  /** NIGHTSHIFT_AGENT_TOKEN: what POST /events needs (and the only thing it accepts); unset: the route is off. */
+  agentToken?: string;
+  /** NIGHTSHIFT_ALERTMANAGER_TOKEN: what POST /alertmanager needs; unset: the route is off. */
+  alertmanagerToken?: string;
 }
 
 /** Routes that must answer without a token: supervisors' liveness probes, jobs' pings, signed ntfy buttons. */
 export const OPEN_PATHS = [/^\/healthz$/, /^\/ping\//, /^\/answer\//, /^\/act\//];
+
+/**
+ * Routes other programs post to, each guarded by its own token instead of the
+ * HTTP token (an agent's token reads no /status.json, the operator's opens no
+ * door to fake events); without their token they are off, whatever the address.
+ */
+export const INGEST_PATHS = [/^\/events(\/|$)/, /^\/alertmanager$/];
+
+/** Whether a path is an ingest route (its own token, checked by the route). */
+export function isIngestPath(pathname: string): boolean {
+  return INGEST_PATHS.some((pattern) => pattern.test(pathname));
+}
 
 /** True for 127.0.0.0/8, ::1, ::ffff:127.x and "localhost": addresses no other machine can reach. */
 export function isLoopback(host: string): boolean {

@@ -7,12 +7,26 @@ import { UserError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import { Redactor } from '../log/redact.js';
 import { clipAtWord } from '../util/text.js';
-import { bearerMatches, hostAllowed, isOpenPath, type AccessPolicy } from './access.js';
+import { bearerMatches, hostAllowed, isIngestPath, isOpenPath, type AccessPolicy } from './access.js';
+import { agentEventSchema, agentScoreSchema, alertmanagerSchema, describeIssues, type AgentEvent, type AlertmanagerPayload } from './ingest.js';
+import type { z } from 'zod';
 
 /** Where /ping/<name> requests go. */
 export interface PingSink {
   isExpected(name: string): boolean;
   record(name: string, kind: 'ping' | 'start' | 'fail', at: number, body?: string): void;
+}
+
+/** A reply to a program that posted to Nightshift: a status and a JSON body. */
+export interface IngestReply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Where agents' reports go (POST /events, POST /events/<id>/score). */
+export interface AgentSink {
+  report(event: AgentEvent): IngestReply;
+  score(actionId: number, verdict: z.output<typeof agentScoreSchema>): IngestReply;
 }
 
 /** The server itself: who it answers to, and how it cleans what it sends. */
@@ -37,6 +51,10 @@ export interface HttpHandlers {
   act?: (token: string) => Promise<{ status: number; text: string }>;
   /** Why the bot is not healthy although its patrol runs (the store cannot write); empty when healthy. */
   problems?: () => string[];
+  /** Agents reporting their own actions and errors. */
+  agents?: AgentSink;
+  /** Alertmanager's webhook deliveries (one group each). */
+  alertmanager?: (payload: AlertmanagerPayload) => IngestReply;
 }
 
 /** GET routes answer HEAD too (Node leaves the body out). */
@@ -49,6 +67,14 @@ const PING_PATH = /^\/ping\/([A-Za-z0-9._-]{1,64})(?:\/(start|fail))?\/?$/;
 const MAX_PING_BODY = 10_000;
 /** A job pings once per run: more than this per name per minute is a loop or a flood, answered 429 and not stored. */
 const MAX_PINGS_PER_MINUTE = 60;
+
+const SCORE_PATH = /^\/events\/(\d{1,15})\/score$/;
+/** An agent's report is a few hundred bytes; this leaves room for its context. */
+const MAX_EVENT_BODY = 16 * 1024;
+/** Alertmanager sends whole groups; beyond this it should set max_alerts (it then says how many it left out). */
+const MAX_ALERTMANAGER_BODY = 4 * 1024 * 1024;
+/** Agents in a loop must not fill the database: beyond this many reports a minute they are answered 429 and not stored. */
+const MAX_AGENT_EVENTS_PER_MINUTE = 600;
 
 /** A route answers a request or returns false to pass it on. */
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL, handlers: HttpHandlers) => Promise<boolean> | boolean;
@@ -65,6 +91,8 @@ export class HttpServer {
   private readonly redactor: Redactor;
   /** Pings accepted per name in the current minute. */
   private readonly pingWindows = new Map<string, { startedAt: number; count: number }>();
+  /** Agent reports accepted in the current minute. */
+  private agentWindow = { startedAt: 0, count: 0 };
 
   /** Set by serve(): until then every request is answered 503 (the port is bound first, so a taken port fails start early). */
   private handlers: HttpHandlers | undefined;
@@ -78,6 +106,9 @@ export class HttpServer {
       async (req, res, url, h) => url.pathname === '/metrics' && isGet(req) && (await this.metrics(res, h)),
       async (req, res, url, h) => PING_PATH.test(url.pathname) && (await this.ping(req, res, url, h)),
       (req, res, url, h) => ANSWER_PATH.test(url.pathname) && this.answer(req, res, url, h),
+      async (req, res, url, h) => url.pathname === '/events' && (await this.agentEvent(req, res, h)),
+      async (req, res, url, h) => SCORE_PATH.test(url.pathname) && (await this.agentScore(req, res, url, h)),
+      async (req, res, url, h) => url.pathname === '/alertmanager' && (await this.alertmanager(req, res, h)),
       async (req, res, url, h) => ACT_PATH.test(url.pathname) && (await this.act(req, res, url, h)),
     ];
   }
@@ -143,7 +174,12 @@ export class HttpServer {
         send(res, 421, 'text/plain; charset=utf-8', 'this server does not answer to that Host name; add it to http.allowedHosts\n');
         return;
       }
-      if (this.access.token !== undefined && !isOpenPath(url.pathname) && !bearerMatches(req.headers.authorization, this.access.token)) {
+      if (
+        this.access.token !== undefined &&
+        !isOpenPath(url.pathname) &&
+        !isIngestPath(url.pathname) &&
+        !bearerMatches(req.headers.authorization, this.access.token)
+      ) {
         res.setHeader('www-authenticate', 'Bearer realm="nightshift"');
         send(res, 401, 'text/plain; charset=utf-8', 'this needs Authorization: Bearer <NIGHTSHIFT_HTTP_TOKEN>\n');
         return;
@@ -233,11 +269,100 @@ export class HttpServer {
     return true;
   }
 
+  /** POST /events: an agent's action (joins the regret index) or error (joins the event log and the causal analysis). */
+  private async agentEvent(req: IncomingMessage, res: ServerResponse, handlers: HttpHandlers): Promise<true> {
+    const body = await this.ingest(req, res, this.access.agentToken, 'NIGHTSHIFT_AGENT_TOKEN', MAX_EVENT_BODY);
+    if (body === undefined) return true;
+    const now = (this.options.now ?? Date.now)();
+    if (now - this.agentWindow.startedAt >= 60_000) this.agentWindow = { startedAt: now, count: 0 };
+    if (this.agentWindow.count >= MAX_AGENT_EVENTS_PER_MINUTE) {
+      res.setHeader('retry-after', String(Math.ceil((this.agentWindow.startedAt + 60_000 - now) / 1000)));
+      sendJson(res, 429, { error: `more than ${MAX_AGENT_EVENTS_PER_MINUTE} reports a minute; this one was not recorded` });
+      return true;
+    }
+    const parsed = agentEventSchema.safeParse(body);
+    if (!parsed.success) {
+      sendJson(res, 400, { error: describeIssues(parsed.error), usage: AGENT_EVENT_USAGE });
+      return true;
+    }
+    this.agentWindow.count++;
+    const reply = handlers.agents ? handlers.agents.report(parsed.data) : { status: 404, body: { error: 'not found' } };
+    sendJson(res, reply.status, reply.body);
+    return true;
+  }
+
+  /** POST /events/<id>/score: the agent's own verdict on an action it reported. */
+  private async agentScore(req: IncomingMessage, res: ServerResponse, url: URL, handlers: HttpHandlers): Promise<true> {
+    const body = await this.ingest(req, res, this.access.agentToken, 'NIGHTSHIFT_AGENT_TOKEN', MAX_EVENT_BODY);
+    if (body === undefined) return true;
+    const parsed = agentScoreSchema.safeParse(body);
+    if (!parsed.success) {
+      sendJson(res, 400, { error: describeIssues(parsed.error), usage: '{"score": 1 | 0 | -1 | -2, "note": "why"}' });
+      return true;
+    }
+    const id = Number(SCORE_PATH.exec(url.pathname)![1]);
+    const reply = handlers.agents ? handlers.agents.score(id, parsed.data) : { status: 404, body: { error: 'not found' } };
+    sendJson(res, reply.status, reply.body);
+    return true;
+  }
+
+  /** POST /alertmanager: one Alertmanager group, firing or resolved. */
+  private async alertmanager(req: IncomingMessage, res: ServerResponse, handlers: HttpHandlers): Promise<true> {
+    const body = await this.ingest(req, res, this.access.alertmanagerToken, 'NIGHTSHIFT_ALERTMANAGER_TOKEN', MAX_ALERTMANAGER_BODY);
+    if (body === undefined) return true;
+    const parsed = alertmanagerSchema.safeParse(body);
+    if (!parsed.success) {
+      sendJson(res, 400, { error: describeIssues(parsed.error) });
+      return true;
+    }
+    const reply = handlers.alertmanager ? handlers.alertmanager(parsed.data) : { status: 404, body: { error: 'not found' } };
+    sendJson(res, reply.status, reply.body);
+    return true;
+  }
+
+  /**
+   * The checks every ingest route makes, in order: POST, the route's own token (off when it is unset: fail closed),
+   * a JSON body within the limit. Returns the parsed body, or undefined once it has answered.
+   */
+  private async ingest(req: IncomingMessage, res: ServerResponse, token: string | undefined, variable: string, limit: number): Promise<unknown> {
+    if (req.method !== 'POST') {
+      sendJson(res, 405, { error: 'use POST' });
+      return undefined;
+    }
+    if (token === undefined) {
+      sendJson(res, 404, { error: `this route is off: set ${variable} in Nightshift's .env to turn it on` });
+      return undefined;
+    }
+    if (!bearerMatches(req.headers.authorization, token)) {
+      res.setHeader('www-authenticate', 'Bearer realm="nightshift"');
+      sendJson(res, 401, { error: `this needs Authorization: Bearer <${variable}>` });
+      return undefined;
+    }
+    const text = await readBody(req, limit + 1);
+    if (Buffer.byteLength(text) > limit) {
+      sendJson(res, 413, { error: `the body is larger than ${limit} bytes` });
+      return undefined;
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      sendJson(res, 400, { error: 'the body is not JSON' });
+      return undefined;
+    }
+  }
+
   private async metrics(res: ServerResponse, handlers: HttpHandlers): Promise<true> {
     const body = await handlers.metrics.render();
     send(res, 200, handlers.metrics.registry.contentType, body);
     return true;
   }
+}
+
+const AGENT_EVENT_USAGE =
+  '{"type": "action" | "error", "category": "reassign-task", "target": "<check or thing>", "message": "...", "severity": "info" | "warning" | "critical", "agent": "<name>", "context": {}}';
+
+function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  send(res, status, 'application/json', JSON.stringify(body));
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {

@@ -53,6 +53,8 @@ export interface IncidentTrackerOptions {
   flappingQuiet?: (check: CheckConfig) => boolean;
   /** Incidents opened and closed, for the composer to fold by root cause. */
   notice: (notice: IncidentNotice) => void;
+  /** An operator acknowledged the check's incident: a probe that waits for that (drift, quarantined scripts) accepts what it sees. */
+  acknowledged?: (check: string) => void;
 }
 
 /**
@@ -92,7 +94,9 @@ export class IncidentTracker implements IncidentService {
     const { incidents, events, clock } = this.options;
     const who = describeIdentity(by);
     if (!incidents.ack(incidentId, who, clock.now())) return false;
-    events.append(clock.now(), 'incident.acked', incidents.get(incidentId)!.checkName, 'info', { incidentId, by: who, channel: by.channel });
+    const check = incidents.get(incidentId)!.checkName;
+    events.append(clock.now(), 'incident.acked', check, 'info', { incidentId, by: who, channel: by.channel });
+    this.options.acknowledged?.(check);
     return true;
   }
 
@@ -102,12 +106,15 @@ export class IncidentTracker implements IncidentService {
     events.append(clock.now(), 'check.muted', check, 'info', { until: until ?? 0, by: describeIdentity(by), channel: by.channel });
   }
 
-  /** The failing dependency furthest upstream (whose own dependencies are fine), or null. */
-  failingRootOf(check: CheckConfig): CheckConfig | null {
-    const seen = new Set<string>();
+  /**
+   * The failing dependency furthest upstream (whose own dependencies are fine), or null. `alsoDependsOn`: what
+   * this run's result says it depends on besides the configured dependsOn (an alert's `dependsOnLabel`).
+   */
+  failingRootOf(check: CheckConfig, alsoDependsOn: readonly string[] = []): CheckConfig | null {
+    const seen = new Set<string>([check.name]);
     let found: CheckConfig | null = null;
-    const walk = (c: CheckConfig): void => {
-      for (const depName of c.dependsOn) {
+    const walk = (c: CheckConfig, extra: readonly string[] = []): void => {
+      for (const depName of [...c.dependsOn, ...extra]) {
         if (seen.has(depName)) continue;
         seen.add(depName);
         const dep = this.byName.get(depName);
@@ -121,7 +128,7 @@ export class IncidentTracker implements IncidentService {
         }
       }
     };
-    walk(check);
+    walk(check, alsoDependsOn);
     return found;
   }
 
@@ -135,7 +142,7 @@ export class IncidentTracker implements IncidentService {
     }
     if (state.consecutiveFailures < check.failAfter) return { kind: 'none' };
 
-    const rootCheck = this.failingRootOf(check);
+    const rootCheck = this.failingRootOf(check, reportedDependencies(result.details));
     const rootIncident = rootCheck ? this.topOf(incidents.openFor(rootCheck.name)) : undefined;
     const incident = db.transaction(() => {
       const opened = incidents.open({
@@ -248,4 +255,10 @@ export class IncidentTracker implements IncidentService {
     }
     return state.flapping;
   }
+}
+
+/** The checks a run's result says it depends on (details.dependsOn, as an alert check reports them from a label). */
+function reportedDependencies(details: Record<string, unknown> | undefined): string[] {
+  const value = details?.dependsOn;
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }

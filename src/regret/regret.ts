@@ -84,6 +84,8 @@ export class RegretIndex implements RegretService {
   start(): void {
     const now = this.options.clock.now();
     for (const action of this.options.store.unscored()) {
+      // An agent's action about no check waits for the agent's own score (POST /events/<id>/score).
+      if (action.category.startsWith('agent:') && !this.byName.has(action.target)) continue;
       const cooldown = this.byName.get(action.target)?.cooldownMs ?? 300_000;
       if (action.category === 'escalate') this.score(action.id, -2, 'it had to be escalated to the operator');
       else if (now - action.at > cooldown) this.score(action.id, 0, 'outcome unknown: Nightshift was not watching when it would have shown');
@@ -217,9 +219,12 @@ export class RegretIndex implements RegretService {
       reason: flag.reason,
     });
     this.options.log.warn({ flag }, 'regret flag raised');
+    const byAgent = flag.category.startsWith('agent:');
     this.options.notify({
       severity: 'warning',
-      title: `Regret flag #${flag.id}: ${describeFlag(flag)} keeps making things worse (${flag.reason}); Nightshift stops doing it and escalates instead`,
+      title: byAgent
+        ? `Regret flag #${flag.id}: the agents' ${describeFlag(flag)} keeps making things worse (${flag.reason}); every report of it is now answered "flagged" so the agent can stop`
+        : `Regret flag #${flag.id}: ${describeFlag(flag)} keeps making things worse (${flag.reason}); Nightshift stops doing it and escalates instead`,
       body: `/flags clear ${flag.id} when it is safe again`,
     });
   }

@@ -22,10 +22,15 @@ export interface HealOutcomes {
   failed: number;
 }
 
-/** Every autonomous action, recorded so the regret index can score it later. */
+/**
+ * Every autonomous action, recorded so the regret index can score it later:
+ * Nightshift's own, and agents' (category "agent:<category>", never counted
+ * as heals: not in heals_24h, not against a check's maxHeals).
+ */
 export class ActionStore {
   private readonly insert;
   private readonly selectForTarget;
+  private readonly selectOne;
   private readonly outcomesSince;
   private readonly escalationsSince;
   private readonly countCategorySince;
@@ -35,17 +40,20 @@ export class ActionStore {
   constructor(db: Db) {
     this.insert = db.prepare('INSERT INTO actions (at, category, target, trigger, incident_id, result, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.selectForTarget = db.prepare('SELECT * FROM actions WHERE target = ? ORDER BY id DESC LIMIT ?');
+    this.selectOne = db.prepare('SELECT * FROM actions WHERE id = ?');
     this.outcomesSince = db.prepare<[number], HealOutcomes>(
-      "SELECT count(DISTINCT target || ':' || at) AS attempts, count(DISTINCT CASE WHEN score = 1 THEN target || ':' || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || ':' || at END) AS failed FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair')",
+      "SELECT count(DISTINCT target || ':' || at) AS attempts, count(DISTINCT CASE WHEN score = 1 THEN target || ':' || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || ':' || at END) AS failed FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair') AND category NOT LIKE 'agent:%'",
     );
     this.escalationsSince = db.prepare<[number], { target: string; message: string }>(
       "SELECT target, message FROM actions WHERE at >= ? AND category = 'escalate' ORDER BY id",
     );
     this.countCategorySince = db.prepare('SELECT count(*) AS n FROM actions WHERE at >= ? AND category = ?');
     this.countByTarget = db.prepare(
-      "SELECT target, count(DISTINCT at) AS n FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair') GROUP BY target",
+      "SELECT target, count(DISTINCT at) AS n FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair') AND category NOT LIKE 'agent:%' GROUP BY target",
     );
-    this.countTargetSince = db.prepare("SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND category NOT IN ('escalate', 'repair')");
+    this.countTargetSince = db.prepare(
+      "SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND category NOT IN ('escalate', 'repair') AND category NOT LIKE 'agent:%'",
+    );
   }
 
   record(input: Omit<ActionRow, 'id' | 'score'>): number {
@@ -57,18 +65,13 @@ export class ActionStore {
 
   /** The newest actions for a check. */
   forTarget(target: string, limit = 20): ActionRow[] {
-    return (this.selectForTarget.all(target, limit) as Array<Record<string, unknown>>).map((r) => ({
-      id: r.id as number,
-      at: r.at as number,
-      category: r.category as string,
-      target: r.target as string,
-      trigger: r.trigger as string,
-      incidentId: r.incident_id as number | null,
-      result: r.result as ActionResult,
-      message: r.message as string,
-      details: JSON.parse(r.details as string) as Record<string, unknown>,
-      score: r.score as number | null,
-    }));
+    return (this.selectForTarget.all(target, limit) as Array<Record<string, unknown>>).map(actionFromRow);
+  }
+
+  /** One action by id; undefined when there is none. */
+  get(id: number): ActionRow | undefined {
+    const row = this.selectOne.get(id) as Record<string, unknown> | undefined;
+    return row ? actionFromRow(row) : undefined;
   }
 
   /** Heal attempts (all steps of one attempt share a timestamp) since a time. */
@@ -99,4 +102,19 @@ export class ActionStore {
   countCategory(category: string, since: number): number {
     return (this.countCategorySince.get(since, category) as { n: number }).n;
   }
+}
+
+function actionFromRow(r: Record<string, unknown>): ActionRow {
+  return {
+    id: r.id as number,
+    at: r.at as number,
+    category: r.category as string,
+    target: r.target as string,
+    trigger: r.trigger as string,
+    incidentId: r.incident_id as number | null,
+    result: r.result as ActionResult,
+    message: r.message as string,
+    details: JSON.parse(r.details as string) as Record<string, unknown>,
+    score: r.score as number | null,
+  };
 }

@@ -74,6 +74,12 @@ export interface EventContexts {
   'task.requeued': { source: string; task: string; from: string; to: string; retries: number; stuckForMs: number };
   /** A task that stayed stuck through its retries, marked failed so the pipeline moves on. */
   'task.gave_up': { source: string; task: string; from: string; to: string; retries: number; stuckForMs: number };
+  /** An agent's own action (POST /events), recorded in the regret index as action `actionId` (category "agent:<category>"). */
+  'agent.action': { actionId: number; agent: string; category: string; message: string; context: Record<string, unknown>; scoredBy: 'check' | 'agent' };
+  /** An agent's own typed error (POST /events): the causal analysis names it when a failure of its target follows. */
+  'agent.error': { agent: string; category: string; message: string; context: Record<string, unknown> };
+  /** One Alertmanager delivery (one group); `unmatched`: alert names no `alert` check takes. */
+  'alert.received': { groupKey: string; status: string; receiver: string; firing: number; resolved: number; truncated: number; unmatched: string[] };
   /** A generated script with findings, moved out of the agents' way (never deleted). */
   'script.quarantined': { path: string; movedTo: string; findings: string[] };
   /** The database could be written again after writes failed (disk full) since `since`. */

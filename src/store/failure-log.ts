@@ -43,7 +43,8 @@ export interface SubjectFailures {
 
 /**
  * The causal analysis's reads of the event log: `check.failed` and
- * `check.recovered` rows only. Every statement is prepared once, here; one
+ * `check.recovered` rows, and the `change` and `agent.error` rows that may
+ * explain them. Every statement is prepared once, here; one
  * analysis runs the per-subject ones thousands of times.
  *
  * Bound values are written `+?`: with SQLite's STAT4 statistics
@@ -67,6 +68,7 @@ export class FailureLog {
   private readonly failedInWindow;
   private readonly failedBySubject;
   private readonly changesIn;
+  private readonly agentErrorsIn;
 
   constructor(db: Db) {
     const events = `events${perSubjectIndexHint(db)}`;
@@ -102,6 +104,23 @@ export class FailureLog {
     this.changesIn = db.prepare<[number, number], { at: number; subject: string; source: string | null; summary: string | null; checks: string | null }>(
       "SELECT at, subject, json_extract(context, '$.source') AS source, json_extract(context, '$.summary') AS summary, json_extract(context, '$.checks') AS checks FROM events WHERE type = 'change' AND at >= ? AND at <= ? ORDER BY at, id",
     );
+    this.agentErrorsIn = db.prepare<[number, number], { at: number; subject: string; agent: string | null; category: string | null; message: string | null }>(
+      "SELECT at, subject, json_extract(context, '$.agent') AS agent, json_extract(context, '$.category') AS category, json_extract(context, '$.message') AS message FROM events WHERE type = 'agent.error' AND at >= ? AND at <= ? ORDER BY at, id",
+    );
+  }
+
+  /**
+   * Errors agents reported (`agent.error` events, POST /events) in [from, to], oldest first, as changes of source
+   * "agent": `checks` holds the target when it is a configured check (`isCheck`), else it is empty (it may concern any).
+   */
+  agentErrors(from: number, to: number, isCheck: (name: string) => boolean): RecordedChange[] {
+    return this.agentErrorsIn.all(from, to).map((row) => ({
+      at: row.at,
+      subject: row.subject,
+      source: 'agent',
+      summary: `agent ${row.agent ?? 'agent'} reported ${row.category ?? 'an error'} on ${row.subject}: ${row.message ?? ''}`,
+      checks: isCheck(row.subject) ? [row.subject] : [],
+    }));
   }
 
   /** Recorded changes (`change` events) in [from, to], oldest first; `checks` empty: it concerns every check. */

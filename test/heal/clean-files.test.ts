@@ -12,7 +12,13 @@ import { childEnvironment } from '../../src/config/child-env.js';
 
 function cleanStep(dir: string, params: Record<string, unknown>) {
   const { logger } = createCapturedLogger(new Redactor());
-  const step = cleanFilesAction.create(cleanFilesAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now, childEnv: childEnvironment, record: () => {} });
+  const step = cleanFilesAction.create(cleanFilesAction.params.parse(params), {
+    log: logger,
+    dataDir: dir,
+    now: Date.now,
+    childEnv: childEnvironment,
+    record: () => {},
+  });
   const target = { check: checkConfig('scratch'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   return (): Promise<HealResult> => step.run(target, { signal: new AbortController().signal, now: Date.now });
 }

@@ -12,7 +12,13 @@ import { childEnvironment } from '../../src/config/child-env.js';
 
 function commandStep(dir: string, params: Record<string, unknown>) {
   const { logger } = createCapturedLogger(new Redactor());
-  const step = commandAction.create(commandAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now, childEnv: childEnvironment, record: () => {} });
+  const step = commandAction.create(commandAction.params.parse(params), {
+    log: logger,
+    dataDir: dir,
+    now: Date.now,
+    childEnv: childEnvironment,
+    record: () => {},
+  });
   const target = { check: checkConfig('worker'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   return (signal = new AbortController().signal): Promise<HealResult> => step.run(target, { signal, now: Date.now });
 }

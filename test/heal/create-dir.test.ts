@@ -12,7 +12,13 @@ import { childEnvironment } from '../../src/config/child-env.js';
 
 function createDirStep(dir: string, params: Record<string, unknown>) {
   const { logger } = createCapturedLogger(new Redactor());
-  const step = createDirAction.create(createDirAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now, childEnv: childEnvironment, record: () => {} });
+  const step = createDirAction.create(createDirAction.params.parse(params), {
+    log: logger,
+    dataDir: dir,
+    now: Date.now,
+    childEnv: childEnvironment,
+    record: () => {},
+  });
   const target = { check: checkConfig('uploads'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   return (): Promise<HealResult> => step.run(target, { signal: new AbortController().signal, now: Date.now });
 }

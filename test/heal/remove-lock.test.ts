@@ -14,7 +14,13 @@ import { childEnvironment } from '../../src/config/child-env.js';
 
 function removeLockStep(dir: string, params: Record<string, unknown>) {
   const { logger } = createCapturedLogger(new Redactor());
-  const step = removeLockAction.create(removeLockAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now, childEnv: childEnvironment, record: () => {} });
+  const step = removeLockAction.create(removeLockAction.params.parse(params), {
+    log: logger,
+    dataDir: dir,
+    now: Date.now,
+    childEnv: childEnvironment,
+    record: () => {},
+  });
   const target = { check: checkConfig('pipeline'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   return (now: () => number = Date.now): Promise<HealResult> => step.run(target, { signal: new AbortController().signal, now });
 }

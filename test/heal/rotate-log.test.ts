@@ -14,7 +14,13 @@ import { childEnvironment } from '../../src/config/child-env.js';
 
 function rotation(dir: string, params: Record<string, unknown>) {
   const { logger, lines } = createCapturedLogger(new Redactor());
-  const step = rotateLogAction.create(rotateLogAction.params.parse(params), { log: logger, dataDir: dir, now: Date.now, childEnv: childEnvironment, record: () => {} });
+  const step = rotateLogAction.create(rotateLogAction.params.parse(params), {
+    log: logger,
+    dataDir: dir,
+    now: Date.now,
+    childEnv: childEnvironment,
+    record: () => {},
+  });
   const target = { check: checkConfig('app-log'), probe: { run: async () => ({ ok: true, message: 'not used by this action' }) } };
   const run = (): Promise<HealResult> => step.run(target, { signal: new AbortController().signal, now: Date.now });
   return { run, logLines: lines };

@@ -1,4 +1,4 @@
-import type { CheckEnvironment, HeartbeatSnapshot, ProbeEventType } from '../../src/checks/types.js';
+import type { AlertBoard, CheckEnvironment, HeartbeatSnapshot, ProbeEventType } from '../../src/checks/types.js';
 import type { HealEnvironment } from '../../src/heal/types.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
@@ -15,6 +15,8 @@ export function testCheckEnv(options: {
   state?: Map<string, unknown> | undefined;
   heartbeats?: Record<string, HeartbeatSnapshot>;
   now?: () => number;
+  /** Alerts the probe sees (the `alert` kind); none by default. */
+  alerts?: AlertBoard;
 }) {
   const { logger, lines } = createCapturedLogger(new Redactor());
   const state = options.state ?? new Map<string, unknown>();
@@ -33,6 +35,7 @@ export function testCheckEnv(options: {
       set: <T>(value: T) => void state.set(checkName, value),
     },
     heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {}, expect: () => {} },
+    alerts: options.alerts ?? { firing: () => [], listen: () => {}, claimed: () => false },
     childEnv: childEnvironment,
     record: (type, severity, context) => void events.push({ type, subject: checkName, severity, context }),
   };

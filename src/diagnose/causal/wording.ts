@@ -109,7 +109,8 @@ export class Wording {
   private latent(chain: CausalChain): string | undefined {
     if (chain.latentCauses.length === 0) return undefined;
     const [newest, ...older] = chain.latentCauses;
-    let sentence = `Candidate latent cause: ${chain.root.check} began failing ${formatDuration(newest!.beforeMs)} after a change: ${quote(newest!.summary, CHANGE_CHARS)} (${this.when(newest!.at)})`;
+    const after = newest!.source === 'agent' ? 'an agent reported an error' : 'a change';
+    let sentence = `Candidate latent cause: ${chain.root.check} began failing ${formatDuration(newest!.beforeMs)} after ${after}: ${quote(newest!.summary, CHANGE_CHARS)} (${this.when(newest!.at)})`;
     if (older.length > 0) sentence += `; before that: ${list(older.map((c) => `${quote(c.summary, CHANGE_CHARS)} (${formatDuration(c.beforeMs)} before)`))}`;
     return `${sentence}.`;
   }
