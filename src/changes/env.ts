@@ -1,3 +1,4 @@
+import { envValues } from '../util/env-file.js';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -103,49 +104,4 @@ async function readEnvFile(path: string, previous: EnvFileState | undefined, ctx
     ? Object.fromEntries([...values].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => [key, sha256Hex(`${salt}\0${key}\0${value}`)]))
     : null;
   return { stamp: stampOf(stats, bytes, hashedAt), keys, salt };
-}
-
-const ASSIGNMENT = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s?(.*)$/;
-
-/**
- * The values of a KEY=VALUE file, read as dotenv reads them: `#` comments
- * and blank lines skipped, `export ` allowed, quotes removed (a double- or
- * back-quoted value may span lines), an unquoted value's ` # comment` cut;
- * the last assignment of a key wins. Null when a line is something else:
- * then it is no env file.
- */
-function envValues(text: string): Map<string, string> | null {
-  const values = new Map<string, string>();
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (/^\s*(#|$)/.test(line)) continue;
-    const match = ASSIGNMENT.exec(line);
-    if (!match) return null;
-    let value = match[2]!.trimStart();
-    const quote = value[0];
-    if (quote === '"' || quote === "'" || quote === '`') {
-      let body = value.slice(1);
-      let end = closingQuote(body, quote);
-      while (end < 0 && quote !== "'" && i + 1 < lines.length) {
-        body += `\n${lines[++i]!}`;
-        end = closingQuote(body, quote);
-      }
-      if (end < 0) return null;
-      value = body.slice(0, end);
-    } else {
-      value = value.replace(/\s+#.*$/, '').trim();
-    }
-    values.set(match[1]!, value);
-  }
-  return values;
-}
-
-/** Where `quote` closes `text`; a backslash escapes the next character inside double quotes. */
-function closingQuote(text: string, quote: string): number {
-  for (let i = 0; i < text.length; i++) {
-    if (quote === '"' && text[i] === '\\') i++;
-    else if (text[i] === quote) return i;
-  }
-  return -1;
 }

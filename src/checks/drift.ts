@@ -1,3 +1,4 @@
+import { envValues } from '../util/env-file.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -320,50 +321,6 @@ function sameContent(a: Snapshot, b: Snapshot): boolean {
 function isKeyValueFile(path: string): boolean {
   const name = basename(path);
   return name === '.env' || name.startsWith('.env.') || name.endsWith('.env');
-}
-
-const ASSIGNMENT = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s?(.*)$/;
-
-/**
- * The values of a KEY=VALUE file as dotenv reads them: `#` comments and
- * blank lines skipped, `export ` allowed, quotes removed (a double- or
- * back-quoted value may span lines), an unquoted value's ` # comment` cut,
- * the last assignment of a key wins. Null when a line is anything else: then
- * it is no env file, and it is hashed whole.
- */
-function envValues(text: string): Map<string, string> | null {
-  const values = new Map<string, string>();
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (/^\s*(#|$)/.test(line)) continue;
-    const match = ASSIGNMENT.exec(line);
-    if (!match) return null;
-    let value = match[2]!.trimStart();
-    const quote = value[0];
-    if (quote === '"' || quote === "'" || quote === '`') {
-      let body = value.slice(1);
-      let end = closingQuote(body, quote);
-      while (end < 0 && quote !== "'" && i + 1 < lines.length) {
-        body += `\n${lines[++i]!}`;
-        end = closingQuote(body, quote);
-      }
-      if (end < 0) return null;
-      value = body.slice(0, end);
-    } else {
-      value = value.replace(/\s+#.*$/, '').trim();
-    }
-    values.set(match[1]!, value);
-  }
-  return values;
-}
-
-function closingQuote(text: string, quote: string): number {
-  for (let i = 0; i < text.length; i++) {
-    if (quote === '"' && text[i] === '\\') i++;
-    else if (text[i] === quote) return i;
-  }
-  return -1;
 }
 
 function saltedHash(salt: string, data: string | Buffer): string {
