@@ -1,4 +1,5 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { cursorAfter, firstSight, openIfExists, planReading, readAt, type Cursor, type Segment } from './appended-lines.js';
+import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { describeExit, runCommand, tail } from '../exec.js';
 import { ageDuration, formatDuration } from '../util/duration.js';
@@ -63,15 +64,6 @@ const params = z
 
 export type EventStormParams = z.output<typeof params>;
 
-/** Where reading a log resumes: a byte offset in one file, named by device and inode so a rename does not fool it. */
-interface Cursor {
-  /** `${dev}:${ino}` of the file the offset belongs to; '' means "whatever file appears, from its start". */
-  fileId: string;
-  offset: number;
-  /** Base64 of up to ANCHOR_BYTES bytes just before `offset`, to notice a file rewritten in place. */
-  anchor: string;
-}
-
 /** A tripped breaker: since when, and the highest count seen while it was tripped. */
 interface Tripped {
   trippedAt: number;
@@ -114,7 +106,6 @@ export function stormBreakerOf(probe: Probe): (() => BreakerStatus) | undefined 
   return BREAKER in probe ? (probe as BreakerProbe)[BREAKER] : undefined;
 }
 
-const ANCHOR_BYTES = 32;
 const CHUNK_BYTES = 1024 * 1024;
 /** Longest line kept in memory for matching; longer lines are matched on their first part. */
 const MAX_LINE_BYTES = 64 * 1024;
@@ -122,7 +113,6 @@ const SAMPLE_COUNT = 3;
 const SAMPLE_CHARS = 200;
 /** The window is counted in this many buckets, which bounds the state whatever the run interval. */
 const WINDOW_BUCKETS = 120;
-const FIRST_SIGHT_TAIL_BYTES = 64 * 1024;
 /** `pm2 jlist` prints every app's environment; a few MiB is a large stack, 32 MiB is a bound. */
 const JLIST_MAX_BYTES = 32 * 1024 * 1024;
 
@@ -362,28 +352,6 @@ function pm2Observer(source: z.output<typeof pm2Source>, commandEnv: NodeJS.Proc
 
 // ---- log and requests sources -------------------------------------------------
 
-interface OpenFile {
-  handle: FileHandle;
-  id: string;
-  size: number;
-}
-
-/** One stretch of a file to read, from `from` to the size the file had when opened. */
-interface Segment {
-  file: OpenFile;
-  from: number;
-}
-
-interface ReadPlan {
-  segments: Segment[];
-  rotated: boolean;
-  truncated: boolean;
-  /** Rotated away and its unread tail could not be found at <path>.1. */
-  oldTailLost: boolean;
-  /** First sight: the bytes of history skipped. */
-  skippedBytes: number;
-}
-
 function logObserver(path: string, matches: (line: Buffer) => boolean, maxReadBytes: number, keepSamples: boolean): Observer {
   return async (previous, signal) => {
     const live = await openIfExists(path);
@@ -413,102 +381,6 @@ function logObserver(path: string, matches: (line: Buffer) => boolean, maxReadBy
       await Promise.all(opened.map((handle) => handle.close()));
     }
   };
-}
-
-async function openIfExists(path: string): Promise<OpenFile | undefined> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
-    // fstat of the open descriptor: the inode read is the inode judged, even if a rotation renames the path meanwhile.
-    const stats = await handle.stat({ bigint: true });
-    return { handle, id: `${stats.dev}:${stats.ino}`, size: Number(stats.size) };
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
-}
-
-/** First run on an existing file: start after its last complete line. */
-async function firstSight(live: OpenFile): Promise<ReadPlan> {
-  const tailStart = Math.max(0, live.size - FIRST_SIGHT_TAIL_BYTES);
-  const tailBytes = await readAt(live.handle, tailStart, live.size - tailStart);
-  const lastNewline = tailBytes.lastIndexOf(0x0a);
-  // No newline in the whole tail: start at the end rather than inside a giant line.
-  const from = lastNewline >= 0 ? tailStart + lastNewline + 1 : tailStart === 0 ? 0 : live.size;
-  return { segments: [{ file: live, from }], rotated: false, truncated: false, oldTailLost: false, skippedBytes: from };
-}
-
-/**
- * Where the bytes after the cursor are now, tried in this order: the same
- * file still holds them (append); the file was rewritten in place (truncated,
- * or rotated by copy) and `<path>.1` holds the old content at the same
- * offsets, or the live file holds it shifted by the size of `<path>.1` (a
- * front collapse, as Nightshift's rotate-log does); the file was renamed to
- * `<path>.1` (same inode). Otherwise the live file is read from its start.
- */
-async function planReading(path: string, live: OpenFile, cursor: Cursor, opened: FileHandle[]): Promise<ReadPlan> {
-  const plan = (segments: Segment[], flags: Partial<ReadPlan> = {}): ReadPlan => ({
-    segments,
-    rotated: false,
-    truncated: false,
-    oldTailLost: false,
-    skippedBytes: 0,
-    ...flags,
-  });
-  if (cursor.fileId === '') return plan([{ file: live, from: 0 }]);
-  const rotatedFile = await openIfExists(`${path}.1`);
-  if (rotatedFile) opened.push(rotatedFile.handle);
-  if (cursor.fileId === live.id) {
-    if (live.size >= cursor.offset && (await anchorMatches(live, cursor.offset, cursor.anchor))) return plan([{ file: live, from: cursor.offset }]);
-    if (rotatedFile && rotatedFile.size >= cursor.offset && (await anchorMatches(rotatedFile, cursor.offset, cursor.anchor))) {
-      return plan(
-        [
-          { file: rotatedFile, from: cursor.offset },
-          { file: live, from: 0 },
-        ],
-        { rotated: true, truncated: true },
-      );
-    }
-    if (rotatedFile && rotatedFile.size > 0 && rotatedFile.size < cursor.offset) {
-      const shifted = cursor.offset - rotatedFile.size;
-      if (live.size >= shifted && (await anchorMatches(live, shifted, cursor.anchor)))
-        return plan([{ file: live, from: shifted }], { rotated: true, truncated: true });
-    }
-    return plan([{ file: live, from: 0 }], { truncated: true });
-  }
-  if (rotatedFile && rotatedFile.id === cursor.fileId) {
-    return plan(
-      [
-        { file: rotatedFile, from: Math.min(cursor.offset, rotatedFile.size) },
-        { file: live, from: 0 },
-      ],
-      { rotated: true },
-    );
-  }
-  return plan([{ file: live, from: 0 }], { rotated: true, oldTailLost: true });
-}
-
-async function anchorMatches(file: OpenFile, offset: number, anchor: string): Promise<boolean> {
-  const expected = Buffer.from(anchor, 'base64');
-  if (expected.length === 0) return true;
-  if (offset < expected.length) return false;
-  return (await readAt(file.handle, offset - expected.length, expected.length)).equals(expected);
-}
-
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buffer.subarray(0, filled);
 }
 
 interface ScanResult {
@@ -620,13 +492,4 @@ function positionAfter(segments: Segment[], budget: number): { segment: number; 
   }
   const last = segments.length - 1;
   return { segment: last, offset: segments[last]!.file.size };
-}
-
-/** The cursor to persist: the first unconsumed byte, with the bytes before it as an anchor. */
-async function cursorAfter(scan: ScanResult, segments: Segment[]): Promise<Cursor> {
-  const file = segments[scan.resume.segment]!.file;
-  const offset = scan.resume.offset;
-  const anchorStart = Math.max(0, offset - ANCHOR_BYTES);
-  const anchor = await readAt(file.handle, anchorStart, offset - anchorStart);
-  return { fileId: file.id, offset, anchor: anchor.toString('base64') };
 }

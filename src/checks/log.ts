@@ -1,5 +1,6 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
+import { cursorAfter, firstSight, openIfExists, planReading, readAt, type Cursor, type ReadPlan, type Segment } from './appended-lines.js';
+import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { ageDuration, formatDuration } from '../util/duration.js';
 import { regexSource } from '../util/regex.js';
@@ -36,15 +37,6 @@ const params = z.strictObject({
 
 export type LogParams = z.output<typeof params>;
 
-/** Where reading resumes: a byte offset in one file, named by device and inode so a rename does not fool it. */
-interface Cursor {
-  /** `${dev}:${ino}` of the file the offset belongs to; '' means "whatever file appears, from its start". */
-  fileId: string;
-  offset: number;
-  /** Base64 of up to ANCHOR_BYTES bytes just before `offset`, to notice a file rewritten in place. */
-  anchor: string;
-}
-
 /** What the probe persists between patrols (and across Nightshift restarts). */
 interface LogState {
   cursor: Cursor;
@@ -54,7 +46,6 @@ interface LogState {
   sampleErrors: string[];
 }
 
-const ANCHOR_BYTES = 32;
 const CHUNK_BYTES = 1024 * 1024;
 /** Longest line kept in memory for matching; longer lines are matched on their first part. */
 const MAX_LINE_BYTES = 64 * 1024;
@@ -62,7 +53,6 @@ const SAMPLE_COUNT = 3;
 const SAMPLE_CHARS = 200;
 /** The window is counted in this many buckets, which bounds the state whatever the patrol interval. */
 const WINDOW_BUCKETS = 120;
-const FIRST_SIGHT_TAIL_BYTES = 64 * 1024;
 
 /**
  * Watches an application log: its size, and the rate of error lines within a
@@ -108,125 +98,6 @@ export const logCheck: CheckKind<LogParams> = {
     };
   },
 };
-
-interface OpenFile {
-  handle: FileHandle;
-  stats: BigIntStats;
-  id: string;
-  size: number;
-}
-
-/** One stretch of a file to read, from `from` to the size the file had when opened. */
-interface Segment {
-  file: OpenFile;
-  from: number;
-}
-
-interface ReadPlan {
-  segments: Segment[];
-  rotated: boolean;
-  truncated: boolean;
-  /** Rotated away and its unread tail could not be found at <path>.1. */
-  oldTailLost: boolean;
-  skippedBytes: number;
-}
-
-async function openIfExists(path: string): Promise<OpenFile | undefined> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
-    // fstat of the open descriptor: the inode we read is the inode we judged, even if a rotation renames the path meanwhile.
-    const stats = await handle.stat({ bigint: true });
-    return { handle, stats, id: `${stats.dev}:${stats.ino}`, size: Number(stats.size) };
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
-}
-
-/** First patrol of an existing file: start after its last complete line. */
-async function firstSight(live: OpenFile): Promise<ReadPlan> {
-  const tailStart = Math.max(0, live.size - FIRST_SIGHT_TAIL_BYTES);
-  const tail = await readAt(live.handle, tailStart, live.size - tailStart);
-  const lastNewline = tail.lastIndexOf(0x0a);
-  // A file whose tail holds no newline at all: start at its end rather than inside a giant line.
-  const from = lastNewline >= 0 ? tailStart + lastNewline + 1 : tailStart === 0 ? 0 : live.size;
-  return { segments: [{ file: live, from }], rotated: false, truncated: false, oldTailLost: false, skippedBytes: from };
-}
-
-/**
- * Where the bytes after the cursor are now. The cases, in the order tried:
- * the same file still holds them (plain append); the file was rewritten in
- * place (truncated, or rotated by copy or collapse) and `<path>.1` holds the
- * old content at the same offsets, or the live file holds it shifted by the
- * size of `<path>.1` (a front collapse); the file was renamed away to
- * `<path>.1` (same inode). Otherwise the live file is read from its start.
- */
-async function planReading(path: string, live: OpenFile, cursor: Cursor, opened: FileHandle[]): Promise<ReadPlan> {
-  const plan = (segments: Segment[], flags: Partial<ReadPlan> = {}): ReadPlan => ({
-    segments,
-    rotated: false,
-    truncated: false,
-    oldTailLost: false,
-    skippedBytes: 0,
-    ...flags,
-  });
-  if (cursor.fileId === '') return plan([{ file: live, from: 0 }]);
-  const rotatedFile = await openIfExists(`${path}.1`);
-  if (rotatedFile) opened.push(rotatedFile.handle);
-  if (cursor.fileId === live.id) {
-    if (live.size >= cursor.offset && (await anchorMatches(live, cursor.offset, cursor.anchor))) return plan([{ file: live, from: cursor.offset }]);
-    if (rotatedFile && rotatedFile.size >= cursor.offset && (await anchorMatches(rotatedFile, cursor.offset, cursor.anchor))) {
-      return plan(
-        [
-          { file: rotatedFile, from: cursor.offset },
-          { file: live, from: 0 },
-        ],
-        { rotated: true, truncated: true },
-      );
-    }
-    if (rotatedFile && rotatedFile.size > 0 && rotatedFile.size < cursor.offset) {
-      const shifted = cursor.offset - rotatedFile.size;
-      if (live.size >= shifted && (await anchorMatches(live, shifted, cursor.anchor)))
-        return plan([{ file: live, from: shifted }], { rotated: true, truncated: true });
-    }
-    return plan([{ file: live, from: 0 }], { truncated: true });
-  }
-  if (rotatedFile && rotatedFile.id === cursor.fileId) {
-    return plan(
-      [
-        { file: rotatedFile, from: Math.min(cursor.offset, rotatedFile.size) },
-        { file: live, from: 0 },
-      ],
-      { rotated: true },
-    );
-  }
-  return plan([{ file: live, from: 0 }], { rotated: true, oldTailLost: true });
-}
-
-async function anchorMatches(file: OpenFile, offset: number, anchor: string): Promise<boolean> {
-  const expected = Buffer.from(anchor, 'base64');
-  if (expected.length === 0) return true;
-  if (offset < expected.length) return false;
-  const actual = await readAt(file.handle, offset - expected.length, expected.length);
-  return actual.equals(expected);
-}
-
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buffer.subarray(0, filled);
-}
 
 interface ScanResult {
   newLines: number;
@@ -332,15 +203,6 @@ function lastReadPosition(segments: Segment[], budget: number): { segment: numbe
     left -= length;
   }
   return undefined;
-}
-
-/** The cursor to persist: the first unconsumed byte, with the bytes before it as an anchor. */
-async function cursorAfter(scan: ScanResult, segments: Segment[]): Promise<Cursor> {
-  const file = segments[scan.resume.segment]!.file;
-  const offset = scan.resume.offset;
-  const anchorStart = Math.max(0, offset - ANCHOR_BYTES);
-  const anchor = await readAt(file.handle, anchorStart, offset - anchorStart);
-  return { fileId: file.id, offset, anchor: anchor.toString('base64') };
 }
 
 /** Adds this patrol's errors, merged into buckets of window/WINDOW_BUCKETS, and drops what fell out of the window. */
