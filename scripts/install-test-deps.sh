@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages some tests run for real: Prometheus (prometheus, promtool), Alertmanager
-# (prometheus-alertmanager, amtool) and openssl. Fast on a re-run: apt is skipped when every binary is there.
+# (prometheus-alertmanager, amtool), openssl, Chromium (the status page is tested in a real browser)
+# and systemd (systemd-analyze verifies the units Nightshift installs). Fast on a re-run: apt is skipped when every binary is there.
 # Without root and without sudo it says so in one line and exits 0: those tests then skip, naming this script.
 set -euo pipefail
 
-PACKAGES=(prometheus prometheus-alertmanager openssl)
-BINARIES=(prometheus promtool prometheus-alertmanager amtool openssl)
+PACKAGES=(prometheus prometheus-alertmanager openssl chromium systemd)
+BINARIES=(prometheus promtool prometheus-alertmanager amtool openssl chromium systemd-analyze)
 
 missing=()
 for binary in "${BINARIES[@]}"; do

