@@ -8,7 +8,7 @@ import { ntfySender } from './chat/platforms/ntfy.js';
 import type { ChatChannel, OutgoingMessage } from './chat/channel.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
-import { Engine } from './engine.js';
+import { Engine, type ReloadOutcome } from './engine.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AccessPolicy, ListenAddress } from './http/access.js';
 import { HttpServer } from './http/server.js';
@@ -171,6 +171,8 @@ export class App {
       problems: () => health.problems(),
       agents: engine.agentReports,
       alertmanager: (payload) => engine.alertReceiver.receive(payload),
+      // The status page (GET /, /overview.json, /live): read only, from the store and the patrol's committed runs.
+      ...HttpServer.statusPage(engine, db, () => clock.now()),
     });
     recordStart(events, lock, clock, { config: config.source, http: httpAddress });
 
@@ -226,6 +228,18 @@ export class App {
   /** Resolves when every channel's queue is empty (benchmarks, tests). */
   drained(timeoutMs?: number): Promise<void> {
     return this.started().outbox.drained(timeoutMs);
+  }
+
+  /** Applies a new, validated configuration's checks (SIGHUP, `nightshift reload`); throws before start. */
+  reload(next: Config): Promise<ReloadOutcome> {
+    return this.started().engine.reload(next);
+  }
+
+  /** A reload found the file invalid: nothing changed; recorded, and said on chat (a SIGHUP has no terminal to answer on). */
+  reloadRefused(source: string, problems: string): void {
+    const { engine, send } = this.started();
+    engine.reloadRefused(source, problems);
+    send({ severity: 'warning', title: `Configuration reload refused: nothing changed`, body: `${source}\n${problems}` });
   }
 
   /** Asks a question on every channel (consent and proposals use this); throws before start. */

@@ -8,7 +8,8 @@ import { createProbe } from './checks/index.js';
 import type { CheckConfig, CheckEnvironment, Probe, ProbeEventType } from './checks/types.js';
 import type { Clock } from './clock.js';
 import { childEnvironment } from './config/child-env.js';
-import type { Config } from './config/schema.js';
+import type { CheckConfig as ConfiguredCheck, Config } from './config/schema.js';
+import { describeDiff, diffConfig, type ConfigDiff } from './config/diff.js';
 import { Consent } from './consent/consent.js';
 import { ConsentQuestions } from './consent/questions.js';
 import { Diagnoser } from './diagnose/diagnoser.js';
@@ -19,6 +20,7 @@ import type { HealEnvironment, HealStep } from './heal/types.js';
 import { Metrics } from './http/metrics.js';
 import type { Logger } from './log/logger.js';
 import type { Redactor } from './log/redact.js';
+import { basename } from 'node:path';
 import { Composer } from './notify/composer.js';
 import type { Send } from './notify/outbox.js';
 import { IncidentTracker } from './patrol/incidents.js';
@@ -131,6 +133,16 @@ export class Engine {
   readonly services: CommandServices;
   private readonly tokens: ActionTokens;
   private readonly selfProbe: ReturnType<typeof createSelfProbe>;
+  /** The checks patrolled now: the configuration's at start, then each reload's. */
+  private checks: readonly ConfiguredCheck[];
+  private checksByName: Map<string, ConfiguredCheck>;
+  /** Each check's heal steps (Recovery reads this map; a reload replaces entries). */
+  private readonly steps = new Map<string, HealStep[]>();
+  private readonly probeStates: ProbeStateStore;
+  private readonly healEnv: HealEnvironment;
+  /** The configuration in force (for checks) and the last reload, one at a time. */
+  private config: Config;
+  private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: EngineOptions) {
     const { config, db, events, clock, log, redactor } = options;
@@ -141,6 +153,18 @@ export class Engine {
       if (!options.health?.failed(err, what)) log.error({ err, what }, 'background work failed (kept running)');
     };
     const notify = (message: Parameters<Send>[0]) => send(message);
+    this.config = config;
+    this.checks = config.checks;
+    this.checksByName = new Map(config.checks.map((c) => [c.name, c]));
+    this.probeStates = new ProbeStateStore(db);
+    // Probe and heal events go straight to the log (typed there under the same names); the log redacts and bounds them.
+    this.healEnv = {
+      log,
+      dataDir: config.dataDir,
+      now,
+      childEnv: childEnvironment,
+      record: (type, subject, severity, context) => this.record(type, subject, severity, context),
+    };
     this.checkState = new CheckStateStore(db);
     this.incidents = new IncidentStore(db);
     this.actions = new ActionStore(db);
@@ -163,7 +187,7 @@ export class Engine {
       redactor,
       ...(options.health ? { health: options.health } : {}),
     });
-    const steps = this.createProbesAndSteps();
+    for (const check of config.checks) this.createProbeAndSteps(check);
 
     this.silences = new Silences({
       store: new SilenceStore(db),
@@ -173,8 +197,7 @@ export class Engine {
       windows: config.maintenance,
       timezone: config.timezone,
     });
-    const checksByName = new Map(config.checks.map((c) => [c.name, c]));
-    const heals = (name: string) => (steps.get(name)?.length ?? 0) > 0;
+    const heals = (name: string) => (this.steps.get(name)?.length ?? 0) > 0;
     const maxHealSteps = Math.max(1, ...config.checks.map((c) => c.heal.length));
     this.composer = new Composer({
       clock,
@@ -192,7 +215,7 @@ export class Engine {
       },
       heals,
       quiet: (name, at) => {
-        const check = checksByName.get(name);
+        const check = this.checksByName.get(name);
         return check !== undefined && this.isQuiet(check, at);
       },
       escalateAfterMs: config.chat.escalateAfter === 'off' ? null : config.chat.escalateAfter,
@@ -232,7 +255,7 @@ export class Engine {
       timezone: config.timezone,
       checks: config.checks,
       probes: this.probes,
-      steps,
+      steps: this.steps,
       checkState: this.checkState,
       incidents: this.incidents,
       actions: this.actions,
@@ -385,9 +408,8 @@ export class Engine {
     });
     this.changes = new ChangeWatcher({ config, db, events, kv: this.kv, clock, log, env: () => childEnvironment() });
 
-    const checkNames = config.checks.map((c) => c.name);
     this.services = {
-      status: { summary: () => this.summary(), checkNames: () => checkNames },
+      status: { summary: () => this.summary(), checkNames: () => this.checks.map((c) => c.name) },
       incidents: this.tracker,
       heal: this.recovery,
       consent: this.consent,
@@ -431,7 +453,7 @@ export class Engine {
       startedAt: this.options.startedAt,
       lastPatrolAt: this.patrol.lastTickAt,
       patrolAlive: this.patrol.isAlive(),
-      checks: this.options.config.checks,
+      checks: this.checks,
       states: this.checkState.all(),
       openIncidents: this.incidents.allOpen(),
       heals24h: this.actions.healAttemptsSince(now - DAY_MS),
@@ -537,34 +559,122 @@ export class Engine {
     return this.recovery.settled();
   }
 
-  private createProbesAndSteps(): Map<string, HealStep[]> {
-    const { config, clock, log } = this.options;
-    const probeStates = new ProbeStateStore(this.options.db);
-    // Probe and heal events go straight to the log (typed there under the same names); the log redacts and bounds them.
-    const record = (type: ProbeEventType, subject: string, severity: 'info' | 'warning' | 'critical', context: Record<string, unknown>) =>
-      void this.options.events.append(clock.now(), type, subject, severity, context as EventContexts[typeof type]);
-    const healEnv: HealEnvironment = { log, dataDir: config.dataDir, now: () => clock.now(), childEnv: childEnvironment, record };
-    const steps = new Map<string, HealStep[]>();
-    for (const check of config.checks) {
-      const env: CheckEnvironment = {
-        checkName: check.name,
-        log: log.child({ check: check.name }),
-        dataDir: config.dataDir,
-        now: () => clock.now(),
-        self: this.selfProbe,
-        requestRun: () => this.patrol.requestRun(check.name),
-        state: probeStates.for(check.name),
-        heartbeats: this.heartbeats,
-        alerts: this.alerts,
-        childEnv: childEnvironment,
-        record: (type, severity, context) => record(type, check.name, severity, context),
-      };
-      this.probes.set(check.name, this.options.probeFor ? this.options.probeFor(check, env) : createProbe(check.kind, check.params, env));
-      steps.set(
-        check.name,
-        check.heal.map((step) => createHealStep(step.action, step.params, healEnv)),
-      );
-    }
-    return steps;
+  private record(type: ProbeEventType, subject: string, severity: 'info' | 'warning' | 'critical', context: Record<string, unknown>): void {
+    this.options.events.append(this.options.clock.now(), type, subject, severity, context as EventContexts[typeof type]);
   }
+
+  /** Builds a check's probe and heal steps into the maps the patrol and the recovery read. */
+  private createProbeAndSteps(check: ConfiguredCheck): void {
+    const { config, clock, log } = this.options;
+    const env: CheckEnvironment = {
+      checkName: check.name,
+      log: log.child({ check: check.name }),
+      dataDir: config.dataDir,
+      now: () => clock.now(),
+      self: this.selfProbe,
+      requestRun: () => this.patrol.requestRun(check.name),
+      state: this.probeStates.for(check.name),
+      heartbeats: this.heartbeats,
+      alerts: this.alerts,
+      childEnv: childEnvironment,
+      record: (type, severity, context) => this.record(type, check.name, severity, context),
+    };
+    this.probes.set(check.name, this.options.probeFor ? this.options.probeFor(check, env) : createProbe(check.kind, check.params, env));
+    this.steps.set(
+      check.name,
+      check.heal.map((step) => createHealStep(step.action, step.params, this.healEnv)),
+    );
+  }
+
+  /**
+   * Applies a new configuration's checks while running (SIGHUP, `nightshift reload`): added checks start, removed
+   * ones stop (a supervised child is stopped with its probe), changed ones restart alone; the others, and their
+   * children, are not touched. Other settings that differ are reported as needing a restart. Reloads run one at a
+   * time; `next` has been validated whole by the caller.
+   */
+  reload(next: Config): Promise<ReloadOutcome> {
+    const run = this.reloading.then(() => this.applyReload(next));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyReload(next: Config): Promise<ReloadOutcome> {
+    const { clock, log, events } = this.options;
+    const startedAt = clock.now();
+    const diff = diffConfig(this.config, next);
+    const restart = new Set([...diff.removed, ...diff.changed]);
+    // Unchanged checks keep their config objects: a run in flight across the reload is still theirs and is recorded.
+    const checks = next.checks.map((c) => (diff.unchanged.includes(c.name) ? this.checksByName.get(c.name)! : c));
+
+    // Nothing may act on a probe about to go: its runs and heals stop first, then the probe lets go of its child.
+    await this.patrol.retire(restart);
+    await this.recovery.replaceChecks(checks, restart);
+    await Promise.allSettled(
+      [...restart].map(async (name) => {
+        const probe = this.probes.get(name);
+        this.probes.delete(name);
+        this.steps.delete(name);
+        await probe?.dispose?.();
+      }),
+    );
+    for (const name of diff.removed) this.metrics.forgetCheck(name);
+
+    this.config = { ...next, checks };
+    this.checks = checks;
+    this.checksByName = new Map(checks.map((c) => [c.name, c]));
+    this.tracker.replaceChecks(checks, restart);
+    this.regret.replaceChecks(checks);
+    this.diagnoser.replaceChecks(checks);
+    this.silences.replaceChecks(checks);
+    this.agentReports.replaceChecks(new Set(checks.map((c) => c.name)));
+
+    const fresh = checks.filter((c) => !this.probes.has(c.name));
+    for (const check of fresh) this.createProbeAndSteps(check);
+    for (const check of fresh) {
+      try {
+        await this.probes.get(check.name)!.start?.();
+      } catch (err) {
+        // As at start: a probe that cannot start fails its runs, and the patrol records why.
+        log.error({ err, check: check.name }, 'check failed to start');
+      }
+    }
+    this.patrol.replaceChecks(checks);
+
+    const summary = describeDiff(diff);
+    const durationMs = clock.now() - startedAt;
+    events.append(clock.now(), 'config.reloaded', 'config', 'info', {
+      config: next.source,
+      added: diff.added,
+      removed: diff.removed,
+      changed: diff.changed,
+      needRestart: diff.needRestart,
+      summary,
+      durationMs,
+    });
+    if (restart.size > 0 || diff.added.length > 0 || diff.needRestart.length > 0)
+      // A change like any other: the causal analysis names it as a latent cause of what fails next.
+      events.append(startedAt, 'change', 'config', 'info', {
+        source: 'config',
+        summary: `reloaded ${basename(next.source)}: ${summary}`,
+        checks: [...diff.added, ...diff.changed],
+        path: next.source,
+        detectedAt: startedAt,
+      });
+    log.info({ added: diff.added, removed: diff.removed, changed: diff.changed, needRestart: diff.needRestart, durationMs }, 'configuration reloaded');
+    return { diff, summary, durationMs };
+  }
+
+  /** A reload that found the file invalid changed nothing: recorded, and the operator told why. */
+  reloadRefused(source: string, problems: string): void {
+    this.options.events.append(this.options.clock.now(), 'config.reload_failed', 'config', 'warning', { config: source, problems });
+    this.options.log.error({ config: source, problems }, 'configuration reload refused; nothing changed');
+  }
+}
+
+/** What a reload did. */
+export interface ReloadOutcome {
+  diff: ConfigDiff;
+  /** One line: "check api added; check web changed". */
+  summary: string;
+  durationMs: number;
 }

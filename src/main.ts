@@ -7,7 +7,7 @@ import { createChatChannels } from '../adapters/index.js';
 import { App } from './app.js';
 import { commands } from '../commands/index.js';
 import type { OutgoingMessage } from './chat/channel.js';
-import { loadConfig, loadDotEnv } from './config/load.js';
+import { loadConfig, loadDotEnv, processEnvironment } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ConfigError, DatabaseError, ExitCode, InstanceLockedError, MigrationError, UserError, errorMessage } from './errors.js';
 import { judge, LOCK_FILE, readLock } from './lock/instance-lock.js';
@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version}\n`);
     return ExitCode.ok;
   }
-  const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env };
+  const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: processEnvironment() };
   // Before the configuration is loaded: init writes the first one, install-service validates it itself.
   if (command === 'init') return runInit(rest, io);
   if (command === 'install-service') return runInstallService(rest, io);
@@ -125,8 +125,19 @@ async function start(config: Config): Promise<number> {
   };
   process.once('SIGINT', catchSignal);
   process.once('SIGTERM', catchSignal);
+  // SIGHUP re-reads the configuration; caught from the first moment too (its default would kill the bot), and
+  // one that arrives during start-up is applied once the bot is up.
+  let up = false;
+  let reloadWaiting = false;
+  const onHangup = () => {
+    if (up) void reloadFromDisk(app, log, redactor, config.source);
+    else reloadWaiting = true;
+  };
+  process.on('SIGHUP', onHangup);
   try {
     await app.start();
+    up = true;
+    if (reloadWaiting) onHangup();
   } catch (err) {
     if (err instanceof DatabaseError) {
       // Exit 2: restarting cannot fix the file, so systemd and pm2 must not loop on it; the operator hears about it in chat.
@@ -313,8 +324,71 @@ async function status(config: Config): Promise<number> {
   }
 }
 
-/** Asks the running instance to re-read its configuration (SIGHUP), once this one has read the file whole and found it valid. */
+/** Re-reads the configuration file for a running bot; an invalid file changes nothing and is reported. */
+async function reloadFromDisk(app: App, log: Logger, redactor: Redactor, source: string): Promise<void> {
+  let next: Config;
+  try {
+    next = loadConfig();
+  } catch (err) {
+    const problems = redactor.redact(err instanceof ConfigError ? err.message : `cannot load the configuration: ${errorMessage(err)}`);
+    try {
+      app.reloadRefused(source, problems);
+    } catch (recordErr) {
+      log.error({ err: recordErr, problems }, 'configuration reload refused; could not record it');
+    }
+    return;
+  }
+  try {
+    await app.reload(next);
+  } catch (err) {
+    log.error({ err }, 'configuration reload failed');
+  }
+}
+
+/** How long `nightshift reload` waits for the bot to say what it did. */
+const RELOAD_WAIT_MS = 30_000;
+
+/**
+ * Asks the running instance to re-read its configuration (SIGHUP), once this one has read the file whole and found
+ * it valid (main() exits 2 before this when it is not), then waits for the bot's own account of what it applied.
+ */
 async function reload(config: Config): Promise<number> {
-  void config;
-  return Promise.resolve(ExitCode.failure);
+  const lock = readLock(join(config.dataDir, LOCK_FILE));
+  if (lock === 'missing' || lock === 'unreadable' || !judge(lock).alive) {
+    process.stdout.write(`${config.source}: OK, but nightshift is not running here (data dir ${config.dataDir}): nothing to reload\n`);
+    return ExitCode.notRunning;
+  }
+  const file = join(config.dataDir, DATABASE_FILE);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const newest = db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM events').get()?.id ?? 0;
+    process.kill(lock.pid, 'SIGHUP');
+    const outcome = db.prepare<[number], { type: string; context: string }>(
+      "SELECT type, context FROM events WHERE id > ? AND type IN ('config.reloaded', 'config.reload_failed') ORDER BY id LIMIT 1",
+    );
+    const deadline = Date.now() + RELOAD_WAIT_MS;
+    for (;;) {
+      const row = outcome.get(newest);
+      if (row) {
+        const context = JSON.parse(row.context) as { summary?: string; problems?: string; durationMs?: number };
+        if (row.type === 'config.reload_failed') {
+          process.stdout.write(`nightshift (pid ${lock.pid}) refused the file; nothing changed:\n${context.problems ?? ''}\n`);
+          return ExitCode.failure;
+        }
+        process.stdout.write(`reloaded ${config.source} in ${context.durationMs ?? 0} ms: ${context.summary ?? ''}\n`);
+        return ExitCode.ok;
+      }
+      if (Date.now() > deadline) {
+        process.stdout.write(`sent SIGHUP to nightshift (pid ${lock.pid}); it has not said what it applied within ${RELOAD_WAIT_MS / 1000} s (see its log)\n`);
+        return ExitCode.failure;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch (err) {
+    process.stdout.write(`cannot reload nightshift (pid ${lock.pid}): ${errorMessage(err)}\n`);
+    return ExitCode.failure;
+  } finally {
+    db?.close();
+  }
 }

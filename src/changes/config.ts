@@ -67,10 +67,13 @@ export const configChanges: ChangeSource<ConfigThing, ConfigState> = {
     if (!before.checks || !before.sections) return [{ ...change, summary: `${file} ${changed}${apply}`, checks: Object.keys(after.checks) }];
     const checks = keyedDifferences(before.checks, after.checks);
     const sections = keyedDifferences(before.sections, after.sections);
-    const words = [...differenceWords(checks, 'check '), ...differenceWords(sections)];
+    const sectionWords = differenceWords(sections);
+    const words = [...differenceWords(checks, 'check '), ...sectionWords];
     // Only comments, formatting or key order moved.
     if (words.length === 0) return [];
-    return [{ ...change, summary: `${file} ${changed}: ${listed(words)}${apply}`, checks: concerned(checks) }];
+    // Checks apply on a reload; any other setting only at a restart.
+    const howToApply = ctx.firstLook ? '' : sectionWords.length === 0 ? '; `nightshift reload` applies it' : apply;
+    return [{ ...change, summary: `${file} ${changed}: ${listed(words)}${howToApply}`, checks: concerned(checks) }];
   },
 };
 

@@ -29,7 +29,7 @@ export const heartbeatCheck: CheckKind<z.output<typeof params>> = {
   params,
   create(p, env) {
     const name = p.ping ?? env.checkName;
-    env.heartbeats.expect(name, () => env.requestRun());
+    const stopExpecting = env.heartbeats.expect(name, () => env.requestRun());
     const firstSeen = (): number => {
       const state = env.state.get<{ firstSeenAt: number }>();
       if (state) return state.firstSeenAt;
@@ -40,6 +40,9 @@ export const heartbeatCheck: CheckKind<z.output<typeof params>> = {
     return {
       async start() {
         firstSeen();
+      },
+      dispose() {
+        stopExpecting();
       },
       async run({ now }) {
         const at = now();

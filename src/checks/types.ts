@@ -44,8 +44,8 @@ export interface ProbeState {
 export interface HeartbeatBoard {
   /** The newest ping of each kind for a name (empty when none ever arrived). */
   latest(name: string): HeartbeatSnapshot;
-  /** Declares a ping name as expected (others are refused with 404) and who to tell when one arrives. */
-  expect(name: string, onPing: () => void): void;
+  /** Declares a ping name as expected (others are refused with 404) and who to tell when one arrives; returns how to stop expecting it. */
+  expect(name: string, onPing: () => void): () => void;
 }
 
 export interface HeartbeatSnapshot {

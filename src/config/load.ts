@@ -49,6 +49,11 @@ export function loadDotEnv(cwd = process.cwd()): string | undefined {
   return file;
 }
 
+/** The process's environment, for CLI commands that read it before any configuration exists (init, install-service). */
+export function processEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
 /**
  * Reads, interpolates and validates the configuration. Throws ConfigError
  * listing every problem at once; touches nothing on disk.

@@ -106,9 +106,11 @@ export class Diagnoser implements DiagnosisService {
   private readonly opened = new Map<string, number[]>();
   /** Root incidents not yet counted toward their signature's recurrence: they may still be re-filed as symptoms. */
   private readonly unsettled = new Map<number, { check: CheckConfig; signature: string; since: number }>();
-  private readonly byName: Map<string, CheckConfig>;
+  private byName = new Map<string, CheckConfig>();
   /** Each check's dependencies, direct and transitive. */
-  private readonly upstream: Map<string, Set<string>>;
+  private upstream = new Map<string, Set<string>>();
+  /** The checks configured now (a reload replaces them). */
+  private checks: readonly CheckConfig[] = [];
   private readonly running = new Map<string, Promise<DiagnoseOutcome>>();
   private criticalFailures: number | undefined;
   private analysisAsked = false;
@@ -118,9 +120,15 @@ export class Diagnoser implements DiagnosisService {
 
   constructor(private readonly options: DiagnoserOptions) {
     this.failureLog = new FailureLog(options.db);
-    this.byName = new Map(options.checks.map((c) => [c.name, c]));
+    this.replaceChecks(options.checks);
+  }
+
+  /** A reload: the evidence gathering and the dependency walk use `next` from now on. */
+  replaceChecks(next: readonly CheckConfig[]): void {
+    this.checks = next;
+    this.byName = new Map(next.map((c) => [c.name, c]));
     const dependsOnOf = (name: string) => this.byName.get(name)?.dependsOn ?? [];
-    this.upstream = new Map(options.checks.map((c) => [c.name, upstreamOf(c.name, dependsOnOf)]));
+    this.upstream = new Map(next.map((c) => [c.name, upstreamOf(c.name, dependsOnOf)]));
   }
 
   start(): void {
@@ -241,7 +249,8 @@ export class Diagnoser implements DiagnosisService {
   }
 
   private async run(trigger: DiagnosisTrigger, input: { signature?: string; check?: string; lookbackMs?: number }): Promise<DiagnoseOutcome> {
-    const { checks, store, clock, log, events } = this.options;
+    const { store, clock, log, events } = this.options;
+    const { checks } = this;
     const to = clock.now();
     const from = to - (input.lookbackMs ?? this.options.lookbackMs);
     let analysis: CausalAnalysis;

@@ -87,10 +87,37 @@ export class Recovery implements HealService {
   /** Failing checks whose heal waits until their dependencies have been checked since the failure began. */
   private readonly waitingOnDependencies = new Map<string, CheckConfig>();
 
-  private readonly byName: ReadonlyMap<string, CheckConfig>;
+  private byName: ReadonlyMap<string, CheckConfig>;
+  /** Per check with a heal in flight: aborted when a reload changes or removes the check. */
+  private readonly cancels = new Map<string, AbortController>();
 
   constructor(private readonly options: RecoveryOptions) {
     this.byName = new Map(options.checks.map((c) => [c.name, c]));
+  }
+
+  /**
+   * A reload: heals the checks in `next` from now on. A heal in flight for a check named in `restart` (removed or
+   * changed) is stopped (its backoff wait or running step aborted) and awaited first: it would act on a probe that
+   * is about to be replaced.
+   */
+  async replaceChecks(next: readonly CheckConfig[], restart: ReadonlySet<string>): Promise<void> {
+    for (const name of restart) this.cancels.get(name)?.abort(new Error('the check was changed or removed by a reload'));
+    await Promise.allSettled([...restart].map((name) => this.inFlight.get(name) ?? Promise.resolve()));
+    for (const name of restart) {
+      this.waitingOnDependencies.delete(name);
+      this.skipNoted.delete(name);
+    }
+    this.byName = new Map(next.map((c) => [c.name, c]));
+  }
+
+  /** The signal a heal of `check` stops at: Nightshift stopping, or a reload replacing the check. */
+  private haltSignal(check: string): AbortSignal {
+    let cancel = this.cancels.get(check);
+    if (!cancel || cancel.signal.aborted) {
+      cancel = new AbortController();
+      this.cancels.set(check, cancel);
+    }
+    return AbortSignal.any([this.stopController.signal, cancel.signal]);
   }
 
   private healHeld(check: string, healedAt: number, now: number): void {
@@ -205,7 +232,7 @@ export class Recovery implements HealService {
     const { checkState, events, clock, log, db } = this.options;
     if (delayMs > 0) {
       log.info({ check: check.name, delayMs, attempt }, 'backing off before healing again');
-      if (!(await sleep(delayMs, this.stopController.signal))) return;
+      if (!(await sleep(delayMs, this.haltSignal(check.name)))) return;
     }
     const startedAt = clock.now();
     const previous = checkState.get(check.name);
@@ -289,14 +316,16 @@ export class Recovery implements HealService {
     const steps = this.options.steps.get(check.name) ?? [];
     const probe = this.options.probes.get(check.name);
     const outcomes: HealStepOutcome[] = [];
+    const halt = this.haltSignal(check.name);
     for (const [index, step] of steps.entries()) {
+      if (halt.aborted) return undefined;
       const action = check.heal[index]!.action;
       const stepStarted = performance.now();
-      const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.options.healTimeoutMs)]);
+      const signal = AbortSignal.any([halt, AbortSignal.timeout(this.options.healTimeoutMs)]);
       let result;
       try {
         result = probe ? await step.run({ check, probe }, { signal, now: () => clock.now() }) : { ok: false, message: 'no probe for this check' };
-        if (signal.aborted && result.ok === false && this.stopController.signal.aborted) return undefined;
+        if (signal.aborted && result.ok === false && halt.aborted) return undefined;
       } catch (err) {
         result = { ok: false, message: signal.aborted ? `abandoned after ${Math.round(this.options.healTimeoutMs / 1000)}s` : errorMessage(err) };
       }

@@ -102,4 +102,10 @@ export class Metrics {
   countRun(check: string, ok: boolean): void {
     this.runs.inc({ check, result: ok ? 'ok' : 'failed' });
   }
+
+  /** A check a reload removed: its run counters go (a series that never moves again would read as a live check). */
+  forgetCheck(check: string): void {
+    this.runs.remove({ check, result: 'ok' });
+    this.runs.remove({ check, result: 'failed' });
+  }
 }

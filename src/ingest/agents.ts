@@ -31,7 +31,16 @@ export interface AgentReportsOptions {
  * failure of what it concerns follows.
  */
 export class AgentReports implements AgentSink {
-  constructor(private readonly options: AgentReportsOptions) {}
+  private checks: ReadonlySet<string>;
+
+  constructor(private readonly options: AgentReportsOptions) {
+    this.checks = options.checks;
+  }
+
+  /** A reload: actions are scored by the checks configured now. */
+  replaceChecks(names: ReadonlySet<string>): void {
+    this.checks = names;
+  }
 
   report(event: AgentEvent): IngestReply {
     return event.type === 'action' ? this.action(event) : this.error(event);
@@ -48,7 +57,8 @@ export class AgentReports implements AgentSink {
   }
 
   private action(event: AgentEvent): IngestReply {
-    const { db, events, actions, regret, clock, log, checks } = this.options;
+    const { db, events, actions, regret, clock, log } = this.options;
+    const { checks } = this;
     const at = clock.now();
     const category = `${AGENT_CATEGORY_PREFIX}${event.category}`;
     const scoredBy = checks.has(event.target) ? 'check' : 'agent';

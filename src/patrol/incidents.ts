@@ -65,15 +65,45 @@ export interface IncidentTrackerOptions {
  * changing state is flapping: one alert, then quiet until it is stable.
  */
 export class IncidentTracker implements IncidentService {
-  private readonly byName: Map<string, CheckConfig>;
-  /** Each check's dependencies, direct and transitive (the config is fixed for the tracker's life). */
-  private readonly upstream: Map<string, Set<string>>;
+  private byName = new Map<string, CheckConfig>();
+  /** Each check's dependencies, direct and transitive (recomputed when a reload replaces the checks). */
+  private upstream = new Map<string, Set<string>>();
   private readonly changes = new Map<string, number[]>();
 
   constructor(private readonly options: IncidentTrackerOptions) {
-    this.byName = new Map(options.checks.map((c) => [c.name, c]));
+    this.useChecks(options.checks);
+  }
+
+  /**
+   * A reload: tracks `next` from now on. The open incident of a check no longer configured is closed (nothing
+   * will ever run it again to close it); its flapping history is forgotten, as is that of changed checks.
+   */
+  replaceChecks(next: readonly CheckConfig[], restart: ReadonlySet<string>): void {
+    const now = this.options.clock.now();
+    const { incidents, events, db } = this.options;
+    this.useChecks(next);
+    for (const name of restart) {
+      this.changes.delete(name);
+      if (this.byName.has(name)) continue;
+      const open = incidents.openFor(name);
+      if (!open) continue;
+      db.transaction(() => {
+        incidents.close(open.id, now);
+        events.append(now, 'incident.closed', name, 'info', {
+          incidentId: open.id,
+          durationMs: now - open.openedAt,
+          failures: open.failures,
+          symptomOf: open.rootId,
+          checkRemoved: true,
+        });
+      })();
+    }
+  }
+
+  private useChecks(checks: readonly CheckConfig[]): void {
+    this.byName = new Map(checks.map((c) => [c.name, c]));
     const dependsOnOf = (name: string) => this.byName.get(name)?.dependsOn ?? [];
-    this.upstream = new Map(options.checks.map((c) => [c.name, upstreamOf(c.name, dependsOnOf)]));
+    this.upstream = new Map(checks.map((c) => [c.name, upstreamOf(c.name, dependsOnOf)]));
   }
 
   onResult(outcome: RunOutcome): IncidentUpdate {

@@ -1,4 +1,4 @@
-import { EventEmitter, setMaxListeners } from 'node:events';
+import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.js';
 import type { Probe } from '../checks/types.js';
 import type { CheckConfig } from '../checks/types.js';
@@ -68,7 +68,11 @@ export class Patrol extends EventEmitter<PatrolEvents> {
   private readonly nextDue = new Map<string, number>();
   private readonly rerun = new Set<string>();
   private readonly due = new DueQueue();
-  private readonly byName: Map<string, CheckConfig>;
+  /** The checks patrolled now: the configuration's, until a reload replaces them. */
+  private checks: readonly CheckConfig[];
+  private byName: Map<string, CheckConfig>;
+  /** Aborts one check's run in flight (its check was removed or changed by a reload). */
+  private readonly runAborts = new Map<string, AbortController>();
   private lastTick: number | null = null;
   private running = false;
   private readonly redactor: Redactor;
@@ -77,9 +81,8 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     super();
     this.limiter = new ConcurrencyLimiter(options.concurrency);
     this.redactor = options.redactor ?? new Redactor();
+    this.checks = options.checks;
     this.byName = new Map(options.checks.map((c) => [c.name, c]));
-    // Every running check listens for the stop: as many listeners as checks may run at once.
-    setMaxListeners(options.concurrency + 10, this.stopController.signal);
   }
 
   /** Starts the loop; the first run of every check is immediate. */
@@ -89,9 +92,9 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     const now = this.options.clock.now();
     // With more checks than may run at once, first runs are spread over the first second (or interval,
     // if shorter) instead of queued in one burst: with a thousand checks, that burst set the peak memory.
-    const count = this.options.checks.length;
+    const count = this.checks.length;
     const spread = count > this.options.concurrency;
-    this.options.checks.forEach((check, i) => this.schedule(check.name, spread ? now + Math.floor((i / count) * Math.min(1_000, check.intervalMs)) : now));
+    this.checks.forEach((check, i) => this.schedule(check.name, spread ? now + Math.floor((i / count) * Math.min(1_000, check.intervalMs)) : now));
     this.tick();
   }
 
@@ -100,6 +103,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     this.running = false;
     clearTimeout(this.timer);
     this.stopController.abort(new Error('nightshift is stopping'));
+    for (const abort of this.runAborts.values()) abort.abort(this.stopController.signal.reason);
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
@@ -126,7 +130,34 @@ export class Patrol extends EventEmitter<PatrolEvents> {
 
   /** Runs every check now and waits for all of them (for `/status` refreshes and tests). */
   async runAll(): Promise<void> {
-    await Promise.all(this.options.checks.map((check) => this.inFlight.get(check.name) ?? this.launch(check)));
+    await Promise.all(this.checks.map((check) => this.inFlight.get(check.name) ?? this.launch(check)));
+  }
+
+  /**
+   * A reload, first step: the checks named (removed or changed) stop being patrolled. A run in flight is aborted
+   * and its result dropped (it probed with the old settings), and nothing runs them until replaceChecks().
+   */
+  async retire(names: ReadonlySet<string>): Promise<void> {
+    for (const name of names) {
+      this.byName.delete(name);
+      this.runAborts.get(name)?.abort(new Error('the check was changed or removed by a reload'));
+    }
+    await Promise.allSettled([...names].map((name) => this.inFlight.get(name) ?? Promise.resolve()));
+    for (const name of names) {
+      this.nextDue.delete(name);
+      this.rerun.delete(name);
+    }
+  }
+
+  /** A reload, last step: patrols `next` from now on; checks that are new (or were retired) run at once, the others keep their schedule. */
+  replaceChecks(next: readonly CheckConfig[]): void {
+    const scheduled = new Set(this.nextDue.keys());
+    this.checks = next;
+    this.byName = new Map(next.map((c) => [c.name, c]));
+    if (!this.running) return;
+    const now = this.options.clock.now();
+    for (const check of next) if (!scheduled.has(check.name)) this.schedule(check.name, now);
+    this.tick();
   }
 
   private tick(): void {
@@ -177,12 +208,19 @@ export class Patrol extends EventEmitter<PatrolEvents> {
     const probe = this.options.probes.get(check.name);
     const started = this.options.clock.now();
     this.schedule(check.name, started + check.intervalMs);
+    // One controller per run, aborted by stop() or by a reload: no listener per run on a shared signal.
+    const abort = new AbortController();
+    const signal = abort.signal;
+    if (this.stopController.signal.aborted) abort.abort(this.stopController.signal.reason);
+    this.runAborts.set(check.name, abort);
     const run = this.limiter
       .run(async () => {
+        if (signal.aborted) return;
         const result = probe
-          ? await runWithBoundary(probe, check.timeoutMs, this.stopController.signal, () => this.options.clock.now())
+          ? await runWithBoundary(probe, check.timeoutMs, signal, () => this.options.clock.now())
           : { ok: false, message: 'no probe was created for this check', durationMs: 0, timedOut: false };
-        if (this.stopController.signal.aborted) return;
+        // Stopping, or a reload changed or removed the check while it ran: this result speaks for settings no longer in force.
+        if (signal.aborted || this.byName.get(check.name) !== check) return;
         this.record(check, result, started);
       })
       .catch((err: unknown) => {
@@ -194,6 +232,7 @@ export class Patrol extends EventEmitter<PatrolEvents> {
       })
       .finally(() => {
         this.inFlight.delete(check.name);
+        if (this.runAborts.get(check.name) === abort) this.runAborts.delete(check.name);
         if (this.rerun.delete(check.name)) this.schedule(check.name, this.options.clock.now());
         // Its due entry may have been passed over while it ran: queue it again (duplicates are harmless).
         else this.due.push(this.nextDue.get(check.name) ?? this.options.clock.now(), check.name);

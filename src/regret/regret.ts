@@ -74,10 +74,20 @@ interface Watch {
  */
 export class RegretIndex implements RegretService {
   private readonly watching = new Map<string, Watch[]>();
-  private readonly byName: Map<string, CheckConfig>;
+  private byName: Map<string, CheckConfig>;
 
   constructor(private readonly options: RegretOptions) {
     this.byName = new Map(options.checks.map((c) => [c.name, c]));
+  }
+
+  /** A reload: scores and cooldowns follow `next` from now on; an action on a removed check can no longer be judged. */
+  replaceChecks(next: readonly CheckConfig[]): void {
+    this.byName = new Map(next.map((c) => [c.name, c]));
+    for (const [check, watches] of this.watching) {
+      if (this.byName.has(check)) continue;
+      for (const w of watches) this.score(w.actionId, 0, 'outcome unknown: its check was removed from the configuration');
+      this.watching.delete(check);
+    }
   }
 
   /** Scores what was left unscored by the previous run: escalations at once, older heals as unknown, recent ones watched. */

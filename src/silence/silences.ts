@@ -74,7 +74,11 @@ export class Silences implements SilenceService {
   /** Per window: the last minute asked about, and the latest minute it opened on (null: none within its duration). */
   private readonly scans = new Map<string, { to: number; start: number | null }>();
 
+  /** The checks a matcher is matched against (a reload replaces them). */
+  private checks: readonly SilenceTarget[];
+
   constructor(private readonly options: SilencesOptions) {
+    this.checks = options.checks;
     this.windows = options.windows.map((w) => {
       const matcher = parseMatcher(w.match);
       if (typeof matcher === 'string') throw new Error(`maintenance window ${w.name}: ${matcher}`);
@@ -84,6 +88,11 @@ export class Silences implements SilenceService {
   }
 
   /** What silences this check at `at`, or null. */
+  /** A reload: silences cover the checks configured now. */
+  replaceChecks(next: readonly SilenceTarget[]): void {
+    this.checks = next;
+  }
+
   silencedBy(check: SilenceTarget, at: number): SilencedBy | null {
     for (const silence of this.options.store.active(at)) {
       const matcher = this.matcher(silence.matcher);
@@ -144,7 +153,7 @@ export class Silences implements SilenceService {
 
   private covered(matcher: SilenceMatcher | null): string[] {
     if (!matcher) return [];
-    return this.options.checks.filter((c) => matches(matcher, c)).map((c) => c.name);
+    return this.checks.filter((c) => matches(matcher, c)).map((c) => c.name);
   }
 
   /** A stored matcher, parsed once; null if it no longer parses (it was checked when set), so it matches nothing rather than everything. */

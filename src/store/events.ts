@@ -14,12 +14,17 @@ export type Severity = 'debug' | 'info' | 'warning' | 'critical';
  */
 export interface EventContexts {
   'instance.started': { pid: number; version: string; config: string; http: string };
+  /** A reload (SIGHUP, `nightshift reload`) applied the file: what it started, stopped and restarted. */
+  'config.reloaded': { config: string; added: string[]; removed: string[]; changed: string[]; needRestart: string[]; summary: string; durationMs: number };
+  /** A reload refused the file (nothing changed): the problems, each naming its field. */
+  'config.reload_failed': { config: string; problems: string };
   'instance.stopped': { pid: number; signal?: string; uptimeMs: number };
   'instance.stale_lock_taken_over': { lockFile: string; previousPid: number; previousStartedAt?: string; reason: string };
   'check.failed': { kind: string; message: string; durationMs: number; consecutiveFailures: number; timedOut?: boolean } & Record<string, unknown>;
   'check.recovered': { kind: string; message: string; downForMs: number | null } & Record<string, unknown>;
   'incident.opened': { incidentId: number; message: string; symptomOf: string | null; rootIncidentId: number | null };
-  'incident.closed': { incidentId: number; durationMs: number; failures: number; symptomOf: number | null };
+  /** checkRemoved: closed because a reload removed its check (it did not recover). */
+  'incident.closed': { incidentId: number; durationMs: number; failures: number; symptomOf: number | null; checkRemoved?: true };
   'incident.reclassified': { incidentId: number; symptomOf: string; rootIncidentId: number };
   'check.flapping': { changes: number; windowMs: number; pushed?: boolean };
   'check.stable': { status: string };

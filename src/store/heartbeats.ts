@@ -23,8 +23,14 @@ export class HeartbeatStore implements HeartbeatBoard {
 
   private readonly expected = new Map<string, Array<() => void>>();
 
-  expect(name: string, onPing: () => void): void {
+  expect(name: string, onPing: () => void): () => void {
     this.expected.set(name, [...(this.expected.get(name) ?? []), onPing]);
+    // A check removed by a reload stops expecting: its pings are refused (404) again unless another check waits for them.
+    return () => {
+      const rest = (this.expected.get(name) ?? []).filter((listener) => listener !== onPing);
+      if (rest.length > 0) this.expected.set(name, rest);
+      else this.expected.delete(name);
+    };
   }
 
   /** Whether a check waits for this ping name. */

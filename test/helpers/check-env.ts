@@ -34,7 +34,7 @@ export function testCheckEnv(options: {
       get: <T>() => state.get(checkName) as T | undefined,
       set: <T>(value: T) => void state.set(checkName, value),
     },
-    heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {}, expect: () => {} },
+    heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {}, expect: () => () => {} },
     alerts: options.alerts ?? { firing: () => [], listen: () => {}, claimed: () => false },
     childEnv: childEnvironment,
     record: (type, severity, context) => void events.push({ type, subject: checkName, severity, context }),
