@@ -44,7 +44,8 @@ test('nightshift reload adds, removes and restarts checks without touching the c
     for (const marker of Object.values(markers)) for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
   });
   const config = join(cwd, 'nightshift.yml');
-  writeFileSync(config, `checks:\n${processCheck('keep', markers.keep)}${processCheck('drop', markers.drop)}${processCheck('edit', markers.edit)}`);
+  const beat = '  - name: beat\n    kind: heartbeat\n    period: 1h\n';
+  writeFileSync(config, `checks:\n${processCheck('keep', markers.keep)}${processCheck('drop', markers.drop)}${processCheck('edit', markers.edit)}${beat}`);
   const env = botEnv(cwd);
   const bot = startBot(t, cwd, env, ['start']);
   const http = await bot.started();
@@ -56,6 +57,7 @@ test('nightshift reload adds, removes and restarts checks without touching the c
     { what: 'the three supervised children' },
   );
   await waitFor(async () => (await statusOf(http)).details.every((c) => c.status === 'ok') || undefined, { what: 'every check ok' });
+  assert.equal((await fetch(`http://${http}/ping/beat`)).status, 200, 'the heartbeat check expects its pings');
 
   // keep: untouched; drop: removed; edit: its severity changes; add: new.
   writeFileSync(
@@ -64,7 +66,8 @@ test('nightshift reload adds, removes and restarts checks without touching the c
   );
   const reload = await run(cwd, env, ['reload']);
   assert.equal(reload.code, 0, reload.stdout + reload.stderr);
-  assert.match(reload.stdout, /check add added; check drop removed; check edit changed/);
+  assert.match(reload.stdout, /check add added; checks drop, beat removed; check edit changed/);
+  assert.equal((await fetch(`http://${http}/ping/beat`)).status, 404, 'a removed heartbeat check no longer takes pings');
 
   assert.deepEqual(processesWith(markers.drop), [], 'the removed check stopped its child');
   assert.deepEqual(processesWith(markers.keep), [before.keep], 'the unchanged check kept its child');
@@ -94,7 +97,7 @@ test('nightshift reload adds, removes and restarts checks without touching the c
   t.after(() => db.close());
   const change = db.prepare("SELECT context FROM events WHERE type = 'change' AND subject = 'config' ORDER BY id DESC LIMIT 1").get() as { context: string };
   const context = JSON.parse(change.context) as { summary: string; checks: string[] };
-  assert.match(context.summary, /^reloaded nightshift\.yml: check add added; check drop removed; check edit changed$/);
+  assert.match(context.summary, /^reloaded nightshift\.yml: check add added; checks drop, beat removed; check edit changed$/);
   assert.deepEqual(context.checks, ['add', 'edit']);
 
   // A stop after the reload takes every child, the reloaded ones too.
