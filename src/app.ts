@@ -12,6 +12,8 @@ import { Engine, type ReloadOutcome } from './engine.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AccessPolicy, ListenAddress } from './http/access.js';
 import { HttpServer } from './http/server.js';
+import { overviewBuilder } from './status-page/overview.js';
+import { OverviewQueries } from './store/overview-queries.js';
 import { acquireInstanceLock, LOCK_FILE, type InstanceLock } from './lock/instance-lock.js';
 import type { Logger } from './log/logger.js';
 import type { Redactor } from './log/redact.js';
@@ -172,7 +174,12 @@ export class App {
       agents: engine.agentReports,
       alertmanager: (payload) => engine.alertReceiver.receive(payload),
       // The status page (GET /, /overview.json, /live): read only, from the store and the patrol's committed runs.
-      ...HttpServer.statusPage(engine, db, () => clock.now()),
+      overview: overviewBuilder(engine, new OverviewQueries(db), () => clock.now()),
+      // 'result' is emitted after the run is committed: the overview built then shows it.
+      live: (listener) => {
+        engine.patrol.on('result', listener);
+        return () => void engine.patrol.off('result', listener);
+      },
     });
     recordStart(events, lock, clock, { config: config.source, http: httpAddress });
 

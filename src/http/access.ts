@@ -64,9 +64,37 @@ export function hostAllowed(header: string | undefined, policy: AccessPolicy): b
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (!match) return false;
-  // Hashing first gives equal lengths, so the comparison time says nothing about the token.
+  return sameSecret(match[1]!, token);
+}
+
+/**
+ * The status page's routes: a browser cannot send a bearer header, so with
+ * the token set these also take HTTP Basic with the token as the password.
+ */
+export const PAGE_PATHS = [/^\/$/, /^\/page\.js$/, /^\/page\.css$/, /^\/overview\.json$/, /^\/live$/];
+
+/** Whether a path is one of the status page's (Basic auth accepted besides the bearer token). */
+export function isPagePath(pathname: string): boolean {
+  return PAGE_PATHS.some((pattern) => pattern.test(pathname));
+}
+
+/** The challenge that makes a browser ask for the user name and password (any name; the token is the password). */
+export const BASIC_CHALLENGE = 'Basic realm="nightshift", charset="UTF-8"';
+
+/** Whether an Authorization header is HTTP Basic with the token as the password, whatever the user name (compared in constant time). */
+export function basicMatches(header: string | undefined, token: string): boolean {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!match) return false;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return false;
+  return sameSecret(decoded.slice(colon + 1), token);
+}
+
+/** Hashing first gives equal lengths, so the comparison time says nothing about the token. */
+function sameSecret(given: string, token: string): boolean {
   const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(match[1]!), digest(token));
+  return timingSafeEqual(digest(given), digest(token));
 }
 
 /** Whether a path answers without the token. */

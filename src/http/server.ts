@@ -7,7 +7,10 @@ import { UserError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import { Redactor } from '../log/redact.js';
 import { clipAtWord } from '../util/text.js';
-import { bearerMatches, hostAllowed, isIngestPath, isOpenPath, type AccessPolicy } from './access.js';
+import { BASIC_CHALLENGE, basicMatches, bearerMatches, hostAllowed, isIngestPath, isOpenPath, isPagePath, type AccessPolicy } from './access.js';
+import { loadPageAssets, PAGE_CSP, PAGE_DIR, PAGE_FILES, type PageAsset } from '../status-page/assets.js';
+import { LiveFeed, MAX_LIVE_CLIENTS } from '../status-page/live.js';
+import type { Overview } from '../status-page/overview.js';
 import { agentEventSchema, agentScoreSchema, alertmanagerSchema, describeIssues, type AgentEvent, type AlertmanagerPayload } from './ingest.js';
 import type { z } from 'zod';
 
@@ -37,6 +40,10 @@ export interface HttpServerOptions {
   access?: AccessPolicy;
   /** Cleans what the server sends and what a ping's body leaves in the store. */
   redactor?: Redactor;
+  /** Where the status page's files are read from, once, here (default: web/status/ at the package root). */
+  pageDir?: string;
+  /** Open GET /live streams at most (default 20); one more is answered 503. */
+  maxLiveClients?: number;
 }
 
 /** What the routes read and call: the running bot. */
@@ -55,6 +62,10 @@ export interface HttpHandlers {
   agents?: AgentSink;
   /** Alertmanager's webhook deliveries (one group each). */
   alertmanager?: (payload: AlertmanagerPayload) => IngestReply;
+  /** The status page's data (GET /overview.json, GET /live); without it the page's routes answer 404. */
+  overview?: () => Overview;
+  /** Calls `listener` after each committed check run (GET /live sends a fresh overview then); returns how to stop. */
+  live?: (listener: () => void) => () => void;
 }
 
 /** GET routes answer HEAD too (Node leaves the body out). */
@@ -93,6 +104,10 @@ export class HttpServer {
   private readonly pingWindows = new Map<string, { startedAt: number; count: number }>();
   /** Agent reports accepted in the current minute. */
   private agentWindow = { startedAt: 0, count: 0 };
+  /** The status page's files, read once at start. */
+  private readonly page: { assets: Map<string, PageAsset>; unreadable: string[] };
+  /** GET /live's streams, made on the first one. */
+  private feed: LiveFeed | undefined;
 
   /** Set by serve(): until then every request is answered 503 (the port is bound first, so a taken port fails start early). */
   private handlers: HttpHandlers | undefined;
@@ -100,7 +115,12 @@ export class HttpServer {
   constructor(private readonly options: HttpServerOptions) {
     this.access = options.access ?? { allowedHosts: new Set() };
     this.redactor = options.redactor ?? new Redactor();
+    this.page = loadPageAssets(options.pageDir ?? PAGE_DIR);
+    if (this.page.unreadable.length > 0) options.log.warn({ unreadable: this.page.unreadable }, 'the status page files cannot be read; / answers 503');
     this.routes = [
+      (req, res, url, h) => PAGE_FILE_PATHS.has(url.pathname) && isGet(req) && this.pageFile(res, url.pathname, h),
+      (req, res, url, h) => url.pathname === '/overview.json' && isGet(req) && this.overview(res, h),
+      (req, res, url, h) => url.pathname === '/live' && isGet(req) && this.live(req, res, h),
       (req, res, url, h) => url.pathname === '/healthz' && isGet(req) && this.healthz(res, h),
       (req, res, url, h) => url.pathname === '/status.json' && isGet(req) && this.status(res, h),
       async (req, res, url, h) => url.pathname === '/metrics' && isGet(req) && (await this.metrics(res, h)),
@@ -158,6 +178,7 @@ export class HttpServer {
   }
 
   async close(): Promise<void> {
+    this.feed?.close();
     const server = this.server;
     if (!server) return;
     await new Promise<void>((resolve) => {
@@ -174,15 +195,19 @@ export class HttpServer {
         send(res, 421, 'text/plain; charset=utf-8', 'this server does not answer to that Host name; add it to http.allowedHosts\n');
         return;
       }
-      if (
-        this.access.token !== undefined &&
-        !isOpenPath(url.pathname) &&
-        !isIngestPath(url.pathname) &&
-        !bearerMatches(req.headers.authorization, this.access.token)
-      ) {
-        res.setHeader('www-authenticate', 'Bearer realm="nightshift"');
-        send(res, 401, 'text/plain; charset=utf-8', 'this needs Authorization: Bearer <NIGHTSHIFT_HTTP_TOKEN>\n');
-        return;
+      const token = this.access.token;
+      if (token !== undefined && !isOpenPath(url.pathname) && !isIngestPath(url.pathname)) {
+        const page = isPagePath(url.pathname);
+        const authorization = req.headers.authorization;
+        if (!bearerMatches(authorization, token) && !(page && basicMatches(authorization, token))) {
+          // A browser cannot send a bearer header; the Basic challenge makes it ask (any user name, the token as the password).
+          res.setHeader('www-authenticate', page ? BASIC_CHALLENGE : 'Bearer realm="nightshift"');
+          const hint = page
+            ? 'this page needs the NIGHTSHIFT_HTTP_TOKEN as the password (any user name)\n'
+            : 'this needs Authorization: Bearer <NIGHTSHIFT_HTTP_TOKEN>\n';
+          send(res, 401, 'text/plain; charset=utf-8', hint);
+          return;
+        }
       }
       const handlers = this.handlers;
       if (!handlers) {
@@ -351,6 +376,49 @@ export class HttpServer {
     }
   }
 
+  /**
+   * The page's own files, as read at start, with the page's security headers (no inline script, no framing).
+   * One that could not be read (an install without web/status/) is said plainly, not a bare 404.
+   */
+  private pageFile(res: ServerResponse, path: string, handlers: HttpHandlers): boolean {
+    if (!handlers.overview) return false;
+    const asset = this.page.assets.get(path);
+    if (!asset) {
+      send(res, 503, 'text/plain; charset=utf-8', `the status page files could not be read when Nightshift started: ${this.page.unreadable.join('; ')}\n`);
+      return true;
+    }
+    res.writeHead(200, { ...PAGE_HEADERS, 'content-type': asset.type, 'content-length': String(asset.body.length) });
+    res.end(asset.body);
+    return true;
+  }
+
+  /** The page's data, redacted like /status.json. */
+  private overview(res: ServerResponse, handlers: HttpHandlers): boolean {
+    if (!handlers.overview) return false;
+    res.writeHead(200, { ...PAGE_HEADERS, 'content-type': 'application/json' });
+    res.end(this.overviewJson(handlers.overview));
+    return true;
+  }
+
+  private overviewJson(build: () => Overview): string {
+    return JSON.stringify(this.redactor.redactValue(build()));
+  }
+
+  /** Server-sent events: the overview now, then after each committed run (see LiveFeed). */
+  private live(req: IncomingMessage, res: ServerResponse, handlers: HttpHandlers): boolean {
+    const { overview, live } = handlers;
+    if (!overview || !live) return false;
+    this.feed ??= new LiveFeed({
+      // The handlers read at each use: serve() may be given new ones.
+      snapshot: () => this.overviewJson(this.handlers?.overview ?? overview),
+      subscribe: (listener) => (this.handlers?.live ?? live)(listener),
+      maxClients: this.options.maxLiveClients ?? MAX_LIVE_CLIENTS,
+      onError: (err) => this.options.log.error({ err }, 'the live status overview could not be built'),
+    });
+    this.feed.accept(req, res, PAGE_HEADERS);
+    return true;
+  }
+
   private async metrics(res: ServerResponse, handlers: HttpHandlers): Promise<true> {
     const body = await handlers.metrics.render();
     send(res, 200, handlers.metrics.registry.contentType, body);
@@ -360,6 +428,17 @@ export class HttpServer {
 
 const AGENT_EVENT_USAGE =
   '{"type": "action" | "error", "category": "reassign-task", "target": "<check or thing>", "message": "...", "severity": "info" | "warning" | "critical", "agent": "<name>", "context": {}}';
+
+const PAGE_FILE_PATHS = new Set(PAGE_FILES.map((f) => f.path));
+
+/** What every response of the status page carries: never cached, never framed, nothing but its own files. */
+const PAGE_HEADERS: Record<string, string> = {
+  'cache-control': 'no-store',
+  'content-security-policy': PAGE_CSP,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
 
 function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
   send(res, status, 'application/json', JSON.stringify(body));
