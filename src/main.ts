@@ -34,9 +34,10 @@ Commands:
   reload         make the running bot re-read its configuration (as SIGHUP
                  does): added checks start, removed ones stop, changed ones
                  restart; a bad file changes nothing
-  install-service [--user] [--dry-run]
-                 write and enable the systemd unit that keeps Nightshift
-                 running (and pages when it cannot)
+  install-service [--user] [--dry-run] [--force]
+                 write and enable the systemd units that keep Nightshift
+                 running and page on ntfy when systemd gives up on it;
+                 refuses to replace a different unit without --force
   status         print the summary of the running instance
   check-config   validate the configuration and exit
   audit verify   check the hash chain of the audit trail (approvals, consent)

@@ -26,6 +26,10 @@ export interface FakeUnitState {
   nextElapse?: number | null;
   lastTrigger?: number | null;
   unit?: string;
+  /** `show -p FragmentPath`: where the unit file is (/etc/systemd/system/x.service is the operator's, /lib/systemd/... a vendor's). */
+  fragmentPath?: string;
+  /** What `list-unit-files` says of its file: enabled (the default), disabled, static... */
+  unitFileState?: string;
   /** Makes `restart` fail like a start job whose process exits with this status. */
   restartFails?: { exitStatus?: number };
   /**
@@ -37,6 +41,8 @@ export interface FakeUnitState {
   crashAt?: number | null;
   /** Written by the stand-in: how many times `restart` was called for this unit. */
   restartCalls?: number;
+  /** Written by the stand-in: `enable` was called for this unit. */
+  enabled?: boolean;
 }
 
 /** A stand-in systemd for one test: a state folder and a `systemctl` bound to it. */

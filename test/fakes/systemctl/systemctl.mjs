@@ -22,14 +22,20 @@
 // - A unit with `crashesAfterStart` ends that long after each start (the state is brought up to date whenever it is
 //   read): failed with its exit status, or with `autoRestart` (Restart=always) started again under a new MainPID
 //   with NRestarts+1, as systemd would.
+// - `show --value` prints the values alone, one a line, in the same order (systemctl(1), --value).
+// - `daemon-reload` succeeds silently; `enable [--now] UNIT` marks the unit enabled (loading it when it is not) and with
+//   --now starts it unless it runs, as `systemctl enable --now` does (for install-service's tests).
+// - `list-unit-files` prints one "UNIT-FILE STATE PRESET" row per unit file (header and "N unit files listed." footer
+//   unless --no-legend), filtered by --type= and --state=; a unit's file state is its `unitFileState` (enabled when unset)
+//   and `show -p FragmentPath` its `fragmentPath` (empty when unset, as for a unit without a file).
 // - A manual start flushes NRestarts (systemd src/core/service.c: flush_n_restarts is set when a service stops
 //   without auto-restart and applied on the next start), so `restart` here sets NRestarts=0.
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SERVICE_PROPERTIES = ['MainPID', 'Result', 'NRestarts', 'ExecMainCode', 'ExecMainStatus'];
 const TIMER_PROPERTIES = ['Unit', 'NextElapseUSecRealtime', 'LastTriggerUSec', 'Result'];
-const UNIT_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'ActiveEnterTimestampMonotonic'];
+const UNIT_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'FragmentPath', 'UnitFileState', 'ActiveEnterTimestamp', 'ActiveEnterTimestampMonotonic'];
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 const stateDir = process.env.FAKE_SYSTEMD_DIR;
@@ -40,19 +46,26 @@ if (!stateDir) {
 }
 appendFileSync(join(stateDir, 'calls.jsonl'), `${JSON.stringify(process.argv.slice(2))}\n`);
 
-const { scope, verb, units, properties } = parseArgs(process.argv.slice(2));
+const { scope, verb, units, properties, valueOnly, now } = parseArgs(process.argv.slice(2));
 if (verb === 'show') process.exit(show());
 if (verb === 'restart') process.exit(restart());
+if (verb === 'daemon-reload') process.exit(0);
+if (verb === 'enable') process.exit(enable());
 process.stderr.write(verb ? `Unknown command verb '${verb}'.\n` : 'Too few arguments.\n');
 process.exit(1);
 
 function parseArgs(args) {
-  const parsed = { scope: 'system', verb: undefined, units: [], properties: [] };
+  const parsed = { scope: 'system', verb: undefined, units: [], properties: [], valueOnly: false, now: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--user') parsed.scope = 'user';
     else if (arg === '--system') parsed.scope = 'system';
     else if (arg === '--no-pager' || arg === '--no-ask-password' || arg === '--quiet' || arg === '-q') continue;
+    else if (arg === '--value') parsed.valueOnly = true;
+    else if (arg === '--now') parsed.now = true;
+    else if (arg.startsWith('--type=')) parsed.filters.types.push(...arg.slice('--type='.length).split(','));
+    else if (arg.startsWith('--state=')) parsed.filters.states.push(...arg.slice('--state='.length).split(','));
+    else if (arg === '--no-legend') parsed.filters.legend = false;
     else if (arg.startsWith('--property=')) parsed.properties.push(...arg.slice('--property='.length).split(','));
     else if (arg === '-p' || arg === '--property') parsed.properties.push(...(args[++i] ?? '').split(','));
     else if (arg.startsWith('-p')) parsed.properties.push(...arg.slice(2).split(','));
@@ -123,6 +136,8 @@ function show() {
       LoadState: state ? 'loaded' : 'not-found',
       ActiveState: state?.activeState ?? 'inactive',
       SubState: state?.subState ?? 'dead',
+      FragmentPath: state?.fragmentPath ?? '',
+      UnitFileState: state ? (state.unitFileState ?? 'enabled') : '',
       ActiveEnterTimestamp: formatTimestamp(state?.activeEnterTimestamp),
       ActiveEnterTimestampMonotonic: String(state?.activeEnterMonotonic ?? 0),
       Result: state?.result ?? 'success',
@@ -143,10 +158,29 @@ function show() {
     }
     const order = [...(isTimer ? TIMER_PROPERTIES : SERVICE_PROPERTIES), ...UNIT_PROPERTIES];
     const shown = properties.length > 0 ? order.filter((key) => properties.includes(key)) : order.filter((key) => values[key] !== '');
-    return shown.map((key) => `${key}=${values[key]}\n`).join('');
+    return shown.map((key) => (valueOnly ? `${values[key]}\n` : `${key}=${values[key]}\n`)).join('');
   });
   // Several units are separated by an empty line.
   process.stdout.write(blocks.join('\n'));
+  return 0;
+}
+
+function listUnitFiles() {
+  const dir = join(stateDir, scope);
+  const rows = readdirSync(dir)
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => file.slice(0, -'.json'.length))
+    .sort()
+    .map((unit) => ({ unit, state: loadUnit(unit) }))
+    .map(({ unit, state }) => ({ unit, fileState: state?.unitFileState ?? 'enabled' }))
+    .filter(({ unit, fileState }) => {
+      const type = unit.slice(unit.lastIndexOf('.') + 1);
+      return (filters.types.length === 0 || filters.types.includes(type)) && (filters.states.length === 0 || filters.states.includes(fileState));
+    });
+  const width = Math.max(9, ...rows.map(({ unit }) => unit.length)) + 1;
+  const lines = rows.map(({ unit, fileState }) => `${unit.padEnd(width)}${fileState.padEnd(8)}${fileState === 'enabled' ? 'enabled' : 'disabled'}\n`);
+  if (filters.legend) process.stdout.write(`${'UNIT FILE'.padEnd(width)}STATE   PRESET\n${lines.join('')}\n${rows.length} unit files listed.\n`);
+  else process.stdout.write(lines.join(''));
   return 0;
 }
 
@@ -192,6 +226,30 @@ function restart() {
         activeEnterTimestamp: now,
         activeEnterMonotonic: monotonicUs(now),
         crashAt: state.crashesAfterStart ? now + state.crashesAfterStart.afterMs : null,
+      });
+    }
+    writeFileSync(unitFile(unit), JSON.stringify(state, null, 2));
+  }
+  return 0;
+}
+
+function enable() {
+  if (units.length === 0) {
+    process.stderr.write('Too few arguments.\n');
+    return 1;
+  }
+  for (const unit of units) {
+    const state = loadUnit(unit) ?? { activeState: 'inactive', subState: 'dead' };
+    state.enabled = true;
+    if (now && state.activeState !== 'active') {
+      const at = Date.now();
+      Object.assign(state, {
+        activeState: 'active',
+        subState: 'running',
+        result: 'success',
+        mainPid: (state.mainPid || 4000) + 17,
+        activeEnterTimestamp: at,
+        activeEnterMonotonic: monotonicUs(at),
       });
     }
     writeFileSync(unitFile(unit), JSON.stringify(state, null, 2));
