@@ -7,7 +7,8 @@ import { join } from 'node:path';
  * A stand-in Docker daemon for tests, written from the Engine API reference:
  * an HTTP server on a unix socket answering GET|HEAD /_ping (text "OK" with
  * the Api-Version header), and under a /v1.xx prefix (or none, meaning the
- * newest) GET /containers/{id}/json (ContainerInspectResponse),
+ * newest) GET /containers/json (the ContainerSummary list: running ones, all
+ * with ?all=true), GET /containers/{id}/json (ContainerInspectResponse),
  * POST /containers/{id}/restart?t=N (204) and GET /containers/{id}/logs
  * (the multiplexed stream, or raw for a TTY container), with the
  * documented {"message": "..."} error bodies: 404 "No such container: x",
@@ -45,6 +46,8 @@ export interface FakeContainerSpec {
   stdout?: string[];
   env?: string[];
   onRestart?: RestartOutcome;
+  /** Published ports (host port -> container port), listed by GET /containers/json. */
+  ports?: Array<{ publicPort: number; privatePort: number }>;
 }
 
 interface HealthEntry {
@@ -77,6 +80,7 @@ interface FakeContainer {
   logs: LogLine[];
   env: string[];
   onRestart: RestartOutcome;
+  ports: Array<{ publicPort: number; privatePort: number }>;
 }
 
 /** One request as the fake received it. */
@@ -154,6 +158,7 @@ export class FakeDockerEngine {
       ],
       env: spec.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
       onRestart: spec.onRestart ?? { runs: true },
+      ports: spec.ports ?? [],
     };
     if (container.health) {
       const failing = container.health.status === 'unhealthy';
@@ -262,6 +267,10 @@ export class FakeDockerEngine {
       return;
     }
 
+    if (path === '/containers/json' && method === 'GET') {
+      const all = truthy(url.searchParams.get('all'));
+      return sendJson(res, 200, this.containers.filter((container) => all || container.status === 'running').map(summaryOf));
+    }
     const route = /^\/containers\/([^/]+)\/(json|restart|logs)$/.exec(path);
     if (!route) return sendJson(res, 404, { message: 'page not found' });
     const ref = decodeURIComponent(route[1]!);
@@ -338,6 +347,25 @@ export class FakeDockerEngine {
     res.writeHead(200, { 'content-type': 'application/vnd.docker.multiplexed-stream' });
     res.end(Buffer.concat(lines.map((line) => frame(line.stream, `${line.text}\n`))));
   }
+}
+
+/** The ContainerSummary of a container (GET /containers/json), in Docker's field names and shapes. */
+function summaryOf(container: FakeContainer): unknown {
+  return {
+    Id: container.id,
+    Names: [`/${container.name}`],
+    Image: 'node:20-alpine',
+    ImageID: `sha256:${createHash('sha256').update('node:20-alpine').digest('hex')}`,
+    Command: 'docker-entrypoint.sh node server.js',
+    Created: Math.floor(container.created / 1000),
+    Ports: container.ports.map((p) => ({ IP: '0.0.0.0', PrivatePort: p.privatePort, PublicPort: p.publicPort, Type: 'tcp' })),
+    Labels: { 'com.docker.compose.service': container.name },
+    State: container.status,
+    Status: container.status === 'running' ? 'Up About an hour' : `Exited (${container.exitCode}) About a minute ago`,
+    HostConfig: { NetworkMode: 'bridge' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
 }
 
 /** The ContainerInspectResponse of a container, in Docker's field names and shapes. */

@@ -35,7 +35,16 @@ import { join } from 'node:path';
 
 const SERVICE_PROPERTIES = ['MainPID', 'Result', 'NRestarts', 'ExecMainCode', 'ExecMainStatus'];
 const TIMER_PROPERTIES = ['Unit', 'NextElapseUSecRealtime', 'LastTriggerUSec', 'Result'];
-const UNIT_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'FragmentPath', 'UnitFileState', 'ActiveEnterTimestamp', 'ActiveEnterTimestampMonotonic'];
+const UNIT_PROPERTIES = [
+  'Id',
+  'LoadState',
+  'ActiveState',
+  'SubState',
+  'FragmentPath',
+  'UnitFileState',
+  'ActiveEnterTimestamp',
+  'ActiveEnterTimestampMonotonic',
+];
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 const stateDir = process.env.FAKE_SYSTEMD_DIR;
@@ -46,8 +55,9 @@ if (!stateDir) {
 }
 appendFileSync(join(stateDir, 'calls.jsonl'), `${JSON.stringify(process.argv.slice(2))}\n`);
 
-const { scope, verb, units, properties, valueOnly, now } = parseArgs(process.argv.slice(2));
+const { scope, verb, units, properties, valueOnly, now, filters } = parseArgs(process.argv.slice(2));
 if (verb === 'show') process.exit(show());
+if (verb === 'list-unit-files') process.exit(listUnitFiles());
 if (verb === 'restart') process.exit(restart());
 if (verb === 'daemon-reload') process.exit(0);
 if (verb === 'enable') process.exit(enable());
@@ -55,7 +65,15 @@ process.stderr.write(verb ? `Unknown command verb '${verb}'.\n` : 'Too few argum
 process.exit(1);
 
 function parseArgs(args) {
-  const parsed = { scope: 'system', verb: undefined, units: [], properties: [], valueOnly: false, now: false };
+  const parsed = {
+    scope: 'system',
+    verb: undefined,
+    units: [],
+    properties: [],
+    valueOnly: false,
+    now: false,
+    filters: { types: [], states: [], legend: true },
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--user') parsed.scope = 'user';
@@ -137,7 +155,7 @@ function show() {
       ActiveState: state?.activeState ?? 'inactive',
       SubState: state?.subState ?? 'dead',
       FragmentPath: state?.fragmentPath ?? '',
-      UnitFileState: state ? (state.unitFileState ?? 'enabled') : '',
+      UnitFileState: state?.unitFileState ?? '',
       ActiveEnterTimestamp: formatTimestamp(state?.activeEnterTimestamp),
       ActiveEnterTimestampMonotonic: String(state?.activeEnterMonotonic ?? 0),
       Result: state?.result ?? 'success',
