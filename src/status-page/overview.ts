@@ -1,4 +1,4 @@
-import { renderSummary, type OverallState, type StatusSummary } from '../patrol/summary.js';
+import { renderSummary, type StatusSummary } from '../patrol/summary.js';
 import type { CategoryScore } from '../regret/regret.js';
 import { categoryLines } from '../regret/wording.js';
 import { isMuted, type CheckStateRow } from '../store/check-state.js';
@@ -20,17 +20,8 @@ const MAX_HEALS = 50;
  */
 export interface Overview {
   generatedAt: number;
-  summary: {
-    state: OverallState;
-    core: 'active' | 'stalled';
-    checks: number;
-    failing: number;
-    stale: number;
-    inactiveTimers: number;
-    heals24h: number;
-    escalations24h: number;
-    startedAt: number;
-    lastPatrolAt: number | null;
+  /** The summary as /status.json has it, without the per-check details (`checks` below has them). */
+  summary: Omit<StatusSummary, 'details' | 'generatedAt'> & {
     /** The `SUMMARY: ...` line and one line per failing or stale check, as /status prints them. */
     text: string;
   };

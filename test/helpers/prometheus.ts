@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { runCommand, type ExecResult } from '../../src/exec.js';
+import { findOnPath } from '../../src/util/which.js';
 import { closedPort } from './net.js';
 import { waitFor } from './temp.js';
 
@@ -24,20 +25,6 @@ const TOOLS: Record<keyof PrometheusTools, { names: string[]; pkg: string }> = {
   amtool: { names: ['amtool'], pkg: 'prometheus-alertmanager' },
 };
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this folder
-    }
-  }
-  return undefined;
-}
-
 /**
  * The installed tools, or null once the test is skipped with one line naming
  * the missing packages and the script that installs them.
@@ -49,7 +36,7 @@ export function prometheusTools(
   const found: Partial<PrometheusTools> = {};
   const missing = new Set<string>();
   for (const tool of wanted) {
-    const path = TOOLS[tool].names.map(onPath).find((p) => p !== undefined);
+    const path = TOOLS[tool].names.map((name) => findOnPath(name, process.env.PATH)).find((p) => p !== undefined);
     if (path) found[tool] = path;
     else missing.add(TOOLS[tool].pkg);
   }

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { describeExit, runCommand } from '../../exec.js';
 import { parseJlist } from '../../checks/pm2.js';
 import { logMentions, processMentions } from '../mentions.js';
-import { findOnPath } from '../which.js';
+import { findOnPath } from '../../util/which.js';
 import { isProcessRunning, parsePid } from '../../util/proc.js';
 import type { FoundThing, Source } from '../types.js';
 
