@@ -133,15 +133,15 @@ export class Engine {
   readonly services: CommandServices;
   private readonly tokens: ActionTokens;
   private readonly selfProbe: ReturnType<typeof createSelfProbe>;
-  /** The checks patrolled now: the configuration's at start, then each reload's. */
-  private checks: readonly ConfiguredCheck[];
+  /** The checks patrolled now, by name: the configuration's at start, then each reload's (`config.checks` in order). */
   private checksByName: Map<string, ConfiguredCheck>;
   /** Each check's heal steps (Recovery reads this map; a reload replaces entries). */
   private readonly steps = new Map<string, HealStep[]>();
   private readonly probeStates: ProbeStateStore;
   private readonly healEnv: HealEnvironment;
-  /** The configuration in force (for checks) and the last reload, one at a time. */
+  /** The configuration whose checks are in force; the others take effect at a restart. */
   private config: Config;
+  /** The last reload: reloads run one at a time. */
   private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: EngineOptions) {
@@ -154,7 +154,6 @@ export class Engine {
     };
     const notify = (message: Parameters<Send>[0]) => send(message);
     this.config = config;
-    this.checks = config.checks;
     this.checksByName = new Map(config.checks.map((c) => [c.name, c]));
     this.probeStates = new ProbeStateStore(db);
     // Probe and heal events go straight to the log (typed there under the same names); the log redacts and bounds them.
@@ -409,7 +408,7 @@ export class Engine {
     this.changes = new ChangeWatcher({ config, db, events, kv: this.kv, clock, log, env: () => childEnvironment() });
 
     this.services = {
-      status: { summary: () => this.summary(), checkNames: () => this.checks.map((c) => c.name) },
+      status: { summary: () => this.summary(), checkNames: () => this.config.checks.map((c) => c.name) },
       incidents: this.tracker,
       heal: this.recovery,
       consent: this.consent,
@@ -453,7 +452,7 @@ export class Engine {
       startedAt: this.options.startedAt,
       lastPatrolAt: this.patrol.lastTickAt,
       patrolAlive: this.patrol.isAlive(),
-      checks: this.checks,
+      checks: this.config.checks,
       states: this.checkState.all(),
       openIncidents: this.incidents.allOpen(),
       heals24h: this.actions.healAttemptsSince(now - DAY_MS),
@@ -604,7 +603,8 @@ export class Engine {
     const diff = diffConfig(this.config, next);
     const restart = new Set([...diff.removed, ...diff.changed]);
     // Unchanged checks keep their config objects: a run in flight across the reload is still theirs and is recorded.
-    const checks = next.checks.map((c) => (diff.unchanged.includes(c.name) ? this.checksByName.get(c.name)! : c));
+    const unchanged = new Set(diff.unchanged);
+    const checks = next.checks.map((c) => (unchanged.has(c.name) ? this.checksByName.get(c.name)! : c));
 
     // Nothing may act on a probe about to go: its runs and heals stop first, then the probe lets go of its child.
     await this.patrol.retire(restart);
@@ -620,7 +620,6 @@ export class Engine {
     for (const name of diff.removed) this.metrics.forgetCheck(name);
 
     this.config = { ...next, checks };
-    this.checks = checks;
     this.checksByName = new Map(checks.map((c) => [c.name, c]));
     this.tracker.replaceChecks(checks, restart);
     this.regret.replaceChecks(checks);

@@ -6,7 +6,7 @@ import type { BigIntStats } from 'node:fs';
  * follow a log (log, event-storm): a cursor named by device and inode with an
  * anchor of the bytes before it, and a plan that finds those bytes again
  * after an append, a truncation, a copy or collapse rotation, or a rename to
- * `<path>.1`. Each kind scans the planned segments its own way.
+ * `<path>.1`; and the scan of the planned segments as lines. Each kind judges the lines its own way.
  */
 
 const ANCHOR_BYTES = 32;
@@ -148,4 +148,102 @@ export async function cursorAfter(scan: { resume: { segment: number; offset: num
   const anchorStart = Math.max(0, offset - ANCHOR_BYTES);
   const anchor = await readAt(file.handle, anchorStart, offset - anchorStart);
   return { fileId: file.id, offset, anchor: anchor.toString('base64') };
+}
+
+const CHUNK_BYTES = 1024 * 1024;
+/** Longest line kept in memory for matching; longer lines are handed over by their first part (their length still counts). */
+const MAX_LINE_BYTES = 64 * 1024;
+
+/** Where a scan stopped: the first unconsumed byte, and what the byte budget left unread. */
+export interface LineScan {
+  /** Segment index and offset in its file. */
+  resume: { segment: number; offset: number };
+  /** Bytes left unread because of the budget. */
+  pendingBytes: number;
+}
+
+/**
+ * Reads the segments in order as one stream of lines, within a byte budget, handing each complete line to
+ * `onLine` with the bytes it consumed (its newline included). A line split across two segments (a rotation
+ * mid-line) is joined; a trailing incomplete line is not consumed: the next run resumes at its start. A single
+ * line longer than the whole budget is handed over as read, so it cannot pin the cursor forever.
+ */
+export async function scanLines(
+  segments: Segment[],
+  budget: number,
+  signal: AbortSignal,
+  onLine: (line: Buffer, consumedBytes: number) => void,
+): Promise<LineScan> {
+  const result: LineScan = { resume: { segment: 0, offset: segments[0]!.from }, pendingBytes: 0 };
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
+  let partialKept = 0;
+  let remaining = budget;
+  const keepPartial = (bytes: Buffer) => {
+    partialBytes += bytes.length;
+    const kept = bytes.subarray(0, Math.max(0, MAX_LINE_BYTES - partialKept));
+    if (kept.length > 0) {
+      partial.push(kept);
+      partialKept += kept.length;
+    }
+  };
+  for (let index = 0; index < segments.length; index++) {
+    const { file, from } = segments[index]!;
+    let position = from;
+    while (position < file.size) {
+      if (remaining === 0) {
+        result.pendingBytes += file.size - position;
+        break;
+      }
+      signal.throwIfAborted();
+      const chunk = await readAt(file.handle, position, Math.min(CHUNK_BYTES, remaining, file.size - position));
+      if (chunk.length === 0) break;
+      remaining -= chunk.length;
+      let lineStart = 0;
+      for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, lineStart)) {
+        const piece = chunk.subarray(lineStart, newline);
+        if (partialBytes > 0) {
+          keepPartial(piece);
+          onLine(Buffer.concat(partial), partialBytes + 1);
+          partial = [];
+          partialBytes = partialKept = 0;
+        } else {
+          onLine(piece.length > MAX_LINE_BYTES ? piece.subarray(0, MAX_LINE_BYTES) : piece, piece.length + 1);
+        }
+        lineStart = newline + 1;
+        result.resume = { segment: index, offset: position + lineStart };
+      }
+      if (lineStart < chunk.length) {
+        if (partialBytes === 0) result.resume = { segment: index, offset: position + lineStart };
+        keepPartial(chunk.subarray(lineStart));
+      }
+      position += chunk.length;
+    }
+    if (remaining === 0) {
+      for (let later = index + 1; later < segments.length; later++) result.pendingBytes += segments[later]!.file.size - segments[later]!.from;
+      break;
+    }
+  }
+  if (remaining === 0 && partialBytes === budget) {
+    onLine(Buffer.concat(partial), partialBytes);
+    result.resume = positionAfter(segments, budget);
+  }
+  // An old file read to its end: resume in the next one, so the cursor does not depend on the old file staying at <path>.1.
+  while (result.resume.segment < segments.length - 1 && result.resume.offset >= segments[result.resume.segment]!.file.size) {
+    const next = result.resume.segment + 1;
+    result.resume = { segment: next, offset: segments[next]!.from };
+  }
+  return result;
+}
+
+/** The position just after `budget` bytes of the segments. */
+function positionAfter(segments: Segment[], budget: number): { segment: number; offset: number } {
+  let left = budget;
+  for (let index = 0; index < segments.length; index++) {
+    const { file, from } = segments[index]!;
+    if (left <= file.size - from) return { segment: index, offset: from + left };
+    left -= file.size - from;
+  }
+  const last = segments.length - 1;
+  return { segment: last, offset: segments[last]!.file.size };
 }

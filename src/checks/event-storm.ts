@@ -1,4 +1,4 @@
-import { cursorAfter, firstSight, openIfExists, planReading, readAt, type Cursor, type Segment } from './appended-lines.js';
+import { cursorAfter, firstSight, openIfExists, planReading, scanLines, type Cursor, type LineScan, type Segment } from './appended-lines.js';
 import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { describeExit, runCommand, tail } from '../exec.js';
@@ -106,9 +106,6 @@ export function stormBreakerOf(probe: Probe): (() => BreakerStatus) | undefined 
   return BREAKER in probe ? (probe as BreakerProbe)[BREAKER] : undefined;
 }
 
-const CHUNK_BYTES = 1024 * 1024;
-/** Longest line kept in memory for matching; longer lines are matched on their first part. */
-const MAX_LINE_BYTES = 64 * 1024;
 const SAMPLE_COUNT = 3;
 const SAMPLE_CHARS = 200;
 /** The window is counted in this many buckets, which bounds the state whatever the run interval. */
@@ -383,24 +380,15 @@ function logObserver(path: string, matches: (line: Buffer) => boolean, maxReadBy
   };
 }
 
-interface ScanResult {
+interface ScanResult extends LineScan {
   lines: number;
   /** Bytes of complete lines consumed. */
   bytes: number;
   events: number;
   samples: string[];
-  /** The first unconsumed byte: segment index and offset in its file. */
-  resume: { segment: number; offset: number };
-  /** Bytes left unread because of maxReadBytes. */
-  pendingBytes: number;
 }
 
-/**
- * Reads the segments in order as one stream of lines, within a byte budget,
- * and counts the lines that are events. A line split across two segments (a
- * rotation mid-line) is joined; a trailing incomplete line is not consumed:
- * the next run resumes at its start.
- */
+/** Reads the appended lines within the byte budget and counts those that are events. */
 async function scanSegments(
   segments: Segment[],
   budget: number,
@@ -408,88 +396,16 @@ async function scanSegments(
   keepSamples: boolean,
   signal: AbortSignal,
 ): Promise<ScanResult> {
-  const result: ScanResult = { lines: 0, bytes: 0, events: 0, samples: [], resume: { segment: 0, offset: segments[0]!.from }, pendingBytes: 0 };
-  let partial: Buffer[] = [];
-  let partialBytes = 0;
-  let partialKept = 0;
-  let remaining = budget;
-  const takeLine = (line: Buffer, length: number) => {
-    result.lines++;
-    result.bytes += length;
+  let lines = 0;
+  let bytes = 0;
+  let events = 0;
+  let samples: string[] = [];
+  const scan = await scanLines(segments, budget, signal, (line, consumed) => {
+    lines++;
+    bytes += consumed;
     if (!matches(line)) return;
-    result.events++;
-    if (keepSamples) result.samples = [...result.samples, clipAtWord(line.toString('utf8').trimEnd(), SAMPLE_CHARS)].slice(-SAMPLE_COUNT);
-  };
-  const keepPartial = (bytes: Buffer) => {
-    partialBytes += bytes.length;
-    // Matching needs only the start of a very long line.
-    const kept = bytes.subarray(0, Math.max(0, MAX_LINE_BYTES - partialKept));
-    if (kept.length > 0) {
-      partial.push(kept);
-      partialKept += kept.length;
-    }
-  };
-  const clearPartial = () => {
-    partial = [];
-    partialBytes = partialKept = 0;
-  };
-  for (let index = 0; index < segments.length; index++) {
-    const { file, from } = segments[index]!;
-    let position = from;
-    while (position < file.size) {
-      if (remaining === 0) {
-        result.pendingBytes += file.size - position;
-        break;
-      }
-      signal.throwIfAborted();
-      const chunk = await readAt(file.handle, position, Math.min(CHUNK_BYTES, remaining, file.size - position));
-      if (chunk.length === 0) break;
-      remaining -= chunk.length;
-      let lineStart = 0;
-      for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, lineStart)) {
-        const piece = chunk.subarray(lineStart, newline);
-        if (partialBytes > 0) {
-          keepPartial(piece);
-          takeLine(Buffer.concat(partial), partialBytes + 1);
-          clearPartial();
-        } else {
-          takeLine(piece.length > MAX_LINE_BYTES ? piece.subarray(0, MAX_LINE_BYTES) : piece, piece.length + 1);
-        }
-        lineStart = newline + 1;
-        result.resume = { segment: index, offset: position + lineStart };
-      }
-      if (lineStart < chunk.length) {
-        if (partialBytes === 0) result.resume = { segment: index, offset: position + lineStart };
-        keepPartial(chunk.subarray(lineStart));
-      }
-      position += chunk.length;
-    }
-    if (remaining === 0) {
-      for (let later = index + 1; later < segments.length; later++) result.pendingBytes += segments[later]!.file.size - segments[later]!.from;
-      break;
-    }
-  }
-  // One line longer than the whole budget would pin the cursor forever: what was read counts as one line.
-  if (remaining === 0 && partialBytes === budget) {
-    takeLine(Buffer.concat(partial), partialBytes);
-    result.resume = positionAfter(segments, budget);
-  }
-  // An old file read to its end: resume in the next one, so the cursor does not depend on the old file staying at <path>.1.
-  while (result.resume.segment < segments.length - 1 && result.resume.offset >= segments[result.resume.segment]!.file.size) {
-    const next = result.resume.segment + 1;
-    result.resume = { segment: next, offset: segments[next]!.from };
-  }
-  return result;
-}
-
-/** The position just after `budget` bytes of the segments. */
-function positionAfter(segments: Segment[], budget: number): { segment: number; offset: number } {
-  let left = budget;
-  for (let index = 0; index < segments.length; index++) {
-    const { file, from } = segments[index]!;
-    if (left <= file.size - from) return { segment: index, offset: from + left };
-    left -= file.size - from;
-  }
-  const last = segments.length - 1;
-  return { segment: last, offset: segments[last]!.file.size };
+    events++;
+    if (keepSamples) samples = [...samples, clipAtWord(line.toString('utf8').trimEnd(), SAMPLE_CHARS)].slice(-SAMPLE_COUNT);
+  });
+  return { ...scan, lines, bytes, events, samples };
 }

@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import { cursorAfter, firstSight, openIfExists, planReading, readAt, type Cursor, type ReadPlan, type Segment } from './appended-lines.js';
+import { cursorAfter, firstSight, openIfExists, planReading, scanLines, type Cursor, type LineScan, type ReadPlan, type Segment } from './appended-lines.js';
 import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { ageDuration, formatDuration } from '../util/duration.js';
@@ -46,9 +46,6 @@ interface LogState {
   sampleErrors: string[];
 }
 
-const CHUNK_BYTES = 1024 * 1024;
-/** Longest line kept in memory for matching; longer lines are matched on their first part. */
-const MAX_LINE_BYTES = 64 * 1024;
 const SAMPLE_COUNT = 3;
 const SAMPLE_CHARS = 200;
 /** The window is counted in this many buckets, which bounds the state whatever the patrol interval. */
@@ -99,110 +96,30 @@ export const logCheck: CheckKind<LogParams> = {
   },
 };
 
-interface ScanResult {
+interface ScanResult extends LineScan {
   newLines: number;
   /** Bytes of complete lines consumed. */
   newBytes: number;
   errorCount: number;
   samples: string[];
-  /** Where the first unconsumed byte is: segment index and offset in its file. */
-  resume: { segment: number; offset: number };
-  /** Bytes left unread because of maxReadBytes. */
-  pendingBytes: number;
 }
 
-/**
- * Reads the segments in order as one stream of lines, within a byte budget.
- * A line split across two segments (rotation at a block boundary) is joined.
- * A trailing incomplete line is not consumed: reading resumes at its start.
- */
+/** Reads the appended lines within the byte budget and counts those that match the error pattern. */
 async function scanSegments(segments: Segment[], budget: number, pattern: RegExp, signal: AbortSignal): Promise<ScanResult> {
-  const result: ScanResult = { newLines: 0, newBytes: 0, errorCount: 0, samples: [], resume: { segment: 0, offset: segments[0]!.from }, pendingBytes: 0 };
-  let partial: Buffer[] = [];
-  let partialBytes = 0;
-  let partialKept = 0;
-  let remaining = budget;
-  const takeLine = (bytes: Buffer) => {
+  let newLines = 0;
+  let newBytes = 0;
+  let errorCount = 0;
+  const samples: string[] = [];
+  const scan = await scanLines(segments, budget, signal, (bytes, consumed) => {
+    newLines++;
+    newBytes += consumed;
     const text = bytes.toString('utf8').replace(/\r$/, '');
-    result.newLines++;
-    if (pattern.test(text)) {
-      result.errorCount++;
-      result.samples.push(clipAtWord(text, SAMPLE_CHARS));
-      if (result.samples.length > SAMPLE_COUNT) result.samples.shift();
-    }
-  };
-  const keepPartial = (bytes: Buffer) => {
-    partialBytes += bytes.length;
-    // Matching needs only the start of a very long line; its length still counts.
-    const room = MAX_LINE_BYTES - partialKept;
-    if (room > 0) {
-      const kept = bytes.subarray(0, room);
-      partial.push(kept);
-      partialKept += kept.length;
-    }
-  };
-  for (let index = 0; index < segments.length; index++) {
-    const { file, from } = segments[index]!;
-    let position = from;
-    while (position < file.size) {
-      if (remaining === 0) {
-        result.pendingBytes += file.size - position;
-        break;
-      }
-      signal.throwIfAborted();
-      const chunk = await readAt(file.handle, position, Math.min(CHUNK_BYTES, remaining, file.size - position));
-      if (chunk.length === 0) break;
-      remaining -= chunk.length;
-      let lineStart = 0;
-      for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, lineStart)) {
-        const piece = chunk.subarray(lineStart, newline);
-        if (partialBytes > 0) {
-          keepPartial(piece);
-          takeLine(Buffer.concat(partial));
-          result.newBytes += partialBytes + 1;
-        } else {
-          takeLine(piece.length > MAX_LINE_BYTES ? piece.subarray(0, MAX_LINE_BYTES) : piece);
-          result.newBytes += piece.length + 1;
-        }
-        partial = [];
-        partialBytes = partialKept = 0;
-        lineStart = newline + 1;
-        result.resume = { segment: index, offset: position + lineStart };
-      }
-      if (lineStart < chunk.length) {
-        if (partialBytes === 0) result.resume = { segment: index, offset: position + lineStart };
-        keepPartial(chunk.subarray(lineStart));
-      }
-      position += chunk.length;
-    }
-    for (let later = index + 1; remaining === 0 && later < segments.length; later++) result.pendingBytes += segments[later]!.file.size - segments[later]!.from;
-    if (remaining === 0) break;
-  }
-  // A single line longer than the whole budget would pin the cursor forever: count what was read as one line and move on.
-  if (remaining === 0 && partialBytes === budget) {
-    takeLine(Buffer.concat(partial));
-    result.newBytes += partialBytes;
-    const last = segments.length - 1;
-    result.resume = lastReadPosition(segments, budget) ?? { segment: last, offset: segments[last]!.file.size };
-  }
-  // Fully read an old file: resume in the next one, so the cursor does not depend on the old file staying at <path>.1.
-  while (result.resume.segment < segments.length - 1 && result.resume.offset >= segments[result.resume.segment]!.file.size) {
-    const next = result.resume.segment + 1;
-    result.resume = { segment: next, offset: segments[next]!.from };
-  }
-  return result;
-}
-
-/** The position just after `budget` bytes of the segments. */
-function lastReadPosition(segments: Segment[], budget: number): { segment: number; offset: number } | undefined {
-  let left = budget;
-  for (let index = 0; index < segments.length; index++) {
-    const { file, from } = segments[index]!;
-    const length = file.size - from;
-    if (left <= length) return { segment: index, offset: from + left };
-    left -= length;
-  }
-  return undefined;
+    if (!pattern.test(text)) return;
+    errorCount++;
+    samples.push(clipAtWord(text, SAMPLE_CHARS));
+    if (samples.length > SAMPLE_COUNT) samples.shift();
+  });
+  return { ...scan, newLines, newBytes, errorCount, samples };
 }
 
 /** Adds this patrol's errors, merged into buckets of window/WINDOW_BUCKETS, and drops what fell out of the window. */

@@ -22,6 +22,9 @@ export interface HealOutcomes {
   failed: number;
 }
 
+/** What counts as a heal step: not an escalation, a repair or an agent's own action. */
+export const IS_HEAL = "category NOT IN ('escalate', 'repair') AND category NOT LIKE 'agent:%'";
+
 /**
  * Every autonomous action, recorded so the regret index can score it later:
  * Nightshift's own, and agents' (category "agent:<category>", never counted
@@ -42,18 +45,14 @@ export class ActionStore {
     this.selectForTarget = db.prepare('SELECT * FROM actions WHERE target = ? ORDER BY id DESC LIMIT ?');
     this.selectOne = db.prepare('SELECT * FROM actions WHERE id = ?');
     this.outcomesSince = db.prepare<[number], HealOutcomes>(
-      "SELECT count(DISTINCT target || ':' || at) AS attempts, count(DISTINCT CASE WHEN score = 1 THEN target || ':' || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || ':' || at END) AS failed FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair') AND category NOT LIKE 'agent:%'",
+      `SELECT count(DISTINCT target || ':' || at) AS attempts, count(DISTINCT CASE WHEN score = 1 THEN target || ':' || at END) AS held, count(DISTINCT CASE WHEN score < 0 THEN target || ':' || at END) AS failed FROM actions WHERE at >= ? AND ${IS_HEAL}`,
     );
     this.escalationsSince = db.prepare<[number], { target: string; message: string }>(
       "SELECT target, message FROM actions WHERE at >= ? AND category = 'escalate' ORDER BY id",
     );
     this.countCategorySince = db.prepare('SELECT count(*) AS n FROM actions WHERE at >= ? AND category = ?');
-    this.countByTarget = db.prepare(
-      "SELECT target, count(DISTINCT at) AS n FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair') AND category NOT LIKE 'agent:%' GROUP BY target",
-    );
-    this.countTargetSince = db.prepare(
-      "SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND category NOT IN ('escalate', 'repair') AND category NOT LIKE 'agent:%'",
-    );
+    this.countByTarget = db.prepare(`SELECT target, count(DISTINCT at) AS n FROM actions WHERE at >= ? AND ${IS_HEAL} GROUP BY target`);
+    this.countTargetSince = db.prepare(`SELECT count(DISTINCT at) AS n FROM actions WHERE target = ? AND at >= ? AND ${IS_HEAL}`);
   }
 
   record(input: Omit<ActionRow, 'id' | 'score'>): number {

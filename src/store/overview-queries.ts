@@ -1,3 +1,4 @@
+import { IS_HEAL } from './actions.js';
 import type { Db } from './database.js';
 
 /** Check transitions that began in one cell of the status page's strip (type: failed or recovered). */
@@ -91,7 +92,7 @@ export class OverviewQueries {
     this.selectLastEventBefore = db.prepare<[number], { at: number | null }>('SELECT max(at) AS at FROM events WHERE at < ?');
     this.selectHealSteps = db.prepare<[number, number], HealStepLine>(
       `SELECT id, at, category, target, incident_id AS incidentId, result, message, score, score_note AS scoreNote
-         FROM actions WHERE at >= ? AND category NOT IN ('escalate', 'repair') AND category NOT LIKE 'agent:%'
+         FROM actions WHERE at >= ? AND ${IS_HEAL}
         ORDER BY at DESC, id LIMIT ?`,
     );
     this.selectHeldSince = db.prepare<[number], { subject: string; healedAt: number; heldForMs: number }>(
