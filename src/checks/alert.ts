@@ -53,9 +53,10 @@ export const alertCheck: CheckKind<AlertParams> = {
   params,
   create(p, env) {
     const wants = matcherOf(p.match);
-    env.alerts.listen(p.unmatched ? () => true : wants, () => env.requestRun(), p.unmatched);
+    const stopListening = env.alerts.listen(p.unmatched ? () => true : wants, () => env.requestRun(), p.unmatched);
     return {
       run: async () => judge(p, wants, env.alerts, env.now()),
+      dispose: stopListening,
     };
   },
 };

@@ -1,11 +1,11 @@
 import { cursorAfter, firstSight, openIfExists, planReading, scanLines, type Cursor, type LineScan, type Segment } from './appended-lines.js';
 import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { describeExit, runCommand, tail } from '../exec.js';
 import { ageDuration, formatDuration } from '../util/duration.js';
 import { regexSource } from '../util/regex.js';
 import { clipAtWord } from '../util/text.js';
 import type { CheckKind, CheckResult, Probe } from './types.js';
+import { listPm2Apps } from './pm2-list.js';
 
 const logSource = z.strictObject({
   /** The log file to watch. */
@@ -110,8 +110,6 @@ const SAMPLE_COUNT = 3;
 const SAMPLE_CHARS = 200;
 /** The window is counted in this many buckets, which bounds the state whatever the run interval. */
 const WINDOW_BUCKETS = 120;
-/** `pm2 jlist` prints every app's environment; a few MiB is a large stack, 32 MiB is a bound. */
-const JLIST_MAX_BYTES = 32 * 1024 * 1024;
 
 /**
  * A circuit breaker on the rate of events from one source: lines matching a
@@ -269,62 +267,6 @@ function countWithin(samples: StormState['samples'], now: number, windowMs: numb
 }
 
 // ---- pm2 source -------------------------------------------------------------
-
-/** One app instance in `pm2 jlist`, the fields this module relies on. */
-const jlistEntry = z.object({
-  name: z.string(),
-  pid: z.number().optional(),
-  pm_id: z.number().optional(),
-  pm2_env: z.object({ status: z.string(), restart_time: z.number().default(0) }),
-});
-
-export type Pm2App = z.output<typeof jlistEntry>;
-
-// eslint-disable-next-line no-control-regex -- ANSI colour codes are control characters by definition.
-const ANSI = /\u001b\[[0-9;]*m/g;
-
-/**
- * Every app of a pm2 daemon (`pm2 jlist`), or why they cannot be listed.
- * `daemonSpawned`: there was no daemon, and asking started an empty one.
- */
-export async function listPm2Apps(
-  pm2Bin: string,
-  env: NodeJS.ProcessEnv,
-  signal: AbortSignal,
-): Promise<{ apps: Pm2App[]; daemonSpawned: boolean } | { problem: string; evidence: Record<string, unknown> }> {
-  const result = await runCommand([pm2Bin, 'jlist'], { env, signal, keepBytes: JLIST_MAX_BYTES });
-  const stdout = result.stdout.replace(ANSI, '');
-  if (result.exitCode !== 0) {
-    const line = tail(result.stderr.replace(ANSI, ''), 1).trim();
-    return {
-      problem: `pm2 jlist failed: ${describeExit(result)}${line ? `: ${line}` : ''}`,
-      evidence: { exitCode: result.exitCode, spawnError: result.spawnError },
-    };
-  }
-  const apps = parseAppList(stdout);
-  if (!apps) return { problem: 'pm2 jlist printed no process list', evidence: { exitCode: 0 } };
-  return { apps, daemonSpawned: stdout.includes('Spawning PM2 daemon') };
-}
-
-/**
- * The JSON list in `pm2 jlist` output. pm2 may print its own "[PM2] ..."
- * lines before it; the list runs to the end of the output.
- */
-function parseAppList(stdout: string): Pm2App[] | undefined {
-  const opening = /\[\s*[{\]]/g;
-  for (let match = opening.exec(stdout); match !== null; match = opening.exec(stdout)) {
-    let value: unknown;
-    try {
-      value = JSON.parse(stdout.slice(match.index));
-    } catch {
-      // A bracket inside a notice: try the next one.
-      continue;
-    }
-    const parsed = z.array(jlistEntry).safeParse(value);
-    if (parsed.success) return parsed.data;
-  }
-  return undefined;
-}
 
 function pm2Observer(source: z.output<typeof pm2Source>, commandEnv: NodeJS.ProcessEnv): Observer {
   return async (previous, signal) => {

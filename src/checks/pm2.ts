@@ -7,6 +7,7 @@ import { RestartLoopDetector, restartLoopParams } from './restart-loop.js';
 import { LimitWatch, limitsParam, withLimits } from './limits.js';
 import type { CheckKind, CheckResult, HealResult } from './types.js';
 import { formatBytes } from '../util/format.js';
+import { ANSI, readPm2List, type JlistEntry } from './pm2-list.js';
 
 const params = z.strictObject({
   /** The pm2 app name (the `name` column of `pm2 list`). */
@@ -37,9 +38,6 @@ type Pm2Params = z.output<typeof params>;
 const LIST_POLL_MS = 250;
 /** Bytes of an app's pm2 error log read after a start-up death, for the line that says why. */
 const ERR_LOG_READ_BYTES = 16 * 1024;
-
-/** `pm2 jlist` prints every app's environment; a few MiB is a large stack, 32 MiB is a bound. */
-const JLIST_MAX_BYTES = 32 * 1024 * 1024;
 
 /**
  * A pm2-managed app: online or not, and whether pm2 keeps restarting it.
@@ -75,18 +73,15 @@ export const pm2Check: CheckKind<Pm2Params> = {
 
     /** `pm2 jlist`, parsed; a failure is already the result to report. */
     const readList = async (signal: AbortSignal): Promise<{ list: JlistEntry[]; daemonSpawned: boolean } | { failure: CheckResult }> => {
-      const result = await runCommand([p.pm2Bin, 'jlist'], { env: commandEnv, signal, keepBytes: JLIST_MAX_BYTES });
-      const notices = pm2Notices(result.stdout);
-      const daemonSpawned = notices.some((line) => line.includes('Spawning PM2 daemon'));
-      if (result.exitCode !== 0) {
-        return { failure: { ok: false, message: `pm2 jlist failed: ${describeExit(result)}${lastLine(result.stderr)}`, details: failureDetails(result) } };
-      }
-      const list = parseJlist(result.stdout);
-      if (list === undefined) {
+      const listed = await readPm2List(p.pm2Bin, commandEnv, signal);
+      if (listed.list === undefined) {
+        const { result, notices } = listed;
+        if (result.exitCode !== 0)
+          return { failure: { ok: false, message: `pm2 jlist failed: ${describeExit(result)}${lastLine(result.stderr)}`, details: failureDetails(result) } };
         return { failure: { ok: false, message: 'pm2 jlist printed no JSON process list', details: { ...failureDetails(result), notices } } };
       }
-      errLogPaths = list.filter((proc) => proc.name === p.app).map((proc) => proc.pm2_env.pm_err_log_path);
-      return { list, daemonSpawned };
+      errLogPaths = listed.list.filter((proc) => proc.name === p.app).map((proc) => proc.pm2_env.pm_err_log_path);
+      return listed;
     };
 
     /** Watches the app's instances, as they were at `baseline`, through their start grace. */
@@ -272,79 +267,6 @@ function instancesChanged(baseline: JlistEntry[], latest: JlistEntry[], graceMs:
     return { what: `pid ${before.pid} exited${code}${lived}, ${insideGrace(graceMs)}`, then };
   }
   return undefined;
-}
-
-/** The fields of one `pm2 jlist` entry this kind relies on. */
-const jlistEntry = z.object({
-  name: z.string(),
-  pid: z.number(),
-  pm_id: z.number().optional(),
-  pm2_env: z.object({
-    pm_err_log_path: z.string().optional(),
-    status: z.string(),
-    restart_time: z.number().default(0),
-    unstable_restarts: z.number().default(0),
-    pm_uptime: z.number().optional(),
-    exit_code: z.number().optional(),
-  }),
-  monit: z.object({ memory: z.number().default(0), cpu: z.number().default(0) }).default({ memory: 0, cpu: 0 }),
-});
-type JlistEntry = z.output<typeof jlistEntry>;
-
-/**
- * The process list in `pm2 jlist` output, or undefined when there is none.
- * pm2 may print its own lines first ("[PM2] Spawning PM2 daemon...", colour
- * codes included) and writes the JSON without a trailing newline, so the
- * list is found as the first `[` that opens an array of objects (or `[]`)
- * and parses, wherever it starts.
- */
-export function parseJlist(stdout: string): JlistEntry[] | undefined {
-  const opening = /\[\s*[{\]]/g;
-  for (let match = opening.exec(stdout); match !== null; match = opening.exec(stdout)) {
-    const end = matchingBracket(stdout, match.index);
-    if (end === undefined) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(stdout.slice(match.index, end + 1));
-    } catch {
-      // Not the list (a bracketed notice); try the next opening bracket.
-      continue;
-    }
-    const parsed = z.array(jlistEntry).safeParse(value);
-    if (parsed.success) return parsed.data;
-  }
-  return undefined;
-}
-
-/** Index of the `]` closing the array opened at `start`, skipping brackets inside JSON strings. */
-function matchingBracket(text: string, start: number): number | undefined {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      if (ch === '\\') i++;
-      else if (ch === '"') inString = false;
-    } else if (ch === '"') inString = true;
-    else if (ch === '[' || ch === '{') depth++;
-    else if (ch === ']' || ch === '}') {
-      depth--;
-      if (depth === 0) return i;
-    }
-  }
-  return undefined;
-}
-
-// eslint-disable-next-line no-control-regex -- ANSI colour codes are control characters by definition.
-const ANSI = /\u001b\[[0-9;]*m/g;
-
-/** pm2's own "[PM2] ..." lines, without colour codes; never the JSON (it carries every app's environment). */
-function pm2Notices(stdout: string): string[] {
-  return stdout
-    .replace(ANSI, '')
-    .split('\n')
-    .filter((line) => line.startsWith('[PM2'))
-    .slice(0, 5);
 }
 
 function cleanTail(text: string): string {

@@ -79,7 +79,7 @@ export interface AlertBoard {
    * Declares the alerts a check wants (by their labels) and who to tell when one of them arrives or resolves.
    * `catchAll`: it takes what no other check claims (and does not count as claiming).
    */
-  listen(wants: (labels: Record<string, string>) => boolean, onAlert: () => void, catchAll?: boolean): void;
+  listen(wants: (labels: Record<string, string>) => boolean, onAlert: () => void, catchAll?: boolean): () => void;
   /** Whether a check other than the catch-all ones wants an alert with these labels. */
   claimed(labels: Record<string, string>): boolean;
 }

@@ -78,8 +78,14 @@ export class AlertStore implements AlertBoard {
     }));
   }
 
-  listen(wants: (labels: Record<string, string>) => boolean, onAlert: () => void, catchAll = false): void {
-    this.listeners.push({ wants, onAlert, catchAll });
+  listen(wants: (labels: Record<string, string>) => boolean, onAlert: () => void, catchAll = false): () => void {
+    const listener = { wants, onAlert, catchAll };
+    this.listeners.push(listener);
+    // A check removed or changed by a reload stops listening: it no longer claims alerts another check should take.
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   claimed(labels: Record<string, string>): boolean {

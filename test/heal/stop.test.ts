@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { eventStormCheck } from '../../src/checks/event-storm.js';
-import { parseJlist } from '../../src/checks/pm2.js';
+import { parseJlist } from '../../src/checks/pm2-list.js';
 import type { CheckConfig, Probe } from '../../src/checks/types.js';
 import { createStopStep, ownUnits, stopAction, type OwnUnits } from '../../src/heal/stop.js';
 import type { HealEnvironment, HealTarget } from '../../src/heal/types.js';

@@ -35,7 +35,7 @@ export function testCheckEnv(options: {
       set: <T>(value: T) => void state.set(checkName, value),
     },
     heartbeats: { latest: (name) => options.heartbeats?.[name] ?? {}, expect: () => () => {} },
-    alerts: options.alerts ?? { firing: () => [], listen: () => {}, claimed: () => false },
+    alerts: options.alerts ?? { firing: () => [], listen: () => () => {}, claimed: () => false },
     childEnv: childEnvironment,
     record: (type, severity, context) => void events.push({ type, subject: checkName, severity, context }),
   };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { describeExit, runCommand, type ExecResult } from '../../src/exec.js';
-import { parseJlist } from '../../src/checks/pm2.js';
+import { parseJlist } from '../../src/checks/pm2-list.js';
 
 /** The pm2 CLI from devDependencies. */
 export const PM2_BIN = fileURLToPath(new URL('../../node_modules/.bin/pm2', import.meta.url));

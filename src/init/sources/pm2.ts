@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describeExit, runCommand } from '../../exec.js';
-import { parseJlist } from '../../checks/pm2.js';
+import { describeExit } from '../../exec.js';
+import { readPm2List } from '../../checks/pm2-list.js';
 import { logMentions, processMentions } from '../mentions.js';
 import { findOnPath } from '../../util/which.js';
 import { isProcessRunning, parsePid } from '../../util/proc.js';
@@ -10,12 +10,6 @@ import type { FoundThing, Source } from '../types.js';
 /** Where a pm2 found on PATH is as good as "pm2" for the bot too. */
 const STANDARD_BIN_DIRS = new Set(['/usr/bin', '/usr/local/bin', '/bin']);
 const JLIST_TIMEOUT_MS = 15_000;
-
-/** The fields of a `pm2 jlist` entry init reads besides the ones parseJlist checks. */
-interface JlistExtras {
-  name?: unknown;
-  pm2_env?: { pm_out_log_path?: unknown; pm_err_log_path?: unknown; pm_cwd?: unknown };
-}
 
 /** pm2 apps (`pm2 jlist`, PM2_HOME respected): a `pm2` check with the restart heal each; their logs and cwd for the log source. */
 export const pm2Source: Source = {
@@ -28,23 +22,24 @@ export const pm2Source: Source = {
     const home = ctx.env.PM2_HOME || join(ctx.home, '.pm2');
     const daemonPid = existsSync(join(home, 'pm2.pid')) ? parsePid(readFileSync(join(home, 'pm2.pid'), 'utf8')) : undefined;
     if (daemonPid === undefined || !isProcessRunning(daemonPid)) return { things: [], problem: `pm2: no daemon running in ${home}` };
-    const result = await runCommand([bin, 'jlist'], { env: ctx.env, signal: AbortSignal.timeout(JLIST_TIMEOUT_MS), keepBytes: 32 * 1024 * 1024 });
-    if (result.exitCode !== 0) return { things: [], problem: `pm2 jlist failed: ${describeExit(result)}` };
-    const list = parseJlist(result.stdout);
-    if (!list) return { things: [], problem: 'pm2 jlist printed no process list' };
-    const extras = rawList(result.stdout);
+    const { list, ...listed } = await readPm2List(bin, ctx.env, AbortSignal.timeout(JLIST_TIMEOUT_MS));
+    if (!list)
+      return {
+        things: [],
+        problem: 'result' in listed && listed.result.exitCode !== 0 ? `pm2 jlist failed: ${describeExit(listed.result)}` : 'pm2 jlist printed no process list',
+      };
     const pm2Home = ctx.env.PM2_HOME;
     const byName = new Map<string, FoundThing>();
     for (const entry of list) {
       if (/nightshift/i.test(entry.name)) continue; // Nightshift never watches itself this way.
-      const extra = extras.find((e) => e.name === entry.name)?.pm2_env ?? {};
+      const extra = entry.pm2_env;
       const known = byName.get(entry.name);
       if (known) {
         // Cluster mode: one app, several instances.
         if (entry.pid > 0) known.pids.push(entry.pid);
         continue;
       }
-      const logs = [extra.pm_out_log_path, extra.pm_err_log_path].filter((p): p is string => typeof p === 'string' && p !== '/dev/null');
+      const logs = [extra.pm_out_log_path, extra.pm_err_log_path].filter((p): p is string => p !== undefined && p !== '/dev/null');
       const name = ctx.names.claim([entry.name, `${entry.name}-pm2`], 'pm2-app');
       const params: Record<string, unknown> = { app: entry.name };
       const notes = [`pm2 app ${entry.name}: ${entry.pm2_env.status}${entry.pid > 0 ? `, pid ${entry.pid}` : ''}`];
@@ -59,7 +54,7 @@ export const pm2Source: Source = {
         pids: entry.pid > 0 ? [entry.pid] : [],
         logs,
         ports: [],
-        ...(typeof extra.pm_cwd === 'string' ? { cwd: extra.pm_cwd } : {}),
+        ...(extra.pm_cwd !== undefined ? { cwd: extra.pm_cwd } : {}),
       };
       byName.set(entry.name, thing);
     }
@@ -68,15 +63,3 @@ export const pm2Source: Source = {
     return { things };
   },
 };
-
-/** The jlist as plain JSON, for fields parseJlist does not keep (log paths, cwd); empty when it cannot be read so. */
-function rawList(stdout: string): JlistExtras[] {
-  const start = stdout.search(/\[\s*[{\]]/);
-  if (start < 0) return [];
-  try {
-    const value: unknown = JSON.parse(stdout.slice(start).trim());
-    return Array.isArray(value) ? (value as JlistExtras[]) : [];
-  } catch {
-    return [];
-  }
-}
