@@ -5,8 +5,8 @@
 # Without root and without sudo it says so in one line and exits 0: those tests then skip, naming this script.
 set -euo pipefail
 
-PACKAGES=(prometheus prometheus-alertmanager openssl chromium systemd)
-BINARIES=(prometheus promtool prometheus-alertmanager amtool openssl chromium systemd-analyze)
+PACKAGES=(prometheus prometheus-alertmanager openssl chromium systemd curl)
+BINARIES=(prometheus promtool prometheus-alertmanager amtool openssl chromium systemd-analyze curl)
 
 missing=()
 for binary in "${BINARIES[@]}"; do

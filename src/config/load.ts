@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import cron from 'node-cron';
@@ -47,6 +48,12 @@ export function loadDotEnv(cwd = process.cwd()): string | undefined {
   if (!existsSync(file)) return undefined;
   process.loadEnvFile(file);
   return file;
+}
+
+/** `.env` of `cwd` as `start` loads it (the parser process.loadEnvFile uses), without touching process.env; {} when there is none. */
+export function readDotEnv(cwd: string): NodeJS.Dict<string> {
+  const file = resolve(cwd, '.env');
+  return existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
 }
 
 /** The process's environment, for CLI commands that read it before any configuration exists (init, install-service). */

@@ -1,8 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CliIo } from '../cli-io.js';
-import { DEFAULT_CONFIG_FILE, parseConfig } from '../config/load.js';
+import { DEFAULT_CONFIG_FILE, parseConfig, readDotEnv } from '../config/load.js';
 import { ConfigError, ExitCode, errorMessage } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { addGuessedDependencies, pruneDependencies } from './guesses.js';
@@ -38,7 +38,15 @@ export interface InitOptions {
 }
 
 /** `nightshift init [--yes] [--dry-run]`: discovers what runs here and writes a commented nightshift.yml. */
-export async function runInit(args: string[], io: CliIo, options: InitOptions = {}): Promise<number> {
+export async function runInit(args: string[], cli: CliIo, options: InitOptions = {}): Promise<number> {
+  // As start will see it: .env's NIGHTSHIFT_HTTP and NIGHTSHIFT_CONFIG decide the port init leaves out, the ping URLs and the file.
+  let io: CliIo;
+  try {
+    io = { ...cli, env: { ...readDotEnv(cli.cwd), ...cli.env } };
+  } catch (err) {
+    cli.stderr.write(`nightshift init: cannot read ${join(cli.cwd, '.env')}: ${errorMessage(err)}\n`);
+    return ExitCode.configInvalid;
+  }
   let yes = false;
   let dryRun = false;
   for (const arg of args) {

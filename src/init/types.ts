@@ -75,8 +75,10 @@ export interface SourceContext {
   machine: Machine;
   /** Everything the sources before this one found. */
   earlier: readonly FoundThing[];
-  /** How long the log source waits between its two looks at each file's size. */
+  /** How long the log source waits between its two looks at each file's size (as its labels say it). */
   growthWaitMs: number;
+  /** Waits between the two looks; by default `growthWaitMs` of sleep (a test grows a file in it instead). */
+  betweenLooks?: () => Promise<void>;
   /** Where system logs are looked for (*.log): /var/log. */
   systemLogDir: string;
 }

@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parseEnv } from 'node:util';
 import type { CliIo } from '../cli-io.js';
-import { DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.js';
+import { DEFAULT_CONFIG_FILE, loadConfig, readDotEnv } from '../config/load.js';
 import { ConfigError, ExitCode, errorMessage } from '../errors.js';
 import { runCommand } from '../exec.js';
 import { packageRoot } from '../paths.js';
@@ -201,12 +200,6 @@ function parseOptions(args: string[]): Options | 'help' | { error: string } {
     else return { error: `unknown argument: ${arg}` };
   }
   return options;
-}
-
-/** .env of `cwd` as `nightshift start` loads it (the same parser as process.loadEnvFile), without touching process.env. */
-function readDotEnv(cwd: string): NodeJS.Dict<string> {
-  const file = join(cwd, '.env');
-  return existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
 }
 
 /**

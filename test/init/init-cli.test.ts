@@ -121,18 +121,22 @@ test('interactive: "n" leaves a group out; stdin ending takes the defaults for t
   assert.doesNotMatch(second.stdout, /Cron jobs: each entry pings/);
 });
 
-test("the printed cron line reaches the started bot's heartbeat", TIMEOUT, async (t) => {
+test("the printed cron line, with .env's port, reaches the started bot's heartbeat", TIMEOUT, async (t) => {
+  if (spawnSync('curl', ['--version']).error) return t.skip('curl not found: run scripts/install-test-deps.sh');
   const cwd = tempDir(t);
   const httpPort = await closedPort();
-  const env = await initEnv(t, cwd, { NIGHTSHIFT_HTTP: `127.0.0.1:${httpPort}` });
+  // Set in .env only, as most operators do: init must read it as start does.
+  const env = await initEnv(t, cwd);
+  delete env.NIGHTSHIFT_HTTP;
+  writeFileSync(join(cwd, '.env'), `NIGHTSHIFT_HTTP=127.0.0.1:${httpPort}\n`);
   const init = runCli(['init', '--yes'], cwd, env);
   assert.equal(init.code, 0, init.stderr);
   const line = /append to the entry:\n\s+(&& curl [^\n]*\/ping\/cron-backup[^\n]*)/.exec(init.stdout)?.[1];
   assert.ok(line, init.stdout);
   const bot = startBot(t, cwd, env);
   assert.equal(await bot.started(), `127.0.0.1:${httpPort}`);
+  assert.match(line, new RegExp(`http://127\\.0\\.0\\.1:${httpPort}/ping/`));
   const curl = spawnSync('/bin/sh', ['-c', `true ${line}`], { encoding: 'utf8', timeout: 15_000 });
-  if (curl.error && (curl.error as NodeJS.ErrnoException).code === 'ENOENT') return t.skip('curl not found: run scripts/install-test-deps.sh');
   assert.equal(curl.status, 0, curl.stderr);
   const status = await waitFor(
     async () => {

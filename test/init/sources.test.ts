@@ -231,10 +231,9 @@ test('logs: a large one gets a size check, one growing between the two looks a l
   const growing = join(appDir, 'logs', 'worker.log');
   writeFileSync(growing, 'start\n');
   const worker = appThing('worker', [], { cwd: appDir });
-  // Appends 2 MiB while the source waits between its looks.
-  const writer = setTimeout(() => appendFileSync(growing, `${'x'.repeat(1023)}\n`.repeat(2048)), 50);
-  t.after(() => clearTimeout(writer));
-  const report = await logsSource.look(sourceContext(t, { systemLogDir: varLog, growthWaitMs: 500, earlier: [worker] }));
+  // Appends 2 MiB between the source's two looks.
+  const betweenLooks = () => Promise.resolve(appendFileSync(growing, `${'x'.repeat(1023)}\n`.repeat(2048)));
+  const report = await logsSource.look(sourceContext(t, { systemLogDir: varLog, growthWaitMs: 500, betweenLooks, earlier: [worker] }));
   assert.deepEqual(
     report.things.map((thing) => [thing.check.name, thing.check.kind, thing.check.severity, thing.check.heal, thing.check.dependsOn]),
     [

@@ -41,7 +41,7 @@ export const logsSource: Source = {
       const size = readableSize(file);
       if (size !== undefined) first.set(file, size);
     }
-    if (first.size > 0 && ctx.growthWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, ctx.growthWaitMs));
+    if (first.size > 0) await (ctx.betweenLooks ? ctx.betweenLooks() : new Promise((resolve) => setTimeout(resolve, ctx.growthWaitMs)));
 
     const things: FoundThing[] = [];
     const waited = ctx.growthWaitMs >= 1000 ? `${Math.round(ctx.growthWaitMs / 1000)}s` : `${ctx.growthWaitMs}ms`;
