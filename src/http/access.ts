@@ -1,3 +1,4 @@
+import { PAGE_FILES } from '../status-page/assets.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 
@@ -71,11 +72,11 @@ export function bearerMatches(header: string | undefined, token: string): boolea
  * The status page's routes: a browser cannot send a bearer header, so with
  * the token set these also take HTTP Basic with the token as the password.
  */
-export const PAGE_PATHS = [/^\/$/, /^\/page\.js$/, /^\/page\.css$/, /^\/overview\.json$/, /^\/live$/];
+export const PAGE_PATHS: ReadonlySet<string> = new Set([...PAGE_FILES.map((f) => f.path), '/overview.json', '/live']);
 
 /** Whether a path is one of the status page's (Basic auth accepted besides the bearer token). */
 export function isPagePath(pathname: string): boolean {
-  return PAGE_PATHS.some((pattern) => pattern.test(pathname));
+  return PAGE_PATHS.has(pathname);
 }
 
 /** The challenge that makes a browser ask for the user name and password (any name; the token is the password). */

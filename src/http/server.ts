@@ -409,9 +409,8 @@ export class HttpServer {
     const { overview, live } = handlers;
     if (!overview || !live) return false;
     this.feed ??= new LiveFeed({
-      // The handlers read at each use: serve() may be given new ones.
-      snapshot: () => this.overviewJson(this.handlers?.overview ?? overview),
-      subscribe: (listener) => (this.handlers?.live ?? live)(listener),
+      snapshot: () => this.overviewJson(overview),
+      subscribe: live,
       maxClients: this.options.maxLiveClients ?? MAX_LIVE_CLIENTS,
       onError: (err) => this.options.log.error({ err }, 'the live status overview could not be built'),
     });

@@ -1,10 +1,10 @@
-import { renderSummary, type StatusSummary } from '../patrol/summary.js';
+import { renderSummary, type CheckSummary, type StatusSummary } from '../patrol/summary.js';
 import type { CategoryScore } from '../regret/regret.js';
 import { categoryLines } from '../regret/wording.js';
 import { isMuted, type CheckStateRow } from '../store/check-state.js';
 import type { IncidentRow } from '../store/incidents.js';
 import type { HealStepLine, OverviewQueries, PendingProposalLine, PendingQuestionLine, TransitionBucket } from '../store/overview-queries.js';
-import { clip } from '../util/text.js';
+import { clipAtWord } from '../util/text.js';
 import { buildStrip, coverageOf, stripWindow, type CellEvents, type StripWindow } from './strip.js';
 
 const DAY_MS = 86_400_000;
@@ -39,23 +39,11 @@ export interface Overview {
   diagnosis: { id: number; at: number; trigger: string; subject: string | null; text: string; clipped: boolean } | null;
 }
 
-export interface OverviewCheck {
-  name: string;
-  kind: string;
-  severity: 'critical' | 'optional';
-  status: 'unknown' | 'ok' | 'failing';
-  stale: boolean;
-  lastRunAt: number | null;
-  lastOkAt: number | null;
-  message: string | null;
-  consecutiveFailures: number;
-  flapping: boolean;
+/** A check as /status.json has it, with whether it is muted and its 24-hour strip. */
+export type OverviewCheck = CheckSummary & {
   muted: boolean;
-  incidentId: number | null;
-  symptomOf: string | null;
-  escalated: boolean;
   strip: string;
-}
+};
 
 export interface OverviewIncident {
   id: number;
@@ -128,6 +116,7 @@ export class TransitionCache {
 /** Everything the page shows, computed now from the store. */
 export function buildOverview(source: OverviewSource, queries: OverviewQueries, now: number, cache = new TransitionCache()): Overview {
   const summary = source.summary();
+  const { details, generatedAt: _, ...counts } = summary;
   const states = new Map(source.checkState.all().map((s) => [s.name, s]));
   const window = stripWindow(now);
   const strips = stripsOf(summary, queries, window, cache.buckets(queries, window));
@@ -135,37 +124,9 @@ export function buildOverview(source: OverviewSource, queries: OverviewQueries, 
   const diagnosis = queries.latestDiagnosis();
   return {
     generatedAt: now,
-    summary: {
-      state: summary.state,
-      core: summary.core,
-      checks: summary.checks,
-      failing: summary.failing,
-      stale: summary.stale,
-      inactiveTimers: summary.inactiveTimers,
-      heals24h: summary.heals24h,
-      escalations24h: summary.escalations24h,
-      startedAt: summary.startedAt,
-      lastPatrolAt: summary.lastPatrolAt,
-      text: renderSummary(summary),
-    },
+    summary: { ...counts, text: renderSummary(summary) },
     strip: { from: window.from, cellMs: window.cellMs, cells: window.cells },
-    checks: summary.details.map((d) => ({
-      name: d.name,
-      kind: d.kind,
-      severity: d.severity,
-      status: d.status,
-      stale: d.stale,
-      lastRunAt: d.lastRunAt,
-      lastOkAt: d.lastOkAt,
-      message: d.message,
-      consecutiveFailures: d.consecutiveFailures,
-      flapping: d.flapping,
-      muted: isMuted(states.get(d.name), now),
-      incidentId: d.incidentId,
-      symptomOf: d.symptomOf,
-      escalated: d.escalated,
-      strip: strips.get(d.name)!,
-    })),
+    checks: details.map((d) => ({ ...d, muted: isMuted(states.get(d.name), now), strip: strips.get(d.name)! })),
     incidents: incidentsOf(source.incidents.allOpen()),
     heals: healsOf(queries.healStepsSince(now - DAY_MS), queries.heldSince(now - DAY_MS), states),
     regret: { lines: categoryLines(categories), categories },
@@ -177,7 +138,8 @@ export function buildOverview(source: OverviewSource, queries: OverviewQueries, 
           at: diagnosis.at,
           trigger: diagnosis.trigger,
           subject: diagnosis.subject,
-          text: clip(diagnosis.message, MAX_DIAGNOSIS_CHARS),
+          // Cut at a word, before the server redacts: a secret cut in half at the limit would no longer be recognised.
+          text: clipAtWord(diagnosis.message, MAX_DIAGNOSIS_CHARS),
           clipped: diagnosis.message.length > MAX_DIAGNOSIS_CHARS,
         }
       : null,

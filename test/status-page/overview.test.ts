@@ -206,4 +206,18 @@ test('the builder reads settled cells once per quarter hour and gives the same s
     assert.equal(build().checks[0]!.strip, fresh());
   }
   assert.ok(fresh().includes('f'));
+
+  // Within one quarter hour, only the recent cells are read again: one query per build, not two.
+  const queries = new OverviewQueries(bot.db);
+  let reads = 0;
+  const read = queries.transitionBuckets.bind(queries);
+  queries.transitionBuckets = (...args) => {
+    reads++;
+    return read(...args);
+  };
+  const counted = overviewBuilder(bot.engine, queries, () => bot.clock.now());
+  counted();
+  assert.equal(reads, 2, 'the first build reads the settled cells and the recent ones');
+  counted();
+  assert.equal(reads, 3, 'the next build in the same quarter hour reads the recent ones only');
 });

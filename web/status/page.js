@@ -233,9 +233,24 @@
     node.textContent = text;
   }
 
+  let rendered = false;
+
+  /** One read of the data, for a page the live stream cannot serve (refused, or no EventSource). */
+  function loadOnce() {
+    return fetch('overview.json', { cache: 'no-store', credentials: 'same-origin' })
+      .then((response) => (response.ok ? response.json() : Promise.reject(new Error(`HTTP ${response.status}`))))
+      .then((overview) => {
+        rendered = true;
+        render(overview);
+      })
+      .catch((err) => setConnection('offline', `could not load: ${err.message}`));
+  }
+
+  // The stream's first event is the current overview: no separate fetch on open (it would build the overview twice).
   function follow() {
     const source = new EventSource('live');
     source.addEventListener('overview', (event) => {
+      rendered = true;
       render(JSON.parse(event.data));
       setConnection('live', 'live');
     });
@@ -245,6 +260,7 @@
         // Refused (503: too many views, or a restart): the browser will not retry by itself.
         setConnection('offline', 'offline, retrying');
         source.close();
+        if (!rendered) void loadOnce();
         window.setTimeout(follow, RETRY_AFTER_CLOSE_MS);
       } else {
         setConnection('connecting', 'reconnecting');
@@ -259,10 +275,7 @@
     }
   }
 
-  fetch('overview.json', { cache: 'no-store', credentials: 'same-origin' })
-    .then((response) => (response.ok ? response.json() : Promise.reject(new Error(`HTTP ${response.status}`))))
-    .then(render)
-    .catch((err) => setConnection('offline', `could not load: ${err.message}`))
-    .finally(follow);
+  if (typeof EventSource === 'function') follow();
+  else void loadOnce();
   window.setInterval(tick, 1000);
 })();
