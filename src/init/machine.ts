@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseListeningSockets } from '../util/proc-net.js';
 
 /** A listening TCP socket and, when this user may see it, the process that holds it. */
 export interface Listener {
@@ -21,8 +22,6 @@ export interface ProcessInfo {
   /** The systemd unit whose cgroup holds it ("api.service"), if any. */
   unit: string | undefined;
 }
-
-const LISTEN = '0A';
 
 /**
  * The machine as /proc shows it: listening sockets with their processes,
@@ -53,7 +52,7 @@ export class Machine {
         problems.push(`${join(this.procRoot, 'net', file)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
         continue;
       }
-      found.push(...parseProcNetTcp(text, family));
+      found.push(...parseListeningSockets(text, family).map(({ uid: _, ...listener }) => listener));
     }
     if (problems.length === 2) this.problem = `cannot read ${problems.join(', ')}`;
     const owners = this.socketOwners(new Set(found.map((l) => l.inode)));
@@ -175,41 +174,4 @@ export function unitOfCgroup(text: string): string | undefined {
     if (services.length > 0) return services[services.length - 1];
   }
   return undefined;
-}
-
-/**
- * The LISTEN rows of /proc/net/tcp or tcp6: "0100007F:1F90" is 127.0.0.1:8080
- * (each 32-bit word of the address in host byte order, little-endian here).
- */
-export function parseProcNetTcp(text: string, family: 4 | 6): Listener[] {
-  const listeners: Listener[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10 || fields[3] !== LISTEN) continue;
-    const [addressHex, portHex] = fields[1]!.split(':');
-    const address = decodeAddress(addressHex ?? '', family);
-    const port = parseInt(portHex ?? '', 16);
-    const inode = Number(fields[9]);
-    if (address === undefined || !Number.isInteger(port) || port <= 0 || !Number.isInteger(inode)) continue;
-    listeners.push({ address, port, family, inode });
-  }
-  return listeners;
-}
-
-function decodeAddress(hex: string, family: 4 | 6): string | undefined {
-  if (family === 4) {
-    if (!/^[0-9A-Fa-f]{8}$/.test(hex)) return undefined;
-    return wordBytes(hex).join('.');
-  }
-  if (!/^[0-9A-Fa-f]{32}$/.test(hex)) return undefined;
-  const bytes = [0, 8, 16, 24].flatMap((at) => wordBytes(hex.slice(at, at + 8)));
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  // URL parsing writes the address in its shortest form ("::", "::1", "::ffff:7f00:1").
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
-}
-
-/** The four bytes of a little-endian 32-bit word written as 8 hex digits, in memory order. */
-function wordBytes(word: string): number[] {
-  return [6, 4, 2, 0].map((at) => parseInt(word.slice(at, at + 2), 16));
 }

@@ -6,7 +6,7 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { addGuessedDependencies } from '../../src/init/guesses.js';
-import { parseProcNetTcp } from '../../src/init/machine.js';
+import { parseListeningSockets } from '../../src/util/proc-net.js';
 import { emptyMentions } from '../../src/init/mentions.js';
 import { cronSource } from '../../src/init/sources/cron.js';
 import { dockerSource } from '../../src/init/sources/docker.js';
@@ -43,18 +43,18 @@ test('/proc/net/tcp rows: LISTEN sockets only, IPv4 and IPv6 addresses decoded',
     '   1: 00000000:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4343 1 0000000000000000 100 0 0 10 0',
     '   2: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 4444 1 0000000000000000 20 4 30 10 -1',
   ].join('\n');
-  assert.deepEqual(parseProcNetTcp(v4, 4), [
-    { address: '127.0.0.1', port: 8080, family: 4, inode: 4242 },
-    { address: '0.0.0.0', port: 3000, family: 4, inode: 4343 },
+  assert.deepEqual(parseListeningSockets(v4, 4), [
+    { address: '127.0.0.1', port: 8080, family: 4, inode: 4242, uid: 1000 },
+    { address: '0.0.0.0', port: 3000, family: 4, inode: 4343, uid: 1000 },
   ]);
   const v6 = [
     '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
     '   0: 00000000000000000000000001000000:2BCB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 5151 1 0000000000000000 100 0 0 10 0',
     '   1: 00000000000000000000000000000000:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 5252 1 0000000000000000 100 0 0 10 0',
   ].join('\n');
-  assert.deepEqual(parseProcNetTcp(v6, 6), [
-    { address: '::1', port: 11211, family: 6, inode: 5151 },
-    { address: '::', port: 8081, family: 6, inode: 5252 },
+  assert.deepEqual(parseListeningSockets(v6, 6), [
+    { address: '::1', port: 11211, family: 6, inode: 5151, uid: 1000 },
+    { address: '::', port: 8081, family: 6, inode: 5252, uid: 1000 },
   ]);
 });
 

@@ -1,6 +1,6 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { endianness, hostname, networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CheckKindName } from '../../checks/index.js';
@@ -9,14 +9,13 @@ import type { CheckConfig } from '../../checks/types.js';
 import { errorMessage } from '../../errors.js';
 import { forKind, paramsOf, readyEndpointOf, urlEndpoint } from './facts.js';
 import { commandLine } from './proc-files.js';
+import { parseListeningSockets } from '../../util/proc-net.js';
 import type { GatherTool, Look, LookContext, LookResult } from './types.js';
 
 /** Ports of one check looked at, at most. */
 const MAX_PORTS = 4;
 /** Owners named per port; forked workers sharing one socket can be many. */
 const MAX_OWNERS = 4;
-/** TCP_LISTEN in /proc/net/tcp's `st` column. */
-const LISTEN = '0A';
 /** The owner search runs this long at most without letting other work run. */
 const SLICE_MS = 5;
 
@@ -111,41 +110,10 @@ async function listeningSockets(port: number, signal: AbortSignal): Promise<List
       throw err;
     }
     tablesRead++;
-    found.push(...parseTcpTable(text, port));
+    for (const row of parseListeningSockets(text, table.endsWith('6') ? 6 : 4))
+      if (row.port === port) found.push({ inode: String(row.inode), address: row.address, uid: row.uid });
   }
   return tablesRead > 0 ? found : undefined;
-}
-
-/** Rows of /proc/net/tcp: "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...". */
-function parseTcpTable(text: string, port: number): ListeningSocket[] {
-  const sockets: ListeningSocket[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    const [address, portHex] = (fields[1] ?? '').split(':');
-    if (fields[3] !== LISTEN || address === undefined || portHex === undefined || parseInt(portHex, 16) !== port) continue;
-    const inode = fields[9];
-    if (inode === undefined || inode === '0') continue;
-    sockets.push({ inode, address: decodeAddress(address), uid: Number(fields[7]) });
-  }
-  return sockets;
-}
-
-/** The kernel prints each 32-bit word of the address in host byte order. */
-function decodeAddress(hex: string): string {
-  const words = hex.match(/.{8}/g) ?? [];
-  const bytes = words.flatMap((word) => {
-    const pairs = word.match(/../g) ?? [];
-    return endianness() === 'LE' ? pairs.reverse() : pairs;
-  });
-  if (bytes.length === 4) return bytes.map((b) => parseInt(b, 16)).join('.');
-  const groups = [];
-  for (let i = 0; i < bytes.length; i += 2) groups.push(`${bytes[i]}${bytes[i + 1]}`);
-  try {
-    // URL writes an IPv6 address the short way ("[::1]").
-    return new URL(`http://[${groups.join(':')}]/`).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return groups.join(':');
-  }
 }
 
 interface OwnerSearch {
