@@ -137,7 +137,7 @@ test('docker: running containers on the fake Engine become docker checks; a miss
   );
   assert.deepEqual(
     engine.requests().map((r) => r.url),
-    ['/_ping', '/containers/json'],
+    ['/_ping', `/v${engine.apiVersion}/containers/json`],
   );
   validated(report.things);
 

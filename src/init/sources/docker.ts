@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
+import { EngineClient, socketPathOf } from '../../checks/docker-engine.js';
 import type { FoundThing, Source } from '../types.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
+/** A local daemon lists its containers in milliseconds; init does not wait for a stuck one. */
 const REQUEST_TIMEOUT_MS = 3_000;
-/** A container list is small; a bound keeps a confused socket from filling memory. */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** The fields of a ContainerSummary (GET /containers/json) init reads. */
 interface ContainerSummary {
@@ -22,15 +21,15 @@ export const dockerSource: Source = {
   async look(ctx) {
     const host = ctx.env.DOCKER_HOST;
     if (host && !host.startsWith('unix://')) return { things: [], problem: `docker: DOCKER_HOST is not a unix socket (only unix:// is supported)` };
-    const socket = host ? host.slice('unix://'.length) : DEFAULT_SOCKET;
+    const socket = host ? socketPathOf(host) : DEFAULT_SOCKET;
     if (!existsSync(socket)) return { things: [], problem: `docker: no socket at ${socket}` };
-    const ping = await get(socket, '/_ping');
-    if ('problem' in ping) return { things: [], problem: `docker: ${socket}: ${ping.problem}` };
-    const listed = await get(socket, '/containers/json');
-    if ('problem' in listed) return { things: [], problem: `docker: ${socket}: ${listed.problem}` };
+    // The check's own client: the version negotiated, the answer bounded, a socket error worded with what to do.
+    const answer = await new EngineClient(socket, undefined).call('GET', '/containers/json', AbortSignal.timeout(REQUEST_TIMEOUT_MS), REQUEST_TIMEOUT_MS);
+    if ('failure' in answer) return { things: [], problem: `docker: ${answer.failure.message}` };
+    if (answer.status !== 200) return { things: [], problem: `docker: ${socket}: GET /containers/json answered ${answer.status}` };
     let containers: ContainerSummary[];
     try {
-      const value: unknown = JSON.parse(listed.body);
+      const value: unknown = JSON.parse(answer.body.toString('utf8'));
       if (!Array.isArray(value)) throw new Error('not a list');
       containers = value as ContainerSummary[];
     } catch {
@@ -64,30 +63,3 @@ export const dockerSource: Source = {
     return { things };
   },
 };
-
-/** One GET over the unix socket; a 2xx body, or why not. */
-function get(socketPath: string, path: string): Promise<{ body: string } | { problem: string }> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path, method: 'GET', headers: { host: 'docker' }, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-        if (body.length > MAX_BODY_BYTES) req.destroy(new Error('answer too large'));
-      });
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolve({ body });
-        else resolve({ problem: `GET ${path} answered ${status}` });
-      });
-      res.on('error', (err) => resolve({ problem: err.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000}s`)));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      const why =
-        err.code === 'EACCES' ? 'permission denied (add this user to the docker group)' : err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
-      resolve({ problem: why });
-    });
-    req.end();
-  });
-}

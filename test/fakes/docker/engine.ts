@@ -109,7 +109,8 @@ export class FakeDockerEngine {
   private readonly containers: FakeContainer[] = [];
   private readonly log: RecordedRequest[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly apiVersion: string;
+  /** The newest API version this daemon speaks (its /_ping Api-Version header). */
+  readonly apiVersion: string;
   private readonly minApiVersion: string;
   private hanging = false;
 
