@@ -1,4 +1,5 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { join } from 'node:path';
 import type { CheckConfig } from '../checks/types.js';
 import type { Redactor } from '../log/redact.js';
@@ -48,9 +49,7 @@ export function fixHint(check: CheckConfig, reason: string, details: Record<stri
 export function writeEscalationFile(dir: string, day: string, task: EscalationTask, redactor: Redactor): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${day}-${task.check.name}.json`);
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(redactor.redactValue(task), null, 2)}\n`, { mode: 0o600 });
-  renameSync(temp, file);
+  writeFileAtomic(file, `${JSON.stringify(redactor.redactValue(task), null, 2)}\n`);
   return file;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { describeExit, runCommand, type ExecResult } from '../exec.js';
@@ -328,9 +329,7 @@ async function readStop(file: string): Promise<StopRecord | undefined> {
 /** Written to a temporary file and renamed over the old one: a crash leaves the old record or the new, never half. */
 async function writeStop(file: string, record: StopRecord): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(record)}\n`);
-  await rename(temporary, file);
+  writeFileAtomic(file, `${JSON.stringify(record)}\n`);
 }
 
 function hash(text: string): string {

@@ -1,4 +1,5 @@
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { InstanceLockedError } from '../errors.js';
 import { isProcessRunning, processStartTime } from '../util/proc.js';
 
@@ -99,9 +100,7 @@ function makeHandle(file: string, info: LockInfo, takenOver: StaleLock | null): 
     update(patch) {
       if (!ours()) return;
       current = { ...current, ...patch };
-      const temp = `${file}.${process.pid}.tmp`;
-      writeFileSync(temp, JSON.stringify(current), { mode: 0o600 });
-      renameSync(temp, file);
+      writeFileAtomic(file, JSON.stringify(current));
     },
     release() {
       if (ours()) unlinkSync(file);

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { CliIo } from '../cli-io.js';
@@ -146,7 +147,8 @@ export async function runInstallService(args: string[], io: CliIo): Promise<numb
       }
       if (typeof file.current === 'object') describeConflict(say, file);
       say(`writing ${file.path}`);
-      writeAtomically(file.path, file.text);
+      // systemd reads unit files at any daemon-reload: never half-written.
+      writeFileAtomic(file.path, file.text, 0o644);
     }
   } catch (err) {
     complain(`cannot write the unit: ${errorMessage(err)}`);
@@ -224,13 +226,6 @@ function describeConflict(say: (line: string) => void, file: PlannedFile): void 
   if (typeof file.current !== 'object') return;
   say(`${file.path} exists with other content (- there now, + install-service's):`);
   for (const line of file.current.differs) say(`  ${line}`);
-}
-
-/** A unit file is read by systemd at any daemon-reload: it must never be seen half-written. */
-function writeAtomically(path: string, text: string): void {
-  const temporary = `${path}.nightshift-${process.pid}.tmp`;
-  writeFileSync(temporary, text, { mode: 0o644 });
-  renameSync(temporary, path);
 }
 
 /** Who runs Nightshift from a system unit: the user who ran sudo, else whoever runs this. */
