@@ -219,39 +219,61 @@ export const fieldPath = z
 /** A number below this is unix seconds (1e11 s is the year 5138); from it on, ms (1e11 ms is 1973). */
 const SECONDS_BELOW = 1e11;
 const NUMERIC_TEXT = /^\d+(?:\.\d+)?$/;
-const ISO_TEXT = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+const ISO_TEXT = /^(\d{4})-(\d{2})-(\d{2})(?:([Tt ])(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/** How a time was written. */
+export type TimeShape =
+  | { kind: 'number'; unit: 's' | 'ms'; whole: boolean; text: boolean }
+  | { kind: 'iso'; separator: string; seconds: boolean; fractionDigits: number; zone: 'naive' | 'Z' | { text: string; offsetMinutes: number } };
+
+export interface ReadTime {
+  ms: number;
+  shape: TimeShape;
+}
 
 /**
- * A time in ms since the epoch: unix seconds or ms (numbers, digits, SQLite
+ * A time and how it was written: unix seconds or ms (numbers, digits, SQLite
  * integers), or ISO-8601 text ("2026-01-05T03:12:00Z", "2026-01-05 03:12:00,123",
  * "2026-01-05"). Text without a zone is read in `timeZone`. Undefined for
- * anything else, and for 0 or less (a default, not a time in 1970).
+ * anything else, and for 0 or less (a default, not a time in 1970). The shape
+ * lets a writer put "now" back the way the program writes its own times.
  */
-export function parseTime(raw: unknown, timeZone: TimeZone): number | undefined {
-  if (typeof raw === 'bigint') return parseTime(Number(raw), timeZone);
-  if (typeof raw === 'number') return numericTime(raw);
+export function readTime(raw: unknown, timeZone: TimeZone): ReadTime | undefined {
+  if (typeof raw === 'bigint') return readTime(Number(raw), timeZone);
+  if (typeof raw === 'number') return numericTime(raw, false);
   if (typeof raw !== 'string') return undefined;
   const text = raw.trim();
-  if (NUMERIC_TEXT.test(text)) return numericTime(Number(text));
+  if (NUMERIC_TEXT.test(text)) return numericTime(Number(text), true);
   const match = ISO_TEXT.exec(text);
   if (!match) return undefined;
-  const [, year, month, day, hour, minute, second, fraction, zone] = match;
+  const [, year, month, day, separator, hour, minute, second, fraction, zone] = match;
   const fields = [Number(year), Number(month) - 1, Number(day), Number(hour ?? 0), Number(minute ?? 0), Number(second ?? 0)] as const;
   const fractionMs = fraction === undefined ? 0 : Number(fraction.padEnd(3, '0').slice(0, 3));
   const asUtc = Date.UTC(...fields, fractionMs);
   const check = new Date(asUtc);
-  // Date.UTC rolls 2026-02-30 over into March; a calendar date that does not exist is not a time.
+  // Date.UTC rolls 2024-02-30 over into March; a calendar date that does not exist is not a time.
   if (check.getUTCMonth() !== fields[1] || check.getUTCDate() !== fields[2] || fields[3] > 23 || fields[4] > 59 || fields[5] > 59) return undefined;
-  if (zone === undefined) return timeZone === 'utc' ? asUtc : new Date(...fields, fractionMs).getTime();
-  if (zone === 'Z' || zone === 'z') return asUtc;
+  const shapeBase = { kind: 'iso' as const, separator: separator ?? 'T', seconds: second !== undefined, fractionDigits: fraction?.length ?? 0 };
+  if (zone === undefined) {
+    const ms = timeZone === 'utc' ? asUtc : new Date(...fields, fractionMs).getTime();
+    return { ms, shape: { ...shapeBase, zone: 'naive' } };
+  }
+  if (zone === 'Z' || zone === 'z') return { ms: asUtc, shape: { ...shapeBase, zone: 'Z' } };
   const digits = zone.replace(':', '');
   const offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || 0));
-  return asUtc - offsetMinutes * 60_000;
+  return { ms: asUtc - offsetMinutes * 60_000, shape: { ...shapeBase, zone: { text: zone, offsetMinutes } } };
 }
 
-function numericTime(value: number): number | undefined {
+function numericTime(value: number, text: boolean): ReadTime | undefined {
+  // 0 or less is a column default ("never set"), not a task that started in 1970.
   if (!Number.isFinite(value) || value <= 0) return undefined;
-  return value < SECONDS_BELOW ? value * 1000 : value;
+  const unit = value < SECONDS_BELOW ? 's' : 'ms';
+  return { ms: unit === 's' ? value * 1000 : value, shape: { kind: 'number', unit, whole: Number.isInteger(value), text } };
+}
+
+/** A time in ms since the epoch (see readTime), or undefined. */
+export function parseTime(raw: unknown, timeZone: TimeZone): number | undefined {
+  return readTime(raw, timeZone)?.ms;
 }
 
 /** An ISO date and time at the very start of a log line, optionally in brackets: "[2026-01-05 03:12:00,123] WARNING ...". */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { sleep } from '../util/abort.js';
 import { ageDuration, formatDuration } from '../util/duration.js';
 import { clipAtWord } from '../util/text.js';
+import { readTime, timeZoneParam, type ReadTime, type TimeShape, type TimeZone } from './records.js';
 
 /**
  * Where an agent pipeline keeps its tasks, read by the `queue` check and
@@ -83,7 +84,7 @@ export const queueParams = z
      * How an updated-at text without a zone is read ("2024-05-01 12:00:00" as SQLite's datetime('now') writes it,
      * or Python's naive isoformat()): `utc` or `local` (this machine's zone). Text with Z or an offset is exact.
      */
-    timeZone: z.enum(['utc', 'local']).default('utc'),
+    timeZone: timeZoneParam,
   })
   .superRefine((p, ctx) => {
     if (p.sqlite !== undefined && p.folder !== undefined) ctx.addIssue({ code: 'custom', message: 'set either sqlite or folder, not both' });
@@ -97,7 +98,6 @@ export type QueueParams = z.output<typeof queueParams>;
 type SqliteSourceParams = z.output<typeof sqliteSourceParams>;
 type FolderSourceParams = z.output<typeof folderSourceParams>;
 type StateNames = QueueParams['states'];
-type TimeZone = QueueParams['timeZone'];
 
 /** At most this many task files are read per run, and at most this many doing rows judged: a run stays bounded whatever piles up. */
 export const MAX_TASKS_PER_RUN = 10_000;
@@ -217,55 +217,6 @@ class SourceError extends Error {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Timestamps
-
-/** A number below this is unix seconds (1e11 s is the year 5138); from it on, ms (1e11 ms is 1973). */
-const SECONDS_BELOW = 1e11;
-const NUMERIC_TEXT = /^\d+(?:\.\d+)?$/;
-const ISO_TEXT = /^(\d{4})-(\d{2})-(\d{2})(?:([Tt ])(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
-
-/** What an updated-at looked like, so the heal writes "now" the way the pipeline writes its own times. */
-type TimeShape =
-  | { kind: 'number'; unit: 's' | 'ms'; whole: boolean; text: boolean }
-  | { kind: 'iso'; separator: string; seconds: boolean; fractionDigits: number; zone: 'naive' | 'Z' | { text: string; offsetMinutes: number } };
-
-interface ReadTime {
-  ms: number;
-  shape: TimeShape;
-}
-
-/** Reads an updated-at value: unix seconds, unix ms (as numbers or digits), or ISO-8601 text. Undefined when it is none of them. */
-export function readUpdatedAt(raw: unknown, timeZone: TimeZone): ReadTime | undefined {
-  if (typeof raw === 'bigint') return readUpdatedAt(Number(raw), timeZone);
-  if (typeof raw === 'number') return numericTime(raw, false);
-  if (typeof raw !== 'string') return undefined;
-  const text = raw.trim();
-  if (NUMERIC_TEXT.test(text)) return numericTime(Number(text), true);
-  const match = ISO_TEXT.exec(text);
-  if (!match) return undefined;
-  const [, year, month, day, separator, hour, minute, second, fraction, zone] = match;
-  const fields = [Number(year), Number(month) - 1, Number(day), Number(hour ?? 0), Number(minute ?? 0), Number(second ?? 0)] as const;
-  const fractionMs = fraction === undefined ? 0 : Number(fraction.padEnd(3, '0').slice(0, 3));
-  const asUtc = Date.UTC(...fields, fractionMs);
-  const check = new Date(asUtc);
-  // Date.UTC rolls 2024-02-30 over into March; a calendar date that does not exist is not a time.
-  if (check.getUTCMonth() !== fields[1] || check.getUTCDate() !== fields[2] || fields[3] > 23 || fields[4] > 59 || fields[5] > 59) return undefined;
-  const shapeBase = { kind: 'iso' as const, separator: separator ?? 'T', seconds: second !== undefined, fractionDigits: fraction?.length ?? 0 };
-  if (zone === undefined) {
-    const ms = timeZone === 'utc' ? asUtc : new Date(...fields, fractionMs).getTime();
-    return { ms, shape: { ...shapeBase, zone: 'naive' } };
-  }
-  if (zone === 'Z' || zone === 'z') return { ms: asUtc, shape: { ...shapeBase, zone: 'Z' } };
-  const digits = zone.replace(':', '');
-  const offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || 0));
-  return { ms: asUtc - offsetMinutes * 60_000, shape: { ...shapeBase, zone: { text: zone, offsetMinutes } } };
-}
-
-function numericTime(value: number, text: boolean): ReadTime | undefined {
-  // 0 or less is a column default ("never set"), not a task that started in 1970.
-  if (!Number.isFinite(value) || value <= 0) return undefined;
-  const unit = value < SECONDS_BELOW ? 's' : 'ms';
-  return { ms: unit === 's' ? value * 1000 : value, shape: { kind: 'number', unit, whole: Number.isInteger(value), text } };
-}
 
 /** `ms` written the way `shape` was: seconds stay seconds, text stays text of the same form and zone. */
 export function writeTimeLike(shape: TimeShape, ms: number, timeZone: TimeZone): number | string {
@@ -451,7 +402,7 @@ class SqliteTasks implements TaskSource {
     snapshot.doingCut = rows.length > MAX_TASKS_PER_RUN;
     snapshot.doingTasks = rows
       .slice(0, MAX_TASKS_PER_RUN)
-      .map((row) => ({ id: idText(row.id), updatedAtMs: readUpdatedAt(row.updatedAt, this.timeZone)?.ms ?? null }));
+      .map((row) => ({ id: idText(row.id), updatedAtMs: readTime(row.updatedAt, this.timeZone)?.ms ?? null }));
     return snapshot;
   }
 
@@ -476,7 +427,7 @@ class SqliteTasks implements TaskSource {
     );
     const outcome: MoveOutcome = { moved: [], changedMeanwhile: [], notMoved: [], unreadable: 0, aborted: false };
     for (const row of doing) {
-      const time = readUpdatedAt(row.updatedAt, this.timeZone);
+      const time = readTime(row.updatedAt, this.timeZone);
       const task = { id: idText(row.id), updatedAtMs: time?.ms ?? null };
       if (!time || !isStuck(task, plan.now, plan.stuckAfterMs)) continue;
       const next = nextMove(readRetries(row.retries), plan.maxRetries);
@@ -654,7 +605,7 @@ class FolderTasks implements TaskSource {
     const id = rawId === undefined || rawId === null || rawId === '' ? fileName.slice(0, -'.json'.length) : idText(rawId);
     const rawUpdatedAt = fields[this.p.updatedAtField];
     const usesMtime = rawUpdatedAt === undefined || rawUpdatedAt === null;
-    const updatedAt = usesMtime ? undefined : readUpdatedAt(rawUpdatedAt, this.timeZone);
+    const updatedAt = usesMtime ? undefined : readTime(rawUpdatedAt, this.timeZone);
     return { fileName, path, text, mtimeMs: info.mtimeMs, mode: info.mode, task: fields, id, state, updatedAt, usesMtime };
   }
 
