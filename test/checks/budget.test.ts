@@ -6,29 +6,19 @@ import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { budgetCheck, formatMoney } from '../../src/checks/budget.js';
 import type { CheckResult } from '../../src/checks/types.js';
-import { testCheckEnv } from '../helpers/check-env.js';
+import { refusalOf, runnableProbe } from '../helpers/check-env.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-/** A budget probe; `now` is the clock its runs see (the real one unless a test pins it). */
-function budgetProbe(t: TestContext, params: Record<string, unknown>, now: () => number = Date.now) {
-  const { env } = testCheckEnv({ dataDir: tempDir(t), now });
-  const probe = budgetCheck.create(budgetCheck.params.parse(params), env);
-  return (): Promise<CheckResult> => probe.run({ signal: new AbortController().signal, now });
-}
+const budgetProbe = (t: TestContext, params: Record<string, unknown>, now?: () => number) => runnableProbe(t, budgetCheck, params, now);
 
 function costLine(at: number | string, cost: unknown, extra: Record<string, unknown> = {}): string {
   return `${JSON.stringify({ ts: at, model: 'gpt-x', cost, ...extra })}\n`;
 }
 
-/** Why the params schema refuses `params`: every issue's message. */
-function refusal(params: Record<string, unknown>): string[] {
-  const parsed = budgetCheck.params.safeParse(params);
-  assert.equal(parsed.success, false, `expected ${JSON.stringify(params)} to be refused`);
-  return parsed.error.issues.map((issue) => issue.message);
-}
+const refusal = (params: Record<string, unknown>) => refusalOf(budgetCheck, params);
 
 test('budget: the burn over the last hour fails above maxPerHour and passes below it', async (t) => {
   const path = join(tempDir(t), 'costs.jsonl');

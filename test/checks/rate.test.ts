@@ -5,17 +5,13 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { rateCheck } from '../../src/checks/rate.js';
 import type { CheckResult } from '../../src/checks/types.js';
-import { testCheckEnv } from '../helpers/check-env.js';
+import { refusalOf, runnableProbe } from '../helpers/check-env.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-function rateProbe(t: TestContext, params: Record<string, unknown>, now: () => number = Date.now) {
-  const { env } = testCheckEnv({ dataDir: tempDir(t), now });
-  const probe = rateCheck.create(rateCheck.params.parse(params), env);
-  return (): Promise<CheckResult> => probe.run({ signal: new AbortController().signal, now });
-}
+const rateProbe = (t: TestContext, params: Record<string, unknown>, now?: () => number) => runnableProbe(t, rateCheck, params, now);
 
 /** `count` validations ending `endAgo` ms ago, one a minute apart going back; `passed(i)` decides each. */
 function validations(count: number, endAgo: number, passed: (i: number) => boolean): string {
@@ -38,11 +34,7 @@ function pythonStyle(at: number): string {
   return new Date(at).toISOString().slice(0, 23).replace('T', ' ').replace('.', ',');
 }
 
-function refusal(params: Record<string, unknown>): string[] {
-  const parsed = rateCheck.params.safeParse(params);
-  assert.equal(parsed.success, false, `expected ${JSON.stringify(params)} to be refused`);
-  return parsed.error.issues.map((issue) => issue.message);
-}
+const refusal = (params: Record<string, unknown>) => refusalOf(rateCheck, params);
 
 test('rate: a pass rate below minRatio over the window fails; outcomes older than the window do not count', async (t) => {
   const path = join(tempDir(t), 'validations.jsonl');

@@ -1,4 +1,7 @@
-import type { AlertBoard, CheckEnvironment, HeartbeatSnapshot, ProbeEventType } from '../../src/checks/types.js';
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import type { AlertBoard, CheckEnvironment, CheckKind, CheckResult, HeartbeatSnapshot, ProbeEventType } from '../../src/checks/types.js';
+import { tempDir } from './temp.js';
 import type { HealEnvironment } from '../../src/heal/types.js';
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
@@ -67,4 +70,23 @@ export function testHealEnv(options: { dataDir: string; now?: () => number }) {
 /** A run context with no deadline. */
 export function runContext(): { signal: AbortSignal; now: () => number } {
   return { signal: new AbortController().signal, now: Date.now };
+}
+
+/** One probe of `kind` made from `params` in a temporary data dir; the function runs it once, at `now`. */
+export function runnableProbe<P>(
+  t: TestContext,
+  kind: CheckKind<P>,
+  params: Record<string, unknown>,
+  now: () => number = Date.now,
+): () => Promise<CheckResult> {
+  const { env } = testCheckEnv({ dataDir: tempDir(t), now });
+  const probe = kind.create(kind.params.parse(params), env);
+  return () => probe.run({ signal: new AbortController().signal, now });
+}
+
+/** Why a kind's params schema refuses `params`: every issue's message (it fails the test when they are accepted). */
+export function refusalOf(kind: Pick<CheckKind<unknown>, 'params'>, params: Record<string, unknown>): string[] {
+  const parsed = kind.params.safeParse(params);
+  assert.equal(parsed.success, false, `expected ${JSON.stringify(params)} to be refused`);
+  return parsed.error.issues.map((issue) => issue.message);
 }
