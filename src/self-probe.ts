@@ -7,7 +7,8 @@ import type { KeyValueStore } from './store/kv.js';
  * previous reading, a write+read of the store, resident memory.
  */
 export function createSelfProbe(kv: KeyValueStore, now: () => number): SelfProbe & { close(): void } {
-  const histogram = monitorEventLoopDelay({ resolution: 20 });
+  // A 100 ms timer: a stall longer than that still shows in full, and an idle bot wakes 10 times a second for it, not 50.
+  const histogram = monitorEventLoopDelay({ resolution: 100 });
   histogram.enable();
   return {
     eventLoopDelayP99Ms() {

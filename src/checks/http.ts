@@ -5,6 +5,7 @@ import type { CheckKind, CheckResult } from './types.js';
 import { clipAtWord } from '../util/text.js';
 import { formatBytes } from '../util/format.js';
 import { describeNetworkError, isHttpUrl } from '../util/network.js';
+import { requestFollowingRedirects, type HttpAnswer } from './http-request.js';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -22,7 +23,7 @@ const params = z.strictObject({
   headers: z
     .record(z.string(), z.string())
     .superRefine((headers, ctx) => {
-      // Checked here so fetch never throws at run time with a message that quotes the (secret) value.
+      // Checked here so the request never throws at run time with a message that quotes the (secret) value.
       for (const [name, value] of Object.entries(headers)) {
         if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid HTTP header name' });
         else if (!HEADER_VALUE.test(value))
@@ -84,6 +85,8 @@ const params = z.strictObject({
 type HttpParams = z.output<typeof params>;
 
 const SNIPPET_CHARS = 200;
+/** Stateless between calls; like fetch's text(), it drops a byte order mark. */
+const UTF8 = new TextDecoder();
 
 /**
  * An HTTP endpoint answers as expected: status, optional body text or JSON
@@ -97,18 +100,19 @@ export const httpCheck: CheckKind<HttpParams> = {
   params,
   create(p) {
     const target = new URL(p.url);
-    const headers = new Headers(p.headers ?? {});
+    // Lower-cased names: a user's "Authorization" is the one the Basic auth line below must not overwrite.
+    const headers: Record<string, string> = Object.fromEntries(Object.entries(p.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
     const secrets = Object.values(p.headers ?? {});
     if (target.username || target.password) {
       const user = decodeUserinfo(target.username);
       const password = decodeUserinfo(target.password);
       secrets.push(password, target.password);
-      // fetch refuses URLs with credentials; the usual meaning of user:pass@ is Basic auth.
-      if (!headers.has('authorization')) headers.set('authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
+      // The usual meaning of user:pass@ is Basic auth; the credentials are then taken out of the URL that is requested and shown.
+      headers.authorization ??= `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
       target.username = '';
       target.password = '';
     }
-    secrets.push(...headers.values());
+    secrets.push(...Object.values(headers));
     // Values shorter than 3 characters are too common to mask.
     const literals = new LiteralSecrets(secrets, 3);
     const scrub = (text: string) => literals.redact(text);
@@ -119,11 +123,9 @@ export const httpCheck: CheckKind<HttpParams> = {
       async run(ctx): Promise<CheckResult> {
         const started = performance.now();
         const elapsed = () => Math.round(performance.now() - started);
-        let response: Response;
-        let body: { bytes: Uint8Array; truncated: boolean };
+        let response: HttpAnswer;
         try {
-          response = await fetch(target, { method, headers, redirect: 'follow', signal: ctx.signal });
-          body = await readLimited(response, p.maxBodyBytes);
+          response = await requestFollowingRedirects(target, { method, headers, signal: ctx.signal, maxBodyBytes: p.maxBodyBytes });
         } catch (err) {
           const latencyMs = elapsed();
           if (ctx.signal.aborted) {
@@ -137,10 +139,10 @@ export const httpCheck: CheckKind<HttpParams> = {
           return { ok: false, message: scrub(message), details: { url: reportedUrl, latencyMs, errorCode: code } };
         }
         const latencyMs = elapsed();
-        const text = new TextDecoder().decode(body.bytes);
-        const details: Record<string, unknown> = { httpStatus: response.status, latencyMs, bytes: body.bytes.length, url: reportedUrl };
-        if (body.truncated) details.truncated = true;
-        if (response.redirected) details.finalUrl = safeUrl(new URL(response.url));
+        const text = UTF8.decode(response.bytes);
+        const details: Record<string, unknown> = { httpStatus: response.status, latencyMs, bytes: response.bytes.length, url: reportedUrl };
+        if (response.truncated) details.truncated = true;
+        if (response.redirected) details.finalUrl = safeUrl(response.finalUrl);
         const fail = (message: string): CheckResult => ({
           ok: false,
           message: scrub(message),
@@ -152,17 +154,17 @@ export const httpCheck: CheckKind<HttpParams> = {
           return fail(`${summary} (expected ${describeExpected(p.expectStatus)})`);
         }
         if (p.bodyContains !== undefined && !text.includes(p.bodyContains)) {
-          return fail(`${summary}, body lacks ${JSON.stringify(p.bodyContains)}${body.truncated ? ` in its first ${formatBytes(p.maxBodyBytes)}` : ''}`);
+          return fail(`${summary}, body lacks ${JSON.stringify(p.bodyContains)}${response.truncated ? ` in its first ${formatBytes(p.maxBodyBytes)}` : ''}`);
         }
         if (jsonField) {
-          const outcome = checkJsonField(text, jsonField, body.truncated);
+          const outcome = checkJsonField(text, jsonField, response.truncated);
           if (outcome.found) details.jsonValue = evidenceOf(outcome.value, scrub);
           if (outcome.problem) return fail(`${summary}, ${outcome.problem}`);
         }
         if (p.maxLatency !== undefined && latencyMs > p.maxLatency) {
           return fail(`slow: ${latencyMs} ms > ${p.maxLatency} ms`);
         }
-        return { ok: true, message: `${summary} (${formatBytes(body.bytes.length)})`, details };
+        return { ok: true, message: `${summary} (${formatBytes(response.bytes.length)})`, details };
       },
     };
   },
@@ -183,33 +185,6 @@ function safeUrl(url: URL): string {
   const copy = new URL(url);
   maskUrlSecrets(copy, '***', 'drop');
   return copy.toString();
-}
-
-/** Reads at most `limit` bytes of the body, then cancels the rest of the download. */
-async function readLimited(response: Response, limit: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
-  if (!response.body) return { bytes: new Uint8Array(0), truncated: false };
-  // fetch() bodies are byte streams; the DOM typings leave the chunk type open.
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  let truncated = false;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const room = limit - total;
-    if (value.length > room) {
-      chunks.push(value.subarray(0, room));
-      total += room;
-      truncated = true;
-      await reader.cancel().catch(() => {
-        // The connection may already be gone; we have what we came for.
-      });
-      break;
-    }
-    chunks.push(value);
-    total += value.length;
-  }
-  return { bytes: Buffer.concat(chunks, total), truncated };
 }
 
 function statusAccepted(status: number, expected: number | number[] | undefined): boolean {
