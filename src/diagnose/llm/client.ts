@@ -1,5 +1,5 @@
 /** Asking the local Ollama model to explain a diagnosis; never throws, a failure is a reason for the operator. */
-import { Ollama, type ChatRequest, type ChatResponse } from 'ollama';
+import type { ChatRequest, ChatResponse } from 'ollama';
 import { ollamaEndpoint } from '../../checks/ollama.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -59,11 +59,6 @@ export async function explain(input: LlmInput, options: ExplainOptions): Promise
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   const boundFetch: typeof fetch = (resource, init) =>
     fetch(resource, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal });
-  const client = new Ollama({
-    host: endpoint.baseUrl,
-    fetch: boundFetch,
-    ...(endpoint.authorization ? { headers: { Authorization: endpoint.authorization } } : {}),
-  });
   const request: ChatRequest = {
     model: options.model,
     messages: [
@@ -77,6 +72,13 @@ export async function explain(input: LlmInput, options: ExplainOptions): Promise
   let content = '';
   let doneReason: string | undefined;
   try {
+    // Loaded on the first question to the model: ollama-js costs about 5 MiB of memory to a bot that never asks one.
+    const { Ollama } = await import('ollama');
+    const client = new Ollama({
+      host: endpoint.baseUrl,
+      fetch: boundFetch,
+      ...(endpoint.authorization ? { headers: { Authorization: endpoint.authorization } } : {}),
+    });
     if (options.stream) {
       const parts = await client.chat({ ...request, stream: true });
       for await (const part of parts) {
