@@ -17,8 +17,6 @@ import { version } from './version.js';
 import { TIMED_OUT, within } from './util/abort.js';
 import { describeCommands } from './bot/dispatch.js';
 import type { CliIo } from './cli-io.js';
-import { runInit } from './init/command.js';
-import { runInstallService } from './service/install.js';
 
 const HELP = `nightshift ${version}: keeps a one-machine stack of agents and services alive
 
@@ -74,8 +72,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: processEnvironment() };
   // Before the configuration is loaded: init writes the first one, install-service validates it itself.
-  if (command === 'init') return runInit(rest, io);
-  if (command === 'install-service') return runInstallService(rest, io);
+  // Each imported only when asked for: `start` does not carry their code (init alone reads pm2, systemd, Docker, cron).
+  if (command === 'init') return (await import('./init/command.js')).runInit(rest, io);
+  if (command === 'install-service') return (await import('./service/install.js')).runInstallService(rest, io);
   const auditVerify = command === 'audit' && rest.length === 1 && rest[0] === 'verify';
   const dbCheck = command === 'db' && rest.length === 1 && rest[0] === 'check';
   if (command === undefined || (!auditVerify && !dbCheck && (!['start', 'status', 'check-config', 'reload'].includes(command) || rest.length > 0))) {

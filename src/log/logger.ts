@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 import type { Redactor } from './redact.js';
 
 export type { Logger };
@@ -40,7 +41,7 @@ export function createLogger(options: LoggerOptions): Logger {
   };
   const usePretty = options.pretty ?? Boolean(output.isTTY);
   const destination = usePretty
-    ? pretty({
+    ? loadPretty()({
         // pino-pretty pipes into a real stream; redaction still happens on the formatted text.
         destination: new Writable({
           write(chunk: Buffer | string, _encoding, callback) {
@@ -55,6 +56,15 @@ export function createLogger(options: LoggerOptions): Logger {
       })
     : redacted;
   return pino({ level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { pid: process.pid } }, destination);
+}
+
+/**
+ * pino-pretty, loaded only for a terminal: under systemd or pm2 the output is
+ * not a TTY and its code (colour, time formatting, fast-copy) is never needed.
+ * A synchronous require, because loggers are made synchronously.
+ */
+function loadPretty(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 }
 
 /** A logger whose lines are kept in memory, for tests that assert on log output. */
