@@ -12,23 +12,18 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { get as httpGet } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { packageRoot } from '../src/paths.js';
+import { BOT_ENV, HTTP_SERVICE as SERVICE, freePort, startBot, stats, waitHealthy } from './lib/service-health.js';
 
 const KILLS = Number(process.env.BENCH_KILLS ?? 20);
 const PM2_KILLS = Number(process.env.BENCH_PM2_KILLS ?? 10);
-const SERVICE = join(packageRoot, 'bench', 'services', 'http-service.mjs');
 const BARE = join(packageRoot, 'bench', 'services', 'bare-supervisor.mjs');
-const BIN = join(packageRoot, 'bin', 'nightshift.js');
 const PM2 = join(packageRoot, 'node_modules', '.bin', 'pm2');
 const HARD_LIMIT_MS = 5 * 60_000;
-/** The environment of the bot and of the floor's bare parent alike, so both children start under the same conditions. */
-const BOT_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, TZ: 'UTC' };
 
 const work = mkdtempSync(join(tmpdir(), 'nightshift-bench-recovery-'));
 const children: ChildProcess[] = [];
@@ -38,54 +33,9 @@ const hardStop = setTimeout(() => {
   process.exit(1);
 }, HARD_LIMIT_MS);
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
-}
-
-/** The pid answering /health on a port, or undefined while nothing answers (node:http: lighter than fetch in a 1 ms poll loop). */
-function healthPid(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = httpGet({ host: '127.0.0.1', port, path: '/health', agent: false, timeout: 500 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 ? (JSON.parse(body) as { pid: number }).pid : undefined);
-        } catch {
-          resolve(undefined);
-        }
-      });
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => req.destroy());
-  });
-}
-
-/** Polls until a pid other than `not` answers; returns it. */
-async function waitHealthy(port: number, not?: number, timeoutMs = 30_000): Promise<number> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const pid = await healthPid(port);
-    if (pid !== undefined && pid !== not) return pid;
-    if (performance.now() > deadline) throw new Error(`the service on port ${port} did not come back within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-function stats(samples: number[]): { median: number; p95: number; min: number; max: number; n: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-  const round = (v: number) => Math.round(v * 10) / 10;
-  return { median: round(at(0.5)), p95: round(at(0.95)), min: round(sorted[0]!), max: round(sorted.at(-1)!), n: sorted.length };
-}
-
 async function floor(): Promise<number[]> {
   const port = await freePort();
-  // The same environment the bot (and so its children) gets: on this machine NODE_EXTRA_CA_CERTS alone adds ~40 ms to every Node start.
+  // The same environment the bot (and so its children) gets.
   const bare = spawn(process.execPath, [BARE, SERVICE, String(port)], { stdio: 'ignore', env: BOT_ENV });
   children.push(bare);
   let pid = await waitHealthy(port);
@@ -101,32 +51,6 @@ async function floor(): Promise<number[]> {
   return samples;
 }
 
-/** Starts `nightshift start` on a config; resolves once it logged "nightshift started". */
-async function startBot(name: string, yaml: string, env: Record<string, string> = {}): Promise<{ bot: ChildProcess; db: Database.Database }> {
-  const dir = join(work, name);
-  spawnSync('mkdir', ['-p', dir]);
-  writeFileSync(join(dir, 'nightshift.yml'), yaml);
-  const bot = spawn(process.execPath, [BIN, 'start'], {
-    cwd: dir,
-    env: { ...BOT_ENV, NIGHTSHIFT_HTTP: '127.0.0.1:0', NIGHTSHIFT_DATA_DIR: join(dir, 'data'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(bot);
-  let out = '';
-  bot.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    bot.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('"msg":"nightshift started"')) resolve();
-    });
-    bot.once('exit', (code) => reject(new Error(`nightshift exited with ${code}:\n${out}`)));
-  });
-  bot.stdout.removeAllListeners('data');
-  bot.stdout.resume();
-  const db = new Database(join(dir, 'data', 'nightshift.db'), { readonly: true, fileMustExist: true });
-  return { bot, db };
-}
-
 /** Wall-clock ms of the first check.failed event after `since` (the bot's own commit of the detection). */
 async function detectedAt(db: Database.Database, check: string, since: number, timeoutMs = 10_000): Promise<number> {
   const query = db.prepare("SELECT at FROM events WHERE type = 'check.failed' AND subject = ? AND at >= ? ORDER BY id LIMIT 1");
@@ -139,21 +63,16 @@ async function detectedAt(db: Database.Database, check: string, since: number, t
   }
 }
 
-async function stopBot(bot: ChildProcess): Promise<void> {
-  if (bot.exitCode !== null) return;
-  bot.kill('SIGTERM');
-  await once(bot, 'exit');
-}
-
 async function nightshiftProcess(): Promise<{ detect: number[]; healthy: number[] }> {
   const port = await freePort();
   // maxHeals is raised so that 20 kills in a minute are all healed: the bench measures one recovery, 20 times.
   // cooldown 0s: the kills are the bench's, not a restart that did not hold, so the regret index must not score
   // each restart -1 for a failure that "came back" (three of those flag restarts, as designed, and stop them).
   const { bot, db } = await startBot(
-    'process',
+    join(work, 'process'),
     `patrol: { interval: 1s }\nchecks:\n  - name: svc\n    kind: process\n    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SERVICE)}, "${port}"]\n    heal: [restart]\n    cooldown: 0s\n    maxHeals: { count: ${KILLS + 5}, window: 15m }\n`,
   );
+  children.push(bot.child);
   let pid = await waitHealthy(port);
   const detect: number[] = [];
   const healthy: number[] = [];
@@ -179,7 +98,7 @@ async function nightshiftProcess(): Promise<{ detect: number[]; healthy: number[
   const escalations = (db.prepare("SELECT count(*) AS n FROM events WHERE type = 'escalated'").get() as { n: number }).n;
   if (escalations > 0) console.error(`warning: ${escalations} escalation(s) during the process bench`);
   db.close();
-  await stopBot(bot);
+  await bot.stop();
   return { detect, healthy };
 }
 
@@ -213,9 +132,10 @@ async function pm2Bench(): Promise<{ detect: number[]; healthy: number[]; pm2Aut
     }
 
     const { bot, db } = await startBot(
-      'pm2',
+      join(work, 'pm2'),
       `patrol: { interval: 1s }\nchecks:\n  - name: svc\n    kind: pm2\n    app: svc\n    pm2Bin: ${JSON.stringify(PM2)}\n    pm2Home: ${JSON.stringify(home)}\n    interval: 1s\n    heal: [restart]\n    maxHeals: { count: ${PM2_KILLS + 5}, window: 15m }\n    restartLoop: { maxRestarts: ${PM2_KILLS + 5}, window: 10m }\n`,
     );
+    children.push(bot.child);
     await waitHealthy(port);
     const detect: number[] = [];
     const healthy: number[] = [];
@@ -230,7 +150,7 @@ async function pm2Bench(): Promise<{ detect: number[]; healthy: number[]; pm2Aut
       detect.push((await detectedAt(db, 'svc', wallKilledAt)) - wallKilledAt);
     }
     db.close();
-    await stopBot(bot);
+    await bot.stop();
     return { detect, healthy, pm2Autorestart };
   } finally {
     spawnSync(PM2, ['kill'], { env: { ...process.env, PM2_HOME: home }, timeout: 30_000 });
