@@ -5,11 +5,12 @@ import { DeliveryError, type AnswerTarget, type CommandSummary, type Identity, t
 import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { FakeDiscord } from '../fakes/discord/server.js';
+import { DISCORD } from '../helpers/platforms.js';
 import { waitFor } from '../helpers/temp.js';
 import type { Reply } from '../../src/chat/channel.js';
 
 // Shaped like a real bot token, so both the literal and the pattern redaction would catch a leak.
-const TOKEN = 'MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ';
+const TOKEN = DISCORD.token;
 const APPLICATION = '1015000000000000001';
 const GUILD = '1015000000000000002';
 const CHANNEL = '1015000000000000003';

@@ -8,6 +8,7 @@ import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { openDatabase } from '../../src/store/database.js';
 import { EventLog } from '../../src/store/events.js';
+import { keepOnTestEnd } from '../fakes/artefacts.js';
 import { waitFor } from './temp.js';
 
 /**
@@ -28,6 +29,7 @@ export async function startInProcess(t: TestContext, options: { yaml: string; en
   const app = new App({ config, log: logger, redactor, stdin, stdout, ...(options.clock ? { clock: options.clock } : {}) });
   const { http } = await app.start();
   t.after(() => app.stop());
+  keepOnTestEnd(t, 'in-process-bot', () => [...lines(), output]);
   const db = openDatabase(join(dataDir, 'nightshift.db'));
   t.after(() => db.close());
   /** Types a line on the console and returns what was printed from then until `expect` matched. */

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { packageRoot } from '../../src/paths.js';
+import { keepOutput } from '../fakes/artefacts.js';
 
 export const BIN = join(packageRoot, 'bin', 'nightshift.js');
 
@@ -29,6 +30,7 @@ export class BotProcess {
     this.child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: options.env, stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.child.on('close', () => keepOutput(`nightshift-${args[0] ?? ''}`, this.stdout + this.stderr));
     this.exited = once(this.child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   }
 
@@ -88,5 +90,6 @@ export function startBot(t: TestContext, cwd: string, env: NodeJS.ProcessEnv, ar
 /** Runs the CLI to completion. */
 export function runCli(args: string[], cwd: string, env: NodeJS.ProcessEnv): { code: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+  keepOutput(`nightshift-${args[0] ?? ''}`, `${result.stdout ?? ''}${result.stderr ?? ''}`);
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -10,6 +10,7 @@ import { createCapturedLogger } from '../../src/log/logger.js';
 import { Redactor } from '../../src/log/redact.js';
 import { openDatabase } from '../../src/store/database.js';
 import { EventLog } from '../../src/store/events.js';
+import { keepOnTestEnd } from '../fakes/artefacts.js';
 import { tempDir } from './temp.js';
 
 /**
@@ -86,6 +87,7 @@ export function createEngine(t: TestContext, checks: CheckConfig[], options: { b
     await engine.stop();
     db.close();
   });
+  keepOnTestEnd(t, 'engine', () => [...lines(), ...alerts]);
   /** One patrol of every check, then every heal it started. */
   const patrolOnce = async () => {
     await engine.patrol.runAll();

@@ -1,11 +1,15 @@
+import { CANARY_MARKER } from './canary.js';
+
 /**
  * Credentials and ids the platform fakes accept, shaped like the real ones
  * (made up, never valid), and the environment that points a bot at them.
+ * The tokens carry the canary marker the secret sweep looks for.
  */
-export const TELEGRAM_TOKEN = '7123456789:AAH4k2Jd8sPq0vWzYx9aBcDeFgHiJkLmNoP';
+export const TELEGRAM_TOKEN = `7123456789:AAH4k2${CANARY_MARKER}Yx9aBcDeFgHiJkLmNoP`;
 
 export const DISCORD = {
-  token: 'MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ',
+  // discord.js reads the bot's id from the first part (base64 of 1015000000000000001): only the last part carries the marker.
+  token: `MTAxNTAwMDAwMDAwMDAwMDAwMQ.GhXx1a.ZmFrZS10b2tlbi1${CANARY_MARKER}mb3ItdGVzdHM`,
   applicationId: '1015000000000000001',
   guildId: '1015000000000000002',
   channelId: '1015000000000000003',

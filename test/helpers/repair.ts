@@ -15,6 +15,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { DiagnosisStore } from '../../src/store/diagnoses.js';
 import { EventLog } from '../../src/store/events.js';
 import { RepairStore } from '../../src/store/repairs.js';
+import { keepOnTestEnd } from '../fakes/artefacts.js';
 import { tempDir } from './temp.js';
 
 /** The buggy line of the worker's library, and the fixed one: a job of size 0 crashes the worker. */
@@ -242,6 +243,7 @@ export async function startRepairEngine(t: TestContext, yaml: string, options: {
     db.close();
   };
   t.after(stop);
+  keepOnTestEnd(t, 'repair-engine', () => [...lines(), ...alerts]);
   const diagnoses = new DiagnosisStore(db);
   return {
     engine,

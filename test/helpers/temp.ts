@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { removeTempDir } from '../fakes/artefacts.js';
 
-/** A fresh temporary folder, removed when the test ends. */
+/** A fresh temporary folder, removed when the test ends (what a bot wrote there is kept for the secret sweep first). */
 export function tempDir(t: TestContext, prefix = 'nightshift-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => removeTempDir(dir));
   return dir;
 }
 

@@ -8,14 +8,15 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { startInProcess } from '../helpers/bot.js';
+import { canaryToken } from '../helpers/canary.js';
 import { apiGet, prometheusTools, promQuery, runTool, startAlertmanager, startPrometheus, waitForServer } from '../helpers/prometheus.js';
 import { tempDir } from '../helpers/temp.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
 const shipped = (name: string) => readFileSync(join(DEPLOY, name), 'utf8');
 
-const HTTP_TOKEN = 'scrape-token-0123456789abcdef';
-const ALERTMANAGER_TOKEN = 'alertmanager-token-0123456789abcdef';
+const HTTP_TOKEN = canaryToken('http');
+const ALERTMANAGER_TOKEN = canaryToken('alertmanager');
 
 /** The rule names in the shipped rules file. */
 const SHIPPED_RULES = (parse(shipped('nightshift-rules.yml')) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) =>

@@ -10,9 +10,10 @@ import { Redactor } from '../../src/log/redact.js';
 import { buildSummary } from '../../src/patrol/summary.js';
 import type { Overview } from '../../src/status-page/overview.js';
 import { startInProcess } from '../helpers/bot.js';
+import { canaryToken } from '../helpers/canary.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
-const TOKEN = 'page-token-0123456789abcdef';
+const TOKEN = canaryToken('http');
 const TIMEOUT = { timeout: 25_000 };
 
 /** A real bot in this process with the HTTP token set and a `file` check (every 500 ms) on a file the test owns. */

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { analyzeCausality } from '../../src/diagnose/causal.js';
 import { startInProcess } from '../helpers/bot.js';
+import { canaryToken } from '../helpers/canary.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
-const AGENT_TOKEN = 'agent-token-0123456789abcdef';
+const AGENT_TOKEN = canaryToken('agent');
 
 /** A bot with one check, `worker`, healthy while its flag file exists; agents may post with AGENT_TOKEN. */
 async function botWithAgents(t: TestContext, env: Record<string, string> = { NIGHTSHIFT_AGENT_TOKEN: AGENT_TOKEN }) {
@@ -148,7 +149,7 @@ test('POST /events fails closed: no token, a wrong one, the route off, bad input
 });
 
 test('the agent token opens only /events, and the HTTP token does not open /events', async (t) => {
-  const httpToken = 'http-token-abcdef0123456789';
+  const httpToken = canaryToken('http');
   const bot = await botWithAgents(t, { NIGHTSHIFT_AGENT_TOKEN: AGENT_TOKEN, NIGHTSHIFT_HTTP_TOKEN: httpToken });
   assert.equal((await fetch(`http://${bot.http}/status.json`, { headers: { authorization: `Bearer ${AGENT_TOKEN}` } })).status, 401);
   assert.equal((await bot.post('/events', { type: 'error', category: 'crash', target: 'worker', message: 'x' }, httpToken)).status, 401);

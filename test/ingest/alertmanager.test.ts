@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startInProcess } from '../helpers/bot.js';
+import { canaryToken } from '../helpers/canary.js';
 import { prometheusTools, startAlertmanager } from '../helpers/prometheus.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
-const AM_TOKEN = 'alertmanager-token-0123456789';
+const AM_TOKEN = canaryToken('alertmanager');
 
 test('alerts posted to a real Alertmanager open incidents in Nightshift, one notice per group, and close when resolved', async (t) => {
   const tools = prometheusTools(t, ['alertmanager']);

@@ -7,6 +7,7 @@ import { FakeDiscord } from '../fakes/discord/server.js';
 import { DEFAULT_ANSWER, FakeOllamaServer } from '../fakes/ollama/server.js';
 import { FakeNtfyServer } from '../fakes/ntfy/server.js';
 import { FakeTelegram } from '../fakes/telegram/server.js';
+import { CANARY_MARKER, canaryToken } from '../helpers/canary.js';
 import { runCli, startBot } from '../helpers/cli.js';
 import { DISCORD, TELEGRAM_TOKEN, platformEnv } from '../helpers/platforms.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
@@ -14,7 +15,8 @@ import { tempDir, waitFor } from '../helpers/temp.js';
 // Runs the built CLI (dist/): `npm test` builds first.
 
 const CHAT = -1001234567890;
-const random = (n: number) => randomBytes(n).toString('base64url').replace(/[-_]/g, 'x').slice(0, n);
+// Each carries the canary marker, so the sweep after the suite looks for them (even cut short) in everything the bot wrote.
+const random = (n: number) => `${CANARY_MARKER}${randomBytes(n).toString('base64url').replace(/[-_]/g, 'x')}`.slice(0, n);
 
 /**
  * One secret of every shape the redactor must catch. `value` is what must
@@ -44,8 +46,8 @@ function plantedSecrets(tokens: { ntfy: string; http: string }) {
 
 test('planted secrets of every shape reach no surface: stdout, HTTP, the CLI, the database, escalation files, every chat channel, the model prompt', async (t) => {
   const cwd = tempDir(t);
-  const ntfyToken = `tk_${random(29)}`;
-  const httpToken = `http-${random(30)}`;
+  const ntfyToken = canaryToken('ntfy');
+  const httpToken = canaryToken('http');
   const secrets = plantedSecrets({ ntfy: ntfyToken, http: httpToken });
   const allLines = Object.values(secrets).map((s) => `LEAK-PROBE ${s.line}`);
   // What a leaky service prints: every line on stderr, then everything again on one line (the check's message quotes the last line).

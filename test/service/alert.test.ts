@@ -9,12 +9,13 @@ import { packageRoot } from '../../src/paths.js';
 import { FakeNtfyServer } from '../fakes/ntfy/server.js';
 import { fakeSystemd, type FakeSystemd } from '../fakes/systemctl/state.js';
 import { fakeJournal } from '../fakes/systemctl/journal.js';
+import { canaryToken } from '../helpers/canary.js';
 import { tempDir } from '../helpers/temp.js';
 
 const SCRIPT = join(packageRoot, 'deploy', 'nightshift-alert.sh');
 const TIMEOUT = { timeout: 20_000 };
 
-const TOKEN = 'tk_ownerreadsthis0123456789';
+const TOKEN = canaryToken('ntfy');
 const DISCORD = 'MTEx.discord-bot-token.abcdefghijklmnop';
 const PING = 'https://hc-ping.com/5e0b1c2d-secret-uuid';
 

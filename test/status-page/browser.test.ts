@@ -5,10 +5,11 @@ import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { packageRoot } from '../../src/paths.js';
 import { startInProcess } from '../helpers/bot.js';
+import { canaryToken } from '../helpers/canary.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const TOKEN = 'browser-token-0123456789abcdef';
+const TOKEN = canaryToken('http');
 const RESULTS = join(packageRoot, 'test-results');
 
 test('the page renders in Chromium and a failing check turns red within 2 s, without reload', { timeout: 30_000 }, async (t) => {

@@ -200,6 +200,8 @@ export function message(fields: {
   type?: MessageType;
   webhookId?: string;
   applicationId?: string;
+  /** The sender's nonce, echoed back as Discord does. */
+  nonce?: string | number;
 }): APIMessage {
   return {
     id: fields.id,
@@ -220,6 +222,7 @@ export function message(fields: {
     flags: fields.flags ?? 0,
     ...(fields.webhookId ? { webhook_id: fields.webhookId } : {}),
     ...(fields.applicationId ? { application_id: fields.applicationId } : {}),
+    ...(fields.nonce !== undefined ? { nonce: fields.nonce } : {}),
   };
 }
 

@@ -8,6 +8,8 @@
 // (validated: limits, empty message, buttons), interaction callbacks (types
 // 4, 5, 6, 7; 3-second first-response deadline; single acknowledgement),
 // the interaction webhook (@original PATCH/GET/DELETE, follow-ups),
+// a channel message's `nonce` with `enforce_nonce` (the same nonce again
+// within the window returns the earlier message and creates none),
 // `Authorization: Bot <token>` on every bot route, X-RateLimit headers, 429
 // with retry_after. Gateway: HELLO, heartbeat ACK, IDENTIFY → READY +
 // GUILD_CREATE (privileged intents refused with 4014, bad token 4004),
@@ -35,6 +37,7 @@ import {
   textChannel,
   user,
 } from './payloads.js';
+import { recordReceived } from '../artefacts.js';
 import { checkCommandList, checkMessageBody, formErrorBody } from './validate.js';
 
 export interface FakeDiscordOptions {
@@ -48,6 +51,8 @@ export interface FakeDiscordOptions {
   heartbeatIntervalMs?: number;
   /** How long an interaction accepts its first response (Discord: 3 s). */
   interactionDeadlineMs?: number;
+  /** How long an enforced nonce returns the message it created (Discord: "the past few minutes"; default 5 min). */
+  nonceWindowMs?: number;
 }
 
 /** A failure to inject on the next matching REST requests. */
@@ -161,9 +166,12 @@ export class FakeDiscord {
   private readonly commands = new Map<string, APIApplicationCommand>();
   private readonly stored = new Map<string, StoredMessage>();
   private readonly interactions = new Map<string, InteractionRecord>();
+  /** Enforced nonces of channel messages: the message each created, and when. */
+  private readonly nonces = new Map<string, { messageId: string; at: number }>();
   private readonly sessions = new Map<string, Session>();
   private liveSession: Session | undefined;
   private readonly failures: Array<{ route: string; remaining: number; failure: InjectedFailure }> = [];
+  private readonly swallowed: Array<{ route: string; remaining: number }> = [];
   private readonly callbackLog: RecordedCallback[] = [];
   private readonly webhookLog: RecordedWebhookCall[] = [];
   private readonly requestLog: RecordedRequest[] = [];
@@ -283,6 +291,15 @@ export class FakeDiscord {
    */
   failNext(route: string, count: number, failure: InjectedFailure): void {
     this.failures.push({ route, remaining: count, failure });
+  }
+
+  /**
+   * Makes the next `count` requests to `route` (as failNext names it) do
+   * their work and never answer: the answer lost on the way back, or a
+   * sender that died waiting for it. close() ends those connections.
+   */
+  swallowAnswers(route: string, count: number): void {
+    this.swallowed.push({ route, remaining: count });
   }
 
   /** Refuses connections (REST and gateway) and drops the open ones. */
@@ -470,6 +487,12 @@ export class FakeDiscord {
       }
     }
     this.requestLog.push({ method, path: path ?? url.pathname, status, at: Date.now(), body: parsed });
+    if (raw) recordReceived('discord', raw);
+    const swallow = this.swallowed.find((s) => s.remaining > 0 && routeMatches(s.route, `${method} ${path}`));
+    if (swallow) {
+      swallow.remaining--;
+      return;
+    }
     const headers = rateLimitHeaders(path ?? '', status === 429 ? (body as { retry_after: number }) : undefined);
     // A 204 carries no body and no content type (a client that sees application/json would try to parse nothing).
     if (status === 204) {
@@ -480,7 +503,7 @@ export class FakeDiscord {
   }
 
   private takeFailure(route: string): HttpFailure | undefined {
-    const match = this.failures.find((f) => f.remaining > 0 && (f.route === route || (f.route.endsWith('*') && route.startsWith(f.route.slice(0, -1)))));
+    const match = this.failures.find((f) => f.remaining > 0 && routeMatches(f.route, route));
     if (!match) return undefined;
     match.remaining--;
     const failure = match.failure;
@@ -535,7 +558,7 @@ export class FakeDiscord {
         return { status: 200, body: this.channel };
       case 'POST channels/:id/messages':
         if (parts[1] !== this.options.channelId) throw new HttpFailure(404, errors.unknownChannel);
-        return { status: 200, body: this.createMessage(this.options.channelId, asObject(body), 'channel') };
+        return { status: 200, body: this.createChannelMessage(asObject(body)) };
       case 'PATCH channels/:id/messages/:id': {
         const stored = this.stored.get(parts[3]!);
         if (!stored || stored.deleted || stored.message.channel_id !== parts[1]) throw new HttpFailure(404, errors.unknownMessage);
@@ -574,6 +597,26 @@ export class FakeDiscord {
     return { status: 200, body: this.registeredCommands() };
   }
 
+  /**
+   * A bot's channel message. With `enforce_nonce`, a nonce seen within the
+   * window answers with the message it created, and nothing new is created
+   * (Discord's documented dedup: how a sender retries safely).
+   */
+  private createChannelMessage(body: Json): APIMessage {
+    const nonce = typeof body.nonce === 'string' || typeof body.nonce === 'number' ? String(body.nonce) : undefined;
+    if ((body.nonce !== undefined && nonce === undefined) || (nonce !== undefined && [...nonce].length > 25)) {
+      throw new HttpFailure(400, formErrorBody({ path: 'nonce', code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 25 or fewer in length.' }));
+    }
+    const key = body.enforce_nonce === true ? nonce : undefined;
+    const windowMs = this.options.nonceWindowMs ?? 5 * 60_000;
+    const earlier = key === undefined ? undefined : this.nonces.get(key);
+    const earlierMessage = earlier && Date.now() - earlier.at <= windowMs ? this.stored.get(earlier.messageId) : undefined;
+    if (earlierMessage) return structuredClone(earlierMessage.message);
+    const created = this.createMessage(this.options.channelId, body, 'channel');
+    if (key !== undefined) this.nonces.set(key, { messageId: created.id, at: Date.now() });
+    return created;
+  }
+
   private createMessage(channelId: string, body: Json, origin: StoredMessage['origin'], interaction?: InteractionRecord): APIMessage {
     const problem = checkMessageBody(body, true);
     if (problem === 'empty') throw new HttpFailure(400, errors.emptyMessage);
@@ -587,6 +630,7 @@ export class FakeDiscord {
       embeds: (body.embeds as APIMessage['embeds']) ?? [],
       components: (body.components as APIMessage['components']) ?? [],
       flags,
+      ...(typeof body.nonce === 'string' || typeof body.nonce === 'number' ? { nonce: body.nonce } : {}),
       ...(interaction
         ? {
             type: interaction.payload.type === InteractionType.ApplicationCommand ? 20 : 19,
@@ -710,6 +754,11 @@ export class FakeDiscord {
         throw new HttpFailure(405, { message: '405: Method Not Allowed', code: 0 });
     }
   }
+}
+
+/** "POST /channels/123/messages" names itself; a trailing "*" matches a prefix. */
+function routeMatches(pattern: string, route: string): boolean {
+  return pattern === route || (pattern.endsWith('*') && route.startsWith(pattern.slice(0, -1)));
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { recordReceived } from '../artefacts.js';
 
 /**
  * A local ntfy server for adapter tests, written from ntfy's public docs
@@ -218,6 +219,7 @@ export class FakeNtfyServer {
     const method = req.method ?? 'GET';
     this.log.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers } });
     const body = method === 'GET' ? '' : await readBody(req);
+    if (body) recordReceived('ntfy', body);
 
     const authError = this.checkAuth(req);
     if (authError) return this.sendError(res, authError);

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { recordReceived } from '../artefacts.js';
 
 /**
  * A local Ollama server for tests of the LLM layer, written from Ollama's
@@ -124,6 +125,7 @@ export class FakeOllamaServer {
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body: parseJson(raw), raw, closedEarly: false };
     this.log.push(record);
+    if (raw) recordReceived('ollama', raw);
     res.on('close', () => {
       if (!res.writableFinished) record.closedEarly = true;
     });

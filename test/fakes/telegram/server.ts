@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BotCommand, CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User } from 'grammy/types';
+import { recordReceived } from '../artefacts.js';
 import { parseTelegramHtml } from './html.js';
 
 /**
@@ -279,6 +280,7 @@ export class FakeTelegram {
       return writeError(res, err instanceof ApiError ? err : new ApiError(400, `Bad Request: ${String(err)}`));
     }
     this.recorded.push({ method, params: structuredClone(params) });
+    recordReceived('telegram', { method, params });
     const injected = this.failures.get(method)?.shift();
     if (injected) return writeError(res, failureError(injected));
     try {
