@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ApplicationCommandOptionType,
   ApplicationCommandType,
@@ -22,7 +23,7 @@ import {
   type RESTPostAPIChannelMessageJSONBody,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import type { ChatChannel, CommandSummary, Delivery, Identity, Inbound, OutgoingMessage } from '../src/chat/channel.js';
+import type { ChatChannel, CommandSummary, Delivery, DeliveryAttempt, Identity, Inbound, OutgoingMessage } from '../src/chat/channel.js';
 import { actionButtonData, commandOfButtonData, DeliveryError } from '../src/chat/channel.js';
 import type { Logger } from '../src/log/logger.js';
 import { sleep, TIMED_OUT, within } from '../src/util/abort.js';
@@ -62,6 +63,7 @@ const CUSTOM_ID_MAX = 100;
 const BUTTONS_PER_ROW = 5;
 const ROWS_MAX = 5;
 const COMMAND_DESCRIPTION_MAX = 100;
+const NONCE_MAX = 25;
 const COMMAND_NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
 
 /**
@@ -109,12 +111,22 @@ export class DiscordChannel implements ChatChannel {
     void this.connectUntilLoggedIn();
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  /**
+   * Posts an alert. The outbox's idempotency key becomes an enforced nonce:
+   * a resend of the same message (a crash after Discord created it, before
+   * the outbox recorded it) gets the earlier message back, not a second one.
+   */
+  async send(message: OutgoingMessage, attempt?: DeliveryAttempt): Promise<Delivery> {
     // discord.js forgets the token after a 401; set it again so every attempt reports Discord's real answer.
     this.rest.setToken(this.options.token);
+    const key = attempt?.idempotencyKey;
+    const body: RESTPostAPIChannelMessageJSONBody = {
+      ...renderMessage(message),
+      ...(key === undefined ? {} : { nonce: messageNonce(this.options.channelId, key), enforce_nonce: true }),
+    };
     try {
       // REST answers `unknown`; Discord's answer to a message create is the message object.
-      const created = (await this.rest.post(Routes.channelMessages(this.options.channelId), { body: renderMessage(message) })) as APIMessage;
+      const created = (await this.rest.post(Routes.channelMessages(this.options.channelId), { body })) as APIMessage;
       return { platformId: created.id };
     } catch (err) {
       throw toDeliveryError(err);
@@ -402,6 +414,11 @@ export function renderMessage(message: OutgoingMessage): RESTPostAPIChannelMessa
   }
   if (rows.length > 0) body.components = rows;
   return body;
+}
+
+/** Discord dedups an enforced nonce of up to 25 characters: a digest of where the message goes and its outbox key. */
+export function messageNonce(channelId: string, idempotencyKey: string): string {
+  return createHash('sha256').update(`${channelId}\n${idempotencyKey}`).digest('base64url').slice(0, NONCE_MAX);
 }
 
 /** A button's custom_id: "q:<questionId>:yes|no". */

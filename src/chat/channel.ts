@@ -68,6 +68,16 @@ export function commandOfButtonData(data: string): string | undefined {
   return command.startsWith('/') ? command : undefined;
 }
 
+/**
+ * One delivery as the outbox asks for it. The key is the same for every
+ * attempt of one message on one channel, across restarts: a platform that
+ * deduplicates sends by a key (Discord's enforced nonce) turns the resend
+ * after a crash between "sent" and "recorded" into no second message.
+ */
+export interface DeliveryAttempt {
+  idempotencyKey: string;
+}
+
 /** What a platform returned for a delivered message. */
 export interface Delivery {
   /** The platform's id of the message (Telegram message_id, Discord message id, ntfy id). */
@@ -157,8 +167,8 @@ export interface ChatChannel {
   readonly name: string;
   /** Connects and starts receiving; must not throw for a server that is down (retry in the background). */
   start(inbound: Inbound): Promise<void>;
-  /** Delivers one message; throws DeliveryError on failure. */
-  send(message: OutgoingMessage): Promise<Delivery>;
+  /** Delivers one message; throws DeliveryError on failure. A platform that deduplicates by a key may use the attempt's. */
+  send(message: OutgoingMessage, attempt?: DeliveryAttempt): Promise<Delivery>;
   stop(): Promise<void>;
 }
 

@@ -186,7 +186,7 @@ export class Outbox {
     let delivery: Delivery;
     try {
       const sendTimeoutMs = this.options.sendTimeoutMs ?? 30_000;
-      const sent = await within(channel.send(row.message), sendTimeoutMs);
+      const sent = await within(channel.send(row.message, { idempotencyKey: row.key }), sendTimeoutMs);
       if (sent === TIMED_OUT) throw new DeliveryError(`no answer from the platform within ${sendTimeoutMs} ms`);
       delivery = sent;
     } catch (err) {
