@@ -7,7 +7,6 @@ import {
   ComponentType,
   DiscordAPIError,
   Events,
-  escapeMarkdown,
   GatewayIntentBits,
   GuildMemberRoleManager,
   MessageFlags,
@@ -496,6 +495,9 @@ function contentOf(reply: Reply): string {
   return clip(inert(reply.text.trim() || 'Done.'), CONTENT_MAX);
 }
 
+/** The "[" of a masked link "[text](...)", with the backslashes before it (an odd number: already escaped). */
+const MASKED_LINK_START = /(\\*)\[(?=[^\]]*\]\()/g;
+
 /**
  * Nightshift's messages quote what services printed: a "[text](http://...)"
  * in a log line must show as typed, not as a link whose target is hidden
@@ -503,17 +505,8 @@ function contentOf(reply: Reply): string {
  * it would litter every check name with backslashes.
  */
 export function inert(text: string): string {
-  return escapeMarkdown(text, {
-    maskedLink: true,
-    codeBlock: false,
-    inlineCode: false,
-    bold: false,
-    italic: false,
-    underline: false,
-    strikethrough: false,
-    spoiler: false,
-    escape: false,
-  });
+  // escapeMarkdown's maskedLink escapes only the first of two links on a line and none whose URL is in angle brackets ("[text](<http://...>)").
+  return text.replace(MASKED_LINK_START, (match, backslashes: string) => (backslashes.length % 2 === 0 ? `${backslashes}\\[` : match));
 }
 
 /** Discord names are lowercase; "checkName" becomes "check-name". */

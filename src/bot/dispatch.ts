@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { errorMessage, UserError } from '../errors.js';
+import { clip } from '../util/text.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../clock.js';
 import { argsSchema, bareRole, roleFor, type AnyCommand, type CommandServices } from './command.js';
@@ -7,6 +8,9 @@ import type { CommandSummary, Identity, Reply } from '../chat/channel.js';
 import { roleAllows, type Invoker, type Role } from '../chat/roles.js';
 
 export type ParsedInput = { name: string; tokens: string[] } | null;
+
+/** Command names are at most 32 characters (Discord's limit); an unknown one is shown up to this long. */
+const MAX_SHOWN_NAME = 40;
 
 /** "/mute worker 2h" → { name: "mute", tokens: ["worker", "2h"] }; text that is not a command → null. */
 export function parseCommandText(text: string): ParsedInput {
@@ -82,13 +86,11 @@ export class Dispatcher {
     const parsed = parseCommandText(text);
     const command = parsed && this.byName.get(parsed.name);
     if (!parsed || !command) {
-      const what = parsed ? `Unknown command /${parsed.name}.` : 'Commands start with "/".';
+      // A name longer than any command's is cut: the answer's point (/help) must not drown in an echo of what was typed.
+      const typed = parsed && `/${clip(parsed.name, MAX_SHOWN_NAME)}`;
+      const what = typed ? `Unknown command ${typed}.` : 'Commands start with "/".';
       if (invoker.role === null)
-        return this.refuse(
-          invoker,
-          parsed ? `/${parsed.name}` : 'text',
-          `${what} You are not on this channel's allow-list, so there is nothing you can run here.`,
-        );
+        return this.refuse(invoker, typed ?? 'text', `${what} You are not on this channel's allow-list, so there is nothing you can run here.`);
       return { kind: 'usage', text: `${what} Try /help:\n${this.helpText(invoker)}` };
     }
     const schema = argsSchema(command);

@@ -9,6 +9,23 @@ import { z } from 'zod';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'expected letters, digits, ".", "_", ":", "/" or "-" (max 128)');
 
+/** How deep an agent's context may nest: far more than any report needs, far less than what would overflow the stack. */
+const MAX_CONTEXT_DEPTH = 32;
+
+/** How deeply arrays and objects nest in a parsed JSON value, counted without recursion. */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const pending: Array<{ node: unknown; depth: number }> = [{ node: value, depth: 0 }];
+  while (pending.length > 0) {
+    const { node, depth } = pending.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_CONTEXT_DEPTH) return deepest;
+    for (const child of Object.values(node)) pending.push({ node: child, depth: depth + 1 });
+  }
+  return deepest;
+}
+
 /** POST /events: an agent reports an action it took or an error it met. */
 export const agentEventSchema = z.strictObject({
   type: z.enum(['action', 'error']),
@@ -20,10 +37,14 @@ export const agentEventSchema = z.strictObject({
   severity: z.enum(['info', 'warning', 'critical']).optional(),
   /** Who reports: the agent's name. */
   agent: name.default('agent'),
-  /** Anything else worth keeping, as JSON (at most 8 KiB once serialised). */
+  /** Anything else worth keeping, as JSON (at most 8 KiB once serialised, at most 32 levels deep). */
   context: z
     .record(z.string(), z.unknown())
-    .refine((c) => JSON.stringify(c).length <= 8192, 'expected at most 8 KiB of JSON')
+    .superRefine((context, ctx) => {
+      // Depth first: serialising (here, and wherever the event is stored or read) recurses, and a small body can nest thousands deep.
+      if (depthOf(context) > MAX_CONTEXT_DEPTH) ctx.addIssue({ code: 'custom', message: `expected at most ${MAX_CONTEXT_DEPTH} levels of nesting` });
+      else if (JSON.stringify(context).length > 8192) ctx.addIssue({ code: 'custom', message: 'expected at most 8 KiB of JSON' });
+    })
     .default({}),
 });
 export type AgentEvent = z.output<typeof agentEventSchema>;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import type { ListenAddress } from './access.js';
 import { renderSummary, type StatusSummary } from '../patrol/summary.js';
@@ -142,6 +143,7 @@ export class HttpServer {
   async listen(address: ListenAddress): Promise<ListenAddress> {
     const server = createServer((req, res) => void this.handle(req, res));
     server.keepAliveTimeout = 5_000;
+    server.on('clientError', answerClientError);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -219,6 +221,11 @@ export class HttpServer {
       }
       send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     } catch (err) {
+      if (!req.complete && req.destroyed) {
+        // The client went away (or sent less than its Content-Length) before its body was read: nobody is left to answer.
+        this.options.log.debug({ url: req.url }, 'http request abandoned by the client');
+        return;
+      }
       this.options.log.error({ err, url: req.url }, 'http handler failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.end();
@@ -448,11 +455,44 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-/** Reads at most `limit` bytes of a request body as text (the rest is discarded). */
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  let text = '';
-  for await (const chunk of req) {
-    if (text.length < limit) text += (chunk as Buffer).toString('utf8');
+/**
+ * A request Node cannot read (a bad method or header, a body shorter than its
+ * Content-Length) is answered with what was wrong, where Node would send a
+ * bare 400.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
   }
-  return text.slice(0, limit);
+  const [status, reason, why] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request did not arrive in time']
+        : [400, 'Bad Request', `the request could not be read as HTTP (${err.code ?? err.message})`];
+  const body = `${why}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** A UTF-8 character is at most this many bytes: `limit` characters never need more than four times as many bytes. */
+const MAX_UTF8_BYTES_PER_CHAR = 4;
+
+/**
+ * Reads at most `limit` characters of a request body as text (the rest is
+ * discarded). The bytes are decoded once, at the end: a character split
+ * across two chunks of the stream stays whole.
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    if (bytes < limit * MAX_UTF8_BYTES_PER_CHAR) {
+      chunks.push(chunk);
+      bytes += chunk.length;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, limit);
 }
