@@ -1,60 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages some tests run for real: Prometheus (prometheus, promtool), Alertmanager
-# (prometheus-alertmanager, amtool), openssl, Chromium (the status page is tested in a real browser)
-# and systemd (systemd-analyze verifies the units Nightshift installs). Fast on a re-run: apt is skipped when every binary is there.
-# Without root and without sudo it says so in one line and exits 0: those tests then skip, naming this script.
+# (prometheus-alertmanager, amtool), openssl, Chromium (the status page is tested in a real browser),
+# systemd (systemd-analyze verifies the units Nightshift installs) and curl. Without root and without
+# sudo it says so in one line and exits 0: those tests then skip, naming this script.
 set -euo pipefail
 
+WHO=install-test-deps
 PACKAGES=(prometheus prometheus-alertmanager openssl chromium systemd curl)
 BINARIES=(prometheus promtool prometheus-alertmanager amtool openssl chromium systemd-analyze curl)
-
-missing=()
-for binary in "${BINARIES[@]}"; do
-  command -v "$binary" >/dev/null 2>&1 || missing+=("$binary")
-done
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-test-deps: no apt-get here; install ${PACKAGES[*]} yourself (missing: ${missing[*]}); the tests that need them will skip" >&2
-  exit 0
-fi
-
-as_root=()
-if [ "$(id -u)" -ne 0 ]; then
-  if ! command -v sudo >/dev/null 2>&1 || ! sudo -n true 2>/dev/null; then
-    echo "install-test-deps: not root and no passwordless sudo; not installing ${PACKAGES[*]} (missing: ${missing[*]}); the tests that need them will skip" >&2
-    exit 0
-  fi
-  as_root=(sudo -n)
-fi
-
-# Debian's postinst scripts start the daemons (Prometheus on :9090, Alertmanager on :9093) through
-# invoke-rc.d, which also works without systemd. A policy-rc.d answering 101 ("action forbidden")
-# keeps them stopped: the tests start their own on free ports. An existing policy is left as it is.
-policy=/usr/sbin/policy-rc.d
-own_policy=false
-if [ ! -e "$policy" ]; then
-  "${as_root[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
-  own_policy=true
-fi
-remove_policy() {
-  if [ "$own_policy" = true ]; then "${as_root[@]}" rm -f "$policy"; fi
-}
-trap remove_policy EXIT
-
-echo "install-test-deps: installing ${PACKAGES[*]} (missing: ${missing[*]})"
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${PACKAGES[@]}" >/dev/null
-
-still_missing=()
-for binary in "${BINARIES[@]}"; do
-  command -v "$binary" >/dev/null 2>&1 || still_missing+=("$binary")
-done
-if [ "${#still_missing[@]}" -ne 0 ]; then
-  echo "install-test-deps: installed ${PACKAGES[*]} but still missing: ${still_missing[*]}" >&2
-  exit 1
-fi
-echo "install-test-deps: $(prometheus --version 2>&1 | head -n 1); $(prometheus-alertmanager --version 2>&1 | head -n 1)"
+SKIPS='the tests that need them will skip'
+versions() { echo "$(prometheus --version 2>&1 | head -n 1); $(prometheus-alertmanager --version 2>&1 | head -n 1)"; }
+VERSIONS=versions
+# shellcheck source=install-debian-packages.sh
+source "$(dirname "$0")/install-debian-packages.sh"
