@@ -40,8 +40,10 @@ export class BotProcess {
     for (;;) {
       const match = this.stdout.match(pattern) ?? this.stderr.match(pattern);
       if (match) return match;
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`no output matching ${pattern} (exit ${this.child.exitCode})\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
+      // A child killed by a signal has exitCode null and signalCode set: it is gone all the same.
+      if (this.child.exitCode !== null || this.child.signalCode !== null || Date.now() > deadline) {
+        const how = this.child.signalCode ?? this.child.exitCode;
+        throw new Error(`no output matching ${pattern} (exit ${how})\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
       }
       // One round of listeners per wait, removed afterwards (a long wait must not pile them up).
       const round = new AbortController();
