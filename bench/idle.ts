@@ -114,6 +114,8 @@ interface RunFigures {
   rssMaxMiB: number;
   /** VmHWM: the peak since start, start-up and warm-up included. */
   peakRssMiB: number;
+  /** At the end: memory no other process shares (RSS less, e.g., the node binary's pages other Node processes map too). */
+  privateMiB: number;
   cpuPercent: number;
   cpuSplit: { userPercent: number; systemPercent: number; mainThreadPercent: number; otherThreadsPercent: number };
   /** The V8 heap and memory outside it (Buffers, sockets' and SQLite's allocations reported to V8) at the end. */
@@ -188,6 +190,7 @@ function runFigures(
     rssMiB: mebibytes(window.rss.meanKB),
     rssMaxMiB: mebibytes(window.rss.maxKB),
     peakRssMiB: mebibytes(window.peakRssKB),
+    privateMiB: mebibytes(window.privateKB),
     cpuPercent: round(window.cpu.percent, 2),
     cpuSplit: {
       userPercent: round(window.cpu.userPercent, 2),
@@ -214,7 +217,7 @@ function trafficDelta(before: PlatformTraffic, after: PlatformTraffic): Platform
 }
 
 function describe(label: string, run: RunFigures, rssTarget: number, cpuTarget?: number): string {
-  const rss = `RSS mean ${run.rssMiB} MiB (target <= ${rssTarget}: ${run.rssMiB <= rssTarget ? 'met' : 'MISSED'}), max ${run.rssMaxMiB}, peak ${run.peakRssMiB}`;
+  const rss = `RSS mean ${run.rssMiB} MiB (target <= ${rssTarget}: ${run.rssMiB <= rssTarget ? 'met' : 'MISSED'}), max ${run.rssMaxMiB}, peak ${run.peakRssMiB}; private ${run.privateMiB} MiB`;
   const cpuVerdict = cpuTarget === undefined ? '' : ` (target <= ${cpuTarget}: ${run.cpuPercent <= cpuTarget ? 'met' : 'MISSED'})`;
   return `${label}: ${rss}; CPU ${run.cpuPercent} % of one core${cpuVerdict}; heap ${run.heapAtEndMiB.used}/${run.heapAtEndMiB.total} MiB, external ${run.heapAtEndMiB.external} MiB; ${run.runs} runs (expected ~${run.expectedRuns}), ${run.failedRuns} failed`;
 }

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StatusSummary } from '../../src/patrol/summary.js';
 import { BIN } from '../../test/helpers/cli.js';
-import { cpuPercent, readCpuTimes, readMemory } from './proc-stats.js';
+import { cpuPercent, readCpuTimes, readMemory, readPrivateMemoryKB } from './proc-stats.js';
 import type { Targets } from './targets.js';
 
 /** The Node flags `npm start` and the deploy units give the bot (a smaller young generation: less RSS, no CPU cost). */
@@ -206,6 +206,8 @@ export interface WindowFigures {
   rss: { meanKB: number; maxKB: number; endKB: number; samples: number };
   /** VmHWM at the end: the peak since the process started (start-up and warm-up included). */
   peakRssKB: number;
+  /** At the end: the memory no other process shares (readPrivateMemoryKB). */
+  privateKB: number;
 }
 
 /**
@@ -252,6 +254,7 @@ export async function measureWindow(pid: number, seconds: number, sampleEveryMs 
       samples: rssSamples.length,
     },
     peakRssKB: memory.peakRssKB,
+    privateKB: readPrivateMemoryKB(pid),
   };
 }
 

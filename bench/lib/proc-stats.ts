@@ -43,6 +43,17 @@ export interface MemoryReading {
   peakRssKB: number;
 }
 
+/**
+ * Memory only this process holds, in kB (Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup):
+ * what the machine gets back when it exits. RSS also counts pages it shares with other processes, such
+ * as the `node` binary's own pages when other Node processes (agents, pm2) run beside it.
+ */
+export function readPrivateMemoryKB(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? Number.NaN);
+  return field('Private_Clean') + field('Private_Dirty');
+}
+
 /** Reads VmRSS and VmHWM from /proc/<pid>/status. */
 export function readMemory(pid: number): MemoryReading {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
