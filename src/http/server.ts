@@ -477,22 +477,15 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   );
 }
 
-/** A UTF-8 character is at most this many bytes: `limit` characters never need more than four times as many bytes. */
-const MAX_UTF8_BYTES_PER_CHAR = 4;
-
 /**
  * Reads at most `limit` characters of a request body as text (the rest is
- * discarded). The bytes are decoded once, at the end: a character split
- * across two chunks of the stream stays whole.
+ * discarded). The stream decodes: a character split across two chunks stays whole.
  */
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    if (bytes < limit * MAX_UTF8_BYTES_PER_CHAR) {
-      chunks.push(chunk);
-      bytes += chunk.length;
-    }
+  req.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of req as AsyncIterable<string>) {
+    if (text.length < limit) text += chunk;
   }
-  return Buffer.concat(chunks).toString('utf8').slice(0, limit);
+  return text.slice(0, limit);
 }
