@@ -200,6 +200,33 @@ test('http: redirects are followed', async (t) => {
   assert.equal(result.details!.finalUrl, `${url}/new`);
 });
 
+test('http: credentials follow a redirect on the same origin, not one to another origin; a redirect loop fails', async (t) => {
+  const other = await serve(t, reply(200, 'elsewhere'));
+  const { url, requests } = await serve(t, (req, res) => {
+    if (req.url === '/loop') res.writeHead(302, { location: '/loop' }).end();
+    else if (req.url === '/away') res.writeHead(307, { location: `${other.url}/landed` }).end();
+    else if (req.url === '/here') res.writeHead(301, { location: '/there' }).end();
+    else res.end('there');
+  });
+  const headers = { Authorization: 'Bearer s3cr3t-token', 'X-Trace': 'kept' };
+
+  const same = await probe(t, { url: `${url}/here`, headers, bodyContains: 'there' }).run(ctx());
+  assert.equal(same.ok, true, same.message);
+  assert.equal(requests.at(-1)!.headers.authorization, 'Bearer s3cr3t-token');
+
+  const away = await probe(t, { url: `${url}/away`, headers, bodyContains: 'elsewhere' }).run(ctx());
+  assert.equal(away.ok, true, away.message);
+  assert.equal(away.details!.finalUrl, `${other.url}/landed`);
+  assert.equal(other.requests.length, 1);
+  assert.equal(other.requests[0]!.headers.authorization, undefined, 'the token is not handed to another origin');
+  assert.equal(other.requests[0]!.headers['x-trace'], 'kept');
+
+  const loop = await probe(t, { url: `${url}/loop` }).run(ctx());
+  assert.equal(loop.ok, false);
+  assert.equal(loop.message, 'more than 20 redirects');
+  assert.equal(loop.details!.errorCode, 'TOO_MANY_REDIRECTS');
+});
+
 /** A health document shaped like a queue service's, served as JSON. */
 const QUEUE_HEALTH = {
   queue: { depth: 1520, oldestSeconds: '42' },
