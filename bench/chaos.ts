@@ -15,7 +15,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
 import { FakeDiscord } from '../test/fakes/discord/server.js';
 import { FakeNtfyServer } from '../test/fakes/ntfy/server.js';
 import { FakeOllamaServer } from '../test/fakes/ollama/server.js';
@@ -29,6 +28,7 @@ import { gitStatus, outboxFigures, query, repairFigures, storedConsent, storedOn
 import { IngestStorm } from './lib/chaos-load.js';
 import { CHAOS_PEOPLE, ChaosOperator } from './lib/chaos-operator.js';
 import { SeededRandom } from './lib/chaos-random.js';
+import { fixtureContext } from './lib/fixture-context.js';
 import { machineInfo, round } from './lib/proc-stats.js';
 
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 100);
@@ -45,15 +45,9 @@ const MODEL = 'qwen2.5:7b';
 const MATCHED_ALERT = 'ChaosFiring';
 const TOKENS = { alertmanager: 'chaos-alertmanager-token-5f2a9c', agent: 'chaos-agent-token-81d4e0b7' };
 
-/** Just enough of a TestContext for the fixture helpers: what they register to clean up is run at the end. */
-function context(cleanups: Array<() => unknown>): TestContext {
-  return { after: (fn: () => unknown) => void cleanups.push(fn) } as unknown as TestContext;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const startedAt = performance.now();
-const cleanups: Array<() => unknown> = [];
-const t = context(cleanups);
+const { t, cleanUp } = fixtureContext();
 let failed = false;
 
 try {
@@ -63,14 +57,14 @@ try {
   const ntfy = await FakeNtfyServer.start();
   const discord = await FakeDiscord.start({ ...DISCORD, heartbeatIntervalMs: 5000 });
   const ollama = await FakeOllamaServer.start({ models: [MODEL] });
-  cleanups.push(() => Promise.all([telegram.close(), ntfy.close(), discord.close(), ollama.close()]));
+  t.after(() => Promise.all([telegram.close(), ntfy.close(), discord.close(), ollama.close()]));
   const fakes = { telegram, discord, ntfy, ntfyTopic: 'alerts' };
 
   // The repair target: a worker that crashes on a job of size 0, its tests, and uncommitted state a repair must keep.
   const repo = makeRepo(t);
   addEmptyJob(repo);
   const before = { files: snapshot(repo), status: gitStatus(repo) };
-  cleanups.push(() => processesWith(repo).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  t.after(() => processesWith(repo).forEach((pid) => process.kill(pid, 'SIGKILL')));
 
   const cwd = tempDir(t, 'nightshift-chaos-');
   const dataDir = join(cwd, 'data');
@@ -102,7 +96,7 @@ try {
   };
   const spawnBot = () => {
     const bot = new BotProcess(['start'], { cwd, env });
-    cleanups.push(() => bot.kill('SIGKILL'));
+    t.after(() => bot.kill('SIGKILL'));
     return bot;
   };
 
@@ -270,12 +264,6 @@ try {
   console.error(err);
   failed = true;
 } finally {
-  for (const fn of cleanups.reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      console.error('cleanup failed:', err);
-    }
-  }
+  await cleanUp();
   process.exitCode = failed ? 1 : 0;
 }

@@ -17,7 +17,21 @@ import { packageRoot } from '../src/paths.js';
 import { botEnv } from '../test/helpers/cli.js';
 import { platformEnv } from '../test/helpers/platforms.js';
 import type { PlatformTraffic } from './fake-platforms.js';
-import { BenchBot, botNodeArgs, checksConfig, hardLimit, measureWindow, positiveNumber, scrapeMetrics, type WindowFigures } from './lib/bot-process.js';
+import {
+  BenchBot,
+  botNodeArgs,
+  checksConfig,
+  cpuSplit,
+  hardLimit,
+  heapMiB,
+  measureWindow,
+  positiveNumber,
+  printResult,
+  runBench,
+  scrapeMetrics,
+  sumRuns,
+  type WindowFigures,
+} from './lib/bot-process.js';
 import { machineInfo, round } from './lib/proc-stats.js';
 import { startTargets, type Targets } from './lib/targets.js';
 
@@ -179,12 +193,6 @@ function runFigures(
   metrics: { runsBefore: Map<string, number>; runsAfter: Map<string, number>; gauges: Map<string, number> },
 ): Omit<RunFigures, 'warmupMs' | 'channelTrafficInWindow' | 'botOutputLines'> {
   const mebibytes = (kB: number) => round(kB / 1024, 1);
-  const gaugeMiB = (name: string) => round((metrics.gauges.get(name) ?? Number.NaN) / 1024 / 1024, 1);
-  const total = (runs: Map<string, number>, failed: boolean) => {
-    let sum = 0;
-    for (const [key, count] of runs) if (key.endsWith('\tfailed') === failed) sum += count;
-    return sum;
-  };
   return {
     windowSeconds: round(window.seconds, 1),
     rssMiB: mebibytes(window.rss.meanKB),
@@ -192,20 +200,11 @@ function runFigures(
     peakRssMiB: mebibytes(window.peakRssKB),
     privateMiB: mebibytes(window.privateKB),
     cpuPercent: round(window.cpu.percent, 2),
-    cpuSplit: {
-      userPercent: round(window.cpu.userPercent, 2),
-      systemPercent: round(window.cpu.systemPercent, 2),
-      mainThreadPercent: round(window.cpu.mainThreadPercent, 2),
-      otherThreadsPercent: round(window.cpu.otherThreadsPercent, 2),
-    },
-    heapAtEndMiB: {
-      used: gaugeMiB('nightshift_process_nodejs_heap_size_used_bytes'),
-      total: gaugeMiB('nightshift_process_nodejs_heap_size_total_bytes'),
-      external: gaugeMiB('nightshift_process_nodejs_external_memory_bytes'),
-    },
-    runs: total(metrics.runsAfter, false) - total(metrics.runsBefore, false),
+    cpuSplit: cpuSplit(window),
+    heapAtEndMiB: heapMiB(metrics.gauges),
+    runs: sumRuns(metrics.runsAfter, false) - sumRuns(metrics.runsBefore, false),
     expectedRuns: Math.round((CHECK_COUNT * window.seconds) / INTERVAL_S),
-    failedRuns: total(metrics.runsAfter, true) - total(metrics.runsBefore, true),
+    failedRuns: sumRuns(metrics.runsAfter, true) - sumRuns(metrics.runsBefore, true),
   };
 }
 
@@ -255,8 +254,7 @@ async function main(): Promise<number> {
     };
     console.log(describe('with Discord, Telegram and ntfy', withChat, TARGETS.withChat.rssMiB, TARGETS.withChat.cpuPercent));
     console.log(describe('with no chat channel', noChat, TARGETS.noChat.rssMiB));
-    console.log(`machine: ${machineAtStart.cpuModel}, ${machineAtStart.cores} cores, load ${machineAtStart.loadAverage.join(' ')} at start`);
-    console.log(JSON.stringify(result));
+    printResult(machineAtStart, result);
     return 0;
   } finally {
     bot?.kill();
@@ -266,10 +264,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`bench:idle failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('bench:idle', main);

@@ -13,12 +13,17 @@ import {
   BenchBot,
   botNodeArgs,
   checksConfig,
+  cpuSplit,
   getJson,
   hardLimit,
+  heapMiB,
   measureWindow,
   PATROL_CONCURRENCY,
   positiveNumber,
+  printResult,
+  runBench,
   scrapeMetrics,
+  sumRuns,
 } from './lib/bot-process.js';
 import { machineInfo, readMemory, round } from './lib/proc-stats.js';
 import { startTargets, type Targets } from './lib/targets.js';
@@ -79,13 +84,12 @@ async function main(): Promise<number> {
     const status = await getJson<StatusSummary>(`${base}/status.json`);
     const perCheck = status.details.map((d) => (runsAfter.get(d.name) ?? 0) - (runsBefore.get(d.name) ?? 0));
     const runs = perCheck.reduce((sum, n) => sum + n, 0);
-    const failedRuns = sumFailed(runsAfter) - sumFailed(runsBefore);
+    const failedRuns = sumRuns(runsAfter, true) - sumRuns(runsBefore, true);
     const durations = status.details.map((d) => d.lastDurationMs ?? 0).sort((a, b) => a - b);
 
     const stop = await bot.stop();
 
     const cpu = window.cpu.percent;
-    const megabytes = (name: string) => round((gauges.get(name) ?? Number.NaN) / 1024 / 1024, 1);
     const peakRssMB = window.peakRssKB / 1024;
     const result = {
       bench: 'patrol',
@@ -96,22 +100,13 @@ async function main(): Promise<number> {
       concurrency: PATROL_CONCURRENCY,
       seconds: round(windowSeconds, 1),
       cpuPercentOfOneCore: round(cpu, 2),
-      cpuSplit: {
-        userPercent: round(window.cpu.userPercent, 2),
-        systemPercent: round(window.cpu.systemPercent, 2),
-        mainThreadPercent: round(window.cpu.mainThreadPercent, 2),
-        otherThreadsPercent: round(window.cpu.otherThreadsPercent, 2),
-      },
+      cpuSplit: cpuSplit(window),
       peakRssMB: round(peakRssMB, 1),
       rssAtEndMB: round(window.rss.endKB / 1024, 1),
       maxSampledRssMB: round(window.rss.maxKB / 1024, 1),
       // Where the peak comes from: start-up and the first burst of 1,000 runs, or the steady state.
       afterWarmup: { rssMB: round(afterWarmup.rssKB / 1024, 1), peakRssMB: round(afterWarmup.peakRssKB / 1024, 1) },
-      heapAtEndMB: {
-        used: megabytes('nightshift_process_nodejs_heap_size_used_bytes'),
-        total: megabytes('nightshift_process_nodejs_heap_size_total_bytes'),
-        external: megabytes('nightshift_process_nodejs_external_memory_bytes'),
-      },
+      heapAtEndMB: heapMiB(gauges),
       runs,
       expectedRuns: Math.round((CHECK_COUNT * windowSeconds) / INTERVAL_S),
       runsPerCheck: { min: Math.min(...perCheck), max: Math.max(...perCheck) },
@@ -133,8 +128,7 @@ async function main(): Promise<number> {
       `bot: ${result.cpuPercentOfOneCore} % of one core (target <= ${TARGET_CPU_PERCENT}), peak RSS ${result.peakRssMB} MB (target <= ${TARGET_RSS_MB}), ` +
         `${runs} runs in ${result.seconds} s (expected ~${result.expectedRuns}), ${failedRuns} failed, ${status.failing} failing now`,
     );
-    console.log(`machine: ${machineAtStart.cpuModel}, ${machineAtStart.cores} cores, load ${machineAtStart.loadAverage.join(' ')} at start`);
-    console.log(JSON.stringify(result));
+    printResult(machineAtStart, result);
     return 0;
   } finally {
     bot?.kill();
@@ -143,21 +137,9 @@ async function main(): Promise<number> {
   }
 }
 
-function sumFailed(totals: Map<string, number>): number {
-  let sum = 0;
-  for (const [key, count] of totals) if (key.endsWith('\tfailed')) sum += count;
-  return sum;
-}
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`bench:patrol failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('bench:patrol', main);

@@ -15,7 +15,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -23,9 +23,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { packageRoot } from '../src/paths.js';
 import { FakeNtfyServer } from '../test/fakes/ntfy/server.js';
-import { hardLimit, measureWindow, positiveNumber, type WindowFigures } from './lib/bot-process.js';
+import { closedPort } from '../test/helpers/net.js';
+import { processesWith } from '../test/helpers/processes.js';
+import { hardLimit, measureWindow, positiveNumber, terminate, type WindowFigures } from './lib/bot-process.js';
 import { machineInfo, round } from './lib/proc-stats.js';
-import { BOT_ENV, HTTP_SERVICE, freePort, startBot, stats, waitHealthy, type SampleStats } from './lib/service-health.js';
+import { BOT_ENV, HTTP_SERVICE, startBot, stats, waitHealthy, type SampleStats } from './lib/service-health.js';
 
 const KILLS = Number(process.env.BENCH_KILLS ?? 20);
 const LOOP_SECONDS = positiveNumber(process.env.BENCH_LOOP_SECONDS, 60);
@@ -94,16 +96,16 @@ function argvOf(service: Service): string[] {
   return [process.execPath, service.script, service.arg];
 }
 
-/** SIGKILLs every process whose command line is exactly `argv`. */
+/**
+ * SIGKILLs every process running `argv` (its command line holds it whole: neither the floor's parent, which
+ * has its own script in between, nor monit's /bin/sh, which has it as one argument, matches).
+ */
 function killProcessesRunning(argv: string[]): void {
-  const wanted = `${argv.join('\0')}\0`;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of processesWith(`${argv.join('\0')}\0`)) {
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8') !== wanted) continue;
-      process.kill(Number(entry), 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
-      // Gone between the listing and the read (or the kill): nothing left to do.
+      // Gone between the listing and the kill: nothing left to do.
     }
   }
 }
@@ -123,17 +125,6 @@ function notInstalled(binary: string): string | undefined {
 /** The last lines of a supervisor's own output file, for an error message. */
 function tailOf(file: string, lines = 15): string {
   return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no output)';
-}
-
-/** Waits for `child` to exit, SIGKILLing it after `graceMs`. */
-async function waitForExit(child: ChildProcess, graceMs = 15_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exit = once(child, 'exit');
-  const gaveUp = await Promise.race([exit.then(() => false), sleep(graceMs, true)]);
-  if (gaveUp) {
-    child.kill('SIGKILL');
-    await exit;
-  }
 }
 
 /** Registers a started service and the synchronous stop of its supervisor; returns the matching graceful stop. */
@@ -156,10 +147,7 @@ function childSupervision(child: ChildProcess, service: Service, key: string, st
     service,
     key,
     () => child.kill('SIGKILL'),
-    async () => {
-      child.kill('SIGTERM');
-      await waitForExit(child);
-    },
+    async () => void (await terminate(child)),
   );
   return { supervisorPid: child.pid!, state, stop };
 }
@@ -414,7 +402,7 @@ interface KillFigures {
 
 /** KILLS kills of the HTTP service under `supervisor`, after an idle window over the supervisor's own process. */
 async function killsUnder(supervisor: Supervisor, run: string): Promise<KillFigures> {
-  const port = await freePort();
+  const port = await closedPort();
   const supervision = await supervisor.supervise({ label: 'svc', script: HTTP_SERVICE, arg: String(port) }, join(work, run));
   try {
     let pid = await waitHealthy(port);

@@ -17,7 +17,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { packageRoot } from '../src/paths.js';
-import { BOT_ENV, HTTP_SERVICE as SERVICE, freePort, startBot, stats, waitHealthy } from './lib/service-health.js';
+import { closedPort } from '../test/helpers/net.js';
+import { hardLimit } from './lib/bot-process.js';
+import { BOT_ENV, HTTP_SERVICE as SERVICE, startBot, stats, waitHealthy } from './lib/service-health.js';
 
 const KILLS = Number(process.env.BENCH_KILLS ?? 20);
 const PM2_KILLS = Number(process.env.BENCH_PM2_KILLS ?? 10);
@@ -27,14 +29,10 @@ const HARD_LIMIT_MS = 5 * 60_000;
 
 const work = mkdtempSync(join(tmpdir(), 'nightshift-bench-recovery-'));
 const children: ChildProcess[] = [];
-const hardStop = setTimeout(() => {
-  console.error('bench:recovery took longer than 5 minutes; stopping');
-  cleanup();
-  process.exit(1);
-}, HARD_LIMIT_MS);
+hardLimit('bench:recovery', HARD_LIMIT_MS, cleanup);
 
 async function floor(): Promise<number[]> {
-  const port = await freePort();
+  const port = await closedPort();
   // The same environment the bot (and so its children) gets.
   const bare = spawn(process.execPath, [BARE, SERVICE, String(port)], { stdio: 'ignore', env: BOT_ENV });
   children.push(bare);
@@ -64,7 +62,7 @@ async function detectedAt(db: Database.Database, check: string, since: number, t
 }
 
 async function nightshiftProcess(): Promise<{ detect: number[]; healthy: number[] }> {
-  const port = await freePort();
+  const port = await closedPort();
   // maxHeals is raised so that 20 kills in a minute are all healed: the bench measures one recovery, 20 times.
   // cooldown 0s: the kills are the bench's, not a restart that did not hold, so the regret index must not score
   // each restart -1 for a failure that "came back" (three of those flag restarts, as designed, and stop them).
@@ -109,14 +107,15 @@ function pm2(args: string[], home: string): string {
 }
 
 function pm2Pid(home: string, app: string): number {
-  const list = JSON.parse(pm2(['jlist'], home).slice(pm2(['jlist'], home).indexOf('['))) as Array<{ name: string; pid: number }>;
+  const listing = pm2(['jlist'], home);
+  const list = JSON.parse(listing.slice(listing.indexOf('['))) as Array<{ name: string; pid: number }>;
   return list.find((a) => a.name === app)!.pid;
 }
 
 async function pm2Bench(): Promise<{ detect: number[]; healthy: number[]; pm2Autorestart: number[] }> {
   const home = join(work, 'pm2-home');
-  const port = await freePort();
-  const autoPort = await freePort();
+  const port = await closedPort();
+  const autoPort = await closedPort();
   try {
     // Nightshift heals this one: pm2's own autorestart is off.
     pm2(['start', SERVICE, '--name', 'svc', '--no-autorestart', '--', String(port)], home);
@@ -201,6 +200,5 @@ try {
   console.error(err);
   process.exitCode = 1;
 } finally {
-  clearTimeout(hardStop);
   cleanup();
 }

@@ -11,17 +11,12 @@
  *
  *   npm run bench:repair            (RUNS=5 npm run bench:repair for more runs)
  */
-import type { TestContext } from 'node:test';
+import { fixtureContext } from './lib/fixture-context.js';
 import { machineInfo, round } from './lib/proc-stats.js';
 import { addEmptyJob, FIXED_LIB, libDiff, makeRepo, repairYaml, startRepairEngine } from '../test/helpers/repair.js';
 
 const RUNS = Number(process.env.RUNS ?? 3);
 const TESTS = 50;
-
-/** Just enough of a TestContext for the fixture helpers: what they register to clean up is run at the end. */
-function context(cleanups: Array<() => unknown>): TestContext {
-  return { after: (fn: () => unknown) => void cleanups.push(fn) } as unknown as TestContext;
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -29,10 +24,9 @@ const median = (xs: number[]) => {
 };
 
 const runs: Array<{ totalMs: number; vetMs: number; steps: Record<string, number> }> = [];
-const cleanups: Array<() => unknown> = [];
+const { t, cleanUp } = fixtureContext();
 try {
   for (let i = 0; i < RUNS; i++) {
-    const t = context(cleanups);
     const repo = makeRepo(t, { tests: TESTS });
     addEmptyJob(repo);
     const bot = await startRepairEngine(t, repairYaml(repo).replace('patrol: { interval: 200ms }', 'patrol: { interval: 1s }'));
@@ -75,11 +69,5 @@ try {
   console.error(err);
   process.exitCode = 1;
 } finally {
-  for (const fn of cleanups.reverse()) {
-    try {
-      await fn();
-    } catch {
-      // Best effort: temp folders go anyway.
-    }
-  }
+  await cleanUp();
 }

@@ -10,6 +10,5 @@ PACKAGES=(supervisor monit)
 BINARIES=(supervisord supervisorctl monit)
 SKIPS='bench:peers will skip them'
 versions() { echo "supervisord $(supervisord --version 2>&1 | head -n 1); $(monit -V 2>&1 | head -n 1)"; }
-VERSIONS=versions
 # shellcheck source=install-debian-packages.sh
 source "$(dirname "$0")/install-debian-packages.sh"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs Debian packages for the tests and benches: sourced by install-test-deps.sh and
 # install-bench-deps.sh after they set WHO (the script's name, for its lines), PACKAGES, BINARIES
-# (what must be on PATH afterwards), SKIPS (who skips what is missing) and VERSIONS (a command that
-# prints what was installed). Fast on a re-run: apt is skipped when every binary is there. Without
-# apt, root or passwordless sudo it says so in one line and returns 0: the callers then skip.
+# (what must be on PATH afterwards) and SKIPS (who skips what is missing), and define `versions` (a
+# function that prints what was installed). Fast on a re-run: apt is skipped when every binary is
+# there. Without apt, root or passwordless sudo it says so in one line and returns 0: the callers
+# then skip.
 
 missing=()
 for binary in "${BINARIES[@]}"; do
@@ -55,4 +56,4 @@ if [ "${#still_missing[@]}" -ne 0 ]; then
   echo "$WHO: installed ${PACKAGES[*]} but still missing: ${still_missing[*]}" >&2
   exit 1
 fi
-echo "$WHO: $($VERSIONS)"
+echo "$WHO: $(versions)"

@@ -10,6 +10,5 @@ PACKAGES=(prometheus prometheus-alertmanager openssl chromium systemd curl)
 BINARIES=(prometheus promtool prometheus-alertmanager amtool openssl chromium systemd-analyze curl)
 SKIPS='the tests that need them will skip'
 versions() { echo "$(prometheus --version 2>&1 | head -n 1); $(prometheus-alertmanager --version 2>&1 | head -n 1)"; }
-VERSIONS=versions
 # shellcheck source=install-debian-packages.sh
 source "$(dirname "$0")/install-debian-packages.sh"

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StatusSummary } from '../../src/patrol/summary.js';
 import { BIN } from '../../test/helpers/cli.js';
-import { cpuPercent, readCpuTimes, readMemory, readPrivateMemoryKB } from './proc-stats.js';
+import { cpuPercent, readCpuTimes, readMemory, readPrivateMemoryKB, round, type MachineInfo } from './proc-stats.js';
 import type { Targets } from './targets.js';
 
 /** The Node flags `npm start` and the deploy units give the bot (a smaller young generation: less RSS, no CPU cost). */
@@ -154,20 +154,27 @@ export class BenchBot {
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with how it ended (`killed` when SIGTERM was not enough). */
-  async stop(graceMs = 15_000): Promise<BotExit | 'killed'> {
-    this.kill('SIGTERM');
-    const giveUp = new AbortController();
-    const stopped = await Promise.race([this.exited, sleep(graceMs, null, { signal: giveUp.signal }).catch(() => null)]);
-    giveUp.abort();
-    if (stopped !== null) return stopped;
-    this.kill('SIGKILL');
-    await this.exited;
-    return 'killed';
+  stop(graceMs = 15_000): Promise<BotExit | 'killed'> {
+    return terminate(this.child, graceMs);
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (this.running) this.child.kill(signal);
   }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves with how the child ended (`killed` when SIGTERM was not enough). */
+export async function terminate(child: ChildProcess, graceMs = 15_000): Promise<BotExit | 'killed'> {
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  child.kill('SIGTERM');
+  const giveUp = new AbortController();
+  const stopped = await Promise.race([exited, sleep(graceMs, null, { signal: giveUp.signal }).catch(() => null)]);
+  giveUp.abort();
+  if (stopped !== null) return stopped;
+  child.kill('SIGKILL');
+  await exited;
+  return 'killed';
 }
 
 /** How many checks of each kind a bench config has. */
@@ -275,6 +282,50 @@ export async function scrapeMetrics(base: string): Promise<{ runs: Map<string, n
   const gauges = new Map<string, number>();
   for (const match of text.matchAll(/^([a-z_]+) ([0-9.e+-]+)$/gm)) gauges.set(match[1]!, Number(match[2]));
   return { runs, gauges };
+}
+
+/** The sum of a scrape's `runs` over every check: the failed runs only, or all of them. */
+export function sumRuns(runs: Map<string, number>, failed: boolean): number {
+  let sum = 0;
+  for (const [key, count] of runs) if (key.endsWith('\tfailed') === failed) sum += count;
+  return sum;
+}
+
+/** The V8 heap and the memory outside it (Buffers, sockets' and SQLite's allocations reported to V8) from a scrape's gauges, in MiB. */
+export function heapMiB(gauges: Map<string, number>): { used: number; total: number; external: number } {
+  const mebibytes = (name: string) => round((gauges.get(name) ?? Number.NaN) / 1024 / 1024, 1);
+  return {
+    used: mebibytes('nightshift_process_nodejs_heap_size_used_bytes'),
+    total: mebibytes('nightshift_process_nodejs_heap_size_total_bytes'),
+    external: mebibytes('nightshift_process_nodejs_external_memory_bytes'),
+  };
+}
+
+/** A window's CPU split (user, system, the JavaScript thread and the others), in % of one core to two decimals. */
+export function cpuSplit(window: WindowFigures): Omit<WindowFigures['cpu'], 'percent'> {
+  return {
+    userPercent: round(window.cpu.userPercent, 2),
+    systemPercent: round(window.cpu.systemPercent, 2),
+    mainThreadPercent: round(window.cpu.mainThreadPercent, 2),
+    otherThreadsPercent: round(window.cpu.otherThreadsPercent, 2),
+  };
+}
+
+/** A footprint bench's last two lines: the machine it ran on, then the figures as one JSON object. */
+export function printResult(machineAtStart: MachineInfo, result: object): void {
+  console.log(`machine: ${machineAtStart.cpuModel}, ${machineAtStart.cores} cores, load ${machineAtStart.loadAverage.join(' ')} at start`);
+  console.log(JSON.stringify(result));
+}
+
+/** Runs a bench's `main` and exits with its code, or 1 with one line when it throws. */
+export function runBench(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
 }
 
 export async function getJson<T>(url: string): Promise<T> {

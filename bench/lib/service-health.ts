@@ -1,13 +1,12 @@
 // What the supervision benches (recovery, peers) share: the small HTTP service they kill and how they
 // see it healthy again, the environment every supervisor and the floor get, sample statistics, and the
 // real bot (`nightshift start`) as a child process with its database open read-only.
-import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { packageRoot } from '../../src/paths.js';
+import { botEnv } from '../../test/helpers/cli.js';
 import { BenchBot } from './bot-process.js';
 
 /** The service the benches kill: answers GET /health with its pid (bench/services/http-service.mjs <port>). */
@@ -18,14 +17,6 @@ export const HTTP_SERVICE = join(packageRoot, 'bench', 'services', 'http-service
  * children start under the same conditions: on this machine NODE_EXTRA_CA_CERTS alone adds ~40 ms to every Node start.
  */
 export const BOT_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, TZ: 'UTC' };
-
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
-}
 
 /** The pid answering /health on a port, or undefined while nothing answers (node:http: lighter than fetch in a 1 ms poll loop). */
 export function healthPid(port: number): Promise<number | undefined> {
@@ -74,16 +65,13 @@ export function stats(samples: number[]): SampleStats {
 
 /**
  * Writes `yaml` to `<dir>/nightshift.yml` and starts `nightshift start` there (data in `<dir>/data`,
- * HTTP on an ephemeral loopback port, BOT_ENV plus `env`); resolves once it logged "nightshift started",
+ * HTTP on an ephemeral loopback port: test/helpers/cli.ts `botEnv` plus `env`); resolves once it logged "nightshift started",
  * with its database open read-only.
  */
 export async function startBot(dir: string, yaml: string, env: Record<string, string> = {}): Promise<{ bot: BenchBot; db: Database.Database }> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'nightshift.yml'), yaml);
-  const { bot } = await BenchBot.start({
-    cwd: dir,
-    env: { ...BOT_ENV, NIGHTSHIFT_HTTP: '127.0.0.1:0', NIGHTSHIFT_DATA_DIR: join(dir, 'data'), ...env },
-  });
+  const { bot } = await BenchBot.start({ cwd: dir, env: botEnv(dir, env) });
   const db = new Database(join(dir, 'data', 'nightshift.db'), { readonly: true, fileMustExist: true });
   return { bot, db };
 }
