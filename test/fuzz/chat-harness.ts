@@ -1,16 +1,25 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { Database } from 'better-sqlite3';
+import fc from 'fast-check';
 import { COMMAND_NAMES } from './generators.js';
 import { parseCommandText } from '../../src/bot/dispatch.js';
 import { snapshotState, type StateSnapshot } from './state.js';
 
 /** Inputs per adapter the issue asks for, delivered in batches of BATCH (one state snapshot and one sentinel per batch). */
-export const INPUTS_PER_ADAPTER = Number(process.env['FUZZ_INPUTS'] ?? 10_000);
-export const BATCH = 100;
-export const RUNS = Math.ceil(INPUTS_PER_ADAPTER / BATCH);
+const INPUTS_PER_ADAPTER = Number(process.env['FUZZ_INPUTS'] ?? 10_000);
+const BATCH = 100;
 /** Fixed, so a failure names a seed that replays it; override with FUZZ_SEED to explore. */
 export const SEED = Number(process.env['FUZZ_SEED'] ?? 16);
+
+/** One run of a chat fuzz property: BATCH inputs drawn from `input`. */
+export function batchOf<T>(input: fc.Arbitrary<T>): fc.Arbitrary<T[]> {
+  return fc.array(input, { minLength: BATCH, maxLength: BATCH });
+}
+/** Who sends a batch: a stranger (nothing may change) or an operator. */
+export const SENDER = fc.constantFrom('stranger' as const, 'operator' as const);
+/** fc.assert's parameters for a chat fuzz property: INPUTS_PER_ADAPTER inputs in batches, from the fixed seed, stopping at the first failure. */
+export const BATCH_RUNS = { numRuns: Math.ceil(INPUTS_PER_ADAPTER / BATCH), seed: SEED, endOnFailure: true, includeErrorInReport: true } as const;
 
 /** What a refusal or a hint to someone who may do nothing says: why, and that nothing changed. */
 export const EXPLAINS_REFUSAL = /not on this channel's allow-list|needs the (viewer|operator|admin) role|not allowed|Nothing was changed|nothing was changed/i;

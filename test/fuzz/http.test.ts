@@ -2,17 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { startInProcess } from '../helpers/bot.js';
+import { canaryToken } from '../helpers/canary.js';
 import { tempDir } from '../helpers/temp.js';
 import { SEED, assertHealthy, assertUnchanged, watchCrashes } from './chat-harness.js';
 import { rawRequest, type RawRequest } from './http-client.js';
+import { AGENT_TOKEN, ALERTMANAGER_TOKEN } from './ingest-bot.js';
 import { alertmanagerPayload, agentEvent, jsonBody } from './payloads.js';
 import { snapshotState } from './state.js';
 
-const TOKENS = {
-  http: 'fuzz-http-token-0123456789abcdef',
-  agent: 'fuzz-agent-token-0123456789abcdef',
-  alertmanager: 'fuzz-alertmanager-token-0123456789',
-} as const;
+const TOKENS = { http: canaryToken('http'), agent: AGENT_TOKEN, alertmanager: ALERTMANAGER_TOKEN } as const;
 const REQUESTS = 4_000;
 const BATCH = 50;
 const HEARTBEAT = 'nightly-backup';

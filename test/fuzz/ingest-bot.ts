@@ -1,11 +1,12 @@
 import type { TestContext } from 'node:test';
 import type { Database } from 'better-sqlite3';
 import { startInProcess } from '../helpers/bot.js';
+import { canaryToken } from '../helpers/canary.js';
 import { tempDir } from '../helpers/temp.js';
 import { rawRequest } from './http-client.js';
 
-export const AGENT_TOKEN = 'fuzz-agent-token-0123456789abcdef';
-export const ALERTMANAGER_TOKEN = 'fuzz-alertmanager-token-0123456789';
+export const AGENT_TOKEN = canaryToken('agent');
+export const ALERTMANAGER_TOKEN = canaryToken('alertmanager');
 
 /** A bot with both ingest routes on, a check an agent can name and an alert check taking every alert; `post` sends raw bytes. */
 export async function botWithIngest(t: TestContext) {

@@ -82,7 +82,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Searches every file under `dir` for the marker; a folder that does not exist has nothing in it. */
-export function sweepArtefacts(dir: string, marker: string = CANARY_MARKER): SweepResult {
+export function sweepArtefacts(dir: string): SweepResult {
   const result: SweepResult = { files: 0, bytes: 0, filesByKind: Object.fromEntries(ARTEFACT_KINDS.map((kind) => [kind, 0])), hits: [] };
   let files: string[];
   try {
@@ -91,7 +91,7 @@ export function sweepArtefacts(dir: string, marker: string = CANARY_MARKER): Swe
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return result;
     throw err;
   }
-  const pattern = markerPattern(marker);
+  const pattern = markerPattern(CANARY_MARKER);
   for (const file of files) {
     // latin1: one character per byte, so a database page or a binary file is searched as it is.
     const text = readFileSync(file, 'latin1');

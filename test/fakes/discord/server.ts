@@ -40,6 +40,9 @@ import {
 import { recordReceived } from '../artefacts.js';
 import { checkCommandList, checkMessageBody, formErrorBody } from './validate.js';
 
+/** How long an enforced nonce returns the message it created (Discord: "the past few minutes"). */
+const NONCE_WINDOW_MS = 5 * 60_000;
+
 export interface FakeDiscordOptions {
   token: string;
   applicationId: string;
@@ -51,8 +54,6 @@ export interface FakeDiscordOptions {
   heartbeatIntervalMs?: number;
   /** How long an interaction accepts its first response (Discord: 3 s). */
   interactionDeadlineMs?: number;
-  /** How long an enforced nonce returns the message it created (Discord: "the past few minutes"; default 5 min). */
-  nonceWindowMs?: number;
 }
 
 /** A failure to inject on the next matching REST requests. */
@@ -233,6 +234,14 @@ export class FakeDiscord {
     }
     const base = this.interactionBase(input);
     return this.dispatchInteraction(buttonInteraction(base, input.customId, structuredClone(stored.message)));
+  }
+
+  /**
+   * Dispatches a press of `customId` on a copy of `message`, a button it need
+   * not carry: a forged or stale payload; returns the interaction id.
+   */
+  forgeButtonPress(input: { customId: string; message: APIMessage; userId: string; username?: string; roleIds?: readonly string[] }): string {
+    return this.dispatchInteraction(buttonInteraction(this.interactionBase(input), input.customId, structuredClone(input.message)));
   }
 
   /** Dispatches an interaction already sent once, as the gateway may after a RESUME. */
@@ -608,9 +617,8 @@ export class FakeDiscord {
       throw new HttpFailure(400, formErrorBody({ path: 'nonce', code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 25 or fewer in length.' }));
     }
     const key = body.enforce_nonce === true ? nonce : undefined;
-    const windowMs = this.options.nonceWindowMs ?? 5 * 60_000;
     const earlier = key === undefined ? undefined : this.nonces.get(key);
-    const earlierMessage = earlier && Date.now() - earlier.at <= windowMs ? this.stored.get(earlier.messageId) : undefined;
+    const earlierMessage = earlier && Date.now() - earlier.at <= NONCE_WINDOW_MS ? this.stored.get(earlier.messageId) : undefined;
     if (earlierMessage) return structuredClone(earlierMessage.message);
     const created = this.createMessage(this.options.channelId, body, 'channel');
     if (key !== undefined) this.nonces.set(key, { messageId: created.id, at: Date.now() });

@@ -192,6 +192,11 @@ export class FakeTelegram {
     this.poller?.wake();
   }
 
+  /** An update as it was first served: the message or button press pushed under `updateId`. */
+  update(updateId: number): Update | undefined {
+    return structuredClone(this.everyUpdate.get(updateId));
+  }
+
   /** Every message the bot sent, in order, as it looks now (after edits). */
   sent(): Message[] {
     return structuredClone(this.botMessages);
